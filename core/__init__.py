@@ -1,0 +1,1 @@
+"""What every layer needs and that needs nothing of ours."""

@@ -1,0 +1,90 @@
+"""Passwords, signed tokens and API keys.
+
+- Admin passwords: argon2id (argon2-cffi).
+- Admin and member tokens: short-lived HS256 JWTs (pyjwt) signed with the secret key.
+- API keys: `gk_` + 32 random bytes; only a SHA-256 digest is stored. The keys carry
+  256 bits of entropy, so a fast digest is safe and keeps per-request lookup cheap.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Literal
+
+import jwt
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from core import clock
+from core.errors import Unauthenticated
+
+API_KEY_PREFIX = "gk_"
+_hasher = PasswordHasher()
+# A hash to verify against when the email is unknown, so timing does not reveal accounts.
+_DUMMY_HASH = _hasher.hash("not-a-real-password")
+
+TokenKind = Literal["admin", "member"]
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str | None, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+@dataclass(frozen=True)
+class TokenClaims:
+    kind: TokenKind
+    subject: str
+    tenant_id: str
+
+
+def issue_token(secret: str, kind: TokenKind, subject: str, tenant_id: str, ttl: int) -> str:
+    issued = clock.now()
+    payload = {
+        "typ": kind,
+        "sub": subject,
+        "tid": tenant_id,
+        "iat": int(issued.timestamp()),
+        "exp": int((issued + timedelta(seconds=ttl)).timestamp()),
+    }
+    return jwt.encode(payload, secret, algorithm="HS256")
+
+
+def read_token(secret: str, token: str) -> TokenClaims:
+    try:
+        payload = jwt.decode(
+            token,
+            secret,
+            algorithms=["HS256"],
+            options={"require": ["exp", "sub", "tid", "typ"], "verify_exp": False},
+        )
+    except jwt.InvalidTokenError as exc:
+        raise Unauthenticated("Invalid token") from exc
+    # Expiry is checked against our clock so tests can move time.
+    if int(payload["exp"]) <= int(clock.now().timestamp()):
+        raise Unauthenticated("Token expired")
+    if payload["typ"] not in ("admin", "member"):
+        raise Unauthenticated("Invalid token")
+    return TokenClaims(kind=payload["typ"], subject=payload["sub"], tenant_id=payload["tid"])
+
+
+def new_api_key() -> str:
+    return API_KEY_PREFIX + secrets.token_urlsafe(32)
+
+
+def api_key_digest(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def api_key_display_prefix(key: str) -> str:
+    """What admins see to recognise a key: `gk_` and the first 6 characters."""
+    return key[: len(API_KEY_PREFIX) + 6]

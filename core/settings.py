@@ -1,0 +1,147 @@
+"""Settings from environment variables (documented in README.md).
+
+Every setting has an embedded-default value so `gamify serve` works on a fresh clone.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+def _bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    return raw.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    return int(raw) if raw else default
+
+
+def _list(name: str, default: list[str]) -> list[str]:
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path
+    database_url: str | None
+    redis_url: str | None
+    secret_key: str
+    debug: bool
+    graphiql: bool
+    introspection: bool
+    db_pool_size: int
+    admin_token_ttl: int
+    member_token_ttl: int
+    max_query_depth: int
+    max_query_tokens: int
+    max_query_aliases: int
+    allowed_origins: list[str] = field(default_factory=list)
+    host: str = "127.0.0.1"
+    port: int = 8000
+
+    @property
+    def embedded_database(self) -> bool:
+        return self.database_url is None
+
+    @property
+    def embedded_redis(self) -> bool:
+        return self.redis_url is None
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite://{self.data_dir / 'gamify.sqlite3'}"
+
+
+def _secret_key(data_dir: Path) -> str:
+    """The signing key: from the environment, else one generated once per data dir.
+
+    Persisting it keeps tokens valid across restarts of the embedded engine.
+    """
+    env = os.environ.get("GAMIFY_SECRET_KEY")
+    if env:
+        return env
+    path = data_dir / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    path.write_text(key)
+    path.chmod(0o600)
+    return key
+
+
+def load_settings() -> Settings:
+    data_dir = Path(os.environ.get("GAMIFY_DATA_DIR", ".gamify")).resolve()
+    debug = _bool("GAMIFY_DEBUG", False)
+    return Settings(
+        data_dir=data_dir,
+        database_url=os.environ.get("DATABASE_URL") or None,
+        redis_url=os.environ.get("REDIS_URL") or None,
+        secret_key=_secret_key(data_dir),
+        debug=debug,
+        graphiql=_bool("GAMIFY_GRAPHIQL", True),
+        introspection=_bool("GAMIFY_INTROSPECTION", True),
+        db_pool_size=_int("GAMIFY_DB_POOL_SIZE", 20),
+        admin_token_ttl=_int("GAMIFY_ADMIN_TOKEN_TTL", 3600),
+        member_token_ttl=_int("GAMIFY_MEMBER_TOKEN_TTL", 3600),
+        max_query_depth=_int("GAMIFY_MAX_QUERY_DEPTH", 10),
+        max_query_tokens=_int("GAMIFY_MAX_QUERY_TOKENS", 2000),
+        max_query_aliases=_int("GAMIFY_MAX_QUERY_ALIASES", 15),
+        allowed_origins=_list("GAMIFY_ALLOWED_ORIGINS", []),
+        host=os.environ.get("GAMIFY_HOST", "127.0.0.1"),
+        port=_int("GAMIFY_PORT", 8000),
+    )
+
+
+MODEL_MODULES = [
+    "models.tenants",
+    "models.members",
+    "models.points",
+    "models.rewards",
+    "models.redemptions",
+    "models.idempotency",
+]
+
+
+def tortoise_config(database_url: str, pool_size: int = 20) -> dict[str, object]:
+    """Tortoise config for one database URL; the migrations package is `migrations`."""
+    credentials: dict[str, object]
+    if database_url.startswith(("postgres://", "postgresql://", "asyncpg://")):
+        url = database_url.replace("postgresql://", "postgres://", 1).replace(
+            "asyncpg://", "postgres://", 1
+        )
+        sep = "&" if "?" in url else "?"
+        connection: object = f"{url}{sep}minsize=1&maxsize={pool_size}"
+    else:
+        connection = database_url
+    credentials = {"default": connection}
+    return {
+        "connections": credentials,
+        "apps": {
+            "models": {
+                "models": MODEL_MODULES,
+                "default_connection": "default",
+                "migrations": "migrations",
+            }
+        },
+        "use_tz": True,
+        "timezone": "UTC",
+    }
+
+
+def tortoise_orm() -> dict[str, object]:
+    """Entry for `tortoise -c core.settings.TORTOISE_ORM` style tooling."""
+    settings = load_settings()
+    return tortoise_config(settings.effective_database_url, settings.db_pool_size)

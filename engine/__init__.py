@@ -1,0 +1,1 @@
+"""The processes: ASGI app, CLI, embedded SQLite + Redis start-up."""

@@ -1,0 +1,1 @@
+"""Tortoise models and the domain rules on them. Nothing else writes to the database."""

@@ -1,0 +1,58 @@
+"""Tenants, their admins and their API keys."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from tortoise import fields
+from tortoise.models import Model
+
+
+class PointMode(StrEnum):
+    MASTER = "MASTER"
+    FOLLOWER_BALANCE = "FOLLOWER_BALANCE"
+    FOLLOWER_TRANSACTIONS = "FOLLOWER_TRANSACTIONS"
+
+
+class Tenant(Model):
+    id = fields.UUIDField(primary_key=True)
+    name = fields.CharField(max_length=200)
+    slug = fields.CharField(max_length=100, unique=True)
+    point_mode = fields.CharEnumField(PointMode, default=PointMode.MASTER, max_length=32)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "tenant"
+
+
+class TenantAdmin(Model):
+    id = fields.UUIDField(primary_key=True)
+    tenant: fields.ForeignKeyRelation[Tenant] = fields.ForeignKeyField(
+        "models.Tenant", related_name="admins", on_delete=fields.CASCADE
+    )
+    email = fields.CharField(max_length=254, unique=True)
+    name = fields.CharField(max_length=200, default="")
+    password_hash = fields.CharField(max_length=200)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    tenant_id: object
+
+    class Meta:
+        table = "tenant_admin"
+
+
+class ApiKey(Model):
+    id = fields.UUIDField(primary_key=True)
+    tenant: fields.ForeignKeyRelation[Tenant] = fields.ForeignKeyField(
+        "models.Tenant", related_name="api_keys", on_delete=fields.CASCADE
+    )
+    name = fields.CharField(max_length=200)
+    prefix = fields.CharField(max_length=16)
+    digest = fields.CharField(max_length=64, unique=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    revoked_at = fields.DatetimeField(null=True)
+
+    tenant_id: object
+
+    class Meta:
+        table = "api_key"
