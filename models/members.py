@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Any
+from uuid import UUID
+
 from tortoise import fields
 from tortoise.models import Model
 
@@ -18,7 +21,7 @@ class Tier(Model):
     rank = fields.IntField()
     created_at = fields.DatetimeField(auto_now_add=True)
 
-    tenant_id: object
+    tenant_id: UUID
 
     class Meta:
         table = "tier"
@@ -33,15 +36,15 @@ class Member(Model):
     external_user_id = fields.CharField(max_length=200)
     email = fields.CharField(max_length=254, null=True)
     name = fields.CharField(max_length=200, null=True)
-    address = fields.JSONField(null=True)
+    address: fields.Field[dict[str, Any] | None] = fields.JSONField(null=True)
     tier: fields.ForeignKeyNullableRelation[Tier] = fields.ForeignKeyField(
         "models.Tier", related_name="members", null=True, on_delete=fields.SET_NULL
     )
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
 
-    tenant_id: object
-    tier_id: object
+    tenant_id: UUID
+    tier_id: UUID
 
     class Meta:
         table = "member"

@@ -9,6 +9,7 @@ ACTIVE grants whose unspent `remaining` is posted out as an EXPIRY entry when du
 from __future__ import annotations
 
 from enum import StrEnum
+from uuid import UUID
 
 from tortoise import fields
 from tortoise.models import Model
@@ -49,7 +50,7 @@ class PointDefinition(Model):
     is_default = fields.BooleanField(default=False)
     created_at = fields.DatetimeField(auto_now_add=True)
 
-    tenant_id: object
+    tenant_id: UUID
 
     class Meta:
         table = "point_definition"
@@ -74,9 +75,9 @@ class PointAccount(Model):
     next_settle_at = fields.DatetimeField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
 
-    tenant_id: object
-    member_id: object
-    definition_id: object
+    tenant_id: UUID
+    member_id: UUID
+    definition_id: UUID
 
     class Meta:
         table = "point_account"
@@ -104,8 +105,8 @@ class LedgerEntry(Model):
     actor = fields.CharField(max_length=200, default="system")
     created_at = fields.DatetimeField(db_index=True)
 
-    tenant_id: object
-    account_id: object
+    tenant_id: UUID
+    account_id: UUID
 
     class Meta:
         table = "ledger_entry"
@@ -133,8 +134,8 @@ class PointGrant(Model):
     actor = fields.CharField(max_length=200, default="system")
     created_at = fields.DatetimeField()
 
-    tenant_id: object
-    account_id: object
+    tenant_id: UUID
+    account_id: UUID
 
     class Meta:
         table = "point_grant"

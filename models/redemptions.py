@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Any
+from uuid import UUID
 
 from tortoise import fields
 from tortoise.models import Model
@@ -50,16 +52,16 @@ class Redemption(Model):
     quantity = fields.IntField()
     points_spent = fields.BigIntField()
     status = fields.CharEnumField(RedemptionStatus, max_length=32)
-    fulfillment_data = fields.JSONField(null=True)
+    fulfillment_data: fields.Field[dict[str, Any] | None] = fields.JSONField(null=True)
     reason = fields.TextField(null=True)
     refunded_at = fields.DatetimeField(null=True)
     created_at = fields.DatetimeField()
     updated_at = fields.DatetimeField()
 
-    tenant_id: object
-    member_id: object
-    reward_id: object
-    definition_id: object
+    tenant_id: UUID
+    member_id: UUID
+    reward_id: UUID
+    definition_id: UUID
 
     class Meta:
         table = "redemption"
@@ -79,12 +81,12 @@ class RedemptionEvent(Model):
     message = fields.TextField(default="")
     from_status = fields.CharEnumField(RedemptionStatus, max_length=32, null=True)
     to_status = fields.CharEnumField(RedemptionStatus, max_length=32, null=True)
-    data = fields.JSONField(null=True)
+    data: fields.Field[dict[str, Any] | None] = fields.JSONField(null=True)
     actor = fields.CharField(max_length=200, default="system")
     created_at = fields.DatetimeField()
 
-    tenant_id: object
-    redemption_id: object
+    tenant_id: UUID
+    redemption_id: UUID
 
     class Meta:
         table = "redemption_event"

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Any
+from uuid import UUID
 
 from tortoise import fields
 from tortoise.models import Model
@@ -42,16 +44,16 @@ class Reward(Model):
     per_member_limit = fields.IntField(null=True)
     available_from = fields.DatetimeField(null=True)
     available_until = fields.DatetimeField(null=True)
-    fulfillment_data = fields.JSONField(null=True)
+    fulfillment_data: fields.Field[dict[str, Any] | None] = fields.JSONField(null=True)
     image_url = fields.CharField(max_length=2000, null=True)
     enabled = fields.BooleanField(default=True)
     archived_at = fields.DatetimeField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
 
-    tenant_id: object
-    definition_id: object
-    min_tier_id: object
+    tenant_id: UUID
+    definition_id: UUID
+    min_tier_id: UUID
 
     class Meta:
         table = "reward"
@@ -71,8 +73,8 @@ class MemberRewardUsage(Model):
     redeemed_count = fields.IntField(default=0)
     last_redeemed_at = fields.DatetimeField(null=True)
 
-    member_id: object
-    reward_id: object
+    member_id: UUID
+    reward_id: UUID
 
     class Meta:
         table = "member_reward_usage"

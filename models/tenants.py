@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from uuid import UUID
 
 from tortoise import fields
 from tortoise.models import Model
@@ -35,7 +36,7 @@ class TenantAdmin(Model):
     password_hash = fields.CharField(max_length=200)
     created_at = fields.DatetimeField(auto_now_add=True)
 
-    tenant_id: object
+    tenant_id: UUID
 
     class Meta:
         table = "tenant_admin"
@@ -52,7 +53,7 @@ class ApiKey(Model):
     created_at = fields.DatetimeField(auto_now_add=True)
     revoked_at = fields.DatetimeField(null=True)
 
-    tenant_id: object
+    tenant_id: UUID
 
     class Meta:
         table = "api_key"

@@ -1,0 +1,200 @@
+"""Awarding and deducting points (tenant backend, admins, automations)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID, uuid4
+
+from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.exceptions import IntegrityError
+from tortoise.transactions import in_transaction
+
+from core import clock
+from core.errors import InvalidInput, NotFound, Refused
+from models.grants import settle_account
+from models.idempotency import claim_key, replayed_result, request_fingerprint, validate_key
+from models.ledger import ensure_account, lock_account, lower_settle_hint, post_entry
+from models.members import Member
+from models.points import (
+    GrantStatus,
+    LedgerEntry,
+    LedgerSource,
+    PointAccount,
+    PointDefinition,
+    PointGrant,
+)
+from models.sql import guarded_add
+
+SYSTEM_SOURCES = frozenset(
+    {LedgerSource.REDEMPTION, LedgerSource.REFUND, LedgerSource.EXPIRY, LedgerSource.BALANCE_SYNC}
+)
+MAX_AMOUNT = 10**12
+
+
+@dataclass(frozen=True)
+class PointsPosted:
+    account: PointAccount
+    entry: LedgerEntry | None  # None while the points are pending
+    grant: PointGrant | None  # set when the points have a validity window
+
+
+@dataclass(frozen=True)
+class AwardRequest:
+    tenant_id: UUID
+    member_id: UUID
+    definition_id: UUID | None
+    amount: int
+    source: LedgerSource
+    description: str = ""
+    valid_from: datetime | None = None
+    valid_to: datetime | None = None
+    idempotency_key: str | None = None
+    actor: str = "system"
+
+
+def _validate(req: AwardRequest, now: datetime) -> None:
+    if req.amount == 0 or abs(req.amount) > MAX_AMOUNT:
+        raise InvalidInput("Amount must be non-zero and at most 10^12", field="amount")
+    if req.source in SYSTEM_SOURCES:
+        raise InvalidInput("This source is reserved for the engine", field="source")
+    if req.amount < 0 and (req.valid_from or req.valid_to):
+        raise InvalidInput("A deduction has no validity window", field="validFrom")
+    if req.valid_to is not None and req.valid_to <= now:
+        raise InvalidInput("validTo is in the past", field="validTo")
+    if req.valid_from and req.valid_to and req.valid_to <= req.valid_from:
+        raise InvalidInput("validTo must be after validFrom", field="validTo")
+
+
+async def resolve_definition(tenant_id: UUID, definition_id: UUID | None) -> PointDefinition:
+    if definition_id is None:
+        definition = await PointDefinition.get_or_none(tenant_id=tenant_id, is_default=True)
+    else:
+        definition = await PointDefinition.get_or_none(id=definition_id, tenant_id=tenant_id)
+    if definition is None:
+        raise NotFound("Point definition not found", field="definitionId")
+    return definition
+
+
+async def award_points(req: AwardRequest) -> PointsPosted:
+    now = clock.now()
+    _validate(req, now)
+    key = validate_key(req.idempotency_key)
+    member = await Member.get_or_none(id=req.member_id, tenant_id=req.tenant_id)
+    if member is None:
+        raise NotFound("Member not found", field="memberId")
+    definition = await resolve_definition(req.tenant_id, req.definition_id)
+    scope = f"points:{member.id}"
+    fingerprint = request_fingerprint(
+        definition.id, req.amount, req.source, req.description, req.valid_from, req.valid_to
+    )
+    if key:
+        earlier = await replayed_result(req.tenant_id, scope, key, fingerprint)
+        if earlier:
+            return await _load(earlier)
+    await ensure_account(req.tenant_id, member.id, definition.id)
+    posting_id = uuid4()
+    try:
+        async with in_transaction() as conn:
+            if key:
+                await claim_key(conn, req.tenant_id, scope, key, fingerprint, posting_id)
+            account = await lock_account(conn, member.id, definition.id)
+            assert account is not None  # ensured above; accounts are never deleted alone
+            await settle_account(conn, account, now)
+            if req.amount > 0 and req.valid_from is not None and req.valid_from > now:
+                pending = await _pending_grant(conn, account, req, posting_id, now)
+                return PointsPosted(account=account, entry=None, grant=pending)
+            entry = await post_entry(
+                conn,
+                account,
+                req.amount,
+                req.source,
+                description=req.description,
+                actor=req.actor,
+                valid_from=req.valid_from,
+                valid_to=req.valid_to,
+                at=now,
+                entry_id=posting_id,
+            )
+            if entry is None:
+                raise Refused(
+                    "The balance is too low for this deduction",
+                    field="amount",
+                    code="INSUFFICIENT_POINTS",
+                )
+            grant: PointGrant | None = None
+            if req.valid_to is not None:
+                grant = await _expiring_grant(conn, account, req, posting_id, now)
+            return PointsPosted(account=account, entry=entry, grant=grant)
+    except IntegrityError:
+        if key:
+            earlier = await replayed_result(req.tenant_id, scope, key, fingerprint)
+            if earlier:
+                return await _load(earlier)
+        raise
+
+
+async def _pending_grant(
+    conn: BaseDBAsyncClient,
+    account: PointAccount,
+    req: AwardRequest,
+    posting_id: UUID,
+    now: datetime,
+) -> PointGrant:
+    assert req.valid_from is not None
+    grant = PointGrant(
+        id=posting_id,
+        tenant_id=account.tenant_id,
+        account_id=account.id,
+        amount=req.amount,
+        remaining=0,
+        source=req.source,
+        description=req.description,
+        valid_from=req.valid_from,
+        valid_to=req.valid_to,
+        status=GrantStatus.PENDING,
+        due_at=req.valid_from,
+        actor=req.actor,
+        created_at=now,
+    )
+    await grant.save(using_db=conn)
+    await guarded_add(conn, "point_account", "pending", account.id, req.amount)
+    account.pending += req.amount
+    await lower_settle_hint(conn, account.id, req.valid_from)
+    return grant
+
+
+async def _expiring_grant(
+    conn: BaseDBAsyncClient,
+    account: PointAccount,
+    req: AwardRequest,
+    posting_id: UUID,
+    now: datetime,
+) -> PointGrant:
+    assert req.valid_to is not None
+    grant = PointGrant(
+        id=posting_id,
+        tenant_id=account.tenant_id,
+        account_id=account.id,
+        amount=req.amount,
+        remaining=req.amount,
+        source=req.source,
+        description=req.description,
+        valid_from=req.valid_from,
+        valid_to=req.valid_to,
+        status=GrantStatus.ACTIVE,
+        due_at=req.valid_to,
+        actor=req.actor,
+        created_at=now,
+    )
+    await grant.save(using_db=conn)
+    await lower_settle_hint(conn, account.id, req.valid_to)
+    return grant
+
+
+async def _load(posting_id: UUID) -> PointsPosted:
+    entry = await LedgerEntry.get_or_none(id=posting_id)
+    grant = await PointGrant.get_or_none(id=posting_id)
+    account_id = entry.account_id if entry else grant.account_id if grant else None
+    account = await PointAccount.get(id=account_id)
+    return PointsPosted(account=account, entry=entry, grant=grant)

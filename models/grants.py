@@ -1,0 +1,192 @@
+"""Pending and expiring points: activation at valid-from, expiry at valid-to.
+
+Grants are settled by the worker's cron and, on demand, by any posting on the account
+(so a spend never counts expired points nor waits for the cron to activate due ones).
+Reads compute the settled view without writing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from uuid import UUID
+
+from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.functions import Min
+from tortoise.transactions import in_transaction
+
+from core import clock
+from models.ledger import lock_account, post_entry
+from models.points import GrantStatus, LedgerSource, PointAccount, PointGrant
+from models.sql import guarded_add
+
+EXPIRING_SOON = timedelta(days=30)
+
+
+async def settle_account(conn: BaseDBAsyncClient, account: PointAccount, now: datetime) -> None:
+    """Activate due pending grants and expire due ones. Caller holds the account lock."""
+    if account.next_settle_at is None or account.next_settle_at > now:
+        return
+    due = (
+        await PointGrant.filter(
+            account_id=account.id,
+            status__in=[GrantStatus.PENDING, GrantStatus.ACTIVE],
+            due_at__lte=now,
+        )
+        .using_db(conn)
+        .order_by("due_at")
+    )
+    for grant in due:
+        if grant.status == GrantStatus.PENDING:
+            await _activate(conn, account, grant, now)
+        if grant.status == GrantStatus.ACTIVE and grant.valid_to and grant.valid_to <= now:
+            await _expire(conn, account, grant, now)
+    next_due = (
+        await PointGrant.filter(
+            account_id=account.id,
+            status__in=[GrantStatus.PENDING, GrantStatus.ACTIVE],
+            due_at__isnull=False,
+        )
+        .using_db(conn)
+        .annotate(next_due=Min("due_at"))
+        .values_list("next_due", flat=True)
+    )
+    account.next_settle_at = next_due[0] if next_due else None  # type: ignore[assignment]
+    await (
+        PointAccount.filter(id=account.id)
+        .using_db(conn)
+        .update(next_settle_at=account.next_settle_at)
+    )
+
+
+async def _activate(
+    conn: BaseDBAsyncClient, account: PointAccount, grant: PointGrant, now: datetime
+) -> None:
+    expiring = grant.valid_to is not None
+    changed = (
+        await PointGrant.filter(id=grant.id, status=GrantStatus.PENDING)
+        .using_db(conn)
+        .update(
+            status=GrantStatus.ACTIVE,
+            remaining=grant.amount if expiring else 0,
+            due_at=grant.valid_to,
+        )
+    )
+    if not changed:
+        return
+    await guarded_add(conn, "point_account", "pending", account.id, -grant.amount)
+    account.pending -= grant.amount
+    await post_entry(
+        conn,
+        account,
+        grant.amount,
+        grant.source,
+        description=grant.description,
+        actor=grant.actor,
+        valid_from=grant.valid_from,
+        valid_to=grant.valid_to,
+        at=now,
+    )
+    grant.status = GrantStatus.ACTIVE
+    grant.remaining = grant.amount if expiring else 0
+
+
+async def _expire(
+    conn: BaseDBAsyncClient, account: PointAccount, grant: PointGrant, now: datetime
+) -> None:
+    changed = (
+        await PointGrant.filter(id=grant.id, status=GrantStatus.ACTIVE, remaining=grant.remaining)
+        .using_db(conn)
+        .update(status=GrantStatus.EXPIRED, due_at=None)
+    )
+    if not changed or grant.remaining == 0:
+        return
+    entry = await post_entry(
+        conn,
+        account,
+        -grant.remaining,
+        LedgerSource.EXPIRY,
+        description=f"Expired: {grant.description}".strip(),
+        at=now,
+    )
+    if entry is None:  # cannot happen while unspent expiring points <= balance
+        raise RuntimeError(f"expiry of grant {grant.id} would overdraw account {account.id}")
+
+
+async def settle_due_grants(now: datetime | None = None, limit: int = 500) -> int:
+    """Worker entry: settle every account that has a grant due. Returns grants settled."""
+    now = now or clock.now()
+    due = (
+        await PointGrant.filter(
+            status__in=[GrantStatus.PENDING, GrantStatus.ACTIVE], due_at__lte=now
+        )
+        .limit(limit)
+        .values_list("account_id", flat=True)
+    )
+    settled = 0
+    for account_id in dict.fromkeys(due):
+        async with in_transaction() as conn:
+            account = await PointAccount.filter(id=account_id).select_for_update().first()
+            if account is None:
+                continue
+            account.next_settle_at = now  # settle even if the hint was lost
+            before = await _count_open(conn, account.id, now)
+            await settle_account(conn, account, now)
+            settled += before
+    return settled
+
+
+async def _count_open(conn: BaseDBAsyncClient, account_id: UUID, now: datetime) -> int:
+    return (
+        await PointGrant.filter(
+            account_id=account_id,
+            status__in=[GrantStatus.PENDING, GrantStatus.ACTIVE],
+            due_at__lte=now,
+        )
+        .using_db(conn)
+        .count()
+    )
+
+
+async def settle_member_account(member_id: UUID, definition_id: UUID) -> None:
+    async with in_transaction() as conn:
+        account = await lock_account(conn, member_id, definition_id)
+        if account is not None:
+            await settle_account(conn, account, clock.now())
+
+
+@dataclass(frozen=True)
+class AccountView:
+    account: PointAccount
+    active: int
+    pending: int
+    expiring_soon: int
+    next_expiry_at: datetime | None
+
+
+async def account_view(account: PointAccount, now: datetime | None = None) -> AccountView:
+    """Balances as of `now`, counting due activations and expiries the cron has not run yet."""
+    now = now or clock.now()
+    active, pending = account.balance, account.pending
+    hint = account.next_settle_at
+    if hint is None or hint > now + EXPIRING_SOON:
+        return AccountView(account, active, pending, 0, None)
+    grants = await PointGrant.filter(
+        account_id=account.id, status__in=[GrantStatus.PENDING, GrantStatus.ACTIVE]
+    )
+    expiring_soon = 0
+    next_expiry: datetime | None = None
+    for grant in grants:
+        if grant.status == GrantStatus.PENDING and grant.valid_from and grant.valid_from <= now:
+            if grant.valid_to is None or grant.valid_to > now:
+                active += grant.amount
+            pending -= grant.amount
+            continue
+        if grant.status == GrantStatus.ACTIVE and grant.valid_to is not None:
+            if grant.valid_to <= now:
+                active -= grant.remaining
+            elif grant.remaining > 0:
+                if grant.valid_to <= now + EXPIRING_SOON:
+                    expiring_soon += grant.remaining
+                next_expiry = min(next_expiry or grant.valid_to, grant.valid_to)
+    return AccountView(account, active, pending, expiring_soon, next_expiry)

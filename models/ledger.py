@@ -1,0 +1,119 @@
+"""Ledger postings: the only code that changes an account's balance.
+
+Every posting is one guarded UPDATE of the cached balance plus one immutable entry, in
+the caller's transaction, so the balance always equals the sum of the entries.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import UUID, uuid4
+
+from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.expressions import Q
+
+from core import clock
+from models.points import GrantStatus, LedgerEntry, LedgerSource, PointAccount, PointGrant
+from models.sql import guarded_add
+
+
+async def ensure_account(tenant_id: UUID, member_id: UUID, definition_id: UUID) -> PointAccount:
+    """The member's account in this currency, created on first use (race-safe)."""
+    account = await PointAccount.get_or_none(member_id=member_id, definition_id=definition_id)
+    if account is not None:
+        return account
+    await PointAccount.bulk_create(
+        [
+            PointAccount(
+                id=uuid4(), tenant_id=tenant_id, member_id=member_id, definition_id=definition_id
+            )
+        ],
+        ignore_conflicts=True,
+    )
+    return await PointAccount.get(member_id=member_id, definition_id=definition_id)
+
+
+async def lock_account(
+    conn: BaseDBAsyncClient, member_id: UUID, definition_id: UUID
+) -> PointAccount | None:
+    """Read and lock the account row (PostgreSQL) so postings on it are serialised.
+
+    Accounts are always locked before grants, usage rows and rewards, so two transactions
+    never wait on each other in opposite orders.
+    """
+    return (
+        await PointAccount.filter(member_id=member_id, definition_id=definition_id)
+        .select_for_update()
+        .using_db(conn)
+        .first()
+    )
+
+
+async def post_entry(
+    conn: BaseDBAsyncClient,
+    account: PointAccount,
+    amount: int,
+    source: LedgerSource,
+    *,
+    description: str = "",
+    actor: str = "system",
+    valid_from: datetime | None = None,
+    valid_to: datetime | None = None,
+    redemption_id: UUID | None = None,
+    at: datetime | None = None,
+    entry_id: UUID | None = None,
+) -> LedgerEntry | None:
+    """Post `amount` (+/-) to the account; None if it would take the balance below zero."""
+    new_balance = await guarded_add(conn, "point_account", "balance", account.id, amount)
+    if new_balance is None:
+        return None
+    entry = LedgerEntry(
+        id=entry_id or uuid4(),
+        tenant_id=account.tenant_id,
+        account_id=account.id,
+        amount=amount,
+        balance_before=new_balance - amount,
+        balance_after=new_balance,
+        source=source,
+        description=description,
+        valid_from=valid_from,
+        valid_to=valid_to,
+        redemption_id=redemption_id,
+        actor=actor,
+        created_at=at or clock.now(),
+    )
+    await entry.save(using_db=conn)
+    account.balance = new_balance
+    if amount < 0 and account.next_settle_at is not None:
+        await consume_expiring(conn, account.id, new_balance)
+    return entry
+
+
+async def consume_expiring(conn: BaseDBAsyncClient, account_id: UUID, balance: int) -> None:
+    """After a debit, spend expiring points first (soonest expiry first).
+
+    Keeps the invariant that unspent expiring points never exceed the balance.
+    """
+    lots = (
+        await PointGrant.filter(account_id=account_id, status=GrantStatus.ACTIVE, remaining__gt=0)
+        .using_db(conn)
+        .order_by("valid_to", "created_at")
+    )
+    excess = sum(lot.remaining for lot in lots) - balance
+    for lot in lots:
+        if excess <= 0:
+            break
+        take = min(lot.remaining, excess)
+        await PointGrant.filter(id=lot.id).using_db(conn).update(remaining=lot.remaining - take)
+        excess -= take
+
+
+async def lower_settle_hint(conn: BaseDBAsyncClient, account_id: UUID, due: datetime) -> None:
+    """Make sure the account is looked at no later than `due`."""
+    await (
+        PointAccount.filter(
+            Q(id=account_id) & (Q(next_settle_at__isnull=True) | Q(next_settle_at__gt=due))
+        )
+        .using_db(conn)
+        .update(next_settle_at=due)
+    )

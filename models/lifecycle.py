@@ -1,0 +1,206 @@
+"""The redemption state machine (DESIGN.md "Redemption lifecycle").
+
+Each transition is a conditional UPDATE on the current status, so of two concurrent
+requests only one moves the redemption; the other re-reads and is either a no-op (same
+target) or refused. FAILED refunds the points and returns the stock exactly once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+from uuid import UUID
+
+from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.transactions import in_transaction
+
+from core import clock
+from core.errors import Conflict, NotFound
+from models.ledger import lock_account, post_entry
+from models.points import LedgerSource
+from models.redemptions import (
+    TERMINAL_STATUSES,
+    Redemption,
+    RedemptionEvent,
+    RedemptionEventKind,
+    RedemptionStatus,
+)
+from models.rewards import MemberRewardUsage
+from models.sql import guarded_add
+
+S = RedemptionStatus
+
+
+class Via(StrEnum):
+    CALLBACK = "CALLBACK"  # the tenant's fulfilment backend reports an outcome
+    ADMIN = "ADMIN"  # a tenant admin confirms (FULFILLED) or cancels (FAILED)
+    PROVIDER = "PROVIDER"  # the webhook response of the fulfilment backend
+
+
+ALLOWED: dict[tuple[Via, RedemptionStatus], frozenset[RedemptionStatus]] = {
+    (Via.CALLBACK, S.REDEEMED): frozenset(
+        {S.FULFILLED, S.FAILED, S.POSTPONED, S.RECOVERABLE_FAILURE}
+    ),
+    (Via.CALLBACK, S.POSTPONED): frozenset({S.FULFILLED, S.FAILED}),
+    (Via.PROVIDER, S.REDEEMED): frozenset({S.FULFILLED, S.POSTPONED}),
+    (Via.ADMIN, S.REDEEMED): frozenset({S.FULFILLED, S.FAILED}),
+    (Via.ADMIN, S.POSTPONED): frozenset({S.FULFILLED, S.FAILED}),
+    (Via.ADMIN, S.RECOVERABLE_FAILURE): frozenset({S.FULFILLED, S.FAILED}),
+}
+
+_MAX_RACES = 5
+
+
+@dataclass(frozen=True)
+class Transition:
+    redemption: Redemption
+    changed: bool
+    from_status: RedemptionStatus
+
+
+def allowed(via: Via, current: RedemptionStatus, target: RedemptionStatus) -> bool:
+    return target in ALLOWED.get((via, current), frozenset())
+
+
+async def transition(
+    tenant_id: UUID,
+    redemption_id: UUID,
+    target: RedemptionStatus,
+    via: Via,
+    *,
+    actor: str,
+    data: dict[str, Any] | None = None,
+    reason: str | None = None,
+) -> Transition:
+    for _ in range(_MAX_RACES):
+        redemption = await Redemption.get_or_none(id=redemption_id, tenant_id=tenant_id)
+        if redemption is None:
+            raise NotFound("Redemption not found", field="id")
+        current = RedemptionStatus(redemption.status)
+        if current == target:
+            if data is not None and redemption.fulfillment_data not in (None, data):
+                raise Conflict(
+                    "The redemption was already completed with other data",
+                    field="data",
+                    code="CONTRADICTING_CALLBACK",
+                )
+            return Transition(redemption, changed=False, from_status=current)
+        if not allowed(via, current, target):
+            code = "ALREADY_FINAL" if current in TERMINAL_STATUSES else "INVALID_TRANSITION"
+            raise Conflict(
+                f"Cannot move a {current.value} redemption to {target.value}",
+                field="status",
+                code=code,
+            )
+        async with in_transaction() as conn:
+            if await _move(conn, redemption, current, target, via, actor, data, reason):
+                return Transition(redemption, changed=True, from_status=current)
+        # Someone else moved it first: look again.
+    raise Conflict("The redemption is changing too fast, retry", code="CONCURRENT_UPDATE")
+
+
+async def _move(
+    conn: BaseDBAsyncClient,
+    redemption: Redemption,
+    current: RedemptionStatus,
+    target: RedemptionStatus,
+    via: Via,
+    actor: str,
+    data: dict[str, Any] | None,
+    reason: str | None,
+) -> bool:
+    now = clock.now()
+    changes: dict[str, Any] = {"status": target, "updated_at": now}
+    if data is not None:
+        changes["fulfillment_data"] = data
+    if reason is not None:
+        changes["reason"] = reason
+    if target == S.FAILED:
+        changes["refunded_at"] = now
+    moved = (
+        await Redemption.filter(id=redemption.id, status=current).using_db(conn).update(**changes)
+    )
+    if not moved:
+        return False
+    for name, value in changes.items():
+        setattr(redemption, name, value)
+    events = [
+        RedemptionEvent(
+            tenant_id=redemption.tenant_id,
+            redemption_id=redemption.id,
+            kind=RedemptionEventKind.STATUS_CHANGED,
+            message=f"{current.value} -> {target.value}" + (f": {reason}" if reason else ""),
+            from_status=current,
+            to_status=target,
+            data={"via": via.value, "data": data, "reason": reason},
+            actor=actor,
+            created_at=now,
+        )
+    ]
+    if target == S.FAILED:
+        events += await _refund(conn, redemption, actor, now)
+    await RedemptionEvent.bulk_create(events, using_db=conn)
+    return True
+
+
+async def _refund(
+    conn: BaseDBAsyncClient, redemption: Redemption, actor: str, now: Any
+) -> list[RedemptionEvent]:
+    events = []
+    account = await lock_account(conn, redemption.member_id, redemption.definition_id)
+    if account is not None and redemption.points_spent > 0:
+        entry = await post_entry(
+            conn,
+            account,
+            redemption.points_spent,
+            LedgerSource.REFUND,
+            description=f"Refund of redemption {redemption.id}",
+            actor=actor,
+            redemption_id=redemption.id,
+            at=now,
+        )
+        assert entry is not None  # a credit is never refused
+        events.append(
+            RedemptionEvent(
+                tenant_id=redemption.tenant_id,
+                redemption_id=redemption.id,
+                kind=RedemptionEventKind.POINTS_REFUNDED,
+                message=f"{redemption.points_spent} points returned",
+                data={
+                    "amount": redemption.points_spent,
+                    "balanceBefore": entry.balance_before,
+                    "balanceAfter": entry.balance_after,
+                    "ledgerEntryId": str(entry.id),
+                },
+                actor=actor,
+                created_at=now,
+            )
+        )
+    usage = (
+        await MemberRewardUsage.filter(
+            member_id=redemption.member_id, reward_id=redemption.reward_id
+        )
+        .using_db(conn)
+        .first()
+    )
+    if usage is not None:
+        await guarded_add(
+            conn, "member_reward_usage", "redeemed_count", usage.id, -redemption.quantity
+        )
+    restocked = await guarded_add(
+        conn, "reward", "stock", redemption.reward_id, redemption.quantity
+    )
+    if restocked is not None:
+        events.append(
+            RedemptionEvent(
+                tenant_id=redemption.tenant_id,
+                redemption_id=redemption.id,
+                kind=RedemptionEventKind.STOCK_RETURNED,
+                message=f"{redemption.quantity} returned to stock",
+                data={"quantity": redemption.quantity, "stockAfter": restocked},
+                actor=actor,
+                created_at=now,
+            )
+        )
+    return events

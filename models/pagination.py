@@ -1,0 +1,53 @@
+"""Keyset pagination, newest first, on (created_at, id)."""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Generic, TypeVar
+
+from tortoise.expressions import Q
+from tortoise.models import Model
+from tortoise.queryset import QuerySet
+
+from core.errors import InvalidInput
+
+MAX_PAGE = 100
+T = TypeVar("T", bound=Model)
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    items: list[T]
+    end_cursor: str | None
+    has_next_page: bool
+
+
+def encode_cursor(created_at: datetime, row_id: object) -> str:
+    return base64.urlsafe_b64encode(f"{created_at.isoformat()}|{row_id}".encode()).decode()
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        stamp, row_id = base64.urlsafe_b64decode(cursor.encode()).decode().split("|", 1)
+        return datetime.fromisoformat(stamp), row_id
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidInput("Invalid cursor", field="after", code="INVALID_CURSOR") from exc
+
+
+async def paginate(query: QuerySet[T], first: int | None, after: str | None) -> Page[T]:
+    limit = MAX_PAGE if first is None else first
+    if not 1 <= limit <= MAX_PAGE:
+        raise InvalidInput(f"first must be 1-{MAX_PAGE}", field="first", code="INVALID_PAGE_SIZE")
+    if after:
+        stamp, row_id = decode_cursor(after)
+        query = query.filter(Q(created_at__lt=stamp) | Q(created_at=stamp, id__lt=row_id))
+    rows = await query.order_by("-created_at", "-id").limit(limit + 1)
+    items = rows[:limit]
+    last = items[-1] if items else None
+    return Page(
+        items=items,
+        end_cursor=encode_cursor(last.created_at, last.pk) if last else None,  # type: ignore[attr-defined]
+        has_next_page=len(rows) > limit,
+    )

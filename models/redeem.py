@@ -1,0 +1,202 @@
+"""Redeeming a reward: every check and every effect in one transaction.
+
+Order inside the transaction: idempotency key, account (locked), member usage, redemption
+rows, and the reward's stock last, so the hot row of a popular reward is held for the
+shortest time. Each limit is a conditional UPDATE: zero rows changed means refused.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from uuid import UUID, uuid4
+
+from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.exceptions import IntegrityError
+from tortoise.expressions import F, Q
+from tortoise.transactions import in_transaction
+
+from core import clock
+from core.errors import InvalidInput, NotFound, Refused
+from models.eligibility import Ineligibility, catalog_gate, usage_gate
+from models.grants import settle_account
+from models.idempotency import claim_key, replayed_result, request_fingerprint, validate_key
+from models.ledger import lock_account, post_entry
+from models.members import Member, Tier
+from models.points import LedgerSource
+from models.redemptions import (
+    Redemption,
+    RedemptionEvent,
+    RedemptionEventKind,
+    RedemptionStatus,
+)
+from models.rewards import MemberRewardUsage, Reward
+from models.sql import guarded_add
+
+MAX_QUANTITY = 100
+
+_MESSAGES = {
+    Ineligibility.INSUFFICIENT_POINTS: "Not enough points",
+    Ineligibility.TIER_REQUIRED: "The member's tier is too low for this reward",
+    Ineligibility.OUT_OF_STOCK: "The reward is out of stock",
+    Ineligibility.COOLDOWN: "The member redeemed this reward too recently",
+    Ineligibility.LIMIT_REACHED: "The member reached the limit for this reward",
+    Ineligibility.NOT_AVAILABLE: "The reward is not available",
+}
+
+
+def refusal(reason: Ineligibility) -> Refused:
+    return Refused(_MESSAGES[reason], code=reason.value)
+
+
+@dataclass(frozen=True)
+class RedeemRequest:
+    tenant_id: UUID
+    member_id: UUID
+    reward_id: UUID
+    quantity: int = 1
+    idempotency_key: str | None = None
+    actor: str = "system"
+
+
+async def redeem(req: RedeemRequest) -> Redemption:
+    if not 1 <= req.quantity <= MAX_QUANTITY:
+        raise InvalidInput(f"Quantity must be 1-{MAX_QUANTITY}", field="quantity")
+    key = validate_key(req.idempotency_key)
+    scope = f"redeem:{req.member_id}"
+    fingerprint = request_fingerprint(req.reward_id, req.quantity)
+    if key:
+        earlier = await replayed_result(req.tenant_id, scope, key, fingerprint)
+        if earlier:
+            return await Redemption.get(id=earlier)
+    reward = await Reward.get_or_none(id=req.reward_id, tenant_id=req.tenant_id)
+    if reward is None:
+        raise NotFound("Reward not found", field="rewardId")
+    member = await Member.get_or_none(id=req.member_id, tenant_id=req.tenant_id)
+    if member is None:
+        raise NotFound("Member not found", field="memberId")
+    now = clock.now()
+    await _check_catalog_gate(reward, member, now)
+    redemption_id = uuid4()
+    try:
+        async with in_transaction() as conn:
+            if key:
+                await claim_key(conn, req.tenant_id, scope, key, fingerprint, redemption_id)
+            return await _redeem_in(conn, req, reward, redemption_id)
+    except IntegrityError:
+        if key:
+            earlier = await replayed_result(req.tenant_id, scope, key, fingerprint)
+            if earlier:
+                return await Redemption.get(id=earlier)
+        raise
+
+
+async def _check_catalog_gate(reward: Reward, member: Member, now: object) -> None:
+    member_tier = await Tier.get_or_none(id=member.tier_id) if member.tier_id else None
+    min_tier = await Tier.get_or_none(id=reward.min_tier_id) if reward.min_tier_id else None
+    gate = catalog_gate(reward, member_tier, min_tier, clock.now())
+    if gate is not None:
+        raise refusal(gate)
+
+
+async def _redeem_in(
+    conn: BaseDBAsyncClient, req: RedeemRequest, reward: Reward, redemption_id: UUID
+) -> Redemption:
+    now = clock.now()
+    cost = reward.point_cost * req.quantity
+    account = await lock_account(conn, req.member_id, reward.definition_id)
+    if account is None:
+        raise refusal(Ineligibility.INSUFFICIENT_POINTS)
+    await settle_account(conn, account, now)
+    balance_before = account.balance
+    entry = None
+    if cost > 0:
+        entry = await post_entry(
+            conn,
+            account,
+            -cost,
+            LedgerSource.REDEMPTION,
+            description=f"Redeemed {req.quantity} x {reward.name}",
+            actor=req.actor,
+            redemption_id=redemption_id,
+            at=now,
+        )
+        if entry is None:
+            raise refusal(Ineligibility.INSUFFICIENT_POINTS)
+    if reward.per_member_limit is not None or reward.cooldown_seconds:
+        await _count_usage(conn, reward, req, now)
+    redemption = Redemption(
+        id=redemption_id,
+        tenant_id=req.tenant_id,
+        member_id=req.member_id,
+        reward_id=reward.id,
+        definition_id=reward.definition_id,
+        quantity=req.quantity,
+        points_spent=cost,
+        status=RedemptionStatus.REDEEMED,
+        created_at=now,
+        updated_at=now,
+    )
+    await redemption.save(using_db=conn)
+    await RedemptionEvent.bulk_create(
+        [
+            RedemptionEvent(
+                tenant_id=req.tenant_id,
+                redemption_id=redemption_id,
+                kind=RedemptionEventKind.REDEEM_REQUESTED,
+                message=f"Redeem requested: {req.quantity} x {reward.name}",
+                to_status=RedemptionStatus.REDEEMED,
+                data={"quantity": req.quantity, "pointCost": reward.point_cost},
+                actor=req.actor,
+                created_at=now,
+            ),
+            RedemptionEvent(
+                tenant_id=req.tenant_id,
+                redemption_id=redemption_id,
+                kind=RedemptionEventKind.POINTS_WITHDRAWN,
+                message=f"{cost} points withdrawn",
+                data={
+                    "amount": cost,
+                    "balanceBefore": balance_before,
+                    "balanceAfter": account.balance,
+                    "ledgerEntryId": str(entry.id) if entry else None,
+                },
+                actor=req.actor,
+                created_at=now,
+            ),
+        ],
+        using_db=conn,
+    )
+    if reward.stock is not None:
+        left = await guarded_add(conn, "reward", "stock", reward.id, -req.quantity)
+        if left is None:
+            raise refusal(Ineligibility.OUT_OF_STOCK)
+    return redemption
+
+
+async def _count_usage(
+    conn: BaseDBAsyncClient, reward: Reward, req: RedeemRequest, now: object
+) -> None:
+    await MemberRewardUsage.bulk_create(
+        [MemberRewardUsage(id=uuid4(), member_id=req.member_id, reward_id=reward.id)],
+        ignore_conflicts=True,
+        using_db=conn,
+    )
+    query = MemberRewardUsage.filter(member_id=req.member_id, reward_id=reward.id)
+    if reward.per_member_limit is not None:
+        query = query.filter(redeemed_count__lte=reward.per_member_limit - req.quantity)
+    if reward.cooldown_seconds:
+        since = clock.now() - timedelta(seconds=reward.cooldown_seconds)
+        query = query.filter(Q(last_redeemed_at__isnull=True) | Q(last_redeemed_at__lte=since))
+    changed = await query.using_db(conn).update(
+        redeemed_count=F("redeemed_count") + req.quantity, last_redeemed_at=now
+    )
+    if not changed:
+        usage = (
+            await MemberRewardUsage.filter(member_id=req.member_id, reward_id=reward.id)
+            .using_db(conn)
+            .first()
+        )
+        raise refusal(
+            usage_gate(reward, usage, req.quantity, clock.now()) or Ineligibility.COOLDOWN
+        )

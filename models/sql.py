@@ -1,0 +1,37 @@
+"""Guarded counter updates that return the new value in one round trip.
+
+`UPDATE ... WHERE col + delta >= floor RETURNING col` is atomic on PostgreSQL and SQLite
+(3.35+): a refused update changes no row, whatever the number of concurrent writers.
+"""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from tortoise.backends.base.client import BaseDBAsyncClient
+
+
+async def guarded_add(
+    conn: BaseDBAsyncClient, table: str, column: str, row_id: UUID, delta: int, floor: int = 0
+) -> int | None:
+    """Add `delta` to `table.column` unless the result would fall below `floor`.
+
+    Returns the new value, or None when the row is missing or the guard refused.
+    A NULL column (e.g. unlimited stock) matches no row and also returns None.
+    """
+    if conn.capabilities.dialect == "postgres":
+        sql = (
+            f'UPDATE "{table}" SET "{column}" = "{column}" + $1 '
+            f'WHERE "id" = $3 AND "{column}" + $1 >= $2 RETURNING "{column}"'
+        )
+        values: list[object] = [delta, floor, row_id]
+    else:
+        sql = (
+            f'UPDATE "{table}" SET "{column}" = "{column}" + ? '
+            f'WHERE "id" = ? AND "{column}" + ? >= ? RETURNING "{column}"'
+        )
+        values = [delta, str(row_id), delta, floor]
+    _, rows = await conn.execute_query(sql, values)
+    if not rows:
+        return None
+    return int(next(iter(dict(rows[0]).values())))
