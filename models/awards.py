@@ -29,7 +29,7 @@ from models.sql import guarded_add
 SYSTEM_SOURCES = frozenset(
     {LedgerSource.REDEMPTION, LedgerSource.REFUND, LedgerSource.EXPIRY, LedgerSource.BALANCE_SYNC}
 )
-MAX_AMOUNT = 10**12
+MAX_AMOUNT = 1_000_000_000  # GraphQL Int is 32-bit
 
 
 @dataclass(frozen=True)
@@ -55,7 +55,7 @@ class AwardRequest:
 
 def _validate(req: AwardRequest, now: datetime) -> None:
     if req.amount == 0 or abs(req.amount) > MAX_AMOUNT:
-        raise InvalidInput("Amount must be non-zero and at most 10^12", field="amount")
+        raise InvalidInput("Amount must be non-zero and at most 10^9", field="amount")
     if req.source in SYSTEM_SOURCES:
         raise InvalidInput("This source is reserved for the engine", field="source")
     if req.amount < 0 and (req.valid_from or req.valid_to):

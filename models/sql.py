@@ -31,7 +31,8 @@ async def guarded_add(
             f'WHERE "id" = ? AND "{column}" + ? >= ? RETURNING "{column}"'
         )
         values = [delta, str(row_id), delta, floor]
-    _, rows = await conn.execute_query(sql, values)
+    # execute_query_dict fetches rows; execute_query drops RETURNING rows on PostgreSQL.
+    rows = await conn.execute_query_dict(sql, values)
     if not rows:
         return None
-    return int(next(iter(dict(rows[0]).values())))
+    return int(rows[0][column])

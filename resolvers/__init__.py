@@ -1,0 +1,1 @@
+"""Thin GraphQL resolvers: who is asking, validate, call models/, shape the payload."""

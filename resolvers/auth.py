@@ -1,0 +1,110 @@
+"""Who is asking: admin JWT, API key, or member token; and what each may do."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+from uuid import UUID
+
+import strawberry
+from graphql import GraphQLError
+
+from core.errors import AuthError, InvalidInput, NotFound, Unauthenticated
+from core.security import API_KEY_PREFIX, read_token
+from core.settings import Settings
+from models.members import Member
+from models.tenancy import tenant_for_api_key
+
+PrincipalKind = Literal["admin", "api_key", "member"]
+ADMIN: tuple[PrincipalKind, ...] = ("admin",)
+BACKEND: tuple[PrincipalKind, ...] = ("admin", "api_key")
+ANYONE: tuple[PrincipalKind, ...] = ("admin", "api_key", "member")
+
+
+@dataclass(frozen=True)
+class Principal:
+    kind: PrincipalKind
+    tenant_id: UUID
+    subject_id: UUID
+    actor: str  # how events and ledger entries name who did it
+
+    @property
+    def member_id(self) -> UUID | None:
+        return self.subject_id if self.kind == "member" else None
+
+
+@dataclass
+class Context:
+    settings: Settings
+    principal: Principal | None
+    request: Any = None
+    response: Any = None
+    auth_error: AuthError | None = None
+
+
+async def authenticate(authorization: str | None, settings: Settings) -> Principal | None:
+    """The principal for an `Authorization: Bearer ...` value; None when absent."""
+    if not authorization:
+        return None
+    scheme, _, credential = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not credential.strip():
+        raise Unauthenticated("Use 'Authorization: Bearer <token or API key>'")
+    credential = credential.strip()
+    if credential.startswith(API_KEY_PREFIX):
+        key = await tenant_for_api_key(credential)
+        return Principal("api_key", key.tenant_id, key.id, f"api_key:{key.prefix}")
+    claims = read_token(settings.secret_key, credential)
+    tenant_id, subject = UUID(claims.tenant_id), UUID(claims.subject)
+    if claims.kind == "admin":
+        return Principal("admin", tenant_id, subject, f"admin:{subject}")
+    return Principal("member", tenant_id, subject, f"member:{subject}")
+
+
+def auth_error(exc: AuthError) -> GraphQLError:
+    return GraphQLError(exc.message, extensions={"code": exc.code}, original_error=exc)
+
+
+def require(info: strawberry.Info, kinds: tuple[PrincipalKind, ...]) -> Principal:
+    """The caller, if it is one of `kinds`; otherwise a top-level error."""
+    principal: Principal | None = info.context.principal
+    if info.context.auth_error is not None:
+        raise auth_error(info.context.auth_error)
+    if principal is None:
+        raise GraphQLError("Authentication required", extensions={"code": "UNAUTHENTICATED"})
+    if principal.kind not in kinds:
+        raise GraphQLError("You may not do this", extensions={"code": "FORBIDDEN"})
+    return principal
+
+
+def parse_id(value: str | None, field: str) -> UUID | None:
+    """An id from the API; a malformed one is simply "not found" for the caller."""
+    if value is None:
+        return None
+    try:
+        return UUID(str(value))
+    except ValueError:
+        raise NotFound("Not found", field=field) from None
+
+
+async def target_member(
+    principal: Principal, member_id: str | None, external_user_id: str | None
+) -> Member:
+    """The member a request is about. A member token may only name itself."""
+    if principal.kind == "member":
+        requested = parse_id(member_id, "memberId") if member_id else principal.subject_id
+        if requested != principal.subject_id or external_user_id is not None:
+            raise NotFound("Member not found", field="memberId")
+        member = await Member.get_or_none(id=principal.subject_id, tenant_id=principal.tenant_id)
+    elif (member_id is None) == (external_user_id is None):
+        raise InvalidInput("Give memberId or externalUserId", field="memberId")
+    elif member_id is not None:
+        member = await Member.get_or_none(
+            id=parse_id(member_id, "memberId"), tenant_id=principal.tenant_id
+        )
+    else:
+        member = await Member.get_or_none(
+            external_user_id=external_user_id, tenant_id=principal.tenant_id
+        )
+    if member is None:
+        raise NotFound("Member not found", field="memberId")
+    return member

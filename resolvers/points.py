@@ -1,0 +1,77 @@
+"""Awarding and deducting points; reading the ledger."""
+
+from __future__ import annotations
+
+import strawberry
+
+from core.errors import DomainError
+from models.awards import AwardRequest, award_points
+from models.grants import account_view
+from models.pagination import paginate
+from models.points import LedgerEntry as EntryModel
+from models.points import LedgerSource as SourceModel
+from models.points import PointDefinition as DefinitionModel
+from resolvers.auth import ANYONE, BACKEND, parse_id, require, target_member
+from resolvers.errors import query_error
+from schema.common import PageInfo, PointsError, user_error
+from schema.points import (
+    AwardPointsInput,
+    LedgerConnection,
+    LedgerEntry,
+    PointAccount,
+    PointGrant,
+    PointsPayload,
+)
+
+
+async def award_points_(info: strawberry.Info, input: AwardPointsInput) -> PointsPayload:
+    """Award (amount > 0) or deduct (amount < 0) points, idempotent with a key."""
+    principal = require(info, BACKEND)
+    try:
+        member = await target_member(principal, input.member_id, input.external_user_id)
+        posted = await award_points(
+            AwardRequest(
+                tenant_id=principal.tenant_id,
+                member_id=member.id,
+                definition_id=parse_id(input.point_definition_id, "pointDefinitionId"),
+                amount=input.amount,
+                source=SourceModel(input.source),
+                description=input.description,
+                valid_from=input.valid_from,
+                valid_to=input.valid_to,
+                idempotency_key=input.idempotency_key,
+                actor=principal.actor,
+            )
+        )
+    except DomainError as exc:
+        return PointsPayload(errors=[user_error(PointsError, exc)])
+    definition = await DefinitionModel.get(id=posted.account.definition_id)
+    return PointsPayload(
+        entry=LedgerEntry.from_model(posted.entry) if posted.entry else None,
+        grant=PointGrant.from_model(posted.grant) if posted.grant else None,
+        account=PointAccount.from_view(await account_view(posted.account), definition),
+    )
+
+
+async def ledger(
+    info: strawberry.Info,
+    member_id: strawberry.ID | None = None,
+    external_user_id: str | None = None,
+    point_definition_id: strawberry.ID | None = None,
+    first: int | None = None,
+    after: str | None = None,
+) -> LedgerConnection:
+    """A member's ledger entries, newest first (members read only their own)."""
+    principal = require(info, ANYONE)
+    with query_error():
+        member = await target_member(principal, member_id, external_user_id)
+        query = EntryModel.filter(tenant_id=principal.tenant_id, account__member_id=member.id)
+        if point_definition_id is not None:
+            query = query.filter(
+                account__definition_id=parse_id(point_definition_id, "pointDefinitionId")
+            )
+        page = await paginate(query, first, after)
+    return LedgerConnection(
+        nodes=[LedgerEntry.from_model(e) for e in page.items],
+        page_info=PageInfo(has_next_page=page.has_next_page, end_cursor=page.end_cursor),
+    )

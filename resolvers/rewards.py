@@ -1,0 +1,156 @@
+"""Reward CRUD for admins, the catalog for members and backends."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import strawberry
+
+from core import clock
+from core.errors import DomainError
+from models.catalog import RewardFields, archive_reward, create_reward, get_reward, update_reward
+from models.eligibility import eligibility
+from models.members import Tier as TierModel
+from models.pagination import paginate
+from models.points import PointAccount as AccountModel
+from models.rewards import MemberRewardUsage
+from models.rewards import Reward as RewardModel
+from models.grants import account_view
+from resolvers.auth import ADMIN, ANYONE, BACKEND, parse_id, require, target_member
+from resolvers.errors import query_error
+from schema.common import CatalogError, PageInfo, user_error
+from schema.rewards import (
+    CatalogConnection,
+    CatalogItem,
+    Reward,
+    RewardConnection,
+    RewardInput,
+    RewardPayload,
+)
+
+_RENAMED = {"point_definition_id": "definition_id"}
+_ID_FIELDS = {"point_definition_id": "pointDefinitionId", "min_tier_id": "minTierId"}
+
+
+def _fields(data: RewardInput) -> RewardFields:
+    values: dict[str, Any] = {}
+    for name, value in vars(data).items():
+        if value is strawberry.UNSET:
+            continue
+        if name in _ID_FIELDS and value is not None:
+            value = parse_id(value, _ID_FIELDS[name])
+        values[_RENAMED.get(name, name)] = value
+    return RewardFields(**values)
+
+
+async def create_reward_(info: strawberry.Info, input: RewardInput) -> RewardPayload:
+    principal = require(info, ADMIN)
+    try:
+        reward = await create_reward(principal.tenant_id, _fields(input))
+    except DomainError as exc:
+        return RewardPayload(errors=[user_error(CatalogError, exc)])
+    return RewardPayload(reward=Reward.from_model(reward))
+
+
+async def update_reward_(
+    info: strawberry.Info, id: strawberry.ID, input: RewardInput
+) -> RewardPayload:
+    principal = require(info, ADMIN)
+    try:
+        reward = await update_reward(principal.tenant_id, parse_id(id, "id"), _fields(input))  # type: ignore[arg-type]
+    except DomainError as exc:
+        return RewardPayload(errors=[user_error(CatalogError, exc)])
+    return RewardPayload(reward=Reward.from_model(reward))
+
+
+async def archive_reward_(info: strawberry.Info, id: strawberry.ID) -> RewardPayload:
+    principal = require(info, ADMIN)
+    try:
+        reward = await archive_reward(principal.tenant_id, parse_id(id, "id"))  # type: ignore[arg-type]
+    except DomainError as exc:
+        return RewardPayload(errors=[user_error(CatalogError, exc)])
+    return RewardPayload(reward=Reward.from_model(reward))
+
+
+async def rewards(
+    info: strawberry.Info,
+    first: int | None = None,
+    after: str | None = None,
+    include_archived: bool = False,
+) -> RewardConnection:
+    principal = require(info, BACKEND)
+    query = RewardModel.filter(tenant_id=principal.tenant_id)
+    if not include_archived:
+        query = query.filter(archived_at__isnull=True)
+    with query_error():
+        page = await paginate(query, first, after)
+    return RewardConnection(
+        nodes=[Reward.from_model(r) for r in page.items],
+        page_info=PageInfo(has_next_page=page.has_next_page, end_cursor=page.end_cursor),
+    )
+
+
+async def reward(info: strawberry.Info, id: strawberry.ID) -> Reward | None:
+    principal = require(info, ANYONE)
+    try:
+        found = await get_reward(principal.tenant_id, parse_id(id, "id"))  # type: ignore[arg-type]
+    except DomainError:
+        return None
+    if principal.kind == "member" and (found.archived_at or not found.enabled):
+        return None  # members see only the live catalog
+    return Reward.from_model(found)
+
+
+async def catalog(
+    info: strawberry.Info,
+    first: int | None = None,
+    after: str | None = None,
+    member_id: strawberry.ID | None = None,
+) -> CatalogConnection:
+    """Live rewards with, per reward, whether this member can redeem it now and why not."""
+    principal = require(info, ANYONE)
+    with query_error():
+        member = (
+            await target_member(principal, member_id, None)
+            if (member_id or principal.kind == "member")
+            else None
+        )
+        query = RewardModel.filter(
+            tenant_id=principal.tenant_id, archived_at__isnull=True, enabled=True
+        )
+        page = await paginate(query, first, after)
+    now = clock.now()
+    items = []
+    if member is None:
+        items = [
+            CatalogItem(reward=Reward.from_model(r), can_redeem=False, reason=None)
+            for r in page.items
+        ]
+    else:
+        tiers = {t.id: t for t in await TierModel.filter(tenant_id=principal.tenant_id)}
+        usage = {
+            u.reward_id: u
+            for u in await MemberRewardUsage.filter(
+                member_id=member.id, reward_id__in=[r.id for r in page.items]
+            )
+        }
+        spendable = {
+            a.definition_id: (await account_view(a, now)).active
+            for a in await AccountModel.filter(member_id=member.id)
+        }
+        for r in page.items:
+            reason = eligibility(
+                r,
+                tiers.get(member.tier_id) if member.tier_id else None,
+                tiers.get(r.min_tier_id) if r.min_tier_id else None,
+                usage.get(r.id),
+                spendable.get(r.definition_id, 0),
+                now,
+            )
+            items.append(
+                CatalogItem(reward=Reward.from_model(r), can_redeem=reason is None, reason=reason)
+            )
+    return CatalogConnection(
+        nodes=items,
+        page_info=PageInfo(has_next_page=page.has_next_page, end_cursor=page.end_cursor),
+    )

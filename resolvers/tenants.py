@@ -1,0 +1,133 @@
+"""Login, API keys, member tokens, tiers and point currencies."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import strawberry
+
+from core import clock
+from core.errors import DomainError, Unauthenticated
+from core.security import issue_token
+from models.members import Tier as TierModel
+from models.membership import delete_tier, save_point_definition, save_tier
+from models.points import PointDefinition as DefinitionModel
+from models.tenancy import authenticate_admin, create_api_key, revoke_api_key
+from models.tenants import ApiKey as ApiKeyModel
+from resolvers.auth import ADMIN, ANYONE, BACKEND, parse_id, require, target_member
+from schema.common import AccountError, AccountErrorCode, CatalogError, user_error
+from schema.points import PointDefinition, PointDefinitionInput, PointDefinitionPayload
+from schema.tenants import (
+    ApiKey,
+    ApiKeyPayload,
+    DeletePayload,
+    Tier,
+    TierInput,
+    TierPayload,
+    TokenPayload,
+)
+
+
+async def login(info: strawberry.Info, email: str, password: str) -> TokenPayload:
+    try:
+        admin = await authenticate_admin(email, password)
+    except Unauthenticated as exc:
+        return TokenPayload(
+            errors=[
+                AccountError(
+                    field="password", message=exc.message, code=AccountErrorCode.INVALID_CREDENTIALS
+                )
+            ]
+        )
+    ttl = info.context.settings.admin_token_ttl
+    token = issue_token(
+        info.context.settings.secret_key, "admin", str(admin.id), str(admin.tenant_id), ttl
+    )
+    return TokenPayload(token=token, expires_at=clock.now() + timedelta(seconds=ttl))
+
+
+async def create_member_token(
+    info: strawberry.Info,
+    member_id: strawberry.ID | None = None,
+    external_user_id: str | None = None,
+) -> TokenPayload:
+    """A short-lived token for the widget, minted by the tenant backend."""
+    principal = require(info, BACKEND)
+    try:
+        member = await target_member(principal, member_id, external_user_id)
+    except DomainError as exc:
+        return TokenPayload(errors=[user_error(AccountError, exc)])
+    ttl = info.context.settings.member_token_ttl
+    token = issue_token(
+        info.context.settings.secret_key, "member", str(member.id), str(member.tenant_id), ttl
+    )
+    return TokenPayload(token=token, expires_at=clock.now() + timedelta(seconds=ttl))
+
+
+async def create_key(info: strawberry.Info, name: str) -> ApiKeyPayload:
+    principal = require(info, ADMIN)
+    try:
+        key, plaintext = await create_api_key(principal.tenant_id, name)
+    except DomainError as exc:
+        return ApiKeyPayload(errors=[user_error(AccountError, exc)])
+    return ApiKeyPayload(api_key=ApiKey.from_model(key), key=plaintext)
+
+
+async def revoke_key(info: strawberry.Info, id: strawberry.ID) -> ApiKeyPayload:
+    principal = require(info, ADMIN)
+    try:
+        key = await revoke_api_key(principal.tenant_id, parse_id(id, "id"))  # type: ignore[arg-type]
+    except DomainError as exc:
+        return ApiKeyPayload(errors=[user_error(AccountError, exc)])
+    return ApiKeyPayload(api_key=ApiKey.from_model(key))
+
+
+async def api_keys(info: strawberry.Info) -> list[ApiKey]:
+    principal = require(info, ADMIN)
+    rows = await ApiKeyModel.filter(tenant_id=principal.tenant_id).order_by("-created_at")
+    return [ApiKey.from_model(k) for k in rows]
+
+
+async def save_tier_(info: strawberry.Info, input: TierInput) -> TierPayload:
+    principal = require(info, ADMIN)
+    try:
+        tier = await save_tier(
+            principal.tenant_id, parse_id(input.id, "id"), input.name, input.rank
+        )
+    except DomainError as exc:
+        return TierPayload(errors=[user_error(CatalogError, exc)])
+    return TierPayload(tier=Tier.from_model(tier))
+
+
+async def delete_tier_(info: strawberry.Info, id: strawberry.ID) -> DeletePayload:
+    principal = require(info, ADMIN)
+    try:
+        await delete_tier(principal.tenant_id, parse_id(id, "id"))  # type: ignore[arg-type]
+    except DomainError as exc:
+        return DeletePayload(errors=[user_error(CatalogError, exc)])
+    return DeletePayload(deleted=True)
+
+
+async def tiers(info: strawberry.Info) -> list[Tier]:
+    principal = require(info, ANYONE)
+    rows = await TierModel.filter(tenant_id=principal.tenant_id).order_by("rank", "name")
+    return [Tier.from_model(t) for t in rows]
+
+
+async def save_definition(
+    info: strawberry.Info, input: PointDefinitionInput
+) -> PointDefinitionPayload:
+    principal = require(info, ADMIN)
+    try:
+        definition = await save_point_definition(
+            principal.tenant_id, parse_id(input.id, "id"), input.name, input.description
+        )
+    except DomainError as exc:
+        return PointDefinitionPayload(errors=[user_error(CatalogError, exc)])
+    return PointDefinitionPayload(point_definition=PointDefinition.from_model(definition))
+
+
+async def point_definitions(info: strawberry.Info) -> list[PointDefinition]:
+    principal = require(info, ANYONE)
+    rows = await DefinitionModel.filter(tenant_id=principal.tenant_id).order_by("external_id")
+    return [PointDefinition.from_model(d) for d in rows]

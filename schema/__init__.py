@@ -1,0 +1,1 @@
+"""Strawberry types, inputs, enums and payloads; `schema.root` assembles the Schema."""

@@ -1,0 +1,120 @@
+"""Shared GraphQL pieces: page info, typed user errors per domain."""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Any, TypeVar
+
+import strawberry
+
+from core.errors import DomainError
+
+
+@strawberry.type
+class PageInfo:
+    has_next_page: bool
+    end_cursor: str | None
+
+
+@strawberry.enum
+class CatalogErrorCode(Enum):
+    INVALID = "INVALID"
+    REQUIRED = "REQUIRED"
+    NOT_FOUND = "NOT_FOUND"
+    ARCHIVED = "ARCHIVED"
+    DUPLICATE = "DUPLICATE"
+
+
+@strawberry.enum
+class MemberErrorCode(Enum):
+    INVALID = "INVALID"
+    REQUIRED = "REQUIRED"
+    NOT_FOUND = "NOT_FOUND"
+    CONCURRENT_UPDATE = "CONCURRENT_UPDATE"
+
+
+@strawberry.enum
+class PointsErrorCode(Enum):
+    INVALID = "INVALID"
+    NOT_FOUND = "NOT_FOUND"
+    INSUFFICIENT_POINTS = "INSUFFICIENT_POINTS"
+    IDEMPOTENCY_CONFLICT = "IDEMPOTENCY_CONFLICT"
+
+
+@strawberry.enum
+class RedemptionErrorCode(Enum):
+    INVALID = "INVALID"
+    NOT_FOUND = "NOT_FOUND"
+    INSUFFICIENT_POINTS = "INSUFFICIENT_POINTS"
+    TIER_REQUIRED = "TIER_REQUIRED"
+    OUT_OF_STOCK = "OUT_OF_STOCK"
+    COOLDOWN = "COOLDOWN"
+    LIMIT_REACHED = "LIMIT_REACHED"
+    NOT_AVAILABLE = "NOT_AVAILABLE"
+    IDEMPOTENCY_CONFLICT = "IDEMPOTENCY_CONFLICT"
+    INVALID_TRANSITION = "INVALID_TRANSITION"
+    ALREADY_FINAL = "ALREADY_FINAL"
+    CONTRADICTING_CALLBACK = "CONTRADICTING_CALLBACK"
+    CONCURRENT_UPDATE = "CONCURRENT_UPDATE"
+
+
+@strawberry.enum
+class AccountErrorCode(Enum):
+    INVALID = "INVALID"
+    INVALID_CREDENTIALS = "INVALID_CREDENTIALS"
+    NOT_FOUND = "NOT_FOUND"
+    DUPLICATE = "DUPLICATE"
+    PASSWORD_TOO_SHORT = "PASSWORD_TOO_SHORT"
+
+
+@strawberry.type
+class CatalogError:
+    field: str | None
+    message: str
+    code: CatalogErrorCode
+
+
+@strawberry.type
+class MemberError:
+    field: str | None
+    message: str
+    code: MemberErrorCode
+
+
+@strawberry.type
+class PointsError:
+    field: str | None
+    message: str
+    code: PointsErrorCode
+
+
+@strawberry.type
+class RedemptionError:
+    field: str | None
+    message: str
+    code: RedemptionErrorCode
+
+
+@strawberry.type
+class AccountError:
+    field: str | None
+    message: str
+    code: AccountErrorCode
+
+
+E = TypeVar("E")
+
+_CODES: dict[type, type[Enum]] = {
+    CatalogError: CatalogErrorCode,
+    MemberError: MemberErrorCode,
+    PointsError: PointsErrorCode,
+    RedemptionError: RedemptionErrorCode,
+    AccountError: AccountErrorCode,
+}
+
+
+def user_error(error_type: type[E], exc: DomainError) -> E:
+    """The domain error as this domain's typed error; unknown codes become INVALID."""
+    codes: Any = _CODES[error_type]
+    code = codes.__members__.get(exc.code, codes.INVALID)
+    return error_type(field=exc.field, message=exc.message, code=code)  # type: ignore[call-arg]

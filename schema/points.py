@@ -1,0 +1,150 @@
+"""Point currencies, accounts and the ledger."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import strawberry
+
+from models import points as m
+from models.grants import AccountView
+from schema.common import CatalogError, PageInfo, PointsError
+
+LedgerSource = strawberry.enum(m.LedgerSource, name="LedgerSource")
+GrantStatus = strawberry.enum(m.GrantStatus, name="GrantStatus")
+
+
+@strawberry.type
+class PointDefinition:
+    id: strawberry.ID
+    name: str
+    description: str
+    external_id: int = strawberry.field(description="`definitionId` in the point-master API")
+    is_default: bool
+
+    @classmethod
+    def from_model(cls, d: m.PointDefinition) -> PointDefinition:
+        return cls(
+            id=strawberry.ID(str(d.id)),
+            name=d.name,
+            description=d.description,
+            external_id=d.external_id,
+            is_default=d.is_default,
+        )
+
+
+@strawberry.type
+class PointAccount:
+    id: strawberry.ID
+    point_definition: PointDefinition
+    balance: int = strawberry.field(description="Spendable (active) points")
+    pending: int = strawberry.field(description="Points whose validFrom is still ahead")
+    expiring_soon: int = strawberry.field(description="Active points expiring within 30 days")
+    next_expiry_at: datetime | None
+
+    @classmethod
+    def from_view(cls, view: AccountView, definition: m.PointDefinition) -> PointAccount:
+        return cls(
+            id=strawberry.ID(str(view.account.id)),
+            point_definition=PointDefinition.from_model(definition),
+            balance=view.active,
+            pending=view.pending,
+            expiring_soon=view.expiring_soon,
+            next_expiry_at=view.next_expiry_at,
+        )
+
+
+@strawberry.type
+class LedgerEntry:
+    id: strawberry.ID
+    account_id: strawberry.ID
+    amount: int
+    balance_before: int
+    balance_after: int
+    source: LedgerSource  # type: ignore[valid-type]
+    description: str
+    valid_from: datetime | None
+    valid_to: datetime | None
+    redemption_id: strawberry.ID | None
+    actor: str
+    created_at: datetime
+
+    @classmethod
+    def from_model(cls, e: m.LedgerEntry) -> LedgerEntry:
+        return cls(
+            id=strawberry.ID(str(e.id)),
+            account_id=strawberry.ID(str(e.account_id)),
+            amount=e.amount,
+            balance_before=e.balance_before,
+            balance_after=e.balance_after,
+            source=m.LedgerSource(e.source),
+            description=e.description,
+            valid_from=e.valid_from,
+            valid_to=e.valid_to,
+            redemption_id=strawberry.ID(str(e.redemption_id)) if e.redemption_id else None,
+            actor=e.actor,
+            created_at=e.created_at,
+        )
+
+
+@strawberry.type
+class PointGrant:
+    """Points with a validity window (pending until validFrom, expiring at validTo)."""
+
+    id: strawberry.ID
+    amount: int
+    remaining: int
+    status: GrantStatus  # type: ignore[valid-type]
+    valid_from: datetime | None
+    valid_to: datetime | None
+
+    @classmethod
+    def from_model(cls, g: m.PointGrant) -> PointGrant:
+        return cls(
+            id=strawberry.ID(str(g.id)),
+            amount=g.amount,
+            remaining=g.remaining,
+            status=m.GrantStatus(g.status),
+            valid_from=g.valid_from,
+            valid_to=g.valid_to,
+        )
+
+
+@strawberry.type
+class LedgerConnection:
+    nodes: list[LedgerEntry]
+    page_info: PageInfo
+
+
+@strawberry.input
+class AwardPointsInput:
+    member_id: strawberry.ID | None = None
+    external_user_id: str | None = None
+    point_definition_id: strawberry.ID | None = None
+    amount: int
+    source: LedgerSource = m.LedgerSource.ADJUSTMENT  # type: ignore[valid-type]
+    description: str = ""
+    valid_from: datetime | None = None
+    valid_to: datetime | None = None
+    idempotency_key: str | None = None
+
+
+@strawberry.type
+class PointsPayload:
+    entry: LedgerEntry | None = None
+    grant: PointGrant | None = None
+    account: PointAccount | None = None
+    errors: list[PointsError] = strawberry.field(default_factory=list)
+
+
+@strawberry.input
+class PointDefinitionInput:
+    id: strawberry.ID | None = None
+    name: str
+    description: str = ""
+
+
+@strawberry.type
+class PointDefinitionPayload:
+    point_definition: PointDefinition | None = None
+    errors: list[CatalogError] = strawberry.field(default_factory=list)

@@ -1,0 +1,121 @@
+"""Redemptions and their timeline."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import Enum
+
+import strawberry
+from strawberry.scalars import JSON
+
+from models import redemptions as m
+from models.members import Member as MemberModel
+from models.rewards import Reward as RewardModel
+from schema.common import PageInfo, RedemptionError
+from schema.members import Member
+from schema.rewards import Reward
+
+RedemptionStatus = strawberry.enum(m.RedemptionStatus, name="RedemptionStatus")
+RedemptionEventKind = strawberry.enum(m.RedemptionEventKind, name="RedemptionEventKind")
+
+
+@strawberry.enum(description="What the tenant's fulfilment backend reports")
+class CompletionStatus(Enum):
+    FULFILLED = "FULFILLED"
+    FAILED = "FAILED"
+    POSTPONED = "POSTPONED"
+    RECOVERABLE_FAILURE = "RECOVERABLE_FAILURE"
+
+
+@strawberry.type
+class RedemptionEvent:
+    id: strawberry.ID
+    kind: RedemptionEventKind  # type: ignore[valid-type]
+    message: str
+    from_status: RedemptionStatus | None  # type: ignore[valid-type]
+    to_status: RedemptionStatus | None  # type: ignore[valid-type]
+    data: JSON | None
+    actor: str
+    created_at: datetime
+
+    @classmethod
+    def from_model(cls, e: m.RedemptionEvent) -> RedemptionEvent:
+        return cls(
+            id=strawberry.ID(str(e.id)),
+            kind=m.RedemptionEventKind(e.kind),
+            message=e.message,
+            from_status=m.RedemptionStatus(e.from_status) if e.from_status else None,
+            to_status=m.RedemptionStatus(e.to_status) if e.to_status else None,
+            data=e.data,
+            actor=e.actor,
+            created_at=e.created_at,
+        )
+
+
+@strawberry.type
+class Redemption:
+    id: strawberry.ID
+    status: RedemptionStatus  # type: ignore[valid-type]
+    quantity: int
+    points_spent: int
+    fulfillment_data: JSON | None
+    reason: str | None
+    refunded_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+    model: strawberry.Private[m.Redemption]
+
+    @strawberry.field(description="The reward as it is now (archived rewards stay readable)")
+    async def reward(self) -> Reward:
+        return Reward.from_model(
+            await RewardModel.get(id=self.model.reward_id, tenant_id=self.model.tenant_id)
+        )
+
+    @strawberry.field
+    async def member(self) -> Member:
+        return Member.from_model(
+            await MemberModel.get(id=self.model.member_id, tenant_id=self.model.tenant_id)
+        )
+
+    @strawberry.field(description="The timeline, oldest first")
+    async def events(self) -> list[RedemptionEvent]:
+        rows = await m.RedemptionEvent.filter(
+            redemption_id=self.model.id, tenant_id=self.model.tenant_id
+        ).order_by("id")
+        return [RedemptionEvent.from_model(e) for e in rows]
+
+    @classmethod
+    def from_model(cls, r: m.Redemption) -> Redemption:
+        return cls(
+            id=strawberry.ID(str(r.id)),
+            status=m.RedemptionStatus(r.status),
+            quantity=r.quantity,
+            points_spent=r.points_spent,
+            fulfillment_data=r.fulfillment_data,
+            reason=r.reason,
+            refunded_at=r.refunded_at,
+            created_at=r.created_at,
+            updated_at=r.updated_at,
+            model=r,
+        )
+
+
+@strawberry.type
+class RedemptionConnection:
+    nodes: list[Redemption]
+    page_info: PageInfo
+
+
+@strawberry.input
+class RedemptionFilter:
+    status: list[RedemptionStatus] | None = None  # type: ignore[valid-type]
+    member_id: strawberry.ID | None = None
+    reward_id: strawberry.ID | None = None
+    created_after: datetime | None = None
+    created_before: datetime | None = None
+
+
+@strawberry.type
+class RedemptionPayload:
+    redemption: Redemption | None = None
+    errors: list[RedemptionError] = strawberry.field(default_factory=list)

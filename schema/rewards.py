@@ -1,0 +1,132 @@
+"""Reward catalog types."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated
+
+import strawberry
+from strawberry.scalars import JSON
+
+from models import rewards as m
+from models.eligibility import Ineligibility
+from models.members import Tier as TierModel
+from models.points import PointDefinition as DefinitionModel
+from schema.common import CatalogError, PageInfo
+
+if TYPE_CHECKING:
+    from schema.points import PointDefinition
+    from schema.tenants import Tier
+
+RewardType = strawberry.enum(m.RewardType, name="RewardType")
+RedeemBlockReason = strawberry.enum(Ineligibility, name="RedeemBlockReason")
+
+
+@strawberry.type
+class Reward:
+    id: strawberry.ID
+    name: str
+    description: str
+    type: RewardType  # type: ignore[valid-type]
+    value: str
+    point_cost: int
+    stock: int | None
+    cooldown_seconds: int | None
+    per_member_limit: int | None
+    available_from: datetime | None
+    available_until: datetime | None
+    fulfillment_data: JSON | None
+    image_url: str | None
+    enabled: bool
+    archived_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+    model: strawberry.Private[m.Reward]
+
+    @strawberry.field
+    async def point_definition(
+        self,
+    ) -> Annotated[PointDefinition, strawberry.lazy("schema.points")]:
+        from schema.points import PointDefinition
+
+        return PointDefinition.from_model(
+            await DefinitionModel.get(id=self.model.definition_id, tenant_id=self.model.tenant_id)
+        )
+
+    @strawberry.field
+    async def min_tier(self) -> Annotated[Tier, strawberry.lazy("schema.tenants")] | None:
+        from schema.tenants import Tier
+
+        if self.model.min_tier_id is None:
+            return None
+        tier = await TierModel.get_or_none(
+            id=self.model.min_tier_id, tenant_id=self.model.tenant_id
+        )
+        return Tier.from_model(tier) if tier else None
+
+    @classmethod
+    def from_model(cls, r: m.Reward) -> Reward:
+        return cls(
+            id=strawberry.ID(str(r.id)),
+            name=r.name,
+            description=r.description,
+            type=m.RewardType(r.type),
+            value=r.value,
+            point_cost=r.point_cost,
+            stock=r.stock,
+            cooldown_seconds=r.cooldown_seconds,
+            per_member_limit=r.per_member_limit,
+            available_from=r.available_from,
+            available_until=r.available_until,
+            fulfillment_data=r.fulfillment_data,
+            image_url=r.image_url,
+            enabled=r.enabled,
+            archived_at=r.archived_at,
+            created_at=r.created_at,
+            updated_at=r.updated_at,
+            model=r,
+        )
+
+
+@strawberry.type
+class RewardConnection:
+    nodes: list[Reward]
+    page_info: PageInfo
+
+
+@strawberry.type
+class CatalogItem:
+    reward: Reward
+    can_redeem: bool
+    reason: RedeemBlockReason | None  # type: ignore[valid-type]
+
+
+@strawberry.type
+class CatalogConnection:
+    nodes: list[CatalogItem]
+    page_info: PageInfo
+
+
+@strawberry.input
+class RewardInput:
+    name: str | None = strawberry.UNSET
+    description: str | None = strawberry.UNSET
+    type: RewardType | None = strawberry.UNSET  # type: ignore[valid-type]
+    value: str | None = strawberry.UNSET
+    point_cost: int | None = strawberry.UNSET
+    point_definition_id: strawberry.ID | None = strawberry.UNSET
+    stock: int | None = strawberry.UNSET
+    min_tier_id: strawberry.ID | None = strawberry.UNSET
+    cooldown_seconds: int | None = strawberry.UNSET
+    per_member_limit: int | None = strawberry.UNSET
+    available_from: datetime | None = strawberry.UNSET
+    available_until: datetime | None = strawberry.UNSET
+    fulfillment_data: JSON | None = strawberry.UNSET
+    image_url: str | None = strawberry.UNSET
+    enabled: bool | None = strawberry.UNSET
+
+
+@strawberry.type
+class RewardPayload:
+    reward: Reward | None = None
+    errors: list[CatalogError] = strawberry.field(default_factory=list)

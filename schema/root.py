@@ -1,0 +1,113 @@
+"""Query and Mutation assembled from resolvers/, and the Schema with its protections."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.extensions import (
+    DisableIntrospection,
+    MaskErrors,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    ParserCache,
+    QueryDepthLimiter,
+    SchemaExtension,
+    ValidationCache,
+)
+
+from core.errors import AuthError, DomainError
+from core.settings import Settings, load_settings
+from resolvers import members as member_resolvers
+from resolvers import points as point_resolvers
+from resolvers import redemptions as redemption_resolvers
+from resolvers import rewards as reward_resolvers
+from resolvers import tenants as tenant_resolvers
+from schema.members import Member, MemberConnection, MemberPayload
+from schema.points import LedgerConnection, PointDefinition, PointDefinitionPayload, PointsPayload
+from schema.redemptions import Redemption, RedemptionConnection, RedemptionPayload
+from schema.rewards import CatalogConnection, Reward, RewardConnection, RewardPayload
+from schema.tenants import ApiKey, ApiKeyPayload, DeletePayload, Tier, TierPayload, TokenPayload
+
+
+@strawberry.type
+class Query:
+    me: Member | None = strawberry.field(
+        resolver=member_resolvers.me, description="The member (member token)"
+    )
+    member: Member | None = strawberry.field(resolver=member_resolvers.member)
+    members: MemberConnection = strawberry.field(resolver=member_resolvers.members)
+    catalog: CatalogConnection = strawberry.field(resolver=reward_resolvers.catalog)
+    rewards: RewardConnection = strawberry.field(resolver=reward_resolvers.rewards)
+    reward: Reward | None = strawberry.field(resolver=reward_resolvers.reward)
+    ledger: LedgerConnection = strawberry.field(resolver=point_resolvers.ledger)
+    redemptions: RedemptionConnection = strawberry.field(resolver=redemption_resolvers.redemptions)
+    redemption: Redemption | None = strawberry.field(resolver=redemption_resolvers.redemption)
+    tiers: list[Tier] = strawberry.field(resolver=tenant_resolvers.tiers)
+    point_definitions: list[PointDefinition] = strawberry.field(
+        resolver=tenant_resolvers.point_definitions
+    )
+    api_keys: list[ApiKey] = strawberry.field(resolver=tenant_resolvers.api_keys)
+
+
+@strawberry.type
+class Mutation:
+    login: TokenPayload = strawberry.mutation(resolver=tenant_resolvers.login)
+    create_member_token: TokenPayload = strawberry.mutation(
+        resolver=tenant_resolvers.create_member_token
+    )
+    create_api_key: ApiKeyPayload = strawberry.mutation(resolver=tenant_resolvers.create_key)
+    revoke_api_key: ApiKeyPayload = strawberry.mutation(resolver=tenant_resolvers.revoke_key)
+    save_tier: TierPayload = strawberry.mutation(resolver=tenant_resolvers.save_tier_)
+    delete_tier: DeletePayload = strawberry.mutation(resolver=tenant_resolvers.delete_tier_)
+    save_point_definition: PointDefinitionPayload = strawberry.mutation(
+        resolver=tenant_resolvers.save_definition
+    )
+    create_reward: RewardPayload = strawberry.mutation(resolver=reward_resolvers.create_reward_)
+    update_reward: RewardPayload = strawberry.mutation(resolver=reward_resolvers.update_reward_)
+    archive_reward: RewardPayload = strawberry.mutation(resolver=reward_resolvers.archive_reward_)
+    upsert_member: MemberPayload = strawberry.mutation(resolver=member_resolvers.upsert_member_)
+    award_points: PointsPayload = strawberry.mutation(resolver=point_resolvers.award_points_)
+    redeem_reward: RedemptionPayload = strawberry.mutation(
+        resolver=redemption_resolvers.redeem_reward
+    )
+    complete_redemption: RedemptionPayload = strawberry.mutation(
+        resolver=redemption_resolvers.complete_redemption
+    )
+    confirm_redemption: RedemptionPayload = strawberry.mutation(
+        resolver=redemption_resolvers.confirm_redemption
+    )
+    cancel_redemption: RedemptionPayload = strawberry.mutation(
+        resolver=redemption_resolvers.cancel_redemption
+    )
+
+
+def _is_user_facing(error: GraphQLError) -> bool:
+    original = error.original_error
+    return original is None or isinstance(original, GraphQLError | AuthError | DomainError)
+
+
+def _extensions(settings: Settings) -> list[type[SchemaExtension] | Callable[[], SchemaExtension]]:
+    extensions: list[Any] = [
+        lambda: QueryDepthLimiter(max_depth=settings.max_query_depth),
+        lambda: MaxTokensLimiter(max_token_count=settings.max_query_tokens),
+        lambda: MaxAliasesLimiter(max_alias_count=settings.max_query_aliases),
+        lambda: ParserCache(maxsize=1000),
+        lambda: ValidationCache(maxsize=1000),
+        lambda: MaskErrors(should_mask_error=lambda e: not _is_user_facing(e)),
+    ]
+    if not settings.introspection:
+        extensions.append(DisableIntrospection)
+    return extensions
+
+
+def build_schema(settings: Settings) -> strawberry.Schema:
+    return strawberry.Schema(query=Query, mutation=Mutation, extensions=_extensions(settings))
+
+
+schema = strawberry.Schema(query=Query, mutation=Mutation)
+"""The bare schema, for `gamify export-schema`."""
+
+__all__ = ["build_schema", "load_settings", "schema"]

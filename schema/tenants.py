@@ -1,0 +1,76 @@
+"""Tenant-level types: tiers, API keys, tokens."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import strawberry
+
+from models import members as mm
+from models import tenants as m
+from schema.common import AccountError, CatalogError
+
+
+@strawberry.type
+class Tier:
+    id: strawberry.ID
+    name: str
+    rank: int
+
+    @classmethod
+    def from_model(cls, t: mm.Tier) -> Tier:
+        return cls(id=strawberry.ID(str(t.id)), name=t.name, rank=t.rank)
+
+
+@strawberry.input
+class TierInput:
+    id: strawberry.ID | None = None
+    name: str
+    rank: int
+
+
+@strawberry.type
+class TierPayload:
+    tier: Tier | None = None
+    errors: list[CatalogError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class DeletePayload:
+    deleted: bool = False
+    errors: list[CatalogError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class ApiKey:
+    id: strawberry.ID
+    name: str
+    prefix: str = strawberry.field(description="The first characters, to recognise a key")
+    created_at: datetime
+    revoked_at: datetime | None
+
+    @classmethod
+    def from_model(cls, k: m.ApiKey) -> ApiKey:
+        return cls(
+            id=strawberry.ID(str(k.id)),
+            name=k.name,
+            prefix=k.prefix,
+            created_at=k.created_at,
+            revoked_at=k.revoked_at,
+        )
+
+
+@strawberry.type
+class ApiKeyPayload:
+    api_key: ApiKey | None = None
+    key: str | None = strawberry.field(
+        default=None, description="The secret key. Shown once: it is stored only hashed."
+    )
+    errors: list[AccountError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class TokenPayload:
+    token: str | None = None
+    expires_at: datetime | None = None
+    errors: list[AccountError] = strawberry.field(default_factory=list)

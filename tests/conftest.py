@@ -1,0 +1,84 @@
+"""Test wiring: a migrated database, an invariant check after every test, clean tables."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from tortoise import Tortoise, connections
+from tortoise.migrations.api import migrate
+
+from core import clock
+from core.settings import Settings, load_settings, tortoise_config
+from tests import dbsetup
+
+
+@pytest.fixture(scope="session")
+def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    os.environ["GAMIFY_DATA_DIR"] = str(tmp_path_factory.mktemp("data"))
+    os.environ["GAMIFY_SECRET_KEY"] = "test-secret-key-" + "x" * 32
+    return load_settings()
+
+
+@pytest.fixture(scope="session")
+async def database_url(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
+    url = await dbsetup.create_database(tmp_path_factory.mktemp("db"))
+    yield url
+    await dbsetup.drop_database(url)
+
+
+@pytest.fixture(scope="session")
+async def db(database_url: str) -> AsyncIterator[str]:
+    """The schema is built by the migrations, as in production."""
+    config = tortoise_config(database_url, pool_size=30)
+    await migrate(config=config)
+    await Tortoise.close_connections()
+    await Tortoise.init(config=config, _enable_global_fallback=True)
+    yield database_url
+    await Tortoise.close_connections()
+
+
+@pytest.fixture(autouse=True)
+def _reset_clock() -> Iterator[None]:
+    clock.reset()
+    yield
+    clock.reset()
+
+
+@pytest.fixture(autouse=True)
+async def clean_db(request: pytest.FixtureRequest) -> AsyncIterator[None]:
+    if "db" not in request.fixturenames:
+        yield
+        return
+    yield
+    await assert_ledger_matches_balances()
+    conn = connections.get("default")
+    if dbsetup.is_postgres():
+        await conn.execute_script(f"TRUNCATE {', '.join(dbsetup.TABLES)} CASCADE")
+    else:
+        for table in dbsetup.TABLES:
+            await conn.execute_script(f'DELETE FROM "{table}"')
+
+
+async def assert_ledger_matches_balances() -> None:
+    """Invariant 2: every account's cached balance equals the sum of its ledger entries."""
+    conn = connections.get("default")
+    _, rows = await conn.execute_query(
+        "SELECT a.id, a.balance, COALESCE(SUM(e.amount), 0) AS total "
+        "FROM point_account a LEFT JOIN ledger_entry e ON e.account_id = a.id "
+        "GROUP BY a.id, a.balance"
+    )
+    mismatched = [dict(r) for r in rows if int(r["balance"]) != int(r["total"])]
+    assert not mismatched, f"balance != sum(ledger) for {mismatched}"
+    _, negative = await conn.execute_query(
+        "SELECT id FROM point_account WHERE balance < 0 UNION ALL "
+        "SELECT id FROM reward WHERE stock < 0"
+    )
+    assert not negative
+
+
+@pytest.fixture
+def data_dir(settings: Settings) -> Path:
+    return settings.data_dir
