@@ -13,7 +13,7 @@ from typing import Any
 
 
 @dataclass(frozen=True)
-class not_negative_checks:  # noqa: N801 - used like a function in migrations
+class not_negative_checks:  # lower-case: reads like a function call in migrations
     columns: list[tuple[str, str]]
 
     async def forward(self, _apps: Any, editor: Any) -> None:

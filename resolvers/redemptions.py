@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 import strawberry
 from strawberry.scalars import JSON
 
@@ -66,7 +68,7 @@ async def _move(
             target,
             via,
             actor=principal.actor,
-            data=data,
+            data=cast(dict[str, Any] | None, data),
             reason=reason,
         )
     except DomainError as exc:

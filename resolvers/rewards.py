@@ -10,12 +10,12 @@ from core import clock
 from core.errors import DomainError
 from models.catalog import RewardFields, archive_reward, create_reward, get_reward, update_reward
 from models.eligibility import eligibility
+from models.grants import account_view
 from models.members import Tier as TierModel
 from models.pagination import paginate
 from models.points import PointAccount as AccountModel
 from models.rewards import MemberRewardUsage
 from models.rewards import Reward as RewardModel
-from models.grants import account_view
 from resolvers.auth import ADMIN, ANYONE, BACKEND, parse_id, require, target_member
 from resolvers.errors import query_error
 from schema.common import CatalogError, PageInfo, user_error

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import cast
 
 import strawberry
 from strawberry.scalars import JSON
@@ -54,7 +55,7 @@ class Member:
             external_user_id=member.external_user_id,
             email=member.email,
             name=member.name,
-            address=member.address,
+            address=cast(JSON, member.address),
             created_at=member.created_at,
             model=member,
         )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import Enum
+from typing import cast
 
 import strawberry
 from strawberry.scalars import JSON
@@ -46,7 +47,7 @@ class RedemptionEvent:
             message=e.message,
             from_status=m.RedemptionStatus(e.from_status) if e.from_status else None,
             to_status=m.RedemptionStatus(e.to_status) if e.to_status else None,
-            data=e.data,
+            data=cast(JSON, e.data),
             actor=e.actor,
             created_at=e.created_at,
         )
@@ -91,7 +92,7 @@ class Redemption:
             status=m.RedemptionStatus(r.status),
             quantity=r.quantity,
             points_spent=r.points_spent,
-            fulfillment_data=r.fulfillment_data,
+            fulfillment_data=cast(JSON, r.fulfillment_data),
             reason=r.reason,
             refunded_at=r.refunded_at,
             created_at=r.created_at,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, cast
 
 import strawberry
 from strawberry.scalars import JSON
@@ -78,7 +78,7 @@ class Reward:
             per_member_limit=r.per_member_limit,
             available_from=r.available_from,
             available_until=r.available_until,
-            fulfillment_data=r.fulfillment_data,
+            fulfillment_data=cast(JSON, r.fulfillment_data),
             image_url=r.image_url,
             enabled=r.enabled,
             archived_at=r.archived_at,

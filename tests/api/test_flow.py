@@ -49,7 +49,9 @@ async def _member_with_token(gql: GraphQLClient, t: TenantSession, points: int) 
     return member_id, body["data"]["createMemberToken"]["token"]
 
 
-async def test_member_redeems_and_backend_fulfils(gql: GraphQLClient, tenant: TenantSession) -> None:
+async def test_member_redeems_and_backend_fulfils(
+    gql: GraphQLClient, tenant: TenantSession
+) -> None:
     # given a reward and a member with 700 points
     body = await gql(
         CREATE_REWARD,
@@ -90,7 +92,9 @@ async def test_member_redeems_and_backend_fulfils(gql: GraphQLClient, tenant: Te
     assert fulfilled["events"][-1]["actor"].startswith("api_key:gk_")
 
 
-async def test_catalog_says_why_a_member_cannot_redeem(gql: GraphQLClient, tenant: TenantSession) -> None:
+async def test_catalog_says_why_a_member_cannot_redeem(
+    gql: GraphQLClient, tenant: TenantSession
+) -> None:
     # given a reward costing more than the member has
     await gql(
         CREATE_REWARD,

@@ -17,5 +17,7 @@ async def test_redeem_withdraws_points_and_stock(db: str) -> None:
     assert account.balance == 100
     await reward.refresh_from_db()
     assert reward.stock == 1
-    kinds = [e.kind for e in await RedemptionEvent.filter(redemption_id=redemption.id).order_by("id")]
+    kinds = [
+        e.kind for e in await RedemptionEvent.filter(redemption_id=redemption.id).order_by("id")
+    ]
     assert kinds == ["REDEEM_REQUESTED", "POINTS_WITHDRAWN"]
