@@ -112,6 +112,7 @@ MODEL_MODULES = [
     "models.rewards",
     "models.redemptions",
     "models.idempotency",
+    "models.webhooks",
 ]
 
 

@@ -15,6 +15,9 @@ import asyncpg
 
 PG_URL = os.environ.get("GAMIFY_TEST_DATABASE_URL")
 TABLES = [
+    "webhook_attempt",
+    "webhook_delivery",
+    "webhook_endpoint",
     "redemption_event",
     "redemption",
     "member_reward_usage",
