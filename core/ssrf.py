@@ -55,7 +55,7 @@ async def resolve(host: str, port: int) -> list[IPAddress]:
         infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except socket.gaierror as exc:
         raise InvalidInput(f"Cannot resolve {host}", field="url", code="UNRESOLVABLE") from exc
-    return [ipaddress.ip_address(info[4][0].split("%", 1)[0]) for info in infos]
+    return [ipaddress.ip_address(str(info[4][0]).split("%", 1)[0]) for info in infos]
 
 
 async def checked_addresses(url: str, allow_private: bool) -> list[IPAddress]:
