@@ -48,6 +48,9 @@ class Settings:
     allowed_origins: list[str] = field(default_factory=list)
     host: str = "127.0.0.1"
     port: int = 8000
+    webhook_allow_private: bool = False
+    webhook_timeout: float = 10.0
+    webhook_disable_after_hours: int = 120
 
     @property
     def embedded_database(self) -> bool:
@@ -102,6 +105,9 @@ def load_settings() -> Settings:
         allowed_origins=_list("GAMIFY_ALLOWED_ORIGINS", []),
         host=os.environ.get("GAMIFY_HOST", "127.0.0.1"),
         port=_int("GAMIFY_PORT", 8000),
+        webhook_allow_private=_bool("GAMIFY_WEBHOOK_ALLOW_PRIVATE", False),
+        webhook_timeout=float(os.environ.get("GAMIFY_WEBHOOK_TIMEOUT") or 10.0),
+        webhook_disable_after_hours=_int("GAMIFY_WEBHOOK_DISABLE_AFTER_HOURS", 120),
     )
 
 
