@@ -51,10 +51,15 @@ async def add_deliveries(
     *,
     redemption_id: UUID | None = None,
     now: datetime | None = None,
+    only_endpoint: UUID | None = None,
 ) -> list[UUID]:
-    """Outbox rows for every enabled endpoint of the tenant that wants `event`."""
+    """Outbox rows for every enabled endpoint of the tenant that wants `event`
+    (or for `only_endpoint`, whatever its events: a ping)."""
     now = now or clock.now()
-    endpoints = await WebhookEndpoint.filter(tenant_id=tenant_id, enabled=True).using_db(conn)
+    query = WebhookEndpoint.filter(tenant_id=tenant_id, enabled=True)
+    if only_endpoint is not None:
+        query = query.filter(id=only_endpoint)
+    endpoints = await query.using_db(conn)
     rows = [
         WebhookDelivery(
             id=uuid4(),
@@ -68,7 +73,7 @@ async def add_deliveries(
             created_at=now,
         )
         for endpoint in endpoints
-        if event in endpoint.events
+        if only_endpoint is not None or event in endpoint.events
     ]
     if rows:
         await WebhookDelivery.bulk_create(rows, using_db=conn)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 from uuid import UUID
 
@@ -10,6 +10,7 @@ import strawberry
 from graphql import GraphQLError
 
 from core.errors import AuthError, InvalidInput, NotFound, Unauthenticated
+from core.queue import JobQueue, NoQueue
 from core.security import API_KEY_PREFIX, read_token
 from core.settings import Settings
 from models.members import Member
@@ -40,6 +41,7 @@ class Context:
     request: Any = None
     response: Any = None
     auth_error: AuthError | None = None
+    queue: JobQueue = field(default_factory=NoQueue)
 
 
 async def authenticate(authorization: str | None, settings: Settings) -> Principal | None:

@@ -67,6 +67,22 @@ class AccountErrorCode(Enum):
     PASSWORD_TOO_SHORT = "PASSWORD_TOO_SHORT"
 
 
+@strawberry.enum
+class WebhookErrorCode(Enum):
+    INVALID = "INVALID"
+    INVALID_URL = "INVALID_URL"
+    BLOCKED_ADDRESS = "BLOCKED_ADDRESS"
+    UNRESOLVABLE = "UNRESOLVABLE"
+    NOT_FOUND = "NOT_FOUND"
+
+
+@strawberry.type
+class WebhookError:
+    field: str | None
+    message: str
+    code: WebhookErrorCode
+
+
 @strawberry.type
 class CatalogError:
     field: str | None
@@ -110,6 +126,7 @@ _CODES: dict[type, type[Enum]] = {
     PointsError: PointsErrorCode,
     RedemptionError: RedemptionErrorCode,
     AccountError: AccountErrorCode,
+    WebhookError: WebhookErrorCode,
 }
 
 

@@ -1,0 +1,110 @@
+"""REST adapters for tenant backends: the fulfilment callback.
+
+Errors answer `{"error": {"code", "message", "field"}}` with 400/401/403/404/409.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+from core.errors import AuthError, Conflict, DomainError, Forbidden, InvalidInput, NotFound
+from core.queue import JobQueue
+from core.settings import Settings
+from models.lifecycle import Via, transition
+from models.redemptions import Redemption, RedemptionStatus
+from resolvers.auth import Principal, authenticate
+
+CALLBACK_STATUSES = {
+    "fulfilled": RedemptionStatus.FULFILLED,
+    "failed": RedemptionStatus.FAILED,
+    "postponed": RedemptionStatus.POSTPONED,
+    "recoverable_failure": RedemptionStatus.RECOVERABLE_FAILURE,
+}
+
+
+def error_response(exc: DomainError | AuthError) -> JSONResponse:
+    if isinstance(exc, AuthError):
+        status = 403 if isinstance(exc, Forbidden) else 401
+        return JSONResponse({"error": {"code": exc.code, "message": exc.message}}, status)
+    status = 404 if isinstance(exc, NotFound) else 409 if isinstance(exc, Conflict) else 400
+    body = {"error": {"code": exc.code, "message": exc.message, "field": exc.field}}
+    return JSONResponse(body, status)
+
+
+async def api_key_principal(request: Request, settings: Settings) -> Principal:
+    principal = await authenticate(request.headers.get("authorization"), settings)
+    if principal is None:
+        raise AuthError("Send 'Authorization: Bearer gk_...'")
+    if principal.kind != "api_key":
+        raise Forbidden("This endpoint takes an API key")
+    return principal
+
+
+async def json_object(request: Request) -> dict[str, Any]:
+    try:
+        body = json.loads(await request.body() or b"null")
+    except ValueError as exc:
+        raise InvalidInput("The body is not valid JSON", code="INVALID_JSON") from exc
+    if not isinstance(body, dict):
+        raise InvalidInput("Send a JSON object", code="INVALID_JSON")
+    return body
+
+
+def redemption_json(redemption: Redemption) -> dict[str, Any]:
+    return {
+        "id": str(redemption.id),
+        "status": RedemptionStatus(redemption.status).value.lower(),
+        "quantity": redemption.quantity,
+        "points_spent": redemption.points_spent,
+        "data": redemption.fulfillment_data,
+        "reason": redemption.reason,
+        "updated_at": redemption.updated_at.isoformat(),
+    }
+
+
+def callback_endpoint(settings: Settings, queue: JobQueue) -> Any:
+    async def callback(request: Request) -> JSONResponse:
+        """POST /api/v1/redemptions/{id}/callback: the fulfilment backend's outcome."""
+        try:
+            principal = await api_key_principal(request, settings)
+            try:
+                redemption_id = UUID(request.path_params["redemption_id"])
+            except ValueError:
+                raise NotFound("Redemption not found", field="id") from None
+            body = await json_object(request)
+            status = CALLBACK_STATUSES.get(str(body.get("status", "")).lower())
+            if status is None:
+                allowed = "|".join(CALLBACK_STATUSES)
+                raise InvalidInput(f"status must be {allowed}", field="status")
+            data = body.get("data")
+            if data is not None and not isinstance(data, dict):
+                raise InvalidInput("data must be a JSON object", field="data")
+            fulfilled_at = body.get("fulfilled_at")
+            if fulfilled_at is not None:
+                try:
+                    datetime.fromisoformat(str(fulfilled_at).replace("Z", "+00:00"))
+                except ValueError:
+                    raise InvalidInput("Use an ISO 8601 time", field="fulfilled_at") from None
+            reason = body.get("reason")
+            moved = await transition(
+                principal.tenant_id,
+                redemption_id,
+                status,
+                Via.CALLBACK,
+                actor=principal.actor,
+                data=data,
+                reason=str(reason) if reason is not None else None,
+            )
+        except (DomainError, AuthError) as exc:
+            return error_response(exc)
+        return JSONResponse(
+            {"redemption": redemption_json(moved.redemption), "changed": moved.changed}
+        )
+
+    return callback

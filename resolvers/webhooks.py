@@ -1,0 +1,199 @@
+"""Webhook endpoints, delivery log and replays (tenant admins)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from uuid import UUID
+
+import strawberry
+from tortoise.transactions import in_transaction
+
+from core import clock
+from core.errors import DomainError
+from models.outbox import add_deliveries, attempt_key, replay, replay_dead_since
+from models.pagination import paginate
+from models.webhook_endpoints import (
+    create_endpoint,
+    delete_endpoint,
+    get_endpoint,
+    rotate_secret,
+    update_endpoint,
+)
+from models.webhooks import DeliveryStatus as StatusModel
+from models.webhooks import PayloadFormat as FormatModel
+from models.webhooks import WebhookDelivery as DeliveryModel
+from models.webhooks import WebhookEndpoint as EndpointModel
+from models.webhooks import WebhookEvent
+from resolvers.auth import ADMIN, parse_id, require
+from resolvers.errors import query_error
+from schema.common import PageInfo, WebhookError, user_error
+from schema.webhooks import (
+    WebhookDeletePayload,
+    WebhookDelivery,
+    WebhookDeliveryConnection,
+    WebhookDeliveryFilter,
+    WebhookDeliveryPayload,
+    WebhookEndpoint,
+    WebhookEndpointInput,
+    WebhookEndpointPayload,
+)
+
+DELIVER_JOB = "deliver_webhook"
+
+
+async def enqueue_deliveries(info: strawberry.Info, ids: list[UUID]) -> None:
+    """After commit: one job per delivery (the relay covers any that get lost)."""
+    for delivery in await DeliveryModel.filter(id__in=ids):
+        key = attempt_key(delivery.attempt_count, delivery.next_attempt_at)
+        await info.context.queue.enqueue(
+            DELIVER_JOB, str(delivery.id), job_id=f"deliver:{delivery.id}:{key}"
+        )
+
+
+async def create_webhook_endpoint(
+    info: strawberry.Info, input: WebhookEndpointInput
+) -> WebhookEndpointPayload:
+    principal = require(info, ADMIN)
+    try:
+        created = await create_endpoint(
+            principal.tenant_id,
+            input.url or "",
+            input.events or [WebhookEvent.REWARD_REDEEMED.value],
+            FormatModel(input.payload_format or FormatModel.GAMIFY),
+            allow_private=info.context.settings.webhook_allow_private,
+        )
+    except DomainError as exc:
+        return WebhookEndpointPayload(errors=[user_error(WebhookError, exc)])
+    return WebhookEndpointPayload(
+        endpoint=WebhookEndpoint.from_model(created.endpoint), secret=created.secret
+    )
+
+
+async def update_webhook_endpoint(
+    info: strawberry.Info, id: strawberry.ID, input: WebhookEndpointInput
+) -> WebhookEndpointPayload:
+    principal = require(info, ADMIN)
+    try:
+        endpoint = await update_endpoint(
+            principal.tenant_id,
+            parse_id(id, "id"),  # type: ignore[arg-type]
+            url=input.url,
+            events=input.events,
+            payload_format=FormatModel(input.payload_format) if input.payload_format else None,
+            enabled=input.enabled,
+            allow_private=info.context.settings.webhook_allow_private,
+        )
+    except DomainError as exc:
+        return WebhookEndpointPayload(errors=[user_error(WebhookError, exc)])
+    return WebhookEndpointPayload(endpoint=WebhookEndpoint.from_model(endpoint))
+
+
+async def delete_webhook_endpoint(info: strawberry.Info, id: strawberry.ID) -> WebhookDeletePayload:
+    principal = require(info, ADMIN)
+    try:
+        await delete_endpoint(principal.tenant_id, parse_id(id, "id"))  # type: ignore[arg-type]
+    except DomainError as exc:
+        return WebhookDeletePayload(errors=[user_error(WebhookError, exc)])
+    return WebhookDeletePayload(deleted=True)
+
+
+async def rotate_webhook_secret(
+    info: strawberry.Info, id: strawberry.ID, overlap_seconds: int = 86400
+) -> WebhookEndpointPayload:
+    """A new secret; the old one stays valid (both signatures sent) for the overlap."""
+    principal = require(info, ADMIN)
+    try:
+        rotated = await rotate_secret(
+            principal.tenant_id,
+            parse_id(id, "id"),  # type: ignore[arg-type]
+            timedelta(seconds=overlap_seconds),
+        )
+    except DomainError as exc:
+        return WebhookEndpointPayload(errors=[user_error(WebhookError, exc)])
+    return WebhookEndpointPayload(
+        endpoint=WebhookEndpoint.from_model(rotated.endpoint), secret=rotated.secret
+    )
+
+
+async def ping_webhook_endpoint(info: strawberry.Info, id: strawberry.ID) -> WebhookDeliveryPayload:
+    """Send a test event to this endpoint now."""
+    principal = require(info, ADMIN)
+    try:
+        endpoint = await get_endpoint(principal.tenant_id, parse_id(id, "id"))  # type: ignore[arg-type]
+    except DomainError as exc:
+        return WebhookDeliveryPayload(errors=[user_error(WebhookError, exc)])
+    now = clock.now()
+    payload = {
+        "event": WebhookEvent.PING.value,
+        "endpoint_id": str(endpoint.id),
+        "timestamp": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+    async with in_transaction() as conn:
+        ids = await add_deliveries(
+            conn,
+            principal.tenant_id,
+            WebhookEvent.PING.value,
+            lambda _fmt: payload,
+            now=now,
+            only_endpoint=endpoint.id,
+        )
+    await enqueue_deliveries(info, ids)
+    rows = await DeliveryModel.filter(id__in=ids)
+    return WebhookDeliveryPayload(deliveries=[WebhookDelivery.from_model(d) for d in rows])
+
+
+async def replay_delivery(info: strawberry.Info, id: strawberry.ID) -> WebhookDeliveryPayload:
+    principal = require(info, ADMIN)
+    try:
+        delivery = await replay(principal.tenant_id, parse_id(id, "id"))  # type: ignore[arg-type]
+    except DomainError as exc:
+        return WebhookDeliveryPayload(errors=[user_error(WebhookError, exc)])
+    await enqueue_deliveries(info, [delivery.id])
+    return WebhookDeliveryPayload(deliveries=[WebhookDelivery.from_model(delivery)])
+
+
+async def replay_deliveries(
+    info: strawberry.Info, endpoint_id: strawberry.ID, since: datetime
+) -> WebhookDeliveryPayload:
+    """Recover every DEAD delivery of an endpoint created since `since`."""
+    principal = require(info, ADMIN)
+    try:
+        ids = await replay_dead_since(
+            principal.tenant_id,
+            parse_id(endpoint_id, "endpointId"),  # type: ignore[arg-type]
+            since,
+        )
+    except DomainError as exc:
+        return WebhookDeliveryPayload(errors=[user_error(WebhookError, exc)])
+    await enqueue_deliveries(info, ids)
+    rows = await DeliveryModel.filter(id__in=ids).order_by("-created_at")
+    return WebhookDeliveryPayload(deliveries=[WebhookDelivery.from_model(d) for d in rows])
+
+
+async def webhook_endpoints(info: strawberry.Info) -> list[WebhookEndpoint]:
+    principal = require(info, ADMIN)
+    rows = await EndpointModel.filter(tenant_id=principal.tenant_id).order_by("created_at")
+    return [WebhookEndpoint.from_model(e) for e in rows]
+
+
+async def webhook_deliveries(
+    info: strawberry.Info,
+    filter: WebhookDeliveryFilter | None = None,
+    first: int | None = None,
+    after: str | None = None,
+) -> WebhookDeliveryConnection:
+    principal = require(info, ADMIN)
+    with query_error():
+        query = DeliveryModel.filter(tenant_id=principal.tenant_id)
+        if filter is not None:
+            if filter.endpoint_id is not None:
+                query = query.filter(endpoint_id=parse_id(filter.endpoint_id, "endpointId"))
+            if filter.redemption_id is not None:
+                query = query.filter(redemption_id=parse_id(filter.redemption_id, "redemptionId"))
+            if filter.status is not None:
+                query = query.filter(status=StatusModel(filter.status))
+        page = await paginate(query, first, after)
+    return WebhookDeliveryConnection(
+        nodes=[WebhookDelivery.from_model(d) for d in page.items],
+        page_info=PageInfo(has_next_page=page.has_next_page, end_cursor=page.end_cursor),
+    )
