@@ -22,7 +22,7 @@ from models.outbox import AttemptResult, due_deliveries, lease, record_attempt
 from models.redemptions import RedemptionStatus
 from models.webhook_endpoints import signing_secrets
 from models.webhooks import DeliveryStatus, WebhookDelivery, WebhookEndpoint, WebhookEvent
-from workers.webhook_http import post
+from workers.webhook_http import new_client, post
 
 log = logging.getLogger(__name__)
 DELIVER_JOB = "deliver_webhook"
@@ -98,3 +98,17 @@ async def relay_due(enqueue: Any, now: Any = None, limit: int = 1000) -> int:
     for delivery_id, attempt_key in due:
         await enqueue(DELIVER_JOB, str(delivery_id), _job_id=job_id(delivery_id, attempt_key))
     return len(due)
+
+
+async def deliver_webhook(ctx: dict[str, Any], delivery_id: str) -> str:
+    """arq job: one attempt of one delivery (see `deliver`)."""
+    client = ctx.get("http")
+    if client is None:
+        client = ctx["http"] = new_client(ctx["settings"].webhook_timeout)
+    status, _ = await deliver(UUID(delivery_id), ctx["settings"], client)
+    return status.value if status else "skipped"
+
+
+async def relay_webhooks(ctx: dict[str, Any]) -> int:
+    """arq cron: re-enqueue due deliveries (retries, lost jobs, replays)."""
+    return await relay_due(ctx["redis"].enqueue_job)
