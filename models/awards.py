@@ -59,7 +59,8 @@ def _validate(req: AwardRequest, now: datetime) -> None:
     if req.source in SYSTEM_SOURCES:
         raise InvalidInput("This source is reserved for the engine", field="source")
     if req.amount < 0 and (req.valid_from or req.valid_to):
-        raise InvalidInput("A deduction has no validity window", field="validFrom")
+        field = "validFrom" if req.valid_from else "validTo"
+        raise InvalidInput("A deduction has no validity window", field=field)
     if req.valid_to is not None and req.valid_to <= now:
         raise InvalidInput("validTo is in the past", field="validTo")
     if req.valid_from and req.valid_to and req.valid_to <= req.valid_from:

@@ -46,18 +46,36 @@ class RewardFields:
 
 
 _NON_NEGATIVE = ("point_cost", "stock", "cooldown_seconds")
+# Columns without NULL: an explicit None must be refused (or cleared), not reach the database.
+_NOT_NULL = ("type", "point_cost", "enabled")
+_CLEARED_TO_EMPTY = ("description", "value")
+_MAX_LENGTH = {"name": 200, "value": 100, "image_url": 2000}
 
 
 async def _validate(tenant_id: UUID, values: dict[str, Any]) -> dict[str, Any]:
     if "name" in values and not (values["name"] or "").strip():
         raise InvalidInput("A name is required", field="name", code="REQUIRED")
+    for name in _NOT_NULL:
+        if name in values and values[name] is None:
+            raise InvalidInput("This field is required", field=_camel(name), code="REQUIRED")
+    for name in _CLEARED_TO_EMPTY:
+        if name in values and values[name] is None:
+            values[name] = ""
+    for name, limit in _MAX_LENGTH.items():
+        if values.get(name) is not None and len(values[name]) > limit:
+            raise InvalidInput(
+                f"Use at most {limit} characters", field=_camel(name), code="INVALID"
+            )
     for name in _NON_NEGATIVE:
         if values.get(name) is not None and values[name] < 0:
             raise InvalidInput("Must not be negative", field=_camel(name), code="INVALID")
     if values.get("per_member_limit") is not None and values["per_member_limit"] < 1:
         raise InvalidInput("Must be at least 1", field="perMemberLimit", code="INVALID")
     if values.get("type") is not None:
-        values["type"] = RewardType(values["type"])
+        try:
+            values["type"] = RewardType(values["type"])
+        except ValueError:
+            raise InvalidInput("Unknown reward type", field="type", code="INVALID") from None
     if "definition_id" in values:
         values["definition_id"] = (await resolve_definition(tenant_id, values["definition_id"])).id
     if values.get("min_tier_id") is not None:

@@ -177,16 +177,17 @@ async def account_view(account: PointAccount, now: datetime | None = None) -> Ac
     expiring_soon = 0
     next_expiry: datetime | None = None
     for grant in grants:
-        if grant.status == GrantStatus.PENDING and grant.valid_from and grant.valid_from <= now:
-            if grant.valid_to is None or grant.valid_to > now:
-                active += grant.amount
+        status, remaining = grant.status, grant.remaining
+        if status == GrantStatus.PENDING and grant.valid_from and grant.valid_from <= now:
+            # Due but not settled yet: count it as its activation would, then as active.
             pending -= grant.amount
-            continue
-        if grant.status == GrantStatus.ACTIVE and grant.valid_to is not None:
+            active += grant.amount
+            status, remaining = GrantStatus.ACTIVE, grant.amount
+        if status == GrantStatus.ACTIVE and grant.valid_to is not None:
             if grant.valid_to <= now:
-                active -= grant.remaining
-            elif grant.remaining > 0:
+                active -= remaining
+            elif remaining > 0:
                 if grant.valid_to <= now + EXPIRING_SOON:
-                    expiring_soon += grant.remaining
+                    expiring_soon += remaining
                 next_expiry = min(next_expiry or grant.valid_to, grant.valid_to)
     return AccountView(account, active, pending, expiring_soon, next_expiry)
