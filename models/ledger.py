@@ -84,28 +84,27 @@ async def post_entry(
     )
     await entry.save(using_db=conn)
     account.balance = new_balance
-    if amount < 0 and account.next_settle_at is not None:
-        await consume_expiring(conn, account.id, new_balance)
+    if amount < 0 and source != LedgerSource.EXPIRY and account.next_settle_at is not None:
+        await consume_expiring(conn, account.id, -amount)
     return entry
 
 
-async def consume_expiring(conn: BaseDBAsyncClient, account_id: UUID, balance: int) -> None:
-    """After a debit, spend expiring points first (soonest expiry first).
+async def consume_expiring(conn: BaseDBAsyncClient, account_id: UUID, spent: int) -> None:
+    """A debit spends expiring points first, soonest expiry first.
 
-    Keeps the invariant that unspent expiring points never exceed the balance.
+    (An expiry posting takes its own grant's remainder and must not come through here.)
     """
     lots = (
         await PointGrant.filter(account_id=account_id, status=GrantStatus.ACTIVE, remaining__gt=0)
         .using_db(conn)
         .order_by("valid_to", "created_at")
     )
-    excess = sum(lot.remaining for lot in lots) - balance
     for lot in lots:
-        if excess <= 0:
+        if spent <= 0:
             break
-        take = min(lot.remaining, excess)
+        take = min(lot.remaining, spent)
         await PointGrant.filter(id=lot.id).using_db(conn).update(remaining=lot.remaining - take)
-        excess -= take
+        spent -= take
 
 
 async def lower_settle_hint(conn: BaseDBAsyncClient, account_id: UUID, due: datetime) -> None:

@@ -7,8 +7,8 @@ shortest time. Each limit is a conditional UPDATE: zero rows changed means refus
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import timedelta
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from uuid import UUID, uuid4
 
 from tortoise.backends.base.client import BaseDBAsyncClient
@@ -23,7 +23,8 @@ from models.grants import settle_account
 from models.idempotency import claim_key, replayed_result, request_fingerprint, validate_key
 from models.ledger import lock_account, post_entry
 from models.members import Member, Tier
-from models.points import LedgerSource
+from models.outbox import add_deliveries
+from models.points import LedgerSource, PointDefinition
 from models.redemptions import (
     Redemption,
     RedemptionEvent,
@@ -32,6 +33,9 @@ from models.redemptions import (
 )
 from models.rewards import MemberRewardUsage, Reward
 from models.sql import guarded_add
+from models.tenants import Tenant
+from models.webhook_payloads import reward_redeemed
+from models.webhooks import WebhookEndpoint, WebhookEvent
 
 MAX_QUANTITY = 100
 
@@ -59,7 +63,19 @@ class RedeemRequest:
     actor: str = "system"
 
 
+@dataclass(frozen=True)
+class Redeemed:
+    redemption: Redemption
+    delivery_ids: list[UUID] = field(default_factory=list)  # outbox rows to enqueue
+    replayed: bool = False  # an earlier request with the same idempotency key
+
+
 async def redeem(req: RedeemRequest) -> Redemption:
+    return (await redeem_with_effects(req)).redemption
+
+
+async def redeem_with_effects(req: RedeemRequest, member: Member | None = None) -> Redeemed:
+    """Redeem, and say what must happen after commit (webhook jobs to enqueue)."""
     if not 1 <= req.quantity <= MAX_QUANTITY:
         raise InvalidInput(f"Quantity must be 1-{MAX_QUANTITY}", field="quantity")
     key = validate_key(req.idempotency_key)
@@ -68,11 +84,12 @@ async def redeem(req: RedeemRequest) -> Redemption:
     if key:
         earlier = await replayed_result(req.tenant_id, scope, key, fingerprint)
         if earlier:
-            return await Redemption.get(id=earlier)
+            return Redeemed(await Redemption.get(id=earlier), replayed=True)
     reward = await Reward.get_or_none(id=req.reward_id, tenant_id=req.tenant_id)
     if reward is None:
         raise NotFound("Reward not found", field="rewardId")
-    member = await Member.get_or_none(id=req.member_id, tenant_id=req.tenant_id)
+    if member is None or member.id != req.member_id or member.tenant_id != req.tenant_id:
+        member = await Member.get_or_none(id=req.member_id, tenant_id=req.tenant_id)
     if member is None:
         raise NotFound("Member not found", field="memberId")
     now = clock.now()
@@ -82,35 +99,41 @@ async def redeem(req: RedeemRequest) -> Redemption:
         async with in_transaction() as conn:
             if key:
                 await claim_key(conn, req.tenant_id, scope, key, fingerprint, redemption_id)
-            return await _redeem_in(conn, req, reward, redemption_id)
+            return await _redeem_in(conn, req, reward, member, redemption_id)
     except IntegrityError:
         if key:
             earlier = await replayed_result(req.tenant_id, scope, key, fingerprint)
             if earlier:
-                return await Redemption.get(id=earlier)
+                return Redeemed(await Redemption.get(id=earlier), replayed=True)
         raise
 
 
-async def _check_catalog_gate(reward: Reward, member: Member, now: object) -> None:
+async def _check_catalog_gate(reward: Reward, member: Member, now: datetime) -> None:
     member_tier = await Tier.get_or_none(id=member.tier_id) if member.tier_id else None
     min_tier = await Tier.get_or_none(id=reward.min_tier_id) if reward.min_tier_id else None
-    gate = catalog_gate(reward, member_tier, min_tier, clock.now())
+    gate = catalog_gate(reward, member_tier, min_tier, now)
     if gate is not None:
         raise refusal(gate)
 
 
 async def _redeem_in(
-    conn: BaseDBAsyncClient, req: RedeemRequest, reward: Reward, redemption_id: UUID
-) -> Redemption:
+    conn: BaseDBAsyncClient,
+    req: RedeemRequest,
+    reward: Reward,
+    member: Member,
+    redemption_id: UUID,
+) -> Redeemed:
     now = clock.now()
     cost = reward.point_cost * req.quantity
     account = await lock_account(conn, req.member_id, reward.definition_id)
-    if account is None:
+    if account is None and cost > 0:
         raise refusal(Ineligibility.INSUFFICIENT_POINTS)
-    await settle_account(conn, account, now)
-    balance_before = account.balance
+    if account is not None:
+        await settle_account(conn, account, now)
+    balance_before = account.balance if account else 0
     entry = None
     if cost > 0:
+        assert account is not None
         entry = await post_entry(
             conn,
             account,
@@ -158,7 +181,7 @@ async def _redeem_in(
                 data={
                     "amount": cost,
                     "balanceBefore": balance_before,
-                    "balanceAfter": account.balance,
+                    "balanceAfter": account.balance if account else 0,
                     "ledgerEntryId": str(entry.id) if entry else None,
                 },
                 actor=req.actor,
@@ -167,11 +190,49 @@ async def _redeem_in(
         ],
         using_db=conn,
     )
+    stock_left = None
     if reward.stock is not None:
-        left = await guarded_add(conn, "reward", "stock", reward.id, -req.quantity)
-        if left is None:
+        stock_left = await guarded_add(conn, "reward", "stock", reward.id, -req.quantity)
+        if stock_left is None:
             raise refusal(Ineligibility.OUT_OF_STOCK)
-    return redemption
+    delivery_ids = await _announce(conn, redemption, member, reward, stock_left, now)
+    return Redeemed(redemption, delivery_ids)
+
+
+async def _announce(
+    conn: BaseDBAsyncClient,
+    redemption: Redemption,
+    member: Member,
+    reward: Reward,
+    stock_left: int | None,
+    now: datetime,
+) -> list[UUID]:
+    """Outbox rows for the tenant's `reward_redeemed` webhooks, in this transaction."""
+    if (
+        not await WebhookEndpoint.filter(tenant_id=redemption.tenant_id, enabled=True)
+        .using_db(conn)
+        .exists()
+    ):
+        return []
+    tenant = await Tenant.filter(id=redemption.tenant_id).using_db(conn).get()
+    definition = await PointDefinition.filter(id=reward.definition_id).using_db(conn).get()
+    return await add_deliveries(
+        conn,
+        redemption.tenant_id,
+        WebhookEvent.REWARD_REDEEMED.value,
+        lambda fmt: reward_redeemed(
+            fmt,
+            tenant=tenant,
+            redemption=redemption,
+            member=member,
+            reward=reward,
+            definition=definition,
+            stock_left=stock_left,
+            sent_at=now,
+        ),
+        redemption_id=redemption.id,
+        now=now,
+    )
 
 
 async def _count_usage(

@@ -20,12 +20,6 @@ T0 = datetime(2031, 3, 1, 12, 0, tzinfo=UTC)
 DAY = timedelta(days=1)
 
 
-@pytest.fixture(autouse=True)
-def _fast_admin_passwords(monkeypatch: pytest.MonkeyPatch) -> None:
-    # make_tenant hashes an admin password with argon2 (~0.15 s); no test here logs in.
-    monkeypatch.setattr("models.tenancy.hash_password", lambda password: "not-a-hash")
-
-
 @pytest.fixture
 def frozen() -> object:
     with clock.frozen_at(T0):

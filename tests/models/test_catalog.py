@@ -22,12 +22,6 @@ DAY = timedelta(days=1)
 VALID: dict[str, Any] = {"name": "Coffee", "type": RewardType.VOUCHER, "point_cost": 100}
 
 
-@pytest.fixture(autouse=True)
-def _fast_admin_passwords(monkeypatch: pytest.MonkeyPatch) -> None:
-    # make_tenant hashes an admin password with argon2 (~0.15 s); no test here logs in.
-    monkeypatch.setattr("models.tenancy.hash_password", lambda password: "not-a-hash")
-
-
 async def test_a_reward_is_created_with_the_default_currency(db: str) -> None:
     # given
     t = await make_tenant()

@@ -29,12 +29,6 @@ SECOND = timedelta(seconds=1)
 
 
 @pytest.fixture(autouse=True)
-def _fast_admin_passwords(monkeypatch: pytest.MonkeyPatch) -> None:
-    # make_tenant hashes an admin password with argon2 (~0.15 s); no test here logs in.
-    monkeypatch.setattr("models.tenancy.hash_password", lambda password: "not-a-hash")
-
-
-@pytest.fixture(autouse=True)
 def _frozen() -> object:
     with clock.frozen_at(T0):
         yield

@@ -20,12 +20,6 @@ T0 = datetime(2031, 3, 1, 12, 0, tzinfo=UTC)
 DAY = timedelta(days=1)
 
 
-@pytest.fixture(autouse=True)
-def _fast_admin_passwords(monkeypatch: pytest.MonkeyPatch) -> None:
-    # make_tenant hashes an admin password with argon2 (~0.15 s); no test here logs in.
-    monkeypatch.setattr("models.tenancy.hash_password", lambda password: "not-a-hash")
-
-
 @pytest.fixture
 def frozen() -> object:
     with clock.frozen_at(T0):
@@ -262,11 +256,6 @@ async def test_spending_part_of_expiring_points_expires_only_the_rest(
     assert await _entries(member_id) == [(300, "PURCHASE"), (-120, "REDEMPTION"), (-180, "EXPIRY")]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="models/ledger.py consume_expiring only consumes expiring points when the balance "
-    "would otherwise not cover them, so a spend is taken from permanent points first",
-)
 async def test_spending_consumes_expiring_points_before_permanent_ones(
     db: str, frozen: object
 ) -> None:

@@ -40,12 +40,6 @@ EXPECTED_ALLOWED = {
 COST = 200
 
 
-@pytest.fixture(autouse=True)
-def _fast_admin_passwords(monkeypatch: pytest.MonkeyPatch) -> None:
-    # make_tenant hashes an admin password with argon2 (~0.15 s); no test here logs in.
-    monkeypatch.setattr("models.tenancy.hash_password", lambda password: "not-a-hash")
-
-
 async def _redeemed(
     points: int = 500, cost: int = 200, **reward_fields: Any
 ) -> tuple[UUID, Redemption]:

@@ -1,0 +1,29 @@
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import replace
+
+import httpx
+import pytest
+
+from core.settings import Settings
+from tests.webhooks.receiver import Receiver, running_receiver
+from workers.webhook_http import new_client
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[Receiver]:
+    async with running_receiver() as running:
+        yield running
+
+
+@pytest.fixture
+def hook_settings(settings: Settings) -> Settings:
+    """Tests deliver to 127.0.0.1, so private targets are allowed here (as in development)."""
+    return replace(settings, webhook_allow_private=True, webhook_timeout=0.5)
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[httpx.AsyncClient]:
+    async with new_client(timeout=0.5) as client:
+        yield client
