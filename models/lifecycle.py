@@ -7,7 +7,8 @@ target) or refused. FAILED refunds the points and returns the stock exactly once
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 from uuid import UUID
@@ -18,6 +19,8 @@ from tortoise.transactions import in_transaction
 from core import clock
 from core.errors import Conflict, NotFound
 from models.ledger import lock_account, post_entry
+from models.members import Member
+from models.outbox import add_deliveries
 from models.points import LedgerSource
 from models.redemptions import (
     TERMINAL_STATUSES,
@@ -28,6 +31,8 @@ from models.redemptions import (
 )
 from models.rewards import MemberRewardUsage
 from models.sql import guarded_add
+from models.webhook_payloads import status_changed
+from models.webhooks import WebhookEndpoint, WebhookEvent
 
 S = RedemptionStatus
 
@@ -57,6 +62,7 @@ class Transition:
     redemption: Redemption
     changed: bool
     from_status: RedemptionStatus
+    delivery_ids: list[UUID] = field(default_factory=list)  # outbox rows to enqueue
 
 
 def allowed(via: Via, current: RedemptionStatus, target: RedemptionStatus) -> bool:
@@ -72,7 +78,10 @@ async def transition(
     actor: str,
     data: dict[str, Any] | None = None,
     reason: str | None = None,
+    occurred_at: datetime | None = None,
 ) -> Transition:
+    """Move the redemption to `target`. `occurred_at` is when the caller says it happened
+    (e.g. the provider's `fulfilled_at`); it is kept on the timeline event."""
     for _ in range(_MAX_RACES):
         redemption = await Redemption.get_or_none(id=redemption_id, tenant_id=tenant_id)
         if redemption is None:
@@ -85,6 +94,9 @@ async def transition(
                     field="data",
                     code="CONTRADICTING_CALLBACK",
                 )
+            if data is not None and redemption.fulfillment_data is None:
+                # E.g. an admin confirmed first and the voucher code arrives afterwards.
+                await _add_data(redemption, data, actor)
             return Transition(redemption, changed=False, from_status=current)
         if not allowed(via, current, target):
             code = "ALREADY_FINAL" if current in TERMINAL_STATUSES else "INVALID_TRANSITION"
@@ -94,8 +106,11 @@ async def transition(
                 code=code,
             )
         async with in_transaction() as conn:
-            if await _move(conn, redemption, current, target, via, actor, data, reason):
-                return Transition(redemption, changed=True, from_status=current)
+            moved = await _move(
+                conn, redemption, current, target, via, actor, data, reason, occurred_at
+            )
+            if moved is not None:
+                return Transition(redemption, True, current, moved)
         # Someone else moved it first: look again.
     raise Conflict("The redemption is changing too fast, retry", code="CONCURRENT_UPDATE")
 
@@ -109,7 +124,10 @@ async def _move(
     actor: str,
     data: dict[str, Any] | None,
     reason: str | None,
-) -> bool:
+    occurred_at: datetime | None,
+) -> list[UUID] | None:
+    """The move in one transaction; None if another request moved it first.
+    Returns the outbox rows written for `redemption.status_changed` webhooks."""
     now = clock.now()
     changes: dict[str, Any] = {"status": target, "updated_at": now}
     if data is not None:
@@ -122,7 +140,7 @@ async def _move(
         await Redemption.filter(id=redemption.id, status=current).using_db(conn).update(**changes)
     )
     if not moved:
-        return False
+        return None
     for name, value in changes.items():
         setattr(redemption, name, value)
     events = [
@@ -133,7 +151,12 @@ async def _move(
             message=f"{current.value} -> {target.value}" + (f": {reason}" if reason else ""),
             from_status=current,
             to_status=target,
-            data={"via": via.value, "data": data, "reason": reason},
+            data={
+                "via": via.value,
+                "data": data,
+                "reason": reason,
+                "occurredAt": occurred_at.isoformat() if occurred_at else None,
+            },
             actor=actor,
             created_at=now,
         )
@@ -141,7 +164,57 @@ async def _move(
     if target == S.FAILED:
         events += await _refund(conn, redemption, actor, now)
     await RedemptionEvent.bulk_create(events, using_db=conn)
-    return True
+    return await _announce(conn, redemption, current, reason, now)
+
+
+async def _announce(
+    conn: BaseDBAsyncClient,
+    redemption: Redemption,
+    old_status: RedemptionStatus,
+    reason: str | None,
+    now: datetime,
+) -> list[UUID]:
+    """Outbox rows for the tenant's `redemption.status_changed` webhooks."""
+    if (
+        not await WebhookEndpoint.filter(tenant_id=redemption.tenant_id, enabled=True)
+        .using_db(conn)
+        .exists()
+    ):
+        return []
+    member = await Member.filter(id=redemption.member_id).using_db(conn).get()
+    payload = status_changed(
+        redemption=redemption, member=member, old_status=old_status, reason=reason, sent_at=now
+    )
+    return await add_deliveries(
+        conn,
+        redemption.tenant_id,
+        WebhookEvent.REDEMPTION_STATUS_CHANGED.value,
+        lambda _fmt: payload,
+        redemption_id=redemption.id,
+        now=now,
+    )
+
+
+async def _add_data(redemption: Redemption, data: dict[str, Any], actor: str) -> None:
+    async with in_transaction() as conn:
+        added = (
+            await Redemption.filter(id=redemption.id, fulfillment_data__isnull=True)
+            .using_db(conn)
+            .update(fulfillment_data=data, updated_at=clock.now())
+        )
+        if not added:
+            return
+        redemption.fulfillment_data = data
+        await RedemptionEvent.create(
+            tenant_id=redemption.tenant_id,
+            redemption_id=redemption.id,
+            kind=RedemptionEventKind.DATA_ADDED,
+            message="Fulfilment data added",
+            data={"data": data},
+            actor=actor,
+            created_at=clock.now(),
+            using_db=conn,
+        )
 
 
 async def _refund(

@@ -33,6 +33,7 @@ class RedemptionEventKind(StrEnum):
     POINTS_REFUNDED = "POINTS_REFUNDED"
     STOCK_RETURNED = "STOCK_RETURNED"
     WEBHOOK_POSTED = "WEBHOOK_POSTED"
+    DATA_ADDED = "DATA_ADDED"
 
 
 class Redemption(Model):
