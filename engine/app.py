@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
+from arq import create_pool
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -14,8 +17,11 @@ from starlette.staticfiles import StaticFiles
 from tortoise import connections
 from tortoise.contrib.starlette import RegisterTortoise
 
+from core.queue import ArqQueue, JobQueue, NoQueue
 from core.settings import Settings, load_settings, tortoise_config
 from engine.graphql import GamifyGraphQL
+from engine.rest import callback_endpoint
+from workers.settings import redis_settings_from_url
 
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
 
@@ -32,27 +38,51 @@ async def health(_request: Request) -> JSONResponse:
 def create_app(settings: Settings, *, init_orm: bool = True) -> Starlette:
     """The ASGI app. `init_orm=False` when the caller already initialised Tortoise (tests)."""
     graphql = GamifyGraphQL(settings)
+    queue = LazyQueue()
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        if not init_orm:
-            yield
-            return
-        async with RegisterTortoise(
-            app,
-            config=tortoise_config(settings.effective_database_url, settings.db_pool_size),
-            _enable_global_fallback=True,
-        ):
+        async with contextlib.AsyncExitStack() as stack:
+            if init_orm:
+                await stack.enter_async_context(
+                    RegisterTortoise(
+                        app,
+                        config=tortoise_config(
+                            settings.effective_database_url, settings.db_pool_size
+                        ),
+                        _enable_global_fallback=True,
+                    )
+                )
+            if settings.redis_url:
+                pool = await create_pool(redis_settings_from_url(settings.redis_url))
+                stack.push_async_callback(pool.aclose)
+                queue.target = ArqQueue(pool)
             yield
 
+    graphql.queue = queue
     routes: list[Route | WebSocketRoute | Mount] = [
         Route("/graphql", graphql, methods=["GET", "POST"]),
+        Route(
+            "/api/v1/redemptions/{redemption_id}/callback",
+            callback_endpoint(settings, queue),
+            methods=["POST"],
+        ),
         WebSocketRoute("/graphql", graphql),
         Route("/health", health),
     ]
     if WEB_DIR.is_dir():
         routes.append(Mount("/", StaticFiles(directory=WEB_DIR, html=True), name="web"))
     return Starlette(routes=routes, lifespan=lifespan, debug=settings.debug)
+
+
+class LazyQueue:
+    """The queue handle given to request handlers before the lifespan has connected."""
+
+    def __init__(self) -> None:
+        self.target: JobQueue = NoQueue()
+
+    async def enqueue(self, function: str, *args: Any, job_id: str | None = None) -> None:
+        await self.target.enqueue(function, *args, job_id=job_id)
 
 
 def app_from_env() -> Starlette:

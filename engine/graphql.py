@@ -8,6 +8,7 @@ from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 
 from core.errors import AuthError
+from core.queue import JobQueue, NoQueue
 from core.settings import Settings
 from resolvers.auth import Context, authenticate
 from schema.root import build_schema
@@ -24,6 +25,7 @@ class GamifyGraphQL(GraphQL[Context, None]):
             keep_alive_interval=15,
         )
         self.settings = settings
+        self.queue: JobQueue = NoQueue()  # the app's lifespan sets the Redis-backed one
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket | None

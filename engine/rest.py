@@ -19,6 +19,7 @@ from core.settings import Settings
 from models.lifecycle import Via, transition
 from models.redemptions import Redemption, RedemptionStatus
 from resolvers.auth import Principal, authenticate
+from resolvers.jobs import enqueue_deliveries
 
 CALLBACK_STATUSES = {
     "fulfilled": RedemptionStatus.FULFILLED,
@@ -85,10 +86,12 @@ def callback_endpoint(settings: Settings, queue: JobQueue) -> Any:
             data = body.get("data")
             if data is not None and not isinstance(data, dict):
                 raise InvalidInput("data must be a JSON object", field="data")
-            fulfilled_at = body.get("fulfilled_at")
-            if fulfilled_at is not None:
+            occurred_at = None
+            if body.get("fulfilled_at") is not None:
                 try:
-                    datetime.fromisoformat(str(fulfilled_at).replace("Z", "+00:00"))
+                    occurred_at = datetime.fromisoformat(
+                        str(body["fulfilled_at"]).replace("Z", "+00:00")
+                    )
                 except ValueError:
                     raise InvalidInput("Use an ISO 8601 time", field="fulfilled_at") from None
             reason = body.get("reason")
@@ -100,9 +103,11 @@ def callback_endpoint(settings: Settings, queue: JobQueue) -> Any:
                 actor=principal.actor,
                 data=data,
                 reason=str(reason) if reason is not None else None,
+                occurred_at=occurred_at,
             )
         except (DomainError, AuthError) as exc:
             return error_response(exc)
+        await enqueue_deliveries(queue, moved.delivery_ids)
         return JSONResponse(
             {"redemption": redemption_json(moved.redemption), "changed": moved.changed}
         )

@@ -10,11 +10,12 @@ from strawberry.scalars import JSON
 from core.errors import DomainError
 from models.lifecycle import Via, transition
 from models.pagination import paginate
-from models.redeem import RedeemRequest, redeem
+from models.redeem import RedeemRequest, redeem_with_effects
 from models.redemptions import Redemption as RedemptionModel
 from models.redemptions import RedemptionStatus as StatusModel
 from resolvers.auth import ADMIN, ANYONE, parse_id, require, target_member
 from resolvers.errors import query_error
+from resolvers.jobs import enqueue_deliveries
 from schema.common import PageInfo, RedemptionError, user_error
 from schema.redemptions import (
     CompletionStatus,
@@ -37,7 +38,7 @@ async def redeem_reward(
     principal = require(info, ANYONE)
     try:
         member = await target_member(principal, member_id, external_user_id)
-        redemption = await redeem(
+        redeemed = await redeem_with_effects(
             RedeemRequest(
                 tenant_id=principal.tenant_id,
                 member_id=member.id,
@@ -45,11 +46,13 @@ async def redeem_reward(
                 quantity=quantity,
                 idempotency_key=idempotency_key,
                 actor=principal.actor,
-            )
+            ),
+            member,
         )
     except DomainError as exc:
         return RedemptionPayload(errors=[user_error(RedemptionError, exc)])
-    return RedemptionPayload(redemption=Redemption.from_model(redemption))
+    await enqueue_deliveries(info.context.queue, redeemed.delivery_ids)
+    return RedemptionPayload(redemption=Redemption.from_model(redeemed.redemption))
 
 
 async def _move(
@@ -73,6 +76,7 @@ async def _move(
         )
     except DomainError as exc:
         return RedemptionPayload(errors=[user_error(RedemptionError, exc)])
+    await enqueue_deliveries(info.context.queue, moved.delivery_ids)
     return RedemptionPayload(redemption=Redemption.from_model(moved.redemption))
 
 

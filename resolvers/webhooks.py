@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from uuid import UUID
 
 import strawberry
 from tortoise.transactions import in_transaction
 
 from core import clock
 from core.errors import DomainError
-from models.outbox import add_deliveries, attempt_key, replay, replay_dead_since
+from models.outbox import add_deliveries, replay, replay_dead_since
 from models.pagination import paginate
 from models.webhook_endpoints import (
     create_endpoint,
@@ -26,6 +25,7 @@ from models.webhooks import WebhookEndpoint as EndpointModel
 from models.webhooks import WebhookEvent
 from resolvers.auth import ADMIN, parse_id, require
 from resolvers.errors import query_error
+from resolvers.jobs import enqueue_deliveries
 from schema.common import PageInfo, WebhookError, user_error
 from schema.webhooks import (
     WebhookDeletePayload,
@@ -37,17 +37,6 @@ from schema.webhooks import (
     WebhookEndpointInput,
     WebhookEndpointPayload,
 )
-
-DELIVER_JOB = "deliver_webhook"
-
-
-async def enqueue_deliveries(info: strawberry.Info, ids: list[UUID]) -> None:
-    """After commit: one job per delivery (the relay covers any that get lost)."""
-    for delivery in await DeliveryModel.filter(id__in=ids):
-        key = attempt_key(delivery.attempt_count, delivery.next_attempt_at)
-        await info.context.queue.enqueue(
-            DELIVER_JOB, str(delivery.id), job_id=f"deliver:{delivery.id}:{key}"
-        )
 
 
 async def create_webhook_endpoint(
@@ -137,7 +126,7 @@ async def ping_webhook_endpoint(info: strawberry.Info, id: strawberry.ID) -> Web
             now=now,
             only_endpoint=endpoint.id,
         )
-    await enqueue_deliveries(info, ids)
+    await enqueue_deliveries(info.context.queue, ids)
     rows = await DeliveryModel.filter(id__in=ids)
     return WebhookDeliveryPayload(deliveries=[WebhookDelivery.from_model(d) for d in rows])
 
@@ -148,7 +137,7 @@ async def replay_delivery(info: strawberry.Info, id: strawberry.ID) -> WebhookDe
         delivery = await replay(principal.tenant_id, parse_id(id, "id"))  # type: ignore[arg-type]
     except DomainError as exc:
         return WebhookDeliveryPayload(errors=[user_error(WebhookError, exc)])
-    await enqueue_deliveries(info, [delivery.id])
+    await enqueue_deliveries(info.context.queue, [delivery.id])
     return WebhookDeliveryPayload(deliveries=[WebhookDelivery.from_model(delivery)])
 
 
@@ -165,7 +154,7 @@ async def replay_deliveries(
         )
     except DomainError as exc:
         return WebhookDeliveryPayload(errors=[user_error(WebhookError, exc)])
-    await enqueue_deliveries(info, ids)
+    await enqueue_deliveries(info.context.queue, ids)
     rows = await DeliveryModel.filter(id__in=ids).order_by("-created_at")
     return WebhookDeliveryPayload(deliveries=[WebhookDelivery.from_model(d) for d in rows])
 

@@ -25,11 +25,19 @@ from resolvers import points as point_resolvers
 from resolvers import redemptions as redemption_resolvers
 from resolvers import rewards as reward_resolvers
 from resolvers import tenants as tenant_resolvers
+from resolvers import webhooks as webhook_resolvers
 from schema.members import Member, MemberConnection, MemberPayload
 from schema.points import LedgerConnection, PointDefinition, PointDefinitionPayload, PointsPayload
 from schema.redemptions import Redemption, RedemptionConnection, RedemptionPayload
 from schema.rewards import CatalogConnection, Reward, RewardConnection, RewardPayload
 from schema.tenants import ApiKey, ApiKeyPayload, DeletePayload, Tier, TierPayload, TokenPayload
+from schema.webhooks import (
+    WebhookDeletePayload,
+    WebhookDeliveryConnection,
+    WebhookDeliveryPayload,
+    WebhookEndpoint,
+    WebhookEndpointPayload,
+)
 
 
 @strawberry.type
@@ -50,6 +58,12 @@ class Query:
         resolver=tenant_resolvers.point_definitions
     )
     api_keys: list[ApiKey] = strawberry.field(resolver=tenant_resolvers.api_keys)
+    webhook_endpoints: list[WebhookEndpoint] = strawberry.field(
+        resolver=webhook_resolvers.webhook_endpoints
+    )
+    webhook_deliveries: WebhookDeliveryConnection = strawberry.field(
+        resolver=webhook_resolvers.webhook_deliveries
+    )
 
 
 @strawberry.type
@@ -81,6 +95,27 @@ class Mutation:
     )
     cancel_redemption: RedemptionPayload = strawberry.mutation(
         resolver=redemption_resolvers.cancel_redemption
+    )
+    create_webhook_endpoint: WebhookEndpointPayload = strawberry.mutation(
+        resolver=webhook_resolvers.create_webhook_endpoint
+    )
+    update_webhook_endpoint: WebhookEndpointPayload = strawberry.mutation(
+        resolver=webhook_resolvers.update_webhook_endpoint
+    )
+    delete_webhook_endpoint: WebhookDeletePayload = strawberry.mutation(
+        resolver=webhook_resolvers.delete_webhook_endpoint
+    )
+    rotate_webhook_secret: WebhookEndpointPayload = strawberry.mutation(
+        resolver=webhook_resolvers.rotate_webhook_secret
+    )
+    ping_webhook_endpoint: WebhookDeliveryPayload = strawberry.mutation(
+        resolver=webhook_resolvers.ping_webhook_endpoint
+    )
+    replay_delivery: WebhookDeliveryPayload = strawberry.mutation(
+        resolver=webhook_resolvers.replay_delivery
+    )
+    replay_deliveries: WebhookDeliveryPayload = strawberry.mutation(
+        resolver=webhook_resolvers.replay_deliveries
     )
 
 
