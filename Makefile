@@ -1,0 +1,31 @@
+# `make run` and `make test` work on a fresh clone: they create .venv and install into it
+# first. The install is redone only when pyproject.toml changes (the stamp file).
+
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint schema install
+
+run: $(STAMP)
+	$(BIN)/gamify serve
+
+test: $(STAMP)
+	$(BIN)/pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+schema: $(STAMP)
+	$(BIN)/gamify export-schema --output schema.graphql
+
+install: $(STAMP)
+
+$(BIN)/python:
+	python3 -m venv $(VENV)
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $(STAMP)

@@ -1,0 +1,16 @@
+"""Point jobs: activate pending points and expire points whose validity ended."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from models.grants import settle_due_grants
+
+
+async def settle_points(ctx: dict[str, Any]) -> int:
+    """Settle the grants that fell due; returns how many.
+
+    One batch per run: the cron runs every minute, and postings settle their own
+    account on demand, so a backlog never shows in balances.
+    """
+    return await settle_due_grants()
