@@ -89,6 +89,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def _serve(args: argparse.Namespace) -> int:
     settings = load_settings()
+    _log_jobs(settings)
     if args.workers > 1 and settings.embedded_database:
         print(
             "gamify: --workers N > 1 needs DATABASE_URL (SQLite serves one process)",
@@ -147,6 +148,7 @@ async def _prepare(settings: Settings) -> None:
 
 def _worker(args: argparse.Namespace) -> int:
     settings = load_settings()
+    _log_jobs(settings)
     with contextlib.ExitStack() as stack:
         settings = _with_redis(settings, stack)
         _run(runtime.run_worker(settings))
@@ -235,11 +237,19 @@ def _run(coroutine: Coroutine[Any, Any, T]) -> T:
         return runner.run(coroutine)
 
 
+def _log_jobs(settings: Settings) -> None:
+    """arq logs two lines per job, and the webhook relay runs every 10 s: debug only."""
+    if not settings.debug:
+        logging.getLogger("arq.worker").setLevel(logging.WARNING)
+
+
 def _configure_logging(*, verbose: bool) -> None:
-    logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING,
-        format="%(levelname)-8s %(name)s: %(message)s",
-    )
+    """Our and arq's records in uvicorn's format, so `serve` prints one style of log."""
+    from uvicorn.logging import DefaultFormatter
+
+    handler = logging.StreamHandler()
+    handler.setFormatter(DefaultFormatter("%(levelprefix)s %(name)s: %(message)s"))
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, handlers=[handler])
     logging.getLogger("tortoise").setLevel(logging.WARNING)
 
 

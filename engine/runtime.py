@@ -71,6 +71,7 @@ def new_worker(settings: Settings, **overrides: Any) -> Worker:
 
 
 def start_worker(worker: Worker) -> asyncio.Task[None]:
+    logger.info("arq worker for %s", ", ".join(worker.functions))
     # `main_task` is what `Worker.close()` cancels.
     worker.main_task = asyncio.create_task(worker.main())
     return worker.main_task
