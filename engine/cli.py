@@ -24,6 +24,8 @@ from core.settings import Settings, load_settings
 from engine import runtime
 from engine.bootstrap import bootstrap_demo
 from engine.embedded import EmbeddedRedis
+from models.tenancy import create_api_key, create_tenant
+from models.tenants import Tenant
 
 T = TypeVar("T")
 logger = logging.getLogger("gamify")
@@ -166,8 +168,6 @@ def _migrate(args: argparse.Namespace) -> int:
 
 
 def _create_tenant(args: argparse.Namespace) -> int:
-    from models.tenancy import create_tenant
-
     password = args.admin_password or secrets.token_urlsafe(18)
 
     async def create() -> None:
@@ -183,9 +183,6 @@ def _create_tenant(args: argparse.Namespace) -> int:
 
 
 def _create_api_key(args: argparse.Namespace) -> int:
-    from models.tenancy import create_api_key
-    from models.tenants import Tenant
-
     async def create() -> None:
         async with runtime.database(_ensure_data_dir(load_settings())):
             tenant = await Tenant.get_or_none(slug=args.tenant)
