@@ -51,6 +51,7 @@ class Settings:
     webhook_allow_private: bool = False
     webhook_timeout: float = 10.0
     webhook_disable_after_hours: int = 120
+    webhook_lease_seconds: int = 60
 
     @property
     def embedded_database(self) -> bool:
@@ -108,6 +109,7 @@ def load_settings() -> Settings:
         webhook_allow_private=_bool("GAMIFY_WEBHOOK_ALLOW_PRIVATE", False),
         webhook_timeout=float(os.environ.get("GAMIFY_WEBHOOK_TIMEOUT") or 10.0),
         webhook_disable_after_hours=_int("GAMIFY_WEBHOOK_DISABLE_AFTER_HOURS", 120),
+        webhook_lease_seconds=_int("GAMIFY_WEBHOOK_LEASE_SECONDS", 60),
     )
 
 

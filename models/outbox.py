@@ -39,7 +39,7 @@ RETRY_SCHEDULE = (
     timedelta(hours=10),
 )
 JITTER = 0.2
-LEASE = timedelta(seconds=60)
+LEASE = timedelta(seconds=60)  # default; deployments set it above the HTTP timeout
 RESPONSE_LIMIT = 2048
 
 
@@ -94,16 +94,26 @@ async def due_deliveries(now: datetime | None = None, limit: int = 1000) -> list
         )
         .order_by("next_attempt_at")
         .limit(limit)
-        .values_list("id", "attempt_count", "next_attempt_at")
+        .values_list("id", "attempt_count", "next_attempt_at", "leased_until")
     )
-    return [(UUID(str(i)), attempt_key(int(n), due)) for i, n, due in rows]
+    return [(UUID(str(i)), attempt_key(int(n), due, leased)) for i, n, due, leased in rows]
 
 
-def attempt_key(attempt_count: int, due: datetime | None) -> str:
-    return f"{attempt_count}:{int(due.timestamp() * 1000) if due else 0}"
+def _ms(moment: datetime | None) -> int:
+    return int(moment.timestamp() * 1000) if moment else 0
 
 
-async def lease(delivery_id: UUID, now: datetime | None = None) -> WebhookDelivery | None:
+def attempt_key(
+    attempt_count: int, due: datetime | None, leased_until: datetime | None = None
+) -> str:
+    """Names one attempt. A lease that ran out (its worker died) makes a new name, so
+    the relay's job for the retry is not refused as a duplicate of the dead one."""
+    return f"{attempt_count}:{_ms(due)}:{_ms(leased_until)}"
+
+
+async def lease(
+    delivery_id: UUID, now: datetime | None = None, duration: timedelta = LEASE
+) -> WebhookDelivery | None:
     """Take the delivery for one attempt; None if it is not due, done, or leased by another."""
     now = now or clock.now()
     taken = await WebhookDelivery.filter(
@@ -111,7 +121,7 @@ async def lease(delivery_id: UUID, now: datetime | None = None) -> WebhookDelive
         & Q(status=DeliveryStatus.PENDING)
         & Q(next_attempt_at__lte=now)
         & (Q(leased_until__isnull=True) | Q(leased_until__lt=now))
-    ).update(leased_until=now + LEASE)
+    ).update(leased_until=now + duration)
     if not taken:
         return None
     return await WebhookDelivery.get(id=delivery_id)

@@ -16,5 +16,5 @@ async def enqueue_deliveries(queue: JobQueue, ids: list[UUID]) -> None:
     if not ids:
         return
     for delivery in await WebhookDelivery.filter(id__in=ids):
-        key = attempt_key(delivery.attempt_count, delivery.next_attempt_at)
+        key = attempt_key(delivery.attempt_count, delivery.next_attempt_at, delivery.leased_until)
         await queue.enqueue(DELIVER_JOB, str(delivery.id), job_id=f"deliver:{delivery.id}:{key}")

@@ -36,7 +36,7 @@ async def deliver(
     delivery_id: UUID, settings: Settings, client: Any
 ) -> tuple[DeliveryStatus | None, AttemptResult | None]:
     """One attempt for a due delivery. (None, None) when it is not ours to send now."""
-    delivery = await lease(delivery_id)
+    delivery = await lease(delivery_id, duration=timedelta(seconds=settings.webhook_lease_seconds))
     if delivery is None:
         return None, None
     endpoint = await WebhookEndpoint.get_or_none(id=delivery.endpoint_id)
