@@ -97,5 +97,3 @@ async def post(
         return AttemptResult(None, elapsed(), "", "Timed out")
     except httpx.HTTPError as exc:
         return AttemptResult(None, elapsed(), "", f"{type(exc).__name__}: {exc}"[:500])
-
-
