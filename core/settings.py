@@ -52,6 +52,7 @@ class Settings:
     webhook_timeout: float = 10.0
     webhook_disable_after_hours: int = 120
     webhook_lease_seconds: int = 60
+    max_subscriptions_per_connection: int = 20
 
     @property
     def embedded_database(self) -> bool:
@@ -110,6 +111,7 @@ def load_settings() -> Settings:
         webhook_timeout=float(os.environ.get("GAMIFY_WEBHOOK_TIMEOUT") or 10.0),
         webhook_disable_after_hours=_int("GAMIFY_WEBHOOK_DISABLE_AFTER_HOURS", 120),
         webhook_lease_seconds=_int("GAMIFY_WEBHOOK_LEASE_SECONDS", 60),
+        max_subscriptions_per_connection=_int("GAMIFY_MAX_SUBSCRIPTIONS_PER_CONNECTION", 20),
     )
 
 

@@ -17,6 +17,7 @@ from starlette.staticfiles import StaticFiles
 from tortoise import connections
 from tortoise.contrib.starlette import RegisterTortoise
 
+from core.broker import Broker
 from core.queue import ArqQueue, JobQueue, NoQueue
 from core.settings import Settings, load_settings, tortoise_config
 from engine.graphql import GamifyGraphQL
@@ -39,6 +40,7 @@ def create_app(settings: Settings, *, init_orm: bool = True) -> Starlette:
     """The ASGI app. `init_orm=False` when the caller already initialised Tortoise (tests)."""
     graphql = GamifyGraphQL(settings)
     queue = LazyQueue()
+    callback_broker = LazyBroker()
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -57,6 +59,10 @@ def create_app(settings: Settings, *, init_orm: bool = True) -> Starlette:
                 pool = await create_pool(redis_settings_from_url(settings.redis_url))
                 stack.push_async_callback(pool.aclose)
                 queue.target = ArqQueue(pool)
+                broker = Broker(settings.redis_url)
+                stack.push_async_callback(broker.close)
+                graphql.broker = broker
+                callback_broker.target = broker
             yield
 
     graphql.queue = queue
@@ -64,7 +70,7 @@ def create_app(settings: Settings, *, init_orm: bool = True) -> Starlette:
         Route("/graphql", graphql, methods=["GET", "POST"]),
         Route(
             "/api/v1/redemptions/{redemption_id}/callback",
-            callback_endpoint(settings, queue),
+            callback_endpoint(settings, queue, callback_broker),
             methods=["POST"],
         ),
         WebSocketRoute("/graphql", graphql),
@@ -83,6 +89,17 @@ class LazyQueue:
 
     async def enqueue(self, function: str, *args: Any, job_id: str | None = None) -> None:
         await self.target.enqueue(function, *args, job_id=job_id)
+
+
+class LazyBroker:
+    """Lets request handlers publish through the broker the lifespan connects, if any."""
+
+    def __init__(self) -> None:
+        self.target: Broker | None = None
+
+    async def publish(self, channel: str, message: dict[str, Any]) -> None:
+        if self.target is not None:
+            await self.target.publish(channel, message)
 
 
 def app_from_env() -> Starlette:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
 from core.errors import AuthError
 from core.queue import JobQueue, NoQueue
@@ -23,9 +27,13 @@ class GamifyGraphQL(GraphQL[Context, None]):
             allowed_origins=settings.allowed_origins,
             keep_alive=True,
             keep_alive_interval=15,
+            # The legacy graphql-ws protocol has no standard way to refuse a connection.
+            subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
+            max_subscriptions_per_connection=settings.max_subscriptions_per_connection,
         )
         self.settings = settings
         self.queue: JobQueue = NoQueue()  # the app's lifespan sets the Redis-backed one
+        self.broker: Any = None  # likewise, the event broker for subscriptions
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket | None
@@ -41,3 +49,18 @@ class GamifyGraphQL(GraphQL[Context, None]):
             # Reported by the first resolver that needs a caller, as a top-level error.
             context.auth_error = exc
         return context
+
+    async def on_ws_connect(self, context: Context) -> dict[str, object] | None:
+        """Authenticate in `connection_init` with the same credentials as HTTP:
+        `{"Authorization": "Bearer ..."}`. Refused connections close with 4403."""
+        params = context.connection_params or {}
+        credential = params.get("Authorization") or params.get("authorization")
+        if not isinstance(credential, str):
+            raise ConnectionRejectionError({"message": "Authorization required"})
+        try:
+            context.principal = await authenticate(credential, self.settings)
+        except AuthError as exc:
+            raise ConnectionRejectionError({"message": exc.message}) from exc
+        if context.principal is None:
+            raise ConnectionRejectionError({"message": "Authorization required"})
+        return {"tenantId": str(context.principal.tenant_id), "as": context.principal.kind}

@@ -13,6 +13,7 @@ from uuid import UUID
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
+from core import clock
 from core.errors import AuthError, Conflict, DomainError, Forbidden, InvalidInput, NotFound
 from core.queue import JobQueue
 from core.settings import Settings
@@ -20,6 +21,7 @@ from models.lifecycle import Via, transition
 from models.redemptions import Redemption, RedemptionStatus
 from resolvers.auth import Principal, authenticate
 from resolvers.jobs import enqueue_deliveries
+from resolvers.live import publish_balances, publish_redemption
 
 CALLBACK_STATUSES = {
     "fulfilled": RedemptionStatus.FULFILLED,
@@ -69,9 +71,10 @@ def redemption_json(redemption: Redemption) -> dict[str, Any]:
     }
 
 
-def callback_endpoint(settings: Settings, queue: JobQueue) -> Any:
+def callback_endpoint(settings: Settings, queue: JobQueue, broker: Any) -> Any:
     async def callback(request: Request) -> JSONResponse:
         """POST /api/v1/redemptions/{id}/callback: the fulfilment backend's outcome."""
+        started = clock.now()
         try:
             principal = await api_key_principal(request, settings)
             try:
@@ -108,6 +111,9 @@ def callback_endpoint(settings: Settings, queue: JobQueue) -> Any:
         except (DomainError, AuthError) as exc:
             return error_response(exc)
         await enqueue_deliveries(queue, moved.delivery_ids)
+        await publish_redemption(broker, moved.redemption.id, started)
+        if moved.changed and status == RedemptionStatus.FAILED:
+            await publish_balances(broker, moved.redemption.member_id)
         return JSONResponse(
             {"redemption": redemption_json(moved.redemption), "changed": moved.changed}
         )

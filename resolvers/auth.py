@@ -42,6 +42,8 @@ class Context:
     response: Any = None
     auth_error: AuthError | None = None
     queue: JobQueue = field(default_factory=NoQueue)
+    broker: Any = None  # core.broker.Broker when Redis is configured
+    connection_params: dict[str, Any] | None = None  # WebSocket connection_init payload
 
 
 async def authenticate(authorization: str | None, settings: Settings) -> Principal | None:

@@ -13,6 +13,7 @@ from models.points import LedgerSource as SourceModel
 from models.points import PointDefinition as DefinitionModel
 from resolvers.auth import ANYONE, BACKEND, parse_id, require, target_member
 from resolvers.errors import query_error
+from resolvers.live import publish_balances
 from schema.common import PageInfo, PointsError, user_error
 from schema.points import (
     AwardPointsInput,
@@ -45,6 +46,7 @@ async def award_points_(info: strawberry.Info, input: AwardPointsInput) -> Point
         )
     except DomainError as exc:
         return PointsPayload(errors=[user_error(PointsError, exc)])
+    await publish_balances(info.context.broker, member.id)
     definition = await DefinitionModel.get(id=posted.account.definition_id)
     return PointsPayload(
         entry=LedgerEntry.from_model(posted.entry) if posted.entry else None,

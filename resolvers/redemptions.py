@@ -7,6 +7,7 @@ from typing import Any, cast
 import strawberry
 from strawberry.scalars import JSON
 
+from core import clock
 from core.errors import DomainError
 from models.lifecycle import Via, transition
 from models.pagination import paginate
@@ -16,6 +17,7 @@ from models.redemptions import RedemptionStatus as StatusModel
 from resolvers.auth import ADMIN, ANYONE, parse_id, require, target_member
 from resolvers.errors import query_error
 from resolvers.jobs import enqueue_deliveries
+from resolvers.live import publish_balances, publish_redemption
 from schema.common import PageInfo, RedemptionError, user_error
 from schema.redemptions import (
     CompletionStatus,
@@ -36,6 +38,7 @@ async def redeem_reward(
 ) -> RedemptionPayload:
     """Members redeem for themselves; the tenant backend names the member."""
     principal = require(info, ANYONE)
+    started = clock.now()
     try:
         member = await target_member(principal, member_id, external_user_id)
         redeemed = await redeem_with_effects(
@@ -52,6 +55,9 @@ async def redeem_reward(
     except DomainError as exc:
         return RedemptionPayload(errors=[user_error(RedemptionError, exc)])
     await enqueue_deliveries(info.context.queue, redeemed.delivery_ids)
+    if not redeemed.replayed:
+        await publish_redemption(info.context.broker, redeemed.redemption.id, started)
+        await publish_balances(info.context.broker, member.id)
     return RedemptionPayload(redemption=Redemption.from_model(redeemed.redemption))
 
 
@@ -64,6 +70,7 @@ async def _move(
     reason: str | None = None,
 ) -> RedemptionPayload:
     principal = require(info, ADMIN if via == Via.ADMIN else ("api_key",))
+    started = clock.now()
     try:
         moved = await transition(
             principal.tenant_id,
@@ -77,6 +84,9 @@ async def _move(
     except DomainError as exc:
         return RedemptionPayload(errors=[user_error(RedemptionError, exc)])
     await enqueue_deliveries(info.context.queue, moved.delivery_ids)
+    await publish_redemption(info.context.broker, moved.redemption.id, started)
+    if moved.changed and target == StatusModel.FAILED:
+        await publish_balances(info.context.broker, moved.redemption.member_id)
     return RedemptionPayload(redemption=Redemption.from_model(moved.redemption))
 
 

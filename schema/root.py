@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncGenerator, Callable
+from datetime import datetime
 from typing import Any
 
 import strawberry
@@ -20,12 +21,15 @@ from strawberry.extensions import (
 
 from core.errors import AuthError, DomainError
 from core.settings import Settings, load_settings
+from resolvers import live as live_resolvers
 from resolvers import members as member_resolvers
 from resolvers import points as point_resolvers
 from resolvers import redemptions as redemption_resolvers
 from resolvers import rewards as reward_resolvers
 from resolvers import tenants as tenant_resolvers
 from resolvers import webhooks as webhook_resolvers
+from schema.common import UtcDateTime
+from schema.live import BalanceUpdate, RedemptionUpdate
 from schema.members import Member, MemberConnection, MemberPayload
 from schema.points import LedgerConnection, PointDefinition, PointDefinitionPayload, PointsPayload
 from schema.redemptions import Redemption, RedemptionConnection, RedemptionPayload
@@ -119,6 +123,22 @@ class Mutation:
     )
 
 
+@strawberry.type
+class Subscription:
+    redemption_updates: AsyncGenerator[RedemptionUpdate, None] = strawberry.subscription(
+        resolver=live_resolvers.redemption_updates,
+        description="Every event of the tenant's redemptions (admin token or API key)",
+    )
+    my_redemption_updates: AsyncGenerator[RedemptionUpdate, None] = strawberry.subscription(
+        resolver=live_resolvers.my_redemption_updates,
+        description="The member's own redemptions (member token)",
+    )
+    my_balance_changed: AsyncGenerator[BalanceUpdate, None] = strawberry.subscription(
+        resolver=live_resolvers.my_balance_changed,
+        description="The member's balances whenever its points move (member token)",
+    )
+
+
 def _is_user_facing(error: GraphQLError) -> bool:
     original = error.original_error
     return original is None or isinstance(original, GraphQLError | AuthError | DomainError)
@@ -138,11 +158,19 @@ def _extensions(settings: Settings) -> list[type[SchemaExtension] | Callable[[],
     return extensions
 
 
+_SCALARS: dict[object, Any] = {datetime: UtcDateTime}
+
+
 def build_schema(settings: Settings) -> strawberry.Schema:
-    return strawberry.Schema(query=Query, mutation=Mutation, extensions=_extensions(settings))
+    return strawberry.Schema(
+        query=Query,
+        mutation=Mutation,
+        extensions=_extensions(settings),
+        scalar_overrides=_SCALARS,
+    )
 
 
-schema = strawberry.Schema(query=Query, mutation=Mutation)
+schema = strawberry.Schema(query=Query, mutation=Mutation, scalar_overrides=_SCALARS)
 """The bare schema, for `gamify export-schema`."""
 
 __all__ = ["build_schema", "load_settings", "schema"]

@@ -14,6 +14,7 @@ from arq.cron import cron
 from tortoise import Tortoise
 from tortoise.context import get_current_context
 
+from core.broker import Broker
 from core.settings import load_settings, tortoise_config
 from workers.points import settle_points
 from workers.webhooks import deliver_webhook, relay_webhooks
@@ -61,6 +62,10 @@ async def startup(ctx: dict[str, Any]) -> None:
     """
     if "settings" not in ctx:
         ctx["settings"] = load_settings()
+    redis_url = ctx["settings"].redis_url or os.environ.get("REDIS_URL")
+    if redis_url and "broker" not in ctx:
+        # Jobs that change redemptions tell live subscribers, as the API does.
+        ctx["broker"] = Broker(redis_url)
     current = get_current_context()
     if current is not None and current.inited:
         ctx["tortoise"], ctx["owns_tortoise"] = current, False
@@ -74,6 +79,9 @@ async def shutdown(ctx: dict[str, Any]) -> None:
     http = ctx.pop("http", None)  # the webhook client, made by the first delivery
     if http is not None:
         await http.aclose()
+    broker = ctx.pop("broker", None)
+    if broker is not None:
+        await broker.close()
     if ctx.get("owns_tortoise"):
         await ctx["tortoise"].close_connections()
 

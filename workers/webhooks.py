@@ -18,6 +18,7 @@ from core.errors import DomainError
 from core.settings import Settings
 from core.signing import signature_headers
 from models.lifecycle import Via, transition
+from models.live import announce_redemption
 from models.outbox import AttemptResult, due_deliveries, lease, record_attempt
 from models.redemptions import RedemptionStatus
 from models.webhook_endpoints import signing_secrets
@@ -33,9 +34,12 @@ def job_id(delivery_id: UUID | str, attempt_key: str) -> str:
 
 
 async def deliver(
-    delivery_id: UUID, settings: Settings, client: Any
+    delivery_id: UUID, settings: Settings, client: Any, broker: Any = None
 ) -> tuple[DeliveryStatus | None, AttemptResult | None]:
-    """One attempt for a due delivery. (None, None) when it is not ours to send now."""
+    """One attempt for a due delivery. (None, None) when it is not ours to send now.
+
+    With a broker, subscribers hear of the attempt and of any change the answer made."""
+    started = clock.now()
     delivery = await lease(delivery_id, duration=timedelta(seconds=settings.webhook_lease_seconds))
     if delivery is None:
         return None, None
@@ -61,6 +65,8 @@ async def deliver(
     )
     if result.delivered and delivery.event == WebhookEvent.REWARD_REDEEMED:
         await apply_provider_answer(delivery, result.response_body)
+    if broker is not None and delivery.redemption_id is not None:
+        await announce_redemption(broker.publish, delivery.redemption_id, started)
     return status, result
 
 
@@ -105,7 +111,7 @@ async def deliver_webhook(ctx: dict[str, Any], delivery_id: str) -> str:
     client = ctx.get("http")
     if client is None:
         client = ctx["http"] = new_client(ctx["settings"].webhook_timeout)
-    status, _ = await deliver(UUID(delivery_id), ctx["settings"], client)
+    status, _ = await deliver(UUID(delivery_id), ctx["settings"], client, ctx.get("broker"))
     return status.value if status else "skipped"
 
 

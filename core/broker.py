@@ -1,0 +1,129 @@
+"""The event broker: JSON messages over Redis pub/sub, fanned out inside each process.
+
+Publishers (API processes, workers) publish after their transaction commits. Each API
+process holds ONE Redis subscription per channel in use and hands every message to its
+local subscribers through bounded queues, so one slow WebSocket never slows the others
+or the publisher: its queue overflows and that subscriber alone is told to resume.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+import redis.asyncio as redis
+
+log = logging.getLogger(__name__)
+DEFAULT_BUFFER = 1000
+
+
+class Overflowed(Exception):
+    """The subscriber fell behind by more than its buffer: it must resume from a cursor."""
+
+
+class Subscriber:
+    def __init__(self, buffer: int) -> None:
+        self.queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize=buffer)
+        self.overflowed = False
+
+    def offer(self, message: dict[str, Any]) -> None:
+        if self.overflowed:
+            return
+        try:
+            self.queue.put_nowait(message)
+        except asyncio.QueueFull:
+            # A full queue means its reader is busy elsewhere, not waiting: it sees the
+            # flag on its next read. Dropping the rest keeps this subscriber from costing more.
+            self.overflowed = True
+
+    async def next(self) -> dict[str, Any]:
+        if self.overflowed:
+            raise Overflowed
+        return await self.queue.get()
+
+
+class Broker:
+    def __init__(self, url: str) -> None:
+        self.redis = redis.from_url(url)
+        self._pubsub: Any = None
+        self._reader: asyncio.Task[None] | None = None
+        self._subscribers: dict[str, set[Subscriber]] = {}
+        self._lock = asyncio.Lock()
+
+    async def publish(self, channel: str, message: dict[str, Any]) -> None:
+        """Best effort: a lost message is recovered by clients resuming with a cursor."""
+        try:
+            await self.redis.publish(channel, json.dumps(message, default=str))
+        except redis.RedisError:
+            log.warning("could not publish to %s", channel)
+
+    @contextlib.asynccontextmanager
+    async def subscribe(
+        self, channel: str, buffer: int = DEFAULT_BUFFER
+    ) -> AsyncIterator[Subscriber]:
+        """Messages on `channel` from the moment this returns (already subscribed)."""
+        subscriber = Subscriber(buffer)
+        async with self._lock:
+            if self._pubsub is None:
+                self._pubsub = self.redis.pubsub()
+            if channel not in self._subscribers:
+                self._subscribers[channel] = set()
+                await self._pubsub.subscribe(channel)
+            self._subscribers[channel].add(subscriber)
+            if self._reader is None or self._reader.done():
+                self._reader = asyncio.create_task(self._read())
+        try:
+            yield subscriber
+        finally:
+            async with self._lock:
+                listeners = self._subscribers.get(channel)
+                if listeners is not None:
+                    listeners.discard(subscriber)
+                    if not listeners:
+                        del self._subscribers[channel]
+                        with contextlib.suppress(redis.RedisError):
+                            await self._pubsub.unsubscribe(channel)
+
+    async def _read(self) -> None:
+        while True:
+            if not self._subscribers:
+                await asyncio.sleep(0.05)
+                continue
+            try:
+                message = await self._pubsub.get_message(
+                    ignore_subscribe_messages=True, timeout=1.0
+                )
+            except redis.RedisError:
+                log.warning("broker connection lost; reconnecting")
+                await asyncio.sleep(0.5)
+                continue
+            if message is None:
+                continue
+            channel = message["channel"].decode()
+            try:
+                payload = json.loads(message["data"])
+            except ValueError:
+                continue
+            for subscriber in list(self._subscribers.get(channel, ())):
+                subscriber.offer(payload)
+
+    async def close(self) -> None:
+        if self._reader is not None:
+            self._reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reader
+        if self._pubsub is not None:
+            await self._pubsub.aclose()
+        await self.redis.aclose()
+
+
+def redemptions_channel(tenant_id: object) -> str:
+    return f"gamify:{tenant_id}:redemptions"
+
+
+def balances_channel(tenant_id: object) -> str:
+    return f"gamify:{tenant_id}:balances"

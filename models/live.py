@@ -1,0 +1,120 @@
+"""What live subscribers are told: redemption events and balance changes as messages.
+
+Callers publish these after their transaction commits (core.broker); a client that was
+away replays stored events after its cursor (`replay_redemption_events`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from core import clock
+from core.broker import balances_channel, redemptions_channel
+from models.grants import account_view
+from models.points import PointAccount
+from models.redemptions import Redemption, RedemptionEvent
+
+Publish = Callable[[str, dict[str, Any]], Awaitable[None]]
+REPLAY_LIMIT = 1000
+
+
+def _snapshot(r: Redemption) -> dict[str, Any]:
+    return {
+        "id": str(r.id),
+        "tenant_id": str(r.tenant_id),
+        "member_id": str(r.member_id),
+        "reward_id": str(r.reward_id),
+        "definition_id": str(r.definition_id),
+        "quantity": r.quantity,
+        "points_spent": r.points_spent,
+        "status": r.status,
+        "fulfillment_data": r.fulfillment_data,
+        "reason": r.reason,
+        "refunded_at": r.refunded_at.isoformat() if r.refunded_at else None,
+        "created_at": r.created_at.isoformat(),
+        "updated_at": r.updated_at.isoformat(),
+    }
+
+
+def redemption_message(redemption: Redemption, event: RedemptionEvent) -> dict[str, Any]:
+    return {
+        "eventId": event.id,
+        "memberId": str(redemption.member_id),
+        "rewardId": str(redemption.reward_id),
+        "event": {
+            "id": event.id,
+            "kind": event.kind,
+            "message": event.message,
+            "from_status": event.from_status,
+            "to_status": event.to_status,
+            "data": event.data,
+            "actor": event.actor,
+            "created_at": event.created_at.isoformat(),
+        },
+        "redemption": _snapshot(redemption),
+    }
+
+
+def redemption_from_message(message: dict[str, Any]) -> tuple[Redemption, RedemptionEvent]:
+    """Unsaved model instances rebuilt from a message, for the GraphQL types."""
+    snap = dict(message["redemption"])
+    for key in ("created_at", "updated_at", "refunded_at"):
+        snap[key] = datetime.fromisoformat(snap[key]) if snap[key] else None
+    event = dict(message["event"])
+    event["created_at"] = datetime.fromisoformat(event["created_at"])
+    event["tenant_id"] = snap["tenant_id"]
+    event["redemption_id"] = snap["id"]
+    return Redemption(**snap), RedemptionEvent(**event)
+
+
+async def announce_redemption(publish: Publish, redemption_id: UUID, since: datetime) -> None:
+    """Publish the redemption's events written at or after `since` (this operation's)."""
+    redemption = await Redemption.get_or_none(id=redemption_id)
+    if redemption is None:
+        return
+    events = await RedemptionEvent.filter(
+        redemption_id=redemption_id, created_at__gte=since
+    ).order_by("id")
+    channel = redemptions_channel(redemption.tenant_id)
+    for event in events:
+        await publish(channel, redemption_message(redemption, event))
+
+
+async def replay_redemption_events(
+    tenant_id: UUID, after: int, member_id: UUID | None = None
+) -> list[dict[str, Any]]:
+    """Stored events after the cursor, oldest first, as the live messages were."""
+    query = RedemptionEvent.filter(tenant_id=tenant_id, id__gt=after)
+    if member_id is not None:
+        query = query.filter(redemption__member_id=member_id)
+    events = await query.order_by("id").limit(REPLAY_LIMIT)
+    redemptions = {
+        r.id: r
+        for r in await Redemption.filter(
+            tenant_id=tenant_id, id__in={e.redemption_id for e in events}
+        )
+    }
+    return [redemption_message(redemptions[e.redemption_id], e) for e in events]
+
+
+async def announce_balances(publish: Publish, member_id: UUID) -> None:
+    """Publish the member's current balances (after points moved)."""
+    accounts = await PointAccount.filter(member_id=member_id)
+    now = clock.now()
+    for account in accounts:
+        view = await account_view(account, now)
+        await publish(
+            balances_channel(account.tenant_id),
+            {
+                "memberId": str(member_id),
+                "accountId": str(account.id),
+                "definitionId": str(account.definition_id),
+                "balance": view.active,
+                "pending": view.pending,
+                "expiringSoon": view.expiring_soon,
+                "at": now.isoformat(),
+            },
+        )

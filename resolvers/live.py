@@ -1,0 +1,134 @@
+"""Subscriptions: replay what a client missed after its cursor, then stream live."""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import AsyncGenerator, Awaitable, Callable
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import strawberry
+from graphql import GraphQLError
+
+from core.broker import Overflowed, balances_channel, redemptions_channel
+from models.live import announce_balances, announce_redemption, replay_redemption_events
+from models.redemptions import RedemptionStatus as StatusModel
+from resolvers.auth import BACKEND, parse_id, require
+from schema.live import BalanceUpdate, RedemptionUpdate, RedemptionUpdateFilter
+
+SEEN = 10_000  # event ids remembered to drop a duplicate at the replay/live seam
+
+
+async def _stream(
+    info: strawberry.Info,
+    channel: str,
+    accept: Callable[[dict[str, Any]], bool],
+    replay: Callable[[], Awaitable[list[dict[str, Any]]]] | None = None,
+) -> AsyncGenerator[dict[str, Any], None]:
+    broker = info.context.broker
+    if broker is None:
+        raise GraphQLError("Live updates are not available", extensions={"code": "UNAVAILABLE"})
+    # Subscribe before reading the replay, so nothing committed in between is missed.
+    async with broker.subscribe(channel) as subscriber:
+        seen: deque[int] = deque(maxlen=SEEN)
+        last: Any = None
+        for message in await replay() if replay else []:
+            if accept(message):
+                seen.append(message["eventId"])
+                last = message["eventId"]
+                yield message
+        while True:
+            try:
+                message = await subscriber.next()
+            except Overflowed:
+                raise GraphQLError(
+                    "This subscriber fell behind; subscribe again with `after` set to the "
+                    "last eventId received",
+                    extensions={"code": "SUBSCRIBER_TOO_SLOW", "lastEventId": last},
+                ) from None
+            event_id = message.get("eventId")
+            if event_id is not None and event_id in seen:
+                continue
+            if accept(message):
+                if event_id is not None:
+                    seen.append(event_id)
+                    last = event_id
+                yield message
+
+
+def _cursor(after: strawberry.ID | None) -> int | None:
+    if after is None:
+        return None
+    try:
+        return int(after)
+    except ValueError:
+        raise GraphQLError("Invalid cursor", extensions={"code": "INVALID_CURSOR"}) from None
+
+
+async def redemption_updates(
+    info: strawberry.Info,
+    filter: RedemptionUpdateFilter | None = None,
+    after: strawberry.ID | None = None,
+) -> AsyncGenerator[RedemptionUpdate, None]:
+    """Every event of the tenant's redemptions (admins and API keys)."""
+    principal = require(info, BACKEND)
+    statuses = {StatusModel(s).value for s in filter.status} if filter and filter.status else None
+    member = str(parse_id(filter.member_id, "memberId")) if filter and filter.member_id else None
+    reward = str(parse_id(filter.reward_id, "rewardId")) if filter and filter.reward_id else None
+
+    def accept(message: dict[str, Any]) -> bool:
+        update_status = message["event"]["to_status"] or message["redemption"]["status"]
+        return (
+            (statuses is None or update_status in statuses)
+            and (member is None or message["memberId"] == member)
+            and (reward is None or message["rewardId"] == reward)
+        )
+
+    cursor = _cursor(after)
+    replay = (
+        (lambda: replay_redemption_events(principal.tenant_id, cursor))
+        if cursor is not None
+        else None
+    )
+    async for message in _stream(info, redemptions_channel(principal.tenant_id), accept, replay):
+        yield RedemptionUpdate.from_message(message)
+
+
+async def my_redemption_updates(
+    info: strawberry.Info, after: strawberry.ID | None = None
+) -> AsyncGenerator[RedemptionUpdate, None]:
+    """The member's own redemptions (member token)."""
+    principal = require(info, ("member",))
+    me = str(principal.subject_id)
+    cursor = _cursor(after)
+    replay = (
+        (lambda: replay_redemption_events(principal.tenant_id, cursor, principal.subject_id))
+        if cursor is not None
+        else None
+    )
+    async for message in _stream(
+        info, redemptions_channel(principal.tenant_id), lambda m: m["memberId"] == me, replay
+    ):
+        yield RedemptionUpdate.from_message(message)
+
+
+async def my_balance_changed(info: strawberry.Info) -> AsyncGenerator[BalanceUpdate, None]:
+    """The member's balances whenever its points move (member token)."""
+    principal = require(info, ("member",))
+    me = str(principal.subject_id)
+    async for message in _stream(
+        info, balances_channel(principal.tenant_id), lambda m: m["memberId"] == me
+    ):
+        yield BalanceUpdate.from_message(message)
+
+
+async def publish_redemption(broker: Any, redemption_id: UUID, since: datetime) -> None:
+    """After commit: tell subscribers about the redemption's new events."""
+    if broker is not None:
+        await announce_redemption(broker.publish, redemption_id, since)
+
+
+async def publish_balances(broker: Any, member_id: UUID) -> None:
+    if broker is not None:
+        await announce_balances(broker.publish, member_id)

@@ -1,0 +1,63 @@
+"""Types streamed to subscribers."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import strawberry
+
+from models.live import redemption_from_message
+from models.redemptions import RedemptionStatus as StatusModel
+from schema.redemptions import Redemption, RedemptionEvent, RedemptionStatus
+
+
+@strawberry.type
+class RedemptionUpdate:
+    event_id: strawberry.ID = strawberry.field(description="Resume after this with `after`")
+    redemption: Redemption
+    event: RedemptionEvent
+    old_status: RedemptionStatus | None  # type: ignore[valid-type]
+    new_status: RedemptionStatus  # type: ignore[valid-type]
+    at: datetime
+
+    @classmethod
+    def from_message(cls, message: dict[str, Any]) -> RedemptionUpdate:
+        redemption, event = redemption_from_message(message)
+        changed = event.to_status is not None and event.from_status is not None
+        return cls(
+            event_id=strawberry.ID(str(event.id)),
+            redemption=Redemption.from_model(redemption),
+            event=RedemptionEvent.from_model(event),
+            old_status=StatusModel(event.from_status) if changed else None,
+            new_status=StatusModel(event.to_status if changed else redemption.status),
+            at=event.created_at,
+        )
+
+
+@strawberry.type
+class BalanceUpdate:
+    account_id: strawberry.ID
+    point_definition_id: strawberry.ID
+    balance: int
+    pending: int
+    expiring_soon: int
+    at: datetime
+
+    @classmethod
+    def from_message(cls, message: dict[str, Any]) -> BalanceUpdate:
+        return cls(
+            account_id=strawberry.ID(message["accountId"]),
+            point_definition_id=strawberry.ID(message["definitionId"]),
+            balance=message["balance"],
+            pending=message["pending"],
+            expiring_soon=message["expiringSoon"],
+            at=datetime.fromisoformat(message["at"]),
+        )
+
+
+@strawberry.input
+class RedemptionUpdateFilter:
+    status: list[RedemptionStatus] | None = None  # type: ignore[valid-type]
+    member_id: strawberry.ID | None = None
+    reward_id: strawberry.ID | None = None
