@@ -2,12 +2,40 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from enum import Enum
 from typing import Any, TypeVar
 
 import strawberry
+from strawberry.exceptions import StrawberryInputCoercionError
 
 from core.errors import DomainError
+
+
+def _parse_datetime(value: object) -> datetime:
+    # A GraphQLError, as strawberry's own scalars raise, so the message is not masked.
+    if not isinstance(value, str):
+        raise StrawberryInputCoercionError(
+            f'Value cannot represent a DateTime: "{value}". Expected a string.'
+        )
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise StrawberryInputCoercionError(
+            f'Value cannot represent a DateTime: "{value}".'
+        ) from None
+    # Naive input means UTC (as the database reads it): comparing it with the aware
+    # times the engine keeps would otherwise raise deep inside a resolver.
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+
+
+UtcDateTime = strawberry.scalar(
+    name="DateTime",
+    description="Date with time (isoformat)",
+    serialize=datetime.isoformat,
+    parse_value=_parse_datetime,
+)
+"""Strawberry's DateTime, except that every parsed value is timezone-aware."""
 
 
 @strawberry.type
@@ -130,8 +158,13 @@ _CODES: dict[type, type[Enum]] = {
 }
 
 
+# Fields the models name as the point-master API does, and the GraphQL inputs otherwise.
+_INPUT_FIELDS = {"definitionId": "pointDefinitionId"}
+
+
 def user_error(error_type: type[E], exc: DomainError) -> E:
     """The domain error as this domain's typed error; unknown codes become INVALID."""
     codes: Any = _CODES[error_type]
     code = codes.__members__.get(exc.code, codes.INVALID)
-    return error_type(field=exc.field, message=exc.message, code=code)  # type: ignore[call-arg]
+    field = _INPUT_FIELDS.get(exc.field, exc.field) if exc.field else None
+    return error_type(field=field, message=exc.message, code=code)  # type: ignore[call-arg]

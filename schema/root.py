@@ -161,16 +161,18 @@ def _extensions(settings: Settings) -> list[type[SchemaExtension] | Callable[[],
 _SCALARS: dict[object, Any] = {datetime: UtcDateTime}
 
 
-def build_schema(settings: Settings) -> strawberry.Schema:
+def build_schema(settings: Settings | None = None) -> strawberry.Schema:
+    """The Schema; with settings, also its protections (limits, caches, error masking)."""
     return strawberry.Schema(
         query=Query,
         mutation=Mutation,
-        extensions=_extensions(settings),
+        subscription=Subscription,
+        extensions=_extensions(settings) if settings else [],
         scalar_overrides=_SCALARS,
     )
 
 
-schema = strawberry.Schema(query=Query, mutation=Mutation, scalar_overrides=_SCALARS)
+schema = build_schema()
 """The bare schema, for `gamify export-schema`."""
 
 __all__ = ["build_schema", "load_settings", "schema"]
