@@ -39,8 +39,15 @@ class GamifyGraphQL(GraphQL[Context, None]):
         self, request: Request | WebSocket, response: Response | WebSocket | None
     ) -> Context:
         context = Context(
-            settings=self.settings, principal=None, request=request, response=response
+            settings=self.settings,
+            principal=None,
+            request=request,
+            response=response,
+            queue=self.queue,
+            broker=self.broker,
         )
+        if isinstance(request, WebSocket):
+            return context  # WebSockets authenticate in connection_init (on_ws_connect)
         try:
             context.principal = await authenticate(
                 request.headers.get("authorization"), self.settings
