@@ -96,7 +96,9 @@ def load_settings() -> Settings:
         redis_url=os.environ.get("REDIS_URL") or None,
         secret_key=_secret_key(data_dir),
         debug=debug,
-        graphiql=_bool("GAMIFY_GRAPHIQL", True),
+        # The IDE is for trying the embedded engine out; a deployment with its own database
+        # turns it on explicitly if it wants it.
+        graphiql=_bool("GAMIFY_GRAPHIQL", not os.environ.get("DATABASE_URL")),
         introspection=_bool("GAMIFY_INTROSPECTION", True),
         db_pool_size=_int("GAMIFY_DB_POOL_SIZE", 20),
         admin_token_ttl=_int("GAMIFY_ADMIN_TOKEN_TTL", 3600),
@@ -123,6 +125,7 @@ MODEL_MODULES = [
     "models.redemptions",
     "models.idempotency",
     "models.webhooks",
+    "models.pointmaster",
 ]
 
 

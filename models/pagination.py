@@ -6,6 +6,7 @@ import base64
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Generic, TypeVar
+from uuid import UUID
 
 from tortoise.expressions import Q
 from tortoise.models import Model
@@ -31,7 +32,10 @@ def encode_cursor(created_at: datetime, row_id: object) -> str:
 def decode_cursor(cursor: str) -> tuple[datetime, str]:
     try:
         stamp, row_id = base64.urlsafe_b64decode(cursor.encode()).decode().split("|", 1)
-        return datetime.fromisoformat(stamp), row_id
+        moment = datetime.fromisoformat(stamp)
+        if moment.tzinfo is None:
+            raise ValueError("cursor time without a zone")
+        return moment, str(UUID(row_id))
     except (ValueError, UnicodeDecodeError) as exc:
         raise InvalidInput("Invalid cursor", field="after", code="INVALID_CURSOR") from exc
 
