@@ -21,6 +21,7 @@ from core.broker import Broker
 from core.queue import ArqQueue, JobQueue, NoQueue
 from core.settings import Settings, load_settings, tortoise_config
 from engine.graphql import GamifyGraphQL
+from engine.pointmaster_rest import pointmaster_routes
 from engine.rest import callback_endpoint
 from workers.settings import redis_settings_from_url
 
@@ -73,6 +74,7 @@ def create_app(settings: Settings, *, init_orm: bool = True) -> Starlette:
             callback_endpoint(settings, queue, callback_broker),
             methods=["POST"],
         ),
+        *pointmaster_routes(settings, queue),
         WebSocketRoute("/graphql", graphql),
         Route("/health", health),
     ]

@@ -15,6 +15,9 @@ import asyncpg
 
 PG_URL = os.environ.get("GAMIFY_TEST_DATABASE_URL")
 TABLES = [
+    "balance_snapshot",
+    "sync_batch",
+    "point_mode_change",
     "webhook_attempt",
     "webhook_delivery",
     "webhook_endpoint",

@@ -17,6 +17,7 @@ from tortoise.context import get_current_context
 from core.broker import Broker
 from core.settings import load_settings, tortoise_config
 from workers.points import settle_points
+from workers.sync import apply_sync_batch, relay_sync_batches
 from workers.webhooks import deliver_webhook, relay_webhooks
 
 
@@ -87,11 +88,19 @@ async def shutdown(ctx: dict[str, Any]) -> None:
 
 
 class WorkerSettings:
-    functions = [settle_points, deliver_webhook, relay_webhooks]
+    functions = [
+        settle_points,
+        deliver_webhook,
+        relay_webhooks,
+        apply_sync_batch,
+        relay_sync_batches,
+    ]
     cron_jobs = [
         cron(settle_points),  # every minute, at second 0
         # Retries are due from 5 s after a failure on; the relay is what sends them.
         cron(relay_webhooks, second=set(range(0, 60, 10))),
+        # Uploads whose job was lost; a normal one is applied as soon as it is accepted.
+        cron(relay_sync_batches, second={30}),
     ]
     on_startup = startup
     on_shutdown = shutdown

@@ -1,0 +1,77 @@
+"""REST for point masters, compatible with the Voyado Engage point-account API.
+
+POST /api/v2/point-accounts/balances       JSON array of {contactId, amount, definitionId, timeStamp}
+POST /api/v2/point-accounts/transactions   JSON array (at most 1,000) of transaction items
+GET  /api/v2/point-accounts/balances/status/{id}      (also .../transactions/status/{id})
+
+An upload is stored, then applied by a worker: the POST answers 202 at once with the
+batch's status body `{messages, id, status, timeStamp}`.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from core.errors import AuthError, DomainError, InvalidInput
+from core.queue import JobQueue
+from core.settings import Settings
+from engine.rest import api_key_principal, error_response
+from models.pointmaster import SyncKind
+from models.sync import accept_batch, get_batch, status_json
+from resolvers.pointmaster import enqueue_sync_batch
+
+MAX_BODY_BYTES = 4 * 1024 * 1024
+
+
+async def _json_body(request: Request) -> Any:
+    raw = await request.body()
+    if len(raw) > MAX_BODY_BYTES:
+        raise InvalidInput("The body is too large", code="TOO_LARGE")
+    try:
+        return json.loads(raw or b"null")
+    except ValueError as exc:
+        raise InvalidInput("The body is not valid JSON", code="INVALID_JSON") from exc
+
+
+def _upload(kind: SyncKind, settings: Settings, queue: JobQueue) -> Any:
+    async def upload(request: Request) -> JSONResponse:
+        try:
+            principal = await api_key_principal(request, settings)
+            batch = await accept_batch(principal.tenant_id, kind, await _json_body(request))
+        except (DomainError, AuthError) as exc:
+            return error_response(exc)
+        await enqueue_sync_batch(queue, batch.id)
+        return JSONResponse(status_json(batch), status_code=202)
+
+    return upload
+
+
+def _status(settings: Settings) -> Any:
+    async def status(request: Request) -> JSONResponse:
+        try:
+            principal = await api_key_principal(request, settings)
+            batch = await get_batch(principal.tenant_id, request.path_params["batch_id"])
+        except (DomainError, AuthError) as exc:
+            return error_response(exc)
+        return JSONResponse(status_json(batch))
+
+    return status
+
+
+def pointmaster_routes(settings: Settings, queue: JobQueue) -> list[Route]:
+    base = "/api/v2/point-accounts"
+    return [
+        Route(f"{base}/balances", _upload(SyncKind.BALANCES, settings, queue), methods=["POST"]),
+        Route(
+            f"{base}/transactions",
+            _upload(SyncKind.TRANSACTIONS, settings, queue),
+            methods=["POST"],
+        ),
+        Route(f"{base}/balances/status/{{batch_id}}", _status(settings), methods=["GET"]),
+        Route(f"{base}/transactions/status/{{batch_id}}", _status(settings), methods=["GET"]),
+    ]
