@@ -23,6 +23,7 @@ from core.errors import AuthError, DomainError
 from core.settings import Settings, load_settings
 from resolvers import live as live_resolvers
 from resolvers import members as member_resolvers
+from resolvers import pointmaster as pointmaster_resolvers
 from resolvers import points as point_resolvers
 from resolvers import redemptions as redemption_resolvers
 from resolvers import rewards as reward_resolvers
@@ -31,6 +32,7 @@ from resolvers import webhooks as webhook_resolvers
 from schema.common import UtcDateTime
 from schema.live import BalanceUpdate, RedemptionUpdate
 from schema.members import Member, MemberConnection, MemberPayload
+from schema.pointmaster import PointModeChange, PointModePayload
 from schema.points import LedgerConnection, PointDefinition, PointDefinitionPayload, PointsPayload
 from schema.redemptions import Redemption, RedemptionConnection, RedemptionPayload
 from schema.rewards import CatalogConnection, Reward, RewardConnection, RewardPayload
@@ -67,6 +69,9 @@ class Query:
     )
     webhook_deliveries: WebhookDeliveryConnection = strawberry.field(
         resolver=webhook_resolvers.webhook_deliveries
+    )
+    point_mode_changes: list[PointModeChange] = strawberry.field(
+        resolver=pointmaster_resolvers.point_mode_changes_
     )
 
 
@@ -120,6 +125,9 @@ class Mutation:
     )
     replay_deliveries: WebhookDeliveryPayload = strawberry.mutation(
         resolver=webhook_resolvers.replay_deliveries
+    )
+    set_point_mode: PointModePayload = strawberry.mutation(
+        resolver=pointmaster_resolvers.set_point_mode_
     )
 
 

@@ -191,6 +191,7 @@ SNAPSHOT_CATALOG = """
   tiers { id name rank }
   pointDefinitions { id name description externalId isDefault }
   apiKeys { id name prefix revokedAt }
+  pointModeChanges { id newMode }
   webhookEndpoints { id url events payloadFormat enabled previousSecretValidUntil }
   webhookDeliveries {
     nodes { id endpointId status attemptCount nextAttemptAt lastStatusCode payload }
@@ -750,6 +751,23 @@ PROBES: list[Probe] = [
         lambda ids: {"e": ids["a_endpoint"]},
         ADMIN,
         expect_payload_not_found,
+    ),
+    # ---- point-master sync: B's admin reads and switches B's own mode, never A's
+    Probe(
+        "pointModeChanges",
+        "list",
+        "{ pointModeChanges { id oldMode newMode actor reason } }",
+        lambda ids: {},
+        ADMIN,
+        expect_no_error,
+    ),
+    Probe(
+        "setPointMode",
+        "own-tenant",
+        'mutation { setPointMode(mode: FOLLOWER_BALANCE, reason: "probe") { mode errors { code } } }',
+        lambda ids: {},
+        ADMIN,
+        expect_no_error,
     ),
 ]
 
