@@ -103,7 +103,7 @@ async def award_points(req: AwardRequest) -> PointsPosted:
             assert account is not None  # ensured above; accounts are never deleted alone
             await settle_account(conn, account, now)
             if req.amount > 0 and req.valid_from is not None and req.valid_from > now:
-                pending = await _pending_grant(conn, account, req, posting_id, now)
+                pending = await _add_grant(conn, account, req, posting_id, now, pending=True)
                 return PointsPosted(account=account, entry=None, grant=pending)
             entry = await post_entry(
                 conn,
@@ -125,7 +125,7 @@ async def award_points(req: AwardRequest) -> PointsPosted:
                 )
             grant: PointGrant | None = None
             if req.valid_to is not None:
-                grant = await _expiring_grant(conn, account, req, posting_id, now)
+                grant = await _add_grant(conn, account, req, posting_id, now, pending=False)
             return PointsPosted(account=account, entry=entry, grant=grant)
     except IntegrityError:
         if key:
@@ -135,61 +135,39 @@ async def award_points(req: AwardRequest) -> PointsPosted:
         raise
 
 
-async def _pending_grant(
+async def _add_grant(
     conn: BaseDBAsyncClient,
     account: PointAccount,
     req: AwardRequest,
     posting_id: UUID,
     now: datetime,
+    *,
+    pending: bool,
 ) -> PointGrant:
-    assert req.valid_from is not None
+    """A pending grant (waits for valid-from) or an expiring one (posted, valid until
+    valid-to); either way the account is told when to look at it next."""
+    due = req.valid_from if pending else req.valid_to
+    assert due is not None
     grant = PointGrant(
         id=posting_id,
         tenant_id=account.tenant_id,
         account_id=account.id,
         amount=req.amount,
-        remaining=0,
+        remaining=0 if pending else req.amount,
         source=req.source,
         description=req.description,
         valid_from=req.valid_from,
         valid_to=req.valid_to,
-        status=GrantStatus.PENDING,
-        due_at=req.valid_from,
+        status=GrantStatus.PENDING if pending else GrantStatus.ACTIVE,
+        due_at=due,
         actor=req.actor,
         created_at=now,
     )
     await grant.save(using_db=conn)
-    await guarded_add(conn, "point_account", "pending", account.id, req.amount)
-    account.pending += req.amount
-    await lower_settle_hint(conn, account.id, req.valid_from)
-    return grant
-
-
-async def _expiring_grant(
-    conn: BaseDBAsyncClient,
-    account: PointAccount,
-    req: AwardRequest,
-    posting_id: UUID,
-    now: datetime,
-) -> PointGrant:
-    assert req.valid_to is not None
-    grant = PointGrant(
-        id=posting_id,
-        tenant_id=account.tenant_id,
-        account_id=account.id,
-        amount=req.amount,
-        remaining=req.amount,
-        source=req.source,
-        description=req.description,
-        valid_from=req.valid_from,
-        valid_to=req.valid_to,
-        status=GrantStatus.ACTIVE,
-        due_at=req.valid_to,
-        actor=req.actor,
-        created_at=now,
-    )
-    await grant.save(using_db=conn)
-    await lower_settle_hint(conn, account.id, req.valid_to)
+    if pending:
+        await guarded_add(conn, "point_account", "pending", account.id, req.amount)
+        account.pending += req.amount
+    await lower_settle_hint(conn, account.id, due)
     return grant
 
 
