@@ -19,16 +19,26 @@ import redis.asyncio as redis
 
 log = logging.getLogger(__name__)
 DEFAULT_BUFFER = 1000
+SUBSCRIBE_TIMEOUT = 10.0  # seconds Redis may take to confirm a SUBSCRIBE
 
 
 class Overflowed(Exception):
     """The subscriber fell behind by more than its buffer: it must resume from a cursor."""
 
 
+class Interrupted(Exception):
+    """The broker lost its Redis connection: messages published meanwhile never reached this
+    process, so the subscriber must resume from a cursor."""
+
+
+_WAKE: dict[str, Any] = {}  # queued to wake a reader waiting on an empty queue
+
+
 class Subscriber:
     def __init__(self, buffer: int) -> None:
         self.queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize=buffer)
         self.overflowed = False
+        self.interrupted = False
 
     def offer(self, message: dict[str, Any]) -> None:
         if self.overflowed:
@@ -40,10 +50,20 @@ class Subscriber:
             # flag on its next read. Dropping the rest keeps this subscriber from costing more.
             self.overflowed = True
 
+    def interrupt(self) -> None:
+        self.interrupted = True
+        with contextlib.suppress(asyncio.QueueFull):
+            self.queue.put_nowait(_WAKE)
+
     async def next(self) -> dict[str, Any]:
         if self.overflowed:
             raise Overflowed
-        return await self.queue.get()
+        if self.interrupted:
+            raise Interrupted
+        message = await self.queue.get()
+        if self.interrupted:
+            raise Interrupted
+        return message
 
 
 class Broker:
@@ -52,6 +72,7 @@ class Broker:
         self._pubsub: Any = None
         self._reader: asyncio.Task[None] | None = None
         self._subscribers: dict[str, set[Subscriber]] = {}
+        self._confirmations: dict[str, asyncio.Event] = {}  # SUBSCRIBEs Redis has yet to confirm
         self._lock = asyncio.Lock()
 
     async def publish(self, channel: str, message: dict[str, Any]) -> None:
@@ -71,11 +92,11 @@ class Broker:
             if self._pubsub is None:
                 self._pubsub = self.redis.pubsub()
             if channel not in self._subscribers:
+                await self._subscribe_confirmed(channel)
+                # Listed only once Redis confirmed it: a failed SUBSCRIBE must not leave the
+                # channel looking subscribed to everyone who comes after.
                 self._subscribers[channel] = set()
-                await self._pubsub.subscribe(channel)
             self._subscribers[channel].add(subscriber)
-            if self._reader is None or self._reader.done():
-                self._reader = asyncio.create_task(self._read())
         try:
             yield subscriber
         finally:
@@ -88,22 +109,47 @@ class Broker:
                         with contextlib.suppress(redis.RedisError):
                             await self._pubsub.unsubscribe(channel)
 
+    async def _subscribe_confirmed(self, channel: str) -> None:
+        """SUBSCRIBE, and wait until Redis says it is done: until then a message published by
+        another connection is not delivered, and a caller that replays stored events after
+        subscribing could miss one committed in between."""
+        confirmed = self._confirmations[channel] = asyncio.Event()
+        try:
+            await self._pubsub.subscribe(channel)
+            if self._reader is None or self._reader.done():
+                self._reader = asyncio.create_task(self._read())
+            async with asyncio.timeout(SUBSCRIBE_TIMEOUT):
+                await confirmed.wait()
+        except TimeoutError:
+            raise redis.TimeoutError(f"Redis did not confirm SUBSCRIBE {channel}") from None
+        finally:
+            del self._confirmations[channel]
+
     async def _read(self) -> None:
         while True:
-            if not self._subscribers:
+            if not self._subscribers and not self._confirmations:
                 await asyncio.sleep(0.05)
                 continue
             try:
-                message = await self._pubsub.get_message(
-                    ignore_subscribe_messages=True, timeout=1.0
-                )
+                message = await self._pubsub.get_message(timeout=1.0)
             except redis.RedisError:
+                # Redis keeps nothing for a subscriber that was away: tell every local
+                # subscriber, rather than let it carry on past a silent gap.
                 log.warning("broker connection lost; reconnecting")
+                for listeners in self._subscribers.values():
+                    for subscriber in listeners:
+                        subscriber.interrupt()
                 await asyncio.sleep(0.5)
                 continue
             if message is None:
                 continue
             channel = message["channel"].decode()
+            if message["type"] == "subscribe":
+                if (confirmed := self._confirmations.get(channel)) is not None:
+                    confirmed.set()
+                continue
+            if message["type"] != "message":
+                continue
             try:
                 payload = json.loads(message["data"])
             except ValueError:

@@ -11,8 +11,13 @@ from uuid import UUID
 import strawberry
 from graphql import GraphQLError
 
-from core.broker import Overflowed, balances_channel, redemptions_channel
-from models.live import announce_balances, announce_redemption, replay_redemption_events
+from core.broker import Interrupted, Overflowed, balances_channel, redemptions_channel
+from models.live import (
+    REPLAY_LIMIT,
+    announce_balances,
+    announce_redemption,
+    replay_redemption_events,
+)
 from models.redemptions import RedemptionStatus as StatusModel
 from resolvers.auth import BACKEND, parse_id, require
 from schema.live import BalanceUpdate, RedemptionUpdate, RedemptionUpdateFilter
@@ -20,24 +25,51 @@ from schema.live import BalanceUpdate, RedemptionUpdate, RedemptionUpdateFilter
 SEEN = 10_000  # event ids remembered to drop a duplicate at the replay/live seam
 
 
+class _Seen:
+    """The last `size` event ids delivered, for an O(1) "already delivered?" at the seam."""
+
+    def __init__(self, size: int) -> None:
+        self._order: deque[int] = deque()
+        self._ids: set[int] = set()
+        self._size = size
+
+    def __contains__(self, event_id: object) -> bool:
+        return event_id in self._ids
+
+    def add(self, event_id: int) -> None:
+        self._order.append(event_id)
+        self._ids.add(event_id)
+        if len(self._order) > self._size:
+            self._ids.discard(self._order.popleft())
+
+
 async def _stream(
     info: strawberry.Info,
     channel: str,
     accept: Callable[[dict[str, Any]], bool],
-    replay: Callable[[], Awaitable[list[dict[str, Any]]]] | None = None,
+    replay: Callable[[int], Awaitable[list[dict[str, Any]]]] | None = None,
+    after: int | None = None,
 ) -> AsyncGenerator[dict[str, Any], None]:
     broker = info.context.broker
     if broker is None:
         raise GraphQLError("Live updates are not available", extensions={"code": "UNAVAILABLE"})
     # Subscribe before reading the replay, so nothing committed in between is missed.
     async with broker.subscribe(channel) as subscriber:
-        seen: deque[int] = deque(maxlen=SEEN)
+        seen = _Seen(SEEN)
         last: Any = None
-        for message in await replay() if replay else []:
-            if accept(message):
-                seen.append(message["eventId"])
-                last = message["eventId"]
-                yield message
+        if replay is not None and after is not None:
+            # Page by page: a client away for longer than one page must not get a gap.
+            cursor = after
+            while True:
+                page = await replay(cursor)
+                for message in page:
+                    if accept(message):
+                        seen.add(message["eventId"])
+                        last = message["eventId"]
+                        yield message
+                if len(page) < REPLAY_LIMIT:
+                    break
+                cursor = page[-1]["eventId"]
         while True:
             try:
                 message = await subscriber.next()
@@ -47,12 +79,22 @@ async def _stream(
                     "last eventId received",
                     extensions={"code": "SUBSCRIBER_TOO_SLOW", "lastEventId": last},
                 ) from None
+            except Interrupted:
+                raise GraphQLError(
+                    "Live updates were interrupted; subscribe again with `after` set to the "
+                    "last eventId received",
+                    extensions={"code": "UPDATES_INTERRUPTED", "lastEventId": last},
+                ) from None
             event_id = message.get("eventId")
-            if event_id is not None and event_id in seen:
+            # A publisher may announce events late (a worker announces all since its job
+            # started): the client had those at or before its cursor, or in the replay.
+            if event_id is not None and (
+                event_id in seen or (after is not None and event_id <= after)
+            ):
                 continue
             if accept(message):
                 if event_id is not None:
-                    seen.append(event_id)
+                    seen.add(event_id)
                     last = event_id
                 yield message
 
@@ -86,12 +128,13 @@ async def redemption_updates(
         )
 
     cursor = _cursor(after)
-    replay = (
-        (lambda: replay_redemption_events(principal.tenant_id, cursor))
-        if cursor is not None
-        else None
-    )
-    async for message in _stream(info, redemptions_channel(principal.tenant_id), accept, replay):
+
+    def replay(since: int) -> Awaitable[list[dict[str, Any]]]:
+        return replay_redemption_events(principal.tenant_id, since)
+
+    async for message in _stream(
+        info, redemptions_channel(principal.tenant_id), accept, replay, cursor
+    ):
         yield RedemptionUpdate.from_message(message)
 
 
@@ -102,13 +145,16 @@ async def my_redemption_updates(
     principal = require(info, ("member",))
     me = str(principal.subject_id)
     cursor = _cursor(after)
-    replay = (
-        (lambda: replay_redemption_events(principal.tenant_id, cursor, principal.subject_id))
-        if cursor is not None
-        else None
-    )
+
+    def replay(since: int) -> Awaitable[list[dict[str, Any]]]:
+        return replay_redemption_events(principal.tenant_id, since, principal.subject_id)
+
     async for message in _stream(
-        info, redemptions_channel(principal.tenant_id), lambda m: m["memberId"] == me, replay
+        info,
+        redemptions_channel(principal.tenant_id),
+        lambda m: m["memberId"] == me,
+        replay,
+        cursor,
     ):
         yield RedemptionUpdate.from_message(message)
 

@@ -30,7 +30,9 @@ class RedemptionUpdate:
             redemption=Redemption.from_model(redemption),
             event=RedemptionEvent.from_model(event),
             old_status=StatusModel(event.from_status) if changed else None,
-            new_status=StatusModel(event.to_status if changed else redemption.status),
+            # The status the event moved to (REDEEM_REQUESTED: REDEEMED, also when replayed
+            # after later changes), else the redemption's; the same rule as the status filter.
+            new_status=StatusModel(event.to_status or redemption.status),
             at=event.created_at,
         )
 

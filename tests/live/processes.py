@@ -1,0 +1,163 @@
+"""`gamify serve` / `gamify worker` child processes for the multi-process live tests."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
+
+import httpx
+import redis
+
+GAMIFY = Path(sys.executable).with_name("gamify")
+START_TIMEOUT = 60.0
+STOP_TIMEOUT = 30.0
+CLAIM_KEY = "gamify:tests:live:claim"
+
+
+@dataclass
+class Child:
+    name: str
+    process: subprocess.Popen[str]
+    url: str = ""  # http://127.0.0.1:<port> for `serve`
+    lines: list[str] = field(default_factory=list)
+    reader: threading.Thread | None = None
+
+    @property
+    def output(self) -> str:
+        return "".join(self.lines)
+
+    @property
+    def ws_url(self) -> str:
+        return self.url.replace("http://", "ws://", 1) + "/graphql"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def with_db_index(url: str, index: int) -> str:
+    """The same Redis server, another database: `redis://h:p/<n>` or `unix://...?db=<n>`."""
+    parts = urlsplit(url)
+    if parts.scheme == "unix":
+        query = parse_qs(parts.query)
+        query["db"] = [str(index)]
+        return urlunsplit(parts._replace(query=urlencode(query, doseq=True)))
+    return urlunsplit(parts._replace(path=f"/{index}"))
+
+
+@contextlib.contextmanager
+def claimed_redis_database(url: str, candidates: range = range(6, 16)) -> Iterator[str]:
+    """A Redis database of its own for this test's arq queue (pub/sub channels are server-wide
+    and named per tenant). Other runs sharing the server claim theirs the same way."""
+    token = uuid.uuid4().hex
+    for index in candidates:
+        candidate = with_db_index(url, index)
+        client = redis.Redis.from_url(candidate)
+        try:
+            if client.set(CLAIM_KEY, token, nx=True, ex=600):
+                try:
+                    yield candidate
+                finally:
+                    if client.get(CLAIM_KEY) == token.encode():
+                        client.delete(CLAIM_KEY)
+                return
+        finally:
+            client.close()
+    raise AssertionError(f"no free Redis database among {list(candidates)}")
+
+
+def _start(name: str, args: list[str], env: dict[str, str], url: str = "") -> Child:
+    process = subprocess.Popen(
+        [str(GAMIFY), *args],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    child = Child(name, process, url)
+    stdout = process.stdout
+    assert stdout is not None
+    child.reader = threading.Thread(target=lambda: child.lines.extend(stdout), daemon=True)
+    child.reader.start()
+    return child
+
+
+async def _until_answering(child: Child) -> None:
+    async with httpx.AsyncClient(timeout=5, trust_env=False) as http:
+        async with asyncio.timeout(START_TIMEOUT):
+            while True:
+                if child.process.poll() is not None:
+                    raise AssertionError(f"{child.name} exited early:\n{child.output}")
+                with contextlib.suppress(httpx.TransportError):
+                    response = await http.get(f"{child.url}/health")
+                    if response.status_code == 200:
+                        return
+                await asyncio.sleep(0.1)
+
+
+async def _until_said(child: Child, text: str) -> None:
+    async with asyncio.timeout(START_TIMEOUT):
+        while text not in child.output:
+            if child.process.poll() is not None:
+                raise AssertionError(f"{child.name} exited early:\n{child.output}")
+            await asyncio.sleep(0.1)
+
+
+def _stop(child: Child) -> None:
+    if child.process.poll() is None:
+        child.process.send_signal(signal.SIGTERM)
+    try:
+        child.process.wait(timeout=STOP_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        child.process.kill()
+        child.process.wait()
+    if child.reader is not None:
+        child.reader.join(timeout=5)
+    if child.process.stdout is not None:
+        child.process.stdout.close()
+
+
+@contextlib.asynccontextmanager
+async def engine_processes(
+    servers: int, environment: dict[str, str]
+) -> AsyncIterator[tuple[list[Child], Child]]:
+    """`servers` x `gamify serve --no-worker` on their own ports, and one `gamify worker`;
+    all started, and stopped with SIGTERM on exit."""
+    base = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
+    base.update(environment, GAMIFY_HOST="127.0.0.1")
+    children: list[Child] = []
+    try:
+        apis = []
+        for n in range(servers):
+            port = free_port()
+            env = {**base, "GAMIFY_PORT": str(port)}
+            apis.append(
+                _start(f"api-{n}", ["serve", "--no-worker"], env, f"http://127.0.0.1:{port}")
+            )
+        children.extend(apis)
+        worker = _start("worker", ["worker"], base)
+        children.append(worker)
+        await asyncio.gather(*(_until_answering(api) for api in apis))
+        await _until_said(worker, "arq worker for")
+        yield apis, worker
+    finally:
+        await asyncio.gather(*(asyncio.to_thread(_stop, child) for child in children))
+
+
+def outputs(children: list[Child]) -> str:
+    return "\n".join(f"--- {c.name} ---\n{c.output}" for c in children)
