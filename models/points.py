@@ -110,6 +110,7 @@ class LedgerEntry(Model):
 
     class Meta:
         table = "ledger_entry"
+        indexes = (("account_id", "created_at"),)
 
 
 class PointGrant(Model):

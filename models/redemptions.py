@@ -66,7 +66,11 @@ class Redemption(Model):
 
     class Meta:
         table = "redemption"
-        indexes = (("tenant_id", "created_at"), ("tenant_id", "status", "created_at"))
+        indexes = (
+            ("tenant_id", "created_at"),
+            ("tenant_id", "status", "created_at"),
+            ("member_id", "created_at"),
+        )
 
 
 class RedemptionEvent(Model):
@@ -91,3 +95,5 @@ class RedemptionEvent(Model):
 
     class Meta:
         table = "redemption_event"
+        # The timeline of one redemption, and a tenant's events after a resume cursor.
+        indexes = (("redemption_id", "id"), ("tenant_id", "id"))
