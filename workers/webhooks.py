@@ -13,6 +13,8 @@ from datetime import timedelta
 from typing import Any
 from uuid import UUID
 
+from arq.worker import func
+
 from core import clock
 from core.errors import DomainError
 from core.settings import Settings
@@ -106,13 +108,24 @@ async def relay_due(enqueue: Any, now: Any = None, limit: int = 1000) -> int:
     return len(due)
 
 
-async def deliver_webhook(ctx: dict[str, Any], delivery_id: str) -> str:
+async def _deliver_webhook(ctx: dict[str, Any], delivery_id: str) -> str:
     """arq job: one attempt of one delivery (see `deliver`)."""
-    client = ctx.get("http")
-    if client is None:
-        client = ctx["http"] = new_client(ctx["settings"].webhook_timeout)
-    status, _ = await deliver(UUID(delivery_id), ctx["settings"], client, ctx.get("broker"))
+    client = ctx.get("http")  # the worker's shared client, when its startup made one
+    if client is not None:
+        status, _ = await deliver(UUID(delivery_id), ctx["settings"], client, ctx.get("broker"))
+    else:
+        # arq gives each job a copy of the worker's ctx: a client stored in it here would
+        # be lost after this job and its connections never closed, one per delivery.
+        async with new_client(ctx["settings"].webhook_timeout) as client:
+            status, _ = await deliver(UUID(delivery_id), ctx["settings"], client, ctx.get("broker"))
     return status.value if status else "skipped"
+
+
+# No result is kept: arq refuses a job id while its result is kept (an hour by default),
+# and the relay names a job by the attempt it makes. A job that failed before taking its
+# lease (the database refused a connection) or was skipped would otherwise keep that
+# attempt from being relayed for an hour. The lease, not arq, keeps attempts single.
+deliver_webhook = func(_deliver_webhook, name=DELIVER_JOB, keep_result=0)
 
 
 async def relay_webhooks(ctx: dict[str, Any]) -> int:
