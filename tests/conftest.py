@@ -1,4 +1,5 @@
-"""Test wiring: a migrated database, an invariant check after every test, clean tables."""
+"""Test wiring: a migrated database, an invariant check after every test, clean tables,
+and a Redis for the tests that run arq workers."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from tortoise.migrations.api import migrate
 
 from core import clock
 from core.settings import Settings, load_settings, tortoise_config
+from engine.embedded import EmbeddedRedis
 from tests import dbsetup
 
 
@@ -27,6 +29,17 @@ async def database_url(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterato
     url = await dbsetup.create_database(tmp_path_factory.mktemp("db"))
     yield url
     await dbsetup.drop_database(url)
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """GAMIFY_TEST_REDIS_URL, else an embedded Redis of the test session's own."""
+    url = os.environ.get("GAMIFY_TEST_REDIS_URL")
+    if url:
+        yield url
+        return
+    with EmbeddedRedis(tmp_path_factory.mktemp("redis")) as redis:
+        yield redis.url
 
 
 @pytest.fixture(scope="session")
