@@ -18,6 +18,7 @@ from core.broker import Broker
 from core.settings import load_settings, tortoise_config
 from workers.points import settle_points
 from workers.sync import apply_sync_batch, relay_sync_batches
+from workers.webhook_http import new_client
 from workers.webhooks import deliver_webhook, relay_webhooks
 
 
@@ -63,6 +64,10 @@ async def startup(ctx: dict[str, Any]) -> None:
     """
     if "settings" not in ctx:
         ctx["settings"] = load_settings()
+    if "http" not in ctx:
+        # One pooled client for every delivery of this worker (jobs get copies of ctx
+        # that share it), so connections to the same receiver are reused.
+        ctx["http"] = new_client(ctx["settings"].webhook_timeout)
     redis_url = ctx["settings"].redis_url or os.environ.get("REDIS_URL")
     if redis_url and "broker" not in ctx:
         # Jobs that change redemptions tell live subscribers, as the API does.
@@ -77,7 +82,7 @@ async def startup(ctx: dict[str, Any]) -> None:
 
 
 async def shutdown(ctx: dict[str, Any]) -> None:
-    http = ctx.pop("http", None)  # the webhook client, made by the first delivery
+    http = ctx.pop("http", None)  # the webhook client made at startup
     if http is not None:
         await http.aclose()
     broker = ctx.pop("broker", None)
