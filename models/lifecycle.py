@@ -32,7 +32,7 @@ from models.redemptions import (
 from models.rewards import MemberRewardUsage
 from models.sql import guarded_add
 from models.webhook_payloads import status_changed
-from models.webhooks import WebhookEndpoint, WebhookEvent
+from models.webhooks import PayloadFormat, WebhookEvent
 
 S = RedemptionStatus
 
@@ -174,22 +174,20 @@ async def _announce(
     reason: str | None,
     now: datetime,
 ) -> list[UUID]:
-    """Outbox rows for the tenant's `redemption.status_changed` webhooks."""
-    if (
-        not await WebhookEndpoint.filter(tenant_id=redemption.tenant_id, enabled=True)
-        .using_db(conn)
-        .exists()
-    ):
-        return []
-    member = await Member.filter(id=redemption.member_id).using_db(conn).get()
-    payload = status_changed(
-        redemption=redemption, member=member, old_status=old_status, reason=reason, sent_at=now
-    )
+    """Outbox rows for the tenant's `redemption.status_changed` webhooks (one shape for
+    every format: the other platforms have none for status changes)."""
+
+    async def payload_for(_fmt: PayloadFormat) -> dict[str, Any]:
+        member = await Member.filter(id=redemption.member_id).using_db(conn).get()
+        return status_changed(
+            redemption=redemption, member=member, old_status=old_status, reason=reason, sent_at=now
+        )
+
     return await add_deliveries(
         conn,
         redemption.tenant_id,
         WebhookEvent.REDEMPTION_STATUS_CHANGED.value,
-        lambda _fmt: payload,
+        payload_for,
         redemption_id=redemption.id,
         now=now,
     )

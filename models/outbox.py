@@ -7,8 +7,9 @@ once, and a worker that dies mid-send loses its lease to the relay.
 
 from __future__ import annotations
 
+import inspect
 import random
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -47,34 +48,42 @@ async def add_deliveries(
     conn: BaseDBAsyncClient,
     tenant_id: UUID,
     event: str,
-    payload_for: Callable[[PayloadFormat], dict[str, Any]],
+    payload_for: Callable[[PayloadFormat], dict[str, Any] | Awaitable[dict[str, Any]]],
     *,
     redemption_id: UUID | None = None,
     now: datetime | None = None,
     only_endpoint: UUID | None = None,
 ) -> list[UUID]:
     """Outbox rows for every enabled endpoint of the tenant that wants `event`
-    (or for `only_endpoint`, whatever its events: a ping)."""
+    (or for `only_endpoint`, whatever its events: a ping).
+
+    `payload_for` (plain or async) is called only when some endpoint wants the event, so
+    a tenant without webhooks pays one query and no payload building."""
     now = now or clock.now()
     query = WebhookEndpoint.filter(tenant_id=tenant_id, enabled=True)
     if only_endpoint is not None:
         query = query.filter(id=only_endpoint)
-    endpoints = await query.using_db(conn)
-    rows = [
-        WebhookDelivery(
-            id=uuid4(),
-            tenant_id=tenant_id,
-            endpoint_id=endpoint.id,
-            event=event,
-            redemption_id=redemption_id,
-            payload=payload_for(PayloadFormat(endpoint.payload_format)),
-            status=DeliveryStatus.PENDING,
-            next_attempt_at=now,
-            created_at=now,
-        )
-        for endpoint in endpoints
+    wanted = [
+        endpoint
+        for endpoint in await query.using_db(conn)
         if only_endpoint is not None or event in endpoint.events
     ]
+    rows = []
+    for endpoint in wanted:
+        payload = payload_for(PayloadFormat(endpoint.payload_format))
+        rows.append(
+            WebhookDelivery(
+                id=uuid4(),
+                tenant_id=tenant_id,
+                endpoint_id=endpoint.id,
+                event=event,
+                redemption_id=redemption_id,
+                payload=await payload if inspect.isawaitable(payload) else payload,
+                status=DeliveryStatus.PENDING,
+                next_attempt_at=now,
+                created_at=now,
+            )
+        )
     if rows:
         await WebhookDelivery.bulk_create(rows, using_db=conn)
     return [row.id for row in rows]

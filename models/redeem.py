@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 from uuid import UUID, uuid4
 
 from tortoise.backends.base.client import BaseDBAsyncClient
@@ -35,7 +36,7 @@ from models.rewards import MemberRewardUsage, Reward
 from models.sql import guarded_add
 from models.tenants import Tenant
 from models.webhook_payloads import reward_redeemed
-from models.webhooks import WebhookEndpoint, WebhookEvent
+from models.webhooks import PayloadFormat, WebhookEvent
 
 MAX_QUANTITY = 100
 
@@ -208,28 +209,30 @@ async def _announce(
     now: datetime,
 ) -> list[UUID]:
     """Outbox rows for the tenant's `reward_redeemed` webhooks, in this transaction."""
-    if (
-        not await WebhookEndpoint.filter(tenant_id=redemption.tenant_id, enabled=True)
-        .using_db(conn)
-        .exists()
-    ):
-        return []
-    tenant = await Tenant.filter(id=redemption.tenant_id).using_db(conn).get()
-    definition = await PointDefinition.filter(id=reward.definition_id).using_db(conn).get()
+    loaded: dict[str, Any] = {}
+
+    async def payload_for(fmt: PayloadFormat) -> dict[str, Any]:
+        if not loaded:
+            loaded["tenant"] = await Tenant.filter(id=redemption.tenant_id).using_db(conn).get()
+            loaded["definition"] = (
+                await PointDefinition.filter(id=reward.definition_id).using_db(conn).get()
+            )
+        return reward_redeemed(
+            fmt,
+            tenant=loaded["tenant"],
+            redemption=redemption,
+            member=member,
+            reward=reward,
+            definition=loaded["definition"],
+            stock_left=stock_left,
+            sent_at=now,
+        )
+
     return await add_deliveries(
         conn,
         redemption.tenant_id,
         WebhookEvent.REWARD_REDEEMED.value,
-        lambda fmt: reward_redeemed(
-            fmt,
-            tenant=tenant,
-            redemption=redemption,
-            member=member,
-            reward=reward,
-            definition=definition,
-            stock_left=stock_left,
-            sent_at=now,
-        ),
+        payload_for,
         redemption_id=redemption.id,
         now=now,
     )
