@@ -82,6 +82,15 @@ class Broker:
         except redis.RedisError:
             log.warning("could not publish to %s", channel)
 
+    async def listening(self, channel: str) -> bool:
+        """Whether any process subscribes to `channel`: publishers skip building messages
+        nobody would receive (a client that resumes later reads the stored events)."""
+        try:
+            counts = await self.redis.pubsub_numsub(channel)
+        except redis.RedisError:
+            return True
+        return bool(counts and int(counts[0][1]) > 0)
+
     @contextlib.asynccontextmanager
     async def subscribe(
         self, channel: str, buffer: int = DEFAULT_BUFFER

@@ -103,6 +103,9 @@ class LazyBroker:
         if self.target is not None:
             await self.target.publish(channel, message)
 
+    async def listening(self, channel: str) -> bool:
+        return self.target is not None and await self.target.listening(channel)
+
 
 def app_from_env() -> Starlette:
     """Factory for `uvicorn --factory engine.app:app_from_env` (several worker processes)."""

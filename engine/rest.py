@@ -111,9 +111,9 @@ def callback_endpoint(settings: Settings, queue: JobQueue, broker: Any) -> Any:
         except (DomainError, AuthError) as exc:
             return error_response(exc)
         await enqueue_deliveries(queue, moved.delivery_ids)
-        await publish_redemption(broker, moved.redemption.id, started)
+        await publish_redemption(broker, principal.tenant_id, moved.redemption.id, started)
         if moved.changed and status == RedemptionStatus.FAILED:
-            await publish_balances(broker, moved.redemption.member_id)
+            await publish_balances(broker, principal.tenant_id, moved.redemption.member_id)
         return JSONResponse(
             {"redemption": redemption_json(moved.redemption), "changed": moved.changed}
         )

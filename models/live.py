@@ -6,9 +6,8 @@ away replays stored events after its cursor (`replay_redemption_events`).
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 from uuid import UUID
 
 from core import clock
@@ -17,7 +16,13 @@ from models.grants import account_view
 from models.points import PointAccount
 from models.redemptions import Redemption, RedemptionEvent
 
-Publish = Callable[[str, dict[str, Any]], Awaitable[None]]
+
+class LiveBroker(Protocol):
+    async def publish(self, channel: str, message: dict[str, Any]) -> None: ...
+
+    async def listening(self, channel: str) -> bool: ...
+
+
 REPLAY_LIMIT = 1000
 
 
@@ -70,17 +75,21 @@ def redemption_from_message(message: dict[str, Any]) -> tuple[Redemption, Redemp
     return Redemption(**snap), RedemptionEvent(**event)
 
 
-async def announce_redemption(publish: Publish, redemption_id: UUID, since: datetime) -> None:
+async def announce_redemption(
+    broker: LiveBroker, tenant_id: UUID, redemption_id: UUID, since: datetime
+) -> None:
     """Publish the redemption's events written at or after `since` (this operation's)."""
-    redemption = await Redemption.get_or_none(id=redemption_id)
+    channel = redemptions_channel(tenant_id)
+    if not await broker.listening(channel):
+        return
+    redemption = await Redemption.get_or_none(id=redemption_id, tenant_id=tenant_id)
     if redemption is None:
         return
     events = await RedemptionEvent.filter(
         redemption_id=redemption_id, created_at__gte=since
     ).order_by("id")
-    channel = redemptions_channel(redemption.tenant_id)
     for event in events:
-        await publish(channel, redemption_message(redemption, event))
+        await broker.publish(channel, redemption_message(redemption, event))
 
 
 async def replay_redemption_events(
@@ -100,14 +109,17 @@ async def replay_redemption_events(
     return [redemption_message(redemptions[e.redemption_id], e) for e in events]
 
 
-async def announce_balances(publish: Publish, member_id: UUID) -> None:
+async def announce_balances(broker: LiveBroker, tenant_id: UUID, member_id: UUID) -> None:
     """Publish the member's current balances (after points moved)."""
-    accounts = await PointAccount.filter(member_id=member_id)
+    channel = balances_channel(tenant_id)
+    if not await broker.listening(channel):
+        return
+    accounts = await PointAccount.filter(member_id=member_id, tenant_id=tenant_id)
     now = clock.now()
     for account in accounts:
         view = await account_view(account, now)
-        await publish(
-            balances_channel(account.tenant_id),
+        await broker.publish(
+            channel,
             {
                 "memberId": str(member_id),
                 "accountId": str(account.id),

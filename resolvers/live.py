@@ -169,12 +169,14 @@ async def my_balance_changed(info: strawberry.Info) -> AsyncGenerator[BalanceUpd
         yield BalanceUpdate.from_message(message)
 
 
-async def publish_redemption(broker: Any, redemption_id: UUID, since: datetime) -> None:
+async def publish_redemption(
+    broker: Any, tenant_id: UUID, redemption_id: UUID, since: datetime
+) -> None:
     """After commit: tell subscribers about the redemption's new events."""
     if broker is not None:
-        await announce_redemption(broker.publish, redemption_id, since)
+        await announce_redemption(broker, tenant_id, redemption_id, since)
 
 
-async def publish_balances(broker: Any, member_id: UUID) -> None:
+async def publish_balances(broker: Any, tenant_id: UUID, member_id: UUID) -> None:
     if broker is not None:
-        await announce_balances(broker.publish, member_id)
+        await announce_balances(broker, tenant_id, member_id)

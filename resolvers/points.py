@@ -46,7 +46,7 @@ async def award_points_(info: strawberry.Info, input: AwardPointsInput) -> Point
         )
     except DomainError as exc:
         return PointsPayload(errors=[user_error(PointsError, exc)])
-    await publish_balances(info.context.broker, member.id)
+    await publish_balances(info.context.broker, principal.tenant_id, member.id)
     definition = await DefinitionModel.get(id=posted.account.definition_id)
     return PointsPayload(
         entry=LedgerEntry.from_model(posted.entry) if posted.entry else None,

@@ -56,8 +56,10 @@ async def redeem_reward(
         return RedemptionPayload(errors=[user_error(RedemptionError, exc)])
     await enqueue_deliveries(info.context.queue, redeemed.delivery_ids)
     if not redeemed.replayed:
-        await publish_redemption(info.context.broker, redeemed.redemption.id, started)
-        await publish_balances(info.context.broker, member.id)
+        await publish_redemption(
+            info.context.broker, principal.tenant_id, redeemed.redemption.id, started
+        )
+        await publish_balances(info.context.broker, principal.tenant_id, member.id)
     return RedemptionPayload(redemption=Redemption.from_model(redeemed.redemption))
 
 
@@ -84,9 +86,9 @@ async def _move(
     except DomainError as exc:
         return RedemptionPayload(errors=[user_error(RedemptionError, exc)])
     await enqueue_deliveries(info.context.queue, moved.delivery_ids)
-    await publish_redemption(info.context.broker, moved.redemption.id, started)
+    await publish_redemption(info.context.broker, principal.tenant_id, moved.redemption.id, started)
     if moved.changed and target == StatusModel.FAILED:
-        await publish_balances(info.context.broker, moved.redemption.member_id)
+        await publish_balances(info.context.broker, principal.tenant_id, moved.redemption.member_id)
     return RedemptionPayload(redemption=Redemption.from_model(moved.redemption))
 
 

@@ -68,7 +68,7 @@ async def deliver(
     if result.delivered and delivery.event == WebhookEvent.REWARD_REDEEMED:
         await apply_provider_answer(delivery, result.response_body)
     if broker is not None and delivery.redemption_id is not None:
-        await announce_redemption(broker.publish, delivery.redemption_id, started)
+        await announce_redemption(broker, delivery.tenant_id, delivery.redemption_id, started)
     return status, result
 
 

@@ -126,7 +126,7 @@ async def test_late_publication_of_already_seen_events_is_not_repeated(
         # when a publisher announces those redemptions' events late (as a worker does with
         # everything since its job started), then a new change happens
         for redemption in (first, second):
-            await announce_redemption(server.broker.publish, UUID(redemption), LONG_AGO)
+            await announce_redemption(server.broker, shop.tenant_id, UUID(redemption), LONG_AGO)
         await server.gql(CANCEL, {"id": second}, shop.admin_token)
         following = await admin.collect("1", 3)
 
