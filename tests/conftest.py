@@ -45,7 +45,7 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 @pytest.fixture(scope="session")
 async def db(database_url: str) -> AsyncIterator[str]:
     """The schema is built by the migrations, as in production."""
-    config = tortoise_config(database_url, pool_size=30)
+    config = tortoise_config(database_url, pool_size=20)
     await migrate(config=config)
     await Tortoise.close_connections()
     await Tortoise.init(config=config, _enable_global_fallback=True)

@@ -23,7 +23,7 @@ from core.errors import Conflict, Refused
 from core.settings import tortoise_config
 from models.redeem import RedeemRequest, redeem
 
-POOL_SIZE = 20
+POOL_SIZE = 12  # two of these beside the test process stay well under max_connections
 START_TIMEOUT = 30.0
 RACE_TIMEOUT = 60.0
 
