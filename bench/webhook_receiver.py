@@ -24,6 +24,7 @@ import json
 import signal
 import sys
 import time
+from typing import cast
 
 import httptools
 
@@ -43,8 +44,8 @@ class Receiver(asyncio.Protocol):
     __slots__ = ("body", "headers", "parser", "transport", "url", "webhook_id")
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        # uvloop's TCPTransport does not subclass asyncio.Transport, but it is one.
+        self.transport = cast(asyncio.Transport, transport)
         self.parser = httptools.HttpRequestParser(self)
         self._clear()
 

@@ -758,6 +758,8 @@ async def run(args: argparse.Namespace, db_url: str, dbname: str, workdir: Path)
             backlog_ids_ok=expected_ids <= set(per_id),
         )
         print_worker_problems(worker.log_path)
+        if receiver.log_path.exists() and receiver.log_path.stat().st_size:
+            print(f"  receiver stderr: {receiver.log_path.read_text()[-1500:]}")
         if profiler is not None:
             print()
             print(summarize_profile(profiler.raw, backlog.cpu.get("worker", float("nan"))))
