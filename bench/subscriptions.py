@@ -30,7 +30,7 @@ What it does:
      for --burst-duration s) for the publisher's throughput;
   5. prints a table; stops everything; drops the database; FLUSHDB.
 
---whatif memo|shared|encoded serves through bench/subscriptions_whatif.py instead: the same
+--whatif memo|shared|encoded|broadcast serves through bench/subscriptions_whatif.py instead: the same
 engine with monkeypatches estimating what a change would buy (see that file).
 
 Latency is per delivery (every subscriber x event pair): receipt time at the client minus the
@@ -854,7 +854,7 @@ def parse_args() -> argparse.Namespace:
     ap.add_argument("--target-ms", type=float, default=20.0)
     ap.add_argument("--quiet-wait", type=float, default=20.0,
                     help="before each run, wait up to this many seconds for an idle machine")  # fmt: skip
-    ap.add_argument("--whatif", choices=("memo", "shared", "encoded"),
+    ap.add_argument("--whatif", choices=("memo", "shared", "encoded", "broadcast"),
                     help="serve through bench/subscriptions_whatif.py (patched engine; see there)")  # fmt: skip
     ap.add_argument("--profile", metavar="DIR",
                     help="after the measured runs, py-spy the server during one more paced run")  # fmt: skip

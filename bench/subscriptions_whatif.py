@@ -12,12 +12,22 @@ a change in the engine would buy, measured with the same benchmark. Cumulative:
            valid because RedemptionUpdate's fields do not depend on who asks.
   encoded  + the `next` payload is JSON-encoded once per event and document; each
            subscriber only splices its operation id and sends the text.
+  broadcast + one subscriber per (filter, document, variables) group, the leader, runs
+           through Strawberry as before; the others only join the group and never yield.
+           When the leader's `next` is sent, the same WebSocket frame (built once) is
+           written straight to every member's transport in one loop, bypassing the
+           per-subscriber task, Strawberry's stream pipeline and the ASGI send path.
+           What-if limits: `after` (replay) subscriptions stay on the normal path; one
+           operation per connection; members use the leader's operation id; if the
+           leader leaves, its group's members are no longer served (a real hub would
+           execute the document itself instead of borrowing a leader).
 
 Usage: python bench/subscriptions_whatif.py VARIANT   (env as for `gamify serve`)
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
 from collections import OrderedDict
@@ -27,7 +37,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-VARIANTS = ("memo", "shared", "encoded")
+VARIANTS = ("memo", "shared", "encoded", "broadcast")
 _CACHE_SIZE = 256
 
 
@@ -107,13 +117,108 @@ def patch_encoded() -> None:
     handlers.Operation.send_next = send_next  # type: ignore[method-assign]
 
 
+class _Group:
+    def __init__(self) -> None:
+        self.members: set[Any] = set()  # uvicorn WebSocket protocol objects
+        self.leader_gone = False
+
+
+_GROUPS: dict[Any, _Group] = {}
+_LEADERS: dict[int, _Group] = {}  # id(starlette WebSocket) of a leader -> its group
+
+
+def _frame(text: str) -> bytes:
+    """An unmasked, unfragmented server text frame (RFC 6455)."""
+    payload = text.encode()
+    n = len(payload)
+    if n < 126:
+        return bytes([0x81, n]) + payload
+    if n < 65536:
+        return bytes([0x81, 126]) + n.to_bytes(2, "big") + payload
+    return bytes([0x81, 127]) + n.to_bytes(8, "big") + payload
+
+
+def patch_broadcast() -> None:
+    import asyncio
+
+    from strawberry.subscriptions.protocols.graphql_transport_ws import handlers
+    from uvicorn.protocols.websockets import websockets_sansio_impl as wsi
+
+    from resolvers import live
+
+    run_asgi = wsi.WebSocketsSansIOProtocol.run_asgi
+
+    async def stash_protocol(self: Any) -> None:
+        self.scope["bench.protocol"] = self  # so a resolver can reach the transport
+        await run_asgi(self)
+
+    wsi.WebSocketsSansIOProtocol.run_asgi = stash_protocol  # type: ignore[method-assign]
+
+    original = live.redemption_updates
+    told: list[bool] = []
+
+    @functools.wraps(original)  # Strawberry reads the arguments from the signature
+    async def redemption_updates(info: Any, filter: Any = None, after: Any = None) -> Any:
+        if after is not None:
+            async for update in original(info, filter, after):
+                yield update
+            return
+        live.require(info, live.BACKEND)
+        raw = info._raw_info
+        tenant = info.context.principal.tenant_id
+        key = (tenant, repr(filter), id(raw.operation), repr(raw.variable_values))
+        ws = info.context.request
+        group = _GROUPS.get(key)
+        if group is None or group.leader_gone:
+            group = _GROUPS[key] = _Group()
+            _LEADERS[id(ws)] = group
+            try:
+                async for update in original(info, filter, after):
+                    yield update
+            finally:
+                group.leader_gone = True
+                _LEADERS.pop(id(ws), None)
+            return
+        protocol = ws.scope["bench.protocol"]
+        group.members.add(protocol)
+        if not told:
+            told.append(True)
+            print("bench-whatif: broadcast groups in use", file=sys.stderr, flush=True)
+        try:
+            await asyncio.get_running_loop().create_future()  # until cancelled
+        finally:
+            group.members.discard(protocol)
+        yield None  # pragma: no cover - never reached; makes this an async generator
+
+    live.redemption_updates = redemption_updates  # before schema.root reads it
+
+    send_next = handlers.Operation.send_next  # the `encoded` one
+
+    async def broadcast_next(self: Any, execution_result: Any) -> None:
+        await send_next(self, execution_result)
+        group = _LEADERS.get(id(self.handler.websocket.ws))
+        data = execution_result.data
+        if group is None or not group.members or execution_result.errors or data is None:
+            return
+        text = (
+            f'{{"id":{json.dumps(self.id)},"type":"next","payload":{json.dumps({"data": data})}}}'
+        )
+        frame = _frame(text)
+        for protocol in list(group.members):
+            transport = protocol.transport
+            if not transport.is_closing() and not protocol.close_sent:
+                transport.write(frame)
+
+    handlers.Operation.send_next = broadcast_next  # type: ignore[method-assign]
+
+
 def main() -> int:
     variant = sys.argv[1] if len(sys.argv) > 1 else ""
     if variant not in VARIANTS:
         print(f"usage: {sys.argv[0]} {{{','.join(VARIANTS)}}}", file=sys.stderr)
         return 2
     upto = VARIANTS.index(variant)
-    patches = (patch_memo, patch_shared, patch_encoded)
+    patches = (patch_memo, patch_shared, patch_encoded, patch_broadcast)
     for patch in patches[: upto + 1]:
         patch()
     print(f"bench-whatif: {variant} ({', '.join(VARIANTS[: upto + 1])})", file=sys.stderr)
