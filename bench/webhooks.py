@@ -910,6 +910,8 @@ PROFILE_CATEGORIES: list[tuple[str, Any]] = [
     ("job: apply_provider_answer", lambda n: "apply_provider_answer" in n),
     ("job: signing", lambda n: "signature_headers" in n),
     ("job: other (endpoint SELECT, JSON, glue)", lambda n: any("deliver_webhook" in f for f in n)),
+    ("cron: relay_webhooks (re-enqueues due rows)", lambda n: "relay_webhooks" in n),
+    ("cron: other", lambda n: "settle_points" in n or "relay_sync_batches" in n),
     ("arq: start_jobs (WATCH/EXISTS/ZSCORE/MULTI per job)", lambda n: "Worker.start_jobs" in n),
     ("arq: run_job (job fetch, unpickle, timers)", lambda n: "Worker.run_job" in n),
     ("arq: finish_job", lambda n: "Worker.finish_job" in n),
@@ -945,9 +947,11 @@ def summarize_profile(raw: Path, worker_ms: float = float("nan")) -> str:
             joined = stack
             if "asyncpg/" in joined:
                 label = "asyncpg (fragments)"
-            elif any(m in joined for m in ("httpx/", "httpcore/", "anyio/", "aiohttp/")):
+            elif any(m in joined for m in ("tortoise/", "pypika")):
+                label = "Tortoise ORM (fragments)"
+            elif any(m in joined for m in ("httpx/", "httpcore/", "anyio/", "h11/", "aiohttp/")):
                 label = "HTTP client (fragments)"
-            elif "redis/" in joined:
+            elif "redis/" in joined or "asyncio/streams.py" in joined:  # redis-py's streams
                 label = "redis-py (fragments)"
             elif names and names[-1] == "Runner.run":
                 label = "event loop itself (uvloop: epoll, callbacks)"
