@@ -15,7 +15,7 @@ from tortoise import fields
 from tortoise.models import Model
 
 from models.members import Member
-from models.tenants import Tenant
+from models.tenants import PointMode, Tenant
 
 
 class LedgerSource(StrEnum):
@@ -48,6 +48,8 @@ class PointDefinition(Model):
     # The integer `definitionId` of the point-master API, unique per tenant.
     external_id = fields.IntField()
     is_default = fields.BooleanField(default=False)
+    # Overrides the tenant's point mode for this currency; null = the tenant's mode.
+    point_mode = fields.CharEnumField(PointMode, max_length=32, null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
 
     tenant_id: UUID

@@ -23,11 +23,13 @@ from tortoise.transactions import in_transaction
 
 from core import clock
 from core.errors import Conflict, DomainError, InvalidInput, NotFound
+from models.adjustments import reflect_adjustments
 from models.awards import AwardRequest, award_points
 from models.grants import settle_account
 from models.idempotency import replayed_result, request_fingerprint
 from models.ledger import ensure_account, lock_account, post_entry
 from models.membership import upsert_member
+from models.point_modes import definition_mode, mode_in_use
 from models.pointmaster import BalanceSnapshot, SyncBatch, SyncKind, SyncStatus
 from models.points import LedgerSource, PointDefinition
 from models.sync_items import (
@@ -59,10 +61,10 @@ async def accept_batch(tenant_id: UUID, kind: SyncKind, body: Any) -> SyncBatch:
     if not body:
         raise InvalidInput("Send at least one item", code="EMPTY_BATCH")
     tenant = await Tenant.get(id=tenant_id)
-    if tenant.point_mode != MODE_FOR[kind]:
+    if not await mode_in_use(tenant_id, MODE_FOR[kind]):
         raise Conflict(
-            f"This tenant's point mode is {tenant.point_mode}; "
-            f"{kind.value.lower()} uploads need {MODE_FOR[kind]}",
+            f"This tenant's point mode is {tenant.point_mode} and no point definition "
+            f"overrides it: {kind.value.lower()} uploads need {MODE_FOR[kind]}",
             code="WRONG_POINT_MODE",
         )
     now = clock.now()
@@ -167,6 +169,7 @@ async def apply_batch(batch_id: UUID) -> SyncBatch | None:
         updated_at=done,
     )
     await batch.refresh_from_db()
+    await reflect_adjustments(batch)  # forwarded adjustments the master now includes
     return batch
 
 
@@ -176,6 +179,7 @@ class _Applier:
         self.tenant_id = batch.tenant_id
         self.members: dict[str, UUID] = {}
         self.definitions: dict[int, PointDefinition | None] = {}
+        self.modes: dict[int, PointMode] = {}  # each definition's effective point mode
         self.actor = f"{ACTOR}:{batch.id}"  # on each posting: which upload applied it
 
     async def run(self) -> Outcome:
@@ -205,6 +209,14 @@ class _Applier:
         definition = self.definitions[external_id]
         if definition is None:
             raise ItemError(f"definitionId {external_id} is not a point definition")
+        if external_id not in self.modes:
+            self.modes[external_id] = await definition_mode(definition)
+        mode = self.modes[external_id]
+        if mode != MODE_FOR[self.batch.kind]:
+            raise ItemError(
+                f"definitionId {external_id} is in point mode {mode.value}; "
+                f"{self.batch.kind.value.lower()} uploads need {MODE_FOR[self.batch.kind].value}"
+            )
         return definition
 
     async def _transaction(self, raw: Any, outcome: Outcome, index: int) -> bool:

@@ -31,6 +31,14 @@ def _events(events: list[str]) -> list[str]:
     return sorted(set(events))
 
 
+def _not_point_master(payload_format: PayloadFormat | None) -> None:
+    if payload_format == PayloadFormat.POINT_MASTER:
+        raise InvalidInput(
+            "The point master's endpoint is set with setPointMasterSettings(adjustmentUrl)",
+            field="payloadFormat",
+        )
+
+
 async def create_endpoint(
     tenant_id: UUID,
     url: str,
@@ -39,6 +47,7 @@ async def create_endpoint(
     *,
     allow_private: bool,
 ) -> EndpointWithSecret:
+    _not_point_master(payload_format)
     await checked_addresses(url, allow_private)
     secret = new_secret()
     endpoint = await WebhookEndpoint.create(
@@ -69,6 +78,9 @@ async def update_endpoint(
     allow_private: bool,
 ) -> WebhookEndpoint:
     endpoint = await get_endpoint(tenant_id, endpoint_id)
+    _not_point_master(payload_format)
+    if endpoint.payload_format == PayloadFormat.POINT_MASTER and (url, events) != (None, None):
+        _not_point_master(PayloadFormat.POINT_MASTER)  # only enabling/disabling it is allowed
     changes: dict[str, Any] = {}
     if url is not None:
         await checked_addresses(url, allow_private)
@@ -89,6 +101,7 @@ async def update_endpoint(
 
 async def delete_endpoint(tenant_id: UUID, endpoint_id: UUID) -> None:
     endpoint = await get_endpoint(tenant_id, endpoint_id)
+    _not_point_master(PayloadFormat(endpoint.payload_format))  # its log is the adjustments'
     await endpoint.delete()
 
 

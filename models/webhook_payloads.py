@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
+from uuid import UUID
 
 from models.members import Member
 from models.points import PointDefinition
@@ -142,4 +143,19 @@ def status_changed(
         "fulfillmentData": redemption.fulfillment_data,
         "reason": reason,
         "timestamp": _iso(sent_at),
+    }
+
+
+def add_points_body(
+    adjustment_id: UUID, encrypted_payload: str, key_id: str, tenant_slug: str
+) -> dict[str, Any]:
+    """The point master's `loyalty.addPoints` webhook. `payload` is the AES-256-GCM
+    encrypted adjustment (core.payload_crypto); `keyId` names the key it was encrypted
+    with, so the master can keep an old key for what was sent before a rotation."""
+    return {
+        "eventType": WebhookEvent.LOYALTY_ADD_POINTS.value,
+        "id": str(adjustment_id),
+        "payload": encrypted_payload,
+        "tenant": tenant_slug,
+        "keyId": key_id,
     }

@@ -16,12 +16,16 @@ class PayloadFormat(StrEnum):
     GAMIFY = "GAMIFY"
     XTREMEPUSH = "XTREMEPUSH"
     TOOLZZ = "TOOLZZ"
+    # The point master's adjustment endpoint (`loyalty.addPoints`): managed by the
+    # point-master settings, never a fulfilment endpoint.
+    POINT_MASTER = "POINT_MASTER"
 
 
 class WebhookEvent(StrEnum):
     REWARD_REDEEMED = "reward_redeemed"
     REDEMPTION_STATUS_CHANGED = "redemption.status_changed"
     PING = "ping"
+    LOYALTY_ADD_POINTS = "loyalty.addPoints"
 
 
 class DeliveryStatus(StrEnum):

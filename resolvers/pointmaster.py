@@ -1,16 +1,33 @@
-"""Point-master sync for the API layers: the point mode, and accepted batches to the workers."""
+"""Point-master sync for the API layers: point modes, and uploads handed to the workers."""
 
 from __future__ import annotations
 
+from typing import Any
 from uuid import UUID
 
 import strawberry
 
+from core.errors import DomainError, InvalidInput, NotFound
 from core.queue import JobQueue
-from models.point_modes import point_mode_changes, set_point_mode
+from models.point_modes import (
+    definition_mode,
+    point_mode_changes,
+    set_definition_mode,
+    set_point_mode,
+)
+from models.pointmaster import SyncKind
+from models.sync import accept_batch, get_batch
 from models.tenants import PointMode as ModelPointMode
-from resolvers.auth import ADMIN, require
-from schema.pointmaster import PointMode, PointModeChange, PointModePayload
+from resolvers.auth import ADMIN, BACKEND, parse_id, require
+from schema.common import AccountError, user_error
+from schema.pointmaster import PointMasterError, PointModeChange, PointModePayload
+from schema.points import PointDefinition, PointMode
+from schema.sync_batches import (
+    PointBalanceInput,
+    PointTransactionInput,
+    SyncBatch,
+    SyncBatchPayload,
+)
 
 APPLY_SYNC_JOB = "apply_sync_batch"
 
@@ -21,20 +38,74 @@ async def enqueue_sync_batch(queue: JobQueue, batch_id: UUID) -> None:
 
 
 async def set_point_mode_(
-    info: strawberry.Info, mode: PointMode, reason: str = ""
+    info: strawberry.Info,
+    mode: PointMode | None = None,
+    reason: str = "",
+    point_definition_id: strawberry.ID | None = None,
 ) -> PointModePayload:
-    """Switch who owns the tenant's points (admin). Recorded with the admin and the reason."""
+    """Switch who owns the points (admin): the tenant's mode, or with `pointDefinitionId`
+    one currency's own mode (null = follow the tenant's again). Recorded with who and why."""
     principal = require(info, ADMIN)
-    tenant, change = await set_point_mode(
-        principal.tenant_id, ModelPointMode(mode.value), principal.actor, reason
-    )
+    new = ModelPointMode(mode.value) if mode is not None else None
+    try:
+        if point_definition_id is None:
+            if new is None:
+                raise InvalidInput("Give the tenant's mode", field="mode")
+            tenant, change = await set_point_mode(principal.tenant_id, new, principal.actor, reason)
+            return PointModePayload(
+                mode=PointMode(str(tenant.point_mode)),
+                change=PointModeChange.from_model(change) if change else None,
+            )
+        definition_id = parse_id(point_definition_id, "pointDefinitionId")
+        assert definition_id is not None
+        definition, change = await set_definition_mode(
+            principal.tenant_id, definition_id, new, principal.actor, reason
+        )
+    except DomainError as exc:
+        return PointModePayload(errors=[user_error(AccountError, exc)])
     return PointModePayload(
-        mode=PointMode(str(tenant.point_mode)),
+        mode=PointMode((await definition_mode(definition)).value),
+        point_definition=PointDefinition.from_model(definition),
         change=PointModeChange.from_model(change) if change else None,
     )
 
 
 async def point_mode_changes_(info: strawberry.Info) -> list[PointModeChange]:
-    """The tenant's point-mode switches, newest first (admin)."""
+    """The tenant's and its currencies' point-mode switches, newest first (admin)."""
     principal = require(info, ADMIN)
     return [PointModeChange.from_model(c) for c in await point_mode_changes(principal.tenant_id)]
+
+
+async def _upload(
+    info: strawberry.Info, kind: SyncKind, items: list[dict[str, Any]]
+) -> SyncBatchPayload:
+    principal = require(info, BACKEND)
+    try:
+        batch = await accept_batch(principal.tenant_id, kind, items)
+    except DomainError as exc:
+        return SyncBatchPayload(errors=[PointMasterError.from_error(exc)])
+    await enqueue_sync_batch(info.context.queue, batch.id)
+    return SyncBatchPayload(batch=SyncBatch.from_model(batch))
+
+
+async def upload_point_balances(
+    info: strawberry.Info, items: list[PointBalanceInput]
+) -> SyncBatchPayload:
+    """As POST /api/v2/point-accounts/balances: stored at once, applied by a worker."""
+    return await _upload(info, SyncKind.BALANCES, [i.item() for i in items])
+
+
+async def upload_point_transactions(
+    info: strawberry.Info, items: list[PointTransactionInput]
+) -> SyncBatchPayload:
+    """As POST /api/v2/point-accounts/transactions (at most 1,000 items)."""
+    return await _upload(info, SyncKind.TRANSACTIONS, [i.item() for i in items])
+
+
+async def sync_batch(info: strawberry.Info, id: strawberry.ID) -> SyncBatch | None:
+    """An upload's status and messages (API key or admin); null for an unknown id."""
+    principal = require(info, BACKEND)
+    try:
+        return SyncBatch.from_model(await get_batch(principal.tenant_id, str(id)))
+    except NotFound:
+        return None

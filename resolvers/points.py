@@ -5,9 +5,10 @@ from __future__ import annotations
 import strawberry
 
 from core.errors import DomainError
-from models.awards import AwardRequest, award_points
+from models.awards import AwardRequest, award_points, resolve_definition
 from models.grants import account_view
 from models.pagination import paginate
+from models.point_modes import require_engine_owns, require_local_history
 from models.points import LedgerEntry as EntryModel
 from models.points import LedgerSource as SourceModel
 from models.points import PointDefinition as DefinitionModel
@@ -30,11 +31,13 @@ async def award_points_(info: strawberry.Info, input: AwardPointsInput) -> Point
     principal = require(info, BACKEND)
     try:
         member = await target_member(principal, input.member_id, input.external_user_id)
+        definition_id = parse_id(input.point_definition_id, "pointDefinitionId")
+        await require_engine_owns(await resolve_definition(principal.tenant_id, definition_id))
         posted = await award_points(
             AwardRequest(
                 tenant_id=principal.tenant_id,
                 member_id=member.id,
-                definition_id=parse_id(input.point_definition_id, "pointDefinitionId"),
+                definition_id=definition_id,
                 amount=input.amount,
                 source=SourceModel(input.source),
                 description=input.description,
@@ -63,15 +66,19 @@ async def ledger(
     first: int | None = None,
     after: str | None = None,
 ) -> LedgerConnection:
-    """A member's ledger entries, newest first (members read only their own)."""
+    """A member's ledger entries, newest first (members read only their own).
+
+    Refused with HISTORY_AT_MASTER for a currency in FOLLOWER_BALANCE mode (without
+    `pointDefinitionId`: if any of the member's currencies is): the master sends only
+    totals, so the history is the master's points log (`pointsLog`)."""
     principal = require(info, ANYONE)
     with query_error():
         member = await target_member(principal, member_id, external_user_id)
         query = EntryModel.filter(tenant_id=principal.tenant_id, account__member_id=member.id)
-        if point_definition_id is not None:
-            query = query.filter(
-                account__definition_id=parse_id(point_definition_id, "pointDefinitionId")
-            )
+        definition_id = parse_id(point_definition_id, "pointDefinitionId")
+        if definition_id is not None:
+            query = query.filter(account__definition_id=definition_id)
+        await require_local_history(principal.tenant_id, member.id, definition_id)
         page = await paginate(query, first, after)
     return LedgerConnection(
         nodes=[LedgerEntry.from_model(e) for e in page.items],

@@ -3,15 +3,25 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import Enum
 
 import strawberry
 
 from models import points as m
 from models.grants import AccountView
+from models.point_modes import definition_mode
+from models.tenants import PointMode as PointModeModel
 from schema.common import CatalogError, PageInfo, PointsError
 
 LedgerSource = strawberry.enum(m.LedgerSource, name="LedgerSource")
 GrantStatus = strawberry.enum(m.GrantStatus, name="GrantStatus")
+
+
+@strawberry.enum(description="Who owns the points")
+class PointMode(Enum):
+    MASTER = "MASTER"
+    FOLLOWER_BALANCE = "FOLLOWER_BALANCE"
+    FOLLOWER_TRANSACTIONS = "FOLLOWER_TRANSACTIONS"
 
 
 @strawberry.type
@@ -21,6 +31,14 @@ class PointDefinition:
     description: str
     external_id: int = strawberry.field(description="`definitionId` in the point-master API")
     is_default: bool
+    point_mode: PointMode | None = strawberry.field(
+        description="This currency's own point mode; null = it follows the tenant's"
+    )
+    model: strawberry.Private[m.PointDefinition]
+
+    @strawberry.field(description="The mode that governs this currency")
+    async def effective_point_mode(self) -> PointMode:
+        return PointMode((await definition_mode(self.model)).value)
 
     @classmethod
     def from_model(cls, d: m.PointDefinition) -> PointDefinition:
@@ -30,6 +48,8 @@ class PointDefinition:
             description=d.description,
             external_id=d.external_id,
             is_default=d.is_default,
+            point_mode=PointMode(str(d.point_mode)) if d.point_mode else None,
+            model=d,
         )
 
 
@@ -38,9 +58,27 @@ class PointAccount:
     id: strawberry.ID
     point_definition: PointDefinition
     balance: int = strawberry.field(description="Spendable (active) points")
-    pending: int = strawberry.field(description="Points whose validFrom is still ahead")
-    expiring_soon: int = strawberry.field(description="Active points expiring within 30 days")
-    next_expiry_at: datetime | None
+    view: strawberry.Private[AccountView]
+    definition: strawberry.Private[m.PointDefinition]
+
+    @strawberry.field(
+        description="In FOLLOWER_BALANCE mode the point master sends totals only: the history "
+        "of this account is its points log (`pointsLog`), and what needs it is null here"
+    )
+    async def history_at_master(self) -> bool:
+        return await definition_mode(self.definition) == PointModeModel.FOLLOWER_BALANCE
+
+    @strawberry.field(description="Points whose validFrom is still ahead (null: history at master)")
+    async def pending(self) -> int | None:
+        return None if await self.history_at_master() else self.view.pending
+
+    @strawberry.field(description="Active points expiring within 30 days (null: history at master)")
+    async def expiring_soon(self) -> int | None:
+        return None if await self.history_at_master() else self.view.expiring_soon
+
+    @strawberry.field(description="null also when the history is at the master")
+    async def next_expiry_at(self) -> datetime | None:
+        return None if await self.history_at_master() else self.view.next_expiry_at
 
     @classmethod
     def from_view(cls, view: AccountView, definition: m.PointDefinition) -> PointAccount:
@@ -48,9 +86,8 @@ class PointAccount:
             id=strawberry.ID(str(view.account.id)),
             point_definition=PointDefinition.from_model(definition),
             balance=view.active,
-            pending=view.pending,
-            expiring_soon=view.expiring_soon,
-            next_expiry_at=view.next_expiry_at,
+            view=view,
+            definition=definition,
         )
 
 

@@ -22,21 +22,33 @@ from strawberry.extensions import (
 
 from core.errors import AuthError, DomainError
 from core.settings import Settings, load_settings
+from resolvers import adjustments as adjustment_resolvers
 from resolvers import live as live_resolvers
 from resolvers import members as member_resolvers
 from resolvers import pointmaster as pointmaster_resolvers
+from resolvers import pointmaster_settings as pointmaster_settings_resolvers
 from resolvers import points as point_resolvers
+from resolvers import points_log as points_log_resolvers
 from resolvers import redemptions as redemption_resolvers
 from resolvers import rewards as reward_resolvers
 from resolvers import tenants as tenant_resolvers
 from resolvers import webhooks as webhook_resolvers
+from schema.adjustments import AdjustPointsPayload, PointAdjustmentConnection
 from schema.common import UtcDateTime
 from schema.live import BalanceUpdate, RedemptionUpdate
 from schema.members import Member, MemberConnection, MemberPayload
-from schema.pointmaster import PointModeChange, PointModePayload
+from schema.pointmaster import (
+    PointMasterKeyPayload,
+    PointMasterSettings,
+    PointMasterSettingsPayload,
+    PointModeChange,
+    PointModePayload,
+)
 from schema.points import LedgerConnection, PointDefinition, PointDefinitionPayload, PointsPayload
+from schema.points_log import PointsLog
 from schema.redemptions import Redemption, RedemptionConnection, RedemptionPayload
 from schema.rewards import CatalogConnection, Reward, RewardConnection, RewardPayload
+from schema.sync_batches import SyncBatch, SyncBatchPayload
 from schema.tenants import ApiKey, ApiKeyPayload, DeletePayload, Tier, TierPayload, TokenPayload
 from schema.webhooks import (
     WebhookDeletePayload,
@@ -74,6 +86,14 @@ class Query:
     point_mode_changes: list[PointModeChange] = strawberry.field(
         resolver=pointmaster_resolvers.point_mode_changes_
     )
+    point_master_settings: PointMasterSettings = strawberry.field(
+        resolver=pointmaster_settings_resolvers.point_master_settings
+    )
+    points_log: PointsLog = strawberry.field(resolver=points_log_resolvers.points_log)
+    point_adjustments: PointAdjustmentConnection = strawberry.field(
+        resolver=adjustment_resolvers.point_adjustments
+    )
+    sync_batch: SyncBatch | None = strawberry.field(resolver=pointmaster_resolvers.sync_batch)
 
 
 @strawberry.type
@@ -129,6 +149,21 @@ class Mutation:
     )
     set_point_mode: PointModePayload = strawberry.mutation(
         resolver=pointmaster_resolvers.set_point_mode_
+    )
+    set_point_master_settings: PointMasterSettingsPayload = strawberry.mutation(
+        resolver=pointmaster_settings_resolvers.set_point_master_settings
+    )
+    rotate_point_master_key: PointMasterKeyPayload = strawberry.mutation(
+        resolver=pointmaster_settings_resolvers.rotate_point_master_key
+    )
+    adjust_points: AdjustPointsPayload = strawberry.mutation(
+        resolver=adjustment_resolvers.adjust_points_
+    )
+    upload_point_balances: SyncBatchPayload = strawberry.mutation(
+        resolver=pointmaster_resolvers.upload_point_balances
+    )
+    upload_point_transactions: SyncBatchPayload = strawberry.mutation(
+        resolver=pointmaster_resolvers.upload_point_transactions
     )
 
 

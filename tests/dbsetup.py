@@ -15,6 +15,10 @@ import asyncpg
 
 PG_URL = os.environ.get("GAMIFY_TEST_DATABASE_URL")
 TABLES = [
+    "forwarded_adjustment",
+    "points_log_cache",
+    "point_master_key",
+    "point_master_settings",
     "balance_snapshot",
     "sync_batch",
     "point_mode_change",

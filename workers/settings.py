@@ -17,6 +17,7 @@ from tortoise.context import get_current_context
 from core.broker import Broker
 from core.settings import load_settings, tortoise_config
 from workers.points import settle_points
+from workers.points_log import fetch_points_log
 from workers.sync import apply_sync_batch, relay_sync_batches
 from workers.webhook_http import new_client
 from workers.webhooks import deliver_webhook, relay_webhooks
@@ -99,6 +100,7 @@ class WorkerSettings:
         relay_webhooks,
         apply_sync_batch,
         relay_sync_batches,
+        fetch_points_log,
     ]
     cron_jobs = [
         cron(settle_points),  # every minute, at second 0

@@ -1,0 +1,266 @@
+"""Point adjustments by an admin ("Manual") or an automation ("Automation").
+
+Where the engine owns the points (MASTER) an adjustment is a ledger posting. Where the
+point master owns them (a follower mode, for the definition concerned) nothing is
+applied here: the adjustment becomes a `loyalty.addPoints` webhook to the master's
+adjustment endpoint, written to the outbox in the same transaction as its
+ForwardedAdjustment record, so the webhook pipeline's retries, signing, attempt log and
+replay apply. Its status:
+
+- SENT_TO_MASTER: in the outbox, not acknowledged yet (retrying if it failed);
+- DELIVERED: the master answered 2xx;
+- DELIVERY_FAILED: retries ran out (DEAD); an admin can replay the delivery;
+- REFLECTED: a sync batch received after the delivery, with an applied item for the
+  same contact and definition, has been applied (see `reflect_adjustments`).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+from uuid import UUID, uuid4
+
+from tortoise.exceptions import IntegrityError
+from tortoise.transactions import in_transaction
+
+from core import clock
+from core.errors import InvalidInput, NotFound, Refused
+from core.payload_crypto import encrypt_json
+from models.awards import MAX_AMOUNT, AwardRequest, PointsPosted, award_points, resolve_definition
+from models.idempotency import claim_key, replayed_result, request_fingerprint, validate_key
+from models.members import Member
+from models.outbox import add_deliveries
+from models.point_modes import FOLLOWER_MODES, definition_mode
+from models.pointmaster import ForwardedAdjustment, PointMasterSettings, SyncBatch, SyncStatus
+from models.pointmaster_settings import current_key
+from models.points import LedgerSource, PointDefinition
+from models.tenants import Tenant
+from models.webhook_payloads import add_points_body
+from models.webhooks import DeliveryStatus, WebhookDelivery, WebhookEvent
+
+MAX_TEXT = 500
+_REJECTED_ITEM = re.compile(r"^Item (\d+): ")
+
+
+class AdjustmentStatus(StrEnum):
+    SENT_TO_MASTER = "SENT_TO_MASTER"
+    DELIVERED = "DELIVERED"
+    DELIVERY_FAILED = "DELIVERY_FAILED"
+    REFLECTED = "REFLECTED"
+
+
+@dataclass(frozen=True)
+class Adjustment:
+    tenant_id: UUID
+    member_id: UUID
+    definition_id: UUID | None
+    amount: int
+    description: str
+    actor: str
+    # Manual (an admin: user id and name) or Automation (process and workflow ids).
+    automation: bool
+    user_id: str = ""
+    user_name: str = ""
+    reason: str = ""
+    process_id: str = ""
+    workflow_id: str = ""
+    workflow_name: str = ""
+    idempotency_key: str | None = None
+
+
+@dataclass(frozen=True)
+class Adjusted:
+    posted: PointsPosted | None = None  # applied here (MASTER)
+    forwarded: ForwardedAdjustment | None = None  # sent to the master (follower mode)
+    delivery_ids: tuple[UUID, ...] = ()  # to enqueue after commit
+
+
+def _text(value: str, field: str) -> str:
+    value = value.strip()
+    if len(value) > MAX_TEXT:
+        raise InvalidInput(f"At most {MAX_TEXT} characters", field=field)
+    return value
+
+
+def payload_fields(adj: Adjustment, member: Member, definition: PointDefinition) -> dict[str, Any]:
+    """Exactly the fields the master's `loyalty.addPoints` payload has, per source."""
+    common: dict[str, Any] = {
+        "ContactId": member.external_user_id,
+        "Amount": adj.amount,
+        "Description": adj.description,
+        "Source": "Automation" if adj.automation else "Manual",
+        "PointDefinitionId": definition.external_id,
+    }
+    if adj.automation:
+        return {
+            **common,
+            "Reason": adj.reason,
+            "ProcessId": adj.process_id,
+            "WorkflowId": adj.workflow_id,
+            "WorkflowName": adj.workflow_name,
+        }
+    return {**common, "UserId": adj.user_id, "UserName": adj.user_name}
+
+
+async def adjust_points(adj: Adjustment) -> Adjusted:
+    if adj.amount == 0 or abs(adj.amount) > MAX_AMOUNT:
+        raise InvalidInput("Amount must be non-zero and at most 10^9", field="amount")
+    for value, field in ((adj.description, "description"), (adj.reason, "reason")):
+        _text(value, field)
+    key = validate_key(adj.idempotency_key)
+    member = await Member.get_or_none(id=adj.member_id, tenant_id=adj.tenant_id)
+    if member is None:
+        raise NotFound("Member not found", field="memberId")
+    definition = await resolve_definition(adj.tenant_id, adj.definition_id)
+    source = LedgerSource.AUTOMATION if adj.automation else LedgerSource.MANUAL
+    # Same scope and fingerprint as award_points: a key names one adjustment whichever
+    # way it went, also across a switch of the point mode.
+    scope = f"points:{member.id}"
+    fingerprint = request_fingerprint(
+        definition.id, adj.amount, source, adj.description, None, None
+    )
+    if key:
+        earlier = await replayed_result(adj.tenant_id, scope, key, fingerprint)
+        forwarded = await ForwardedAdjustment.get_or_none(id=earlier) if earlier else None
+        if forwarded is not None:
+            return Adjusted(forwarded=forwarded)
+    if await definition_mode(definition) not in FOLLOWER_MODES:
+        posted = await award_points(
+            AwardRequest(
+                tenant_id=adj.tenant_id,
+                member_id=member.id,
+                definition_id=definition.id,
+                amount=adj.amount,
+                source=source,
+                description=adj.description,
+                idempotency_key=key,
+                actor=adj.actor,
+            )
+        )
+        return Adjusted(posted=posted)
+    try:
+        return await _forward(adj, member, definition, key, scope, fingerprint)
+    except IntegrityError:
+        earlier = await replayed_result(adj.tenant_id, scope, key, fingerprint) if key else None
+        forwarded = await ForwardedAdjustment.get_or_none(id=earlier) if earlier else None
+        if forwarded is None:
+            raise
+        return Adjusted(forwarded=forwarded)
+
+
+async def _forward(
+    adj: Adjustment,
+    member: Member,
+    definition: PointDefinition,
+    key: str | None,
+    scope: str,
+    fingerprint: str,
+) -> Adjusted:
+    settings = await PointMasterSettings.get_or_none(tenant_id=adj.tenant_id)
+    if settings is None or settings.adjustment_endpoint_id is None:
+        raise Refused(
+            "The point master owns these points and no adjustment URL is set: "
+            "setPointMasterSettings(adjustmentUrl) first",
+            code="NO_ADJUSTMENT_URL",
+        )
+    shared = await current_key(adj.tenant_id)
+    tenant = await Tenant.get(id=adj.tenant_id)
+    fields = payload_fields(adj, member, definition)
+    forwarded_id = uuid4()
+    body = add_points_body(
+        forwarded_id, encrypt_json(fields, shared.key), shared.key_id, tenant.slug
+    )
+    now = clock.now()
+    async with in_transaction() as conn:
+        if key:
+            await claim_key(conn, adj.tenant_id, scope, key, fingerprint, forwarded_id)
+        delivery_ids = await add_deliveries(
+            conn,
+            adj.tenant_id,
+            WebhookEvent.LOYALTY_ADD_POINTS.value,
+            lambda _fmt: body,
+            now=now,
+            only_endpoint=settings.adjustment_endpoint_id,
+        )
+        if not delivery_ids:
+            raise Refused(
+                "The point master's adjustment endpoint is disabled: enable it or set "
+                "the adjustment URL again",
+                code="ADJUSTMENT_ENDPOINT_DISABLED",
+            )
+        forwarded = await ForwardedAdjustment.create(
+            id=forwarded_id,
+            tenant_id=adj.tenant_id,
+            member_id=member.id,
+            point_definition_id=definition.id,
+            delivery_id=delivery_ids[0],
+            contact_id=member.external_user_id,
+            definition_external_id=definition.external_id,
+            amount=adj.amount,
+            source=fields["Source"],
+            description=adj.description,
+            reason=adj.reason,
+            payload_fields=fields,
+            key_id=shared.key_id,
+            actor=adj.actor,
+            created_at=now,
+            using_db=conn,
+        )
+    return Adjusted(forwarded=forwarded, delivery_ids=tuple(delivery_ids))
+
+
+async def adjustment_status(adjustment: ForwardedAdjustment) -> AdjustmentStatus:
+    if adjustment.reflected_at is not None:
+        return AdjustmentStatus.REFLECTED
+    if adjustment.delivery_id is None:
+        return AdjustmentStatus.DELIVERY_FAILED  # its endpoint (and log) was deleted
+    delivery = await WebhookDelivery.get_or_none(id=adjustment.delivery_id)
+    if delivery is None:
+        return AdjustmentStatus.DELIVERY_FAILED
+    return {
+        DeliveryStatus.DELIVERED: AdjustmentStatus.DELIVERED,
+        DeliveryStatus.DEAD: AdjustmentStatus.DELIVERY_FAILED,
+    }.get(DeliveryStatus(delivery.status), AdjustmentStatus.SENT_TO_MASTER)
+
+
+def _applied_pairs(batch: SyncBatch) -> set[tuple[str, int]]:
+    """(contactId, definitionId) of the batch's items that were not rejected."""
+    rejected = set()
+    for message in batch.messages:
+        match = _REJECTED_ITEM.match(str(message.get("message", "")))
+        if match:
+            rejected.add(int(match.group(1)))
+    pairs = set()
+    for index, item in enumerate(batch.items):
+        if index in rejected or not isinstance(item, dict):
+            continue
+        contact, definition = item.get("contactId"), item.get("definitionId")
+        if isinstance(contact, str) and isinstance(definition, int | float):
+            pairs.add((contact.strip(), int(definition)))
+    return pairs
+
+
+async def reflect_adjustments(batch: SyncBatch) -> int:
+    """Called when a sync batch has been applied: the master's data now includes what was
+    delivered to it before this batch was received, for the contacts and definitions the
+    batch carries. Returns how many adjustments became REFLECTED."""
+    if batch.status not in (SyncStatus.COMPLETED, SyncStatus.COMPLETED_WITH_ERRORS):
+        return 0
+    pairs = _applied_pairs(batch)
+    if not pairs:
+        return 0
+    candidates = await ForwardedAdjustment.filter(
+        tenant_id=batch.tenant_id,
+        reflected_at__isnull=True,
+        contact_id__in=sorted({contact for contact, _ in pairs}),
+        delivery__status=DeliveryStatus.DELIVERED,
+        delivery__delivered_at__lte=batch.created_at,
+    ).values_list("id", "contact_id", "definition_external_id")
+    ids = [i for i, contact, definition in candidates if (contact, definition) in pairs]
+    if not ids:
+        return 0
+    return await ForwardedAdjustment.filter(id__in=ids, reflected_at__isnull=True).update(
+        reflected_at=clock.now(), reflected_batch_id=batch.id
+    )
