@@ -114,7 +114,7 @@ async def save_settings(
         changes["points_log_cache_seconds"] = _bounded(
             cache_seconds, CACHE_SECONDS, "pointsLogCacheSeconds"
         )
-    if adjustment_url:
+    if adjustment_url is not UNSET and adjustment_url:
         await checked_addresses(adjustment_url, allow_private)
     secret: str | None = None
     async with in_transaction() as conn:

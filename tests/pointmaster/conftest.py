@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -18,6 +18,8 @@ from models.point_modes import set_point_mode
 from models.tenancy import create_api_key
 from models.tenants import PointMode
 from tests.factories import make_tenant
+from tests.pointmaster.live_engine import Engine, running_engine
+from tests.webhooks.receiver import Receiver, running_receiver
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 
@@ -70,3 +72,19 @@ async def balances_follower(http: httpx.AsyncClient) -> Follower:
 @pytest.fixture
 async def transactions_follower(http: httpx.AsyncClient) -> Follower:
     return await follower_of(http, PointMode.FOLLOWER_TRANSACTIONS)
+
+
+@pytest.fixture
+async def master() -> AsyncIterator[Receiver]:
+    """A fake point master: a real HTTP server on 127.0.0.1 that records what it gets."""
+    async with running_receiver() as running:
+        yield running
+
+
+@pytest.fixture
+async def engine(db: str, settings: Settings, redis_url: str) -> AsyncIterator[Engine]:
+    """The app with a real queue and worker; the master is on 127.0.0.1, so private
+    targets are allowed here (as in development)."""
+    local = replace(settings, webhook_allow_private=True, webhook_timeout=2.0)
+    async with running_engine(local, redis_url) as running:
+        yield running
