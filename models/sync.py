@@ -22,8 +22,9 @@ from core.errors import Conflict, InvalidInput, NotFound
 from models.adjustments import reflect_adjustments
 from models.point_modes import mode_in_use
 from models.pointmaster import SyncBatch, SyncKind, SyncStatus
-from models.sync_apply import apply_items
+from models.sync_balances import BalancesApplier
 from models.sync_items import voyado_time
+from models.sync_transactions import TransactionsApplier
 from models.tenants import PointMode, Tenant
 
 MAX_ITEMS = 1000
@@ -117,7 +118,9 @@ async def apply_batch(batch_id: UUID) -> SyncBatch | None:
     if not claimed:
         return None
     batch = await SyncBatch.get(id=batch_id)
-    outcome = await apply_items(batch, MODE_FOR[SyncKind(batch.kind)])
+    kind = SyncKind(batch.kind)
+    applier = BalancesApplier if kind == SyncKind.BALANCES else TransactionsApplier
+    outcome = await applier(batch, MODE_FOR[kind]).run()
     done = clock.now()
     await SyncBatch.filter(id=batch_id).update(
         status=SyncStatus.COMPLETED_WITH_ERRORS if outcome.rejected else SyncStatus.COMPLETED,

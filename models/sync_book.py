@@ -10,8 +10,9 @@ a point-master upload at once instead of one round trip per posting:
 - points with a future valid-from wait as a PENDING grant (counted in `pending`), points with
   a valid-to are an ACTIVE grant; either way the account's settle hint is lowered to the
   moment it must be looked at next.
-`write()` then inserts the entries and grants, updates the spent lots and moves each account
-once, by the difference, with a guarded UPDATE that must land on the values computed here.
+`write()` then inserts the entries and grants (one statement each), updates the spent lots
+and moves each account once, by the difference, with a guarded UPDATE that must land on the
+values computed here.
 """
 
 from __future__ import annotations
@@ -19,10 +20,13 @@ from __future__ import annotations
 import bisect
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 from uuid import UUID, uuid4
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
+from core import clock
+from models.bulk_sql import insert_rows
 from models.grants import settle_account
 from models.points import GrantStatus, LedgerEntry, LedgerSource, PointAccount, PointGrant
 from models.sync_bulk import as_uuid
@@ -50,10 +54,10 @@ class _Start:
 class AccountBook:
     def __init__(self, conn: BaseDBAsyncClient, now: datetime) -> None:
         self.conn = conn
-        self.now = now
+        self.now = now  # of every posting of the chunk (see _tick)
         self.accounts: dict[UUID, PointAccount] = {}
-        self.entries: list[LedgerEntry] = []
-        self.grants: list[PointGrant] = []
+        self.entries: list[dict[str, Any]] = []  # ledger_entry rows
+        self.grants: list[dict[str, Any]] = []  # point_grant rows
         self._start: dict[UUID, _Start] = {}
         self._lots: dict[UUID, list[_Lot]] = {}
         self._lots_loaded: set[UUID] = set()
@@ -66,22 +70,29 @@ class AccountBook:
         self._ticks += 1
         return self.now + timedelta(microseconds=self._ticks)
 
-    async def lock(self, account_ids: set[UUID]) -> None:
-        """Lock (PostgreSQL: FOR UPDATE, in primary-key order) and settle the accounts."""
-        if not account_ids:
-            return
+    @classmethod
+    async def locked(cls, conn: BaseDBAsyncClient, account_ids: set[UUID]) -> AccountBook:
+        """Lock (PostgreSQL: FOR UPDATE, in primary-key order) and settle the accounts.
+
+        `now` is read once the locks are held: postings on an account are stamped after
+        those of the transaction that held it before.
+        """
         rows = (
             await PointAccount.filter(id__in=list(account_ids))
             .order_by("id")
             .select_for_update()
-            .using_db(self.conn)
+            .using_db(conn)
+            if account_ids
+            else []
         )
+        book = cls(conn, clock.now())
         for account in rows:
-            await settle_account(self.conn, account, self.now)  # a no-op unless due
-            self.accounts[account.id] = account
-            self._start[account.id] = _Start(
+            await settle_account(conn, account, book.now)  # a no-op unless due
+            book.accounts[account.id] = account
+            book._start[account.id] = _Start(
                 account.balance, account.pending, account.next_settle_at
             )
+        return book
 
     async def load_lots(self, account_ids: set[UUID]) -> None:
         """Read the unspent expiring points of the accounts a debit may touch."""
@@ -120,32 +131,33 @@ class AccountBook:
         valid_from: datetime | None = None,
         valid_to: datetime | None = None,
         entry_id: UUID | None = None,
-    ) -> LedgerEntry | None:
-        """Post `amount` (+/-); None (and nothing changed) if the balance would go below 0."""
+    ) -> bool:
+        """Post `amount` (+/-); False (and nothing changed) if the balance would go below 0."""
         account = self.accounts[account_id]
         after = account.balance + amount
         if after < 0:
-            return None
-        entry = LedgerEntry(
-            id=entry_id or uuid4(),
-            tenant_id=account.tenant_id,
-            account_id=account_id,
-            amount=amount,
-            balance_before=account.balance,
-            balance_after=after,
-            source=source,
-            description=description,
-            valid_from=valid_from,
-            valid_to=valid_to,
-            redemption_id=None,
-            actor=actor,
-            created_at=self._tick(),
+            return False
+        self.entries.append(
+            {
+                "id": entry_id or uuid4(),
+                "tenant_id": account.tenant_id,
+                "account_id": account_id,
+                "amount": amount,
+                "balance_before": account.balance,
+                "balance_after": after,
+                "source": source.value,
+                "description": description,
+                "valid_from": valid_from,
+                "valid_to": valid_to,
+                "redemption_id": None,
+                "actor": actor,
+                "created_at": self._tick(),
+            }
         )
-        self.entries.append(entry)
         account.balance = after
         if amount < 0 and source != LedgerSource.EXPIRY:
             self._spend(account_id, -amount)
-        return entry
+        return True
 
     def add_grant(
         self,
@@ -159,35 +171,36 @@ class AccountBook:
         valid_from: datetime | None,
         valid_to: datetime | None,
         pending: bool,
-    ) -> PointGrant:
+    ) -> None:
         """A pending grant (waits for valid-from) or an expiring one (already posted)."""
         account = self.accounts[account_id]
         due = valid_from if pending else valid_to
         assert due is not None
-        grant = PointGrant(
-            id=grant_id,
-            tenant_id=account.tenant_id,
-            account_id=account_id,
-            amount=amount,
-            remaining=0 if pending else amount,
-            source=source,
-            description=description,
-            valid_from=valid_from,
-            valid_to=valid_to,
-            status=GrantStatus.PENDING if pending else GrantStatus.ACTIVE,
-            due_at=due,
-            actor=actor,
-            created_at=self._tick(),
+        created_at = self._tick()
+        self.grants.append(
+            {
+                "id": grant_id,
+                "tenant_id": account.tenant_id,
+                "account_id": account_id,
+                "amount": amount,
+                "remaining": 0 if pending else amount,  # an expiring one's: set by write()
+                "source": source.value,
+                "description": description,
+                "valid_from": valid_from,
+                "valid_to": valid_to,
+                "status": (GrantStatus.PENDING if pending else GrantStatus.ACTIVE).value,
+                "due_at": due,
+                "actor": actor,
+                "created_at": created_at,
+            }
         )
-        self.grants.append(grant)
         if pending:
             account.pending += amount
         else:
             assert valid_to is not None
-            self._add_lot(account_id, valid_to, grant.created_at, grant_id, amount, loaded=False)
+            self._add_lot(account_id, valid_to, created_at, grant_id, amount, loaded=False)
         if account.next_settle_at is None or account.next_settle_at > due:
             account.next_settle_at = due
-        return grant
 
     def _add_lot(
         self,
@@ -218,12 +231,10 @@ class AccountBook:
     async def write(self) -> None:
         remaining = {lot.grant_id: lot.remaining for lots in self._lots.values() for lot in lots}
         for grant in self.grants:
-            if grant.status == GrantStatus.ACTIVE:
-                grant.remaining = remaining[grant.id]
-        if self.entries:
-            await LedgerEntry.bulk_create(self.entries, using_db=self.conn)
-        if self.grants:
-            await PointGrant.bulk_create(self.grants, using_db=self.conn)
+            if grant["status"] == GrantStatus.ACTIVE:
+                grant["remaining"] = remaining[grant["id"]]
+        await insert_rows(self.conn, LedgerEntry, self.entries)
+        await insert_rows(self.conn, PointGrant, self.grants)
         spent = [
             lot for lots in self._lots.values() for lot in lots
             if lot.loaded is not None and lot.remaining != lot.loaded

@@ -10,11 +10,15 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 from uuid import UUID, uuid4
 
+from tortoise import connections
 from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.models import Model
 
 from core import clock
+from models.bulk_sql import insert_rows
 from models.idempotency import IdempotencyKey
 from models.members import Member
 from models.pointmaster import BalanceSnapshot
@@ -30,12 +34,16 @@ async def ensure_members(tenant_id: UUID, contacts: Iterable[str]) -> dict[str, 
     wanted = set(contacts)
     found = await _members(tenant_id, wanted)
     missing = sorted(wanted - found.keys())
-    if missing:
-        await Member.bulk_create(
-            [Member(id=uuid4(), tenant_id=tenant_id, external_user_id=c) for c in missing],
-            ignore_conflicts=True,
-        )
-        found.update(await _members(tenant_id, set(missing)))
+    now = clock.now()
+    rows = [
+        {"id": uuid4(), "tenant_id": tenant_id, "external_user_id": c, "created_at": now,
+         "updated_at": now}
+        for c in missing
+    ]  # fmt: skip
+    created = await _insert(Member, rows, ("external_user_id", "id"))
+    found.update({str(r["external_user_id"]): as_uuid(r["id"]) for r in created})
+    if len(created) < len(missing):  # created meanwhile by another worker
+        found.update(await _members(tenant_id, wanted - found.keys()))
     return found
 
 
@@ -53,15 +61,18 @@ async def ensure_accounts(tenant_id: UUID, pairs: Iterable[Pair]) -> dict[Pair, 
     wanted = set(pairs)
     found = await _accounts(wanted)
     missing = sorted(wanted - found.keys())
-    if missing:
-        await PointAccount.bulk_create(
-            [
-                PointAccount(id=uuid4(), tenant_id=tenant_id, member_id=m, definition_id=d)
-                for m, d in missing
-            ],
-            ignore_conflicts=True,
-        )
-        found.update(await _accounts(set(missing)))
+    now = clock.now()
+    rows = [
+        {"id": uuid4(), "tenant_id": tenant_id, "member_id": m, "definition_id": d,
+         "balance": 0, "pending": 0, "created_at": now}
+        for m, d in missing
+    ]  # fmt: skip
+    created = await _insert(PointAccount, rows, ("member_id", "definition_id", "id"))
+    found.update(
+        {(as_uuid(r["member_id"]), as_uuid(r["definition_id"])): as_uuid(r["id"]) for r in created}
+    )
+    if len(created) < len(missing):
+        found.update(await _accounts(wanted - found.keys()))
     return found
 
 
@@ -83,23 +94,23 @@ async def ensure_snapshots(tenant_id: UUID, account_ids: Iterable[UUID]) -> None
     have = await BalanceSnapshot.filter(account_id__in=list(wanted)).values_list(
         "account_id", flat=True
     )
-    missing = sorted(wanted - {as_uuid(a) for a in have})
-    if missing:
-        now = clock.now()
-        await BalanceSnapshot.bulk_create(
-            [
-                BalanceSnapshot(
-                    id=uuid4(),
-                    tenant_id=tenant_id,
-                    account_id=a,
-                    snapshot_at=NEVER,
-                    amount=0,
-                    updated_at=now,
-                )
-                for a in missing
-            ],
-            ignore_conflicts=True,
-        )
+    now = clock.now()
+    rows = [
+        {"id": uuid4(), "tenant_id": tenant_id, "account_id": a, "snapshot_at": NEVER,
+         "amount": 0, "updated_at": now}
+        for a in sorted(wanted - {as_uuid(a) for a in have})
+    ]  # fmt: skip
+    await _insert(BalanceSnapshot, rows, ("id",))
+
+
+async def _insert(
+    model: type[Model], rows: list[dict[str, Any]], returning: tuple[str, ...]
+) -> list[dict[str, Any]]:
+    """Insert outside any transaction; rows that exist already (a concurrent worker) are
+    skipped and not returned."""
+    return await insert_rows(
+        connections.get("default"), model, rows, ignore_conflicts=True, returning=returning
+    )
 
 
 @dataclass(frozen=True)
@@ -116,39 +127,19 @@ async def claim_keys(
 ) -> set[tuple[str, str]]:
     """Insert the keys that nobody holds; returns the (scope, key) pairs claimed here.
 
-    A key another transaction is inserting makes this one wait until it ends (PostgreSQL's
-    unique index), then it counts as held if that transaction committed.
+    A key another transaction is inserting makes this one wait until it ends (the unique
+    index), then it counts as held if that transaction committed.
     """
-    if not claims:
-        return set()
-    claims = sorted(claims, key=lambda c: (c.scope, c.key))
     now = clock.now()
-    if conn.capabilities.dialect == "postgres":
-        rows = await conn.execute_query_dict(
-            'INSERT INTO "idempotency_key" '
-            '("id", "tenant_id", "scope", "key", "request_hash", "result_id", "created_at") '
-            "SELECT u.id, $1::uuid, u.scope, u.key, u.hash, u.result, $2::timestamptz "
-            "FROM unnest($3::uuid[], $4::text[], $5::text[], $6::text[], $7::text[]) "
-            "AS u(id, scope, key, hash, result) ORDER BY u.scope, u.key "
-            'ON CONFLICT DO NOTHING RETURNING "scope", "key"',
-            [tenant_id, now, [c.claim_id for c in claims], [c.scope for c in claims],
-             [c.key for c in claims], [c.fingerprint for c in claims],
-             [str(c.result_id) for c in claims]],
-        )  # fmt: skip
-    else:
-        rows = await conn.execute_query_dict(
-            'INSERT INTO "idempotency_key" '
-            '("id", "tenant_id", "scope", "key", "request_hash", "result_id", "created_at") '
-            "VALUES " + ", ".join(["(?, ?, ?, ?, ?, ?, ?)"] * len(claims)) + " "
-            'ON CONFLICT DO NOTHING RETURNING "scope", "key"',
-            [
-                value
-                for c in claims
-                for value in (str(c.claim_id), str(tenant_id), c.scope, c.key, c.fingerprint,
-                              str(c.result_id), now)
-            ],
-        )  # fmt: skip
-    return {(str(r["scope"]), str(r["key"])) for r in rows}
+    rows = [
+        {"id": c.claim_id, "tenant_id": tenant_id, "scope": c.scope, "key": c.key,
+         "request_hash": c.fingerprint, "result_id": str(c.result_id), "created_at": now}
+        for c in sorted(claims, key=lambda c: (c.scope, c.key))
+    ]  # fmt: skip
+    claimed = await insert_rows(
+        conn, IdempotencyKey, rows, ignore_conflicts=True, returning=("scope", "key")
+    )
+    return {(str(r["scope"]), str(r["key"])) for r in claimed}
 
 
 async def key_fingerprints(

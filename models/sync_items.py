@@ -7,6 +7,8 @@ message for the batch status; it never fails the whole batch.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -124,6 +126,20 @@ def transaction_item(item: Any) -> TransactionItem:
         valid_to=_optional_time(item, "validTo"),
         transaction_id=transaction_id,
     )
+
+
+def dedupe_key(item: TransactionItem) -> str:
+    """The idempotency key of a transaction item (its scope is the member)."""
+    if item.transaction_id is not None:
+        return f"pm-tx:{item.transaction_id}"
+    parts = [
+        item.definition_id,
+        item.time_stamp.astimezone(UTC).isoformat(),
+        item.amount,
+        item.source_name.lower(),
+    ]
+    digest = hashlib.sha256(json.dumps(parts).encode()).hexdigest()
+    return f"pm-item:{digest}"
 
 
 def voyado_time(moment: datetime) -> str:

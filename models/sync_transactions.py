@@ -1,0 +1,186 @@
+"""Applying a transactions upload: each item posted once, a chunk per transaction.
+
+A transaction item posts only if its chunk's transaction inserted the item's idempotency
+key (made of contact, definition, timeStamp, amount and source, or of its explicit
+`transactionId`), in the member's scope as `awardPoints` keys are. A key already held is a
+re-send (not applied twice) or, for a `transactionId` used with other values, a rejection;
+a key inserted by a concurrent worker's transaction makes this one wait for its outcome.
+A chunk never holds the same key twice: an item repeating a key of the current chunk starts
+the next one, so it sees the first one's outcome. A deduction that would overdraw is
+refused and its key given back, as `award_points` does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from uuid import UUID, uuid4
+
+from tortoise.transactions import in_transaction
+
+from core import clock
+from core.errors import InvalidInput
+from models.awards import AwardRequest
+from models.awards import _validate as validate_award
+from models.idempotency import request_fingerprint
+from models.sync_apply import CHUNK_ITEMS, BatchApplier, Outcome
+from models.sync_book import AccountBook
+from models.sync_bulk import (
+    KeyClaim,
+    claim_keys,
+    ensure_accounts,
+    key_fingerprints,
+    release_keys,
+)
+from models.sync_items import TransactionItem, dedupe_key, transaction_item
+
+TOO_LOW = "The balance is too low for this deduction"
+
+
+@dataclass
+class _Tx:
+    index: int
+    item: TransactionItem
+    definition_id: UUID
+    member_id: UUID
+    key: str
+    fingerprint: str
+    posting_id: UUID = field(default_factory=uuid4)
+    claim_id: UUID = field(default_factory=uuid4)
+    account_id: UUID | None = None
+
+    @property
+    def scope(self) -> str:
+        return f"points:{self.member_id}"
+
+    @property
+    def scoped_key(self) -> tuple[str, str]:
+        return (self.scope, self.key)
+
+    def invalid(self, tenant_id: UUID, now: datetime) -> str | None:
+        """Why award_points would refuse the item (amount, source, validity), or None."""
+        item = self.item
+        request = AwardRequest(
+            tenant_id=tenant_id,
+            member_id=self.member_id,
+            definition_id=self.definition_id,
+            amount=item.amount,
+            source=item.source,
+            description=item.description,
+            valid_from=item.valid_from,
+            valid_to=item.valid_to,
+        )
+        try:
+            validate_award(request, now)
+        except InvalidInput as exc:
+            return exc.message
+        return None
+
+
+class TransactionsApplier(BatchApplier):
+    async def run(self) -> Outcome:
+        txs = []
+        for index, item, definition, member_id in await self.parse(transaction_item):
+            fingerprint = request_fingerprint(
+                definition.id,
+                item.amount,
+                item.source,
+                item.description,
+                item.valid_from,
+                item.valid_to,
+            )
+            txs.append(_Tx(index, item, definition.id, member_id, dedupe_key(item), fingerprint))
+        now = clock.now()
+        valid = [t for t in txs if t.invalid(self.tenant_id, now) is None]
+        accounts = await ensure_accounts(
+            self.tenant_id, {(t.member_id, t.definition_id) for t in valid}
+        )
+        for t in txs:
+            t.account_id = accounts.get((t.member_id, t.definition_id))
+        for chunk in _chunks(txs):
+            self.outcome.merge(await self._chunk(chunk))
+        return self.outcome
+
+    async def _chunk(self, chunk: list[_Tx]) -> Outcome:
+        outcome = Outcome()
+        async with in_transaction() as conn:
+            book = await AccountBook.locked(
+                conn, {t.account_id for t in chunk if t.account_id is not None}
+            )
+            errors = {t.index: t.invalid(self.tenant_id, book.now) for t in chunk}
+            for t in chunk:
+                if errors[t.index] is None and t.account_id not in book.accounts:
+                    errors[t.index] = "the account was not found"  # valid only from now on
+            claims = [
+                KeyClaim(t.claim_id, t.scope, t.key, t.fingerprint, t.posting_id)
+                for t in chunk
+                if errors[t.index] is None
+            ]
+            claimed = await claim_keys(conn, self.tenant_id, claims)
+            held = await key_fingerprints(
+                conn, self.tenant_id, {t.scoped_key for t in chunk} - claimed
+            )
+            await book.load_lots(
+                {t.account_id for t in chunk if t.account_id and t.item.amount < 0}
+            )
+            released = []
+            for t in chunk:
+                if t.scoped_key not in claimed:
+                    self._not_claimed(t, held.get(t.scoped_key), errors[t.index], outcome)
+                elif _post(book, t, self.actor):
+                    outcome.applied += 1
+                else:
+                    outcome.reject(t.index, TOO_LOW)
+                    released.append(t.claim_id)
+            await release_keys(conn, released)
+            await book.write()
+        return outcome
+
+    @staticmethod
+    def _not_claimed(t: _Tx, held: str | None, error: str | None, outcome: Outcome) -> None:
+        if held is None:  # never applied, and not valid
+            outcome.reject(t.index, error or "the item could not be applied")
+        elif held == t.fingerprint or t.item.transaction_id is None:
+            # Applied before; with no transactionId, the same contact, definition, time,
+            # amount and source is a re-send even if the description differs.
+            outcome.duplicates += 1
+        else:
+            outcome.reject(
+                t.index, f"transactionId {t.item.transaction_id} was applied with other values"
+            )
+
+
+def _chunks(txs: list[_Tx]) -> Iterator[list[_Tx]]:
+    """Up to CHUNK_ITEMS items, and never one key twice in a chunk."""
+    chunk: list[_Tx] = []
+    keys: set[tuple[str, str]] = set()
+    for t in txs:
+        if len(chunk) >= CHUNK_ITEMS or t.scoped_key in keys:
+            yield chunk
+            chunk, keys = [], set()
+        chunk.append(t)
+        keys.add(t.scoped_key)
+    if chunk:
+        yield chunk
+
+
+def _post(book: AccountBook, t: _Tx, actor: str) -> bool:
+    """What award_points does with one item; False when a deduction would overdraw."""
+    item, account_id = t.item, t.account_id
+    assert account_id is not None
+    details: dict[str, Any] = {
+        "description": item.description,
+        "actor": actor,
+        "valid_from": item.valid_from,
+        "valid_to": item.valid_to,
+    }
+    if item.amount > 0 and item.valid_from is not None and item.valid_from > book.now:
+        book.add_grant(account_id, t.posting_id, item.amount, item.source, pending=True, **details)
+        return True
+    if not book.post(account_id, item.amount, item.source, entry_id=t.posting_id, **details):
+        return False
+    if item.valid_to is not None:
+        book.add_grant(account_id, t.posting_id, item.amount, item.source, pending=False, **details)
+    return True
