@@ -121,11 +121,9 @@ async def adjust_points(adj: Adjustment) -> Adjusted:
     fingerprint = request_fingerprint(
         definition.id, adj.amount, source, adj.description, None, None
     )
-    if key:
-        earlier = await replayed_result(adj.tenant_id, scope, key, fingerprint)
-        forwarded = await ForwardedAdjustment.get_or_none(id=earlier) if earlier else None
-        if forwarded is not None:
-            return Adjusted(forwarded=forwarded)
+    forwarded = await _forwarded_before(adj.tenant_id, scope, key, fingerprint)
+    if forwarded is not None:
+        return Adjusted(forwarded=forwarded)
     if await definition_mode(definition) not in FOLLOWER_MODES:
         posted = await award_points(
             AwardRequest(
@@ -142,12 +140,20 @@ async def adjust_points(adj: Adjustment) -> Adjusted:
         return Adjusted(posted=posted)
     try:
         return await _forward(adj, member, definition, key, scope, fingerprint)
-    except IntegrityError:
-        earlier = await replayed_result(adj.tenant_id, scope, key, fingerprint) if key else None
-        forwarded = await ForwardedAdjustment.get_or_none(id=earlier) if earlier else None
+    except IntegrityError:  # a concurrent request with the same key won
+        forwarded = await _forwarded_before(adj.tenant_id, scope, key, fingerprint)
         if forwarded is None:
             raise
         return Adjusted(forwarded=forwarded)
+
+
+async def _forwarded_before(
+    tenant_id: UUID, scope: str, key: str | None, fingerprint: str
+) -> ForwardedAdjustment | None:
+    """The adjustment an earlier request with this key forwarded (Conflict if the key
+    named another request)."""
+    earlier = await replayed_result(tenant_id, scope, key, fingerprint) if key else None
+    return await ForwardedAdjustment.get_or_none(id=earlier) if earlier else None
 
 
 async def _forward(

@@ -19,10 +19,12 @@ from typing import Any
 import graphql
 import pytest
 
+from core import clock
 from models import tenancy
 from models.catalog import archive_reward
 from models.lifecycle import Via, transition
 from models.membership import save_point_definition
+from models.pointmaster import SyncBatch, SyncKind
 from models.redeem import RedeemRequest, redeem
 from models.redemptions import RedemptionStatus
 from models.webhook_endpoints import create_endpoint
@@ -128,6 +130,15 @@ async def build_world(gql: GraphQLClient) -> World:
     await WebhookDelivery.filter(id=deliveries[1]).update(
         status=DeliveryStatus.DEAD, attempt_count=8, last_status_code=500, next_attempt_at=None
     )
+    batch = await SyncBatch.create(
+        id=uuid.uuid4(),
+        tenant_id=ta,
+        kind=SyncKind.BALANCES,
+        items=[],
+        item_count=0,
+        created_at=clock.now(),
+        updated_at=clock.now(),
+    )
     listed = await gql("{ apiKeys { id } }", token=a.admin_token)
     first_key = next(k["id"] for k in listed["data"]["apiKeys"] if k["id"] != str(second_key.id))
 
@@ -164,6 +175,7 @@ async def build_world(gql: GraphQLClient) -> World:
         "a_delivery_delivered": str(deliveries[0]),
         "a_delivery_dead": str(deliveries[1]),
         "a_delivery_pending": str(deliveries[2]),
+        "a_batch": str(batch.id),
         "b_member": str(b_member.id),
         "b_reward": str(b_reward.id),
         "b_tier": str(b_tier.id),
@@ -768,6 +780,108 @@ PROBES: list[Probe] = [
         lambda ids: {},
         ADMIN,
         expect_no_error,
+    ),
+    Probe(
+        "setPointMode",
+        "foreign-definition",
+        'mutation($d: ID) { setPointMode(mode: MASTER, pointDefinitionId: $d, reason: "probe")'
+        f" {{ mode pointDefinition {{ id }} change {{ id }} {NOT_FOUND_PAYLOAD} }} }}",
+        lambda ids: {"d": ids["a_definition2"]},
+        ADMIN,
+        expect_payload_not_found,
+    ),
+    Probe(
+        "pointMasterSettings",
+        "own-tenant",
+        "{ pointMasterSettings { pointsLogUrl pointsLogAuthValue adjustmentUrl keys { keyId } } }",
+        lambda ids: {},
+        ADMIN,
+        expect_no_error,
+    ),
+    Probe(
+        "setPointMasterSettings",
+        "own-tenant",
+        "mutation { setPointMasterSettings(input: {pointsLogCacheSeconds: 30})"
+        " { settings { pointsLogCacheSeconds } errors { code } } }",
+        lambda ids: {},
+        ADMIN,
+        expect_no_error,
+    ),
+    Probe(
+        "rotatePointMasterKey",
+        "own-tenant",
+        "mutation { rotatePointMasterKey { key { current } errors { code } } }",
+        lambda ids: {},
+        ADMIN,
+        expect_no_error,
+    ),
+    # pointsLog is non-null: one alias per probe, or which error nulls `data` first is a race
+    Probe(
+        "pointsLog",
+        "foreign-member",
+        "query($m: ID) { pointsLog(memberId: $m) { contactId entries { amount } } }",
+        lambda ids: {"m": ids["a_member"]},
+        ALL,
+        expect_top_not_found,
+    ),
+    Probe(
+        "pointsLog",
+        "foreign-external-id",
+        "query($e: String) { pointsLog(externalUserId: $e) { contactId entries { amount } } }",
+        lambda ids: {"e": ids["a_member_ext"]},
+        ALL,
+        expect_top_not_found,
+    ),
+    Probe(
+        "pointAdjustments",
+        "foreign-member",
+        "query($m: ID) { pointAdjustments(memberId: $m) { nodes { id } } }",
+        lambda ids: {"m": ids["a_member"]},
+        ALL,
+        expect_top_not_found,
+    ),
+    Probe(
+        "adjustPoints",
+        "foreign-member-and-definition",
+        "mutation($m: ID, $e: String, $own: ID, $d: ID) {"
+        f" byId: adjustPoints(input: {{memberId: $m, amount: 10}}) {{ applied adjustment {{ id }} {NOT_FOUND_PAYLOAD} }}"
+        f" byExt: adjustPoints(input: {{externalUserId: $e, amount: -10}}) {{ applied {NOT_FOUND_PAYLOAD} }}"
+        " byDef: adjustPoints(input: {memberId: $own, pointDefinitionId: $d, amount: 10})"
+        f" {{ applied account {{ id }} {NOT_FOUND_PAYLOAD} }} }}",
+        lambda ids: {
+            "m": ids["a_member"],
+            "e": ids["a_member_ext"],
+            "own": ids["b_member"],
+            "d": ids["a_definition2"],
+        },
+        BACKEND,
+        expect_payload_not_found,
+    ),
+    Probe(
+        "uploadPointBalances",
+        "contact-of-a",
+        "mutation($e: String!) { uploadPointBalances(items: [{contactId: $e, amount: 1,"
+        ' definitionId: 1, timeStamp: "2031-01-01T00:00:00Z"}]) { batch { id } errors { code } } }',
+        lambda ids: {"e": ids["a_member_ext"]},
+        BACKEND,
+        expect_no_error,
+    ),
+    Probe(
+        "uploadPointTransactions",
+        "contact-of-a",
+        "mutation($e: String!) { uploadPointTransactions(items: [{contactId: $e, amount: 1,"
+        ' definitionId: 1, timeStamp: "2031-01-01T00:00:00Z"}]) { batch { id } errors { code } } }',
+        lambda ids: {"e": ids["a_member_ext"]},
+        BACKEND,
+        expect_no_error,
+    ),
+    Probe(
+        "syncBatch",
+        "foreign-batch",
+        "query($id: ID!) { syncBatch(id: $id) { id status messages { message } } }",
+        lambda ids: {"id": ids["a_batch"]},
+        BACKEND,
+        expect_null,
     ),
 ]
 

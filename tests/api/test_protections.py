@@ -306,6 +306,7 @@ PAGINATED: dict[str, str] = {
     "ledger": "ledger(memberId: $m, first: $first) { nodes { id } }",
     "redemptions": "redemptions(first: $first) { nodes { id } }",
     "webhookDeliveries": "webhookDeliveries(first: $first) { nodes { id } }",
+    "pointAdjustments": "pointAdjustments(first: $first) { nodes { id } }",
 }
 
 
