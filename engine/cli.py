@@ -124,6 +124,7 @@ def _serve_processes(settings: Settings, workers: int, *, with_worker: bool) -> 
             port=settings.port,
             workers=workers,
             access_log=settings.debug,
+            ws="engine.websocket:FrameWritingProtocol",  # see engine.live_groups
         )
     finally:
         if worker is not None:

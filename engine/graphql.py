@@ -10,15 +10,37 @@ from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
+    BaseGraphQLTransportWSHandler,
+    Operation,
+)
 
 from core.errors import AuthError
 from core.queue import JobQueue, NoQueue
 from core.settings import Settings
+from engine.live_groups import LiveGroups
 from resolvers.auth import Context, authenticate
+from resolvers.live_sharing import SHARING
 from schema.root import build_schema
 
 
+class SharingTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
+    """Strawberry's graphql-transport-ws handler, plus one thing: the task of each operation
+    carries an offer to share its execution with identical subscriptions of this process
+    (resolvers.live_sharing.SHARING, engine.live_groups), which live-update resolvers may
+    take. Everything else, the protocol included, is Strawberry's."""
+
+    view: GamifyGraphQL
+
+    async def run_operation(self, operation: Operation[Context, None]) -> None:
+        # Runs as the operation's own task: the context variable is this operation's alone.
+        SHARING.set(self.view.live_groups.offer(self, operation))
+        await super().run_operation(operation)
+
+
 class GamifyGraphQL(GraphQL[Context, None]):
+    graphql_transport_ws_handler_class = SharingTransportWSHandler
+
     def __init__(self, settings: Settings) -> None:
         super().__init__(
             build_schema(settings),
@@ -34,6 +56,7 @@ class GamifyGraphQL(GraphQL[Context, None]):
         self.settings = settings
         self.queue: JobQueue = NoQueue()  # the app's lifespan sets the Redis-backed one
         self.broker: Any = None  # likewise, the event broker for subscriptions
+        self.live_groups = LiveGroups(self.schema)
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket | None

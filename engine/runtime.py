@@ -22,6 +22,7 @@ from tortoise.migrations.api import migrate
 from uvicorn.config import STARTUP_FAILURE
 
 from core.settings import Settings, tortoise_config
+from engine.websocket import FrameWritingProtocol
 from workers.settings import WorkerSettings, redis_settings_from_url
 
 logger = logging.getLogger("gamify")
@@ -141,6 +142,7 @@ async def serve(settings: Settings, *, with_worker: bool) -> int:
         port=settings.port,
         lifespan="on",
         access_log=settings.debug,
+        ws=FrameWritingProtocol,  # live updates write shared frames straight to sockets
     )
     server = _Server(config)
     worker: Worker | None = None

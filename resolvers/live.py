@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections import deque
-from collections.abc import AsyncGenerator, Awaitable, Callable
+from collections import OrderedDict, deque
+from collections.abc import AsyncGenerator, Awaitable, Callable, Hashable
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -19,9 +19,11 @@ from models.live import (
     replay_redemption_events,
 )
 from models.redemptions import RedemptionStatus as StatusModel
-from resolvers.auth import BACKEND, parse_id, require
+from resolvers.auth import BACKEND, Principal, parse_id, require
+from resolvers.live_sharing import LEADING, SHARING, Sharing, shareable_after
 from schema.live import BalanceUpdate, RedemptionUpdate, RedemptionUpdateFilter
 
+RESUME_CODES = ("SUBSCRIBER_TOO_SLOW", "UPDATES_INTERRUPTED")
 SEEN = 10_000  # event ids remembered to drop a duplicate at the replay/live seam
 
 
@@ -43,48 +45,100 @@ class _Seen:
             self._ids.discard(self._order.popleft())
 
 
+class _PerMessage:
+    """The GraphQL object for a broker message, built once however many subscriptions of
+    this process accept it: the broker hands each of them the same decoded dict, so the
+    recent ones are remembered by identity (holding the dict keeps its id unique)."""
+
+    def __init__(self, build: Callable[[dict[str, Any]], Any], size: int = 256) -> None:
+        self._build = build
+        self._recent: OrderedDict[int, tuple[dict[str, Any], Any]] = OrderedDict()
+        self._size = size
+
+    def __call__(self, message: dict[str, Any]) -> Any:
+        hit = self._recent.get(id(message))
+        if hit is not None and hit[0] is message:
+            return hit[1]
+        built = self._build(message)
+        self._recent[id(message)] = (message, built)
+        if len(self._recent) > self._size:
+            self._recent.popitem(last=False)
+        return built
+
+
+_redemption_update = _PerMessage(RedemptionUpdate.from_message)
+_balance_update = _PerMessage(BalanceUpdate.from_message)
+
+
+def _resume_error(code: str, last: int | None) -> GraphQLError:
+    if code == "SUBSCRIBER_TOO_SLOW":
+        text = "This subscriber fell behind"
+    else:
+        text = "Live updates were interrupted"
+    return GraphQLError(
+        f"{text}; subscribe again with `after` set to the last eventId received",
+        extensions={"code": code, "lastEventId": last},
+    )
+
+
+async def _replayed(
+    replay: Callable[[int], Awaitable[list[dict[str, Any]]]],
+    after: int,
+    accept: Callable[[dict[str, Any]], bool],
+) -> AsyncGenerator[dict[str, Any], None]:
+    """Stored events after the cursor that `accept` takes, page by page: a client away for
+    longer than one page must not get a gap."""
+    cursor = after
+    while True:
+        page = await replay(cursor)
+        for message in page:
+            if accept(message):
+                yield message
+        if len(page) < REPLAY_LIMIT:
+            return
+        cursor = page[-1]["eventId"]
+
+
 async def _stream(
     info: strawberry.Info,
     channel: str,
     accept: Callable[[dict[str, Any]], bool],
     replay: Callable[[int], Awaitable[list[dict[str, Any]]]] | None = None,
     after: int | None = None,
+    scope: Hashable | None = None,
 ) -> AsyncGenerator[dict[str, Any], None]:
+    """Replay after the cursor, then live messages `accept` takes. With a `scope` (what of
+    the caller the results depend on), on a transport that offers it, the live part is
+    shared with identical subscriptions (resolvers.live_sharing)."""
     broker = info.context.broker
     if broker is None:
         raise GraphQLError("Live updates are not available", extensions={"code": "UNAVAILABLE"})
+    sharing = SHARING.get() if scope is not None else None
+    if sharing is not None:
+        shareable, after_variable = shareable_after(info)
+        if shareable:
+            async for message in _joined(sharing, scope, after_variable, accept, replay, after):
+                yield message
+            return
+    leader = LEADING.get()
     # Subscribe before reading the replay, so nothing committed in between is missed.
     async with broker.subscribe(channel) as subscriber:
+        if leader is not None:
+            leader.subscribed()
         seen = _Seen(SEEN)
         last: Any = None
         if replay is not None and after is not None:
-            # Page by page: a client away for longer than one page must not get a gap.
-            cursor = after
-            while True:
-                page = await replay(cursor)
-                for message in page:
-                    if accept(message):
-                        seen.add(message["eventId"])
-                        last = message["eventId"]
-                        yield message
-                if len(page) < REPLAY_LIMIT:
-                    break
-                cursor = page[-1]["eventId"]
+            async for message in _replayed(replay, after, accept):
+                seen.add(message["eventId"])
+                last = message["eventId"]
+                yield message
         while True:
             try:
                 message = await subscriber.next()
             except Overflowed:
-                raise GraphQLError(
-                    "This subscriber fell behind; subscribe again with `after` set to the "
-                    "last eventId received",
-                    extensions={"code": "SUBSCRIBER_TOO_SLOW", "lastEventId": last},
-                ) from None
+                raise _resume_error("SUBSCRIBER_TOO_SLOW", last) from None
             except Interrupted:
-                raise GraphQLError(
-                    "Live updates were interrupted; subscribe again with `after` set to the "
-                    "last eventId received",
-                    extensions={"code": "UPDATES_INTERRUPTED", "lastEventId": last},
-                ) from None
+                raise _resume_error("UPDATES_INTERRUPTED", last) from None
             event_id = message.get("eventId")
             # A publisher may announce events late (a worker announces all since its job
             # started): the client had those at or before its cursor, or in the replay.
@@ -96,7 +150,45 @@ async def _stream(
                 if event_id is not None:
                     seen.add(event_id)
                     last = event_id
+                if leader is not None:
+                    leader.about(event_id)
                 yield message
+
+
+async def _joined(
+    sharing: Sharing,
+    scope: Hashable,
+    after_variable: str | None,
+    accept: Callable[[dict[str, Any]], bool],
+    replay: Callable[[int], Awaitable[list[dict[str, Any]]]] | None,
+    after: int | None,
+) -> AsyncGenerator[dict[str, Any], None]:
+    """The shared live part: joined (so subscribed) before the replay, as above; the group
+    keeps what arrives meanwhile and drops, at the seam and later, what this subscriber had
+    at or before its cursor or in the replay."""
+    async with sharing.join(scope, after_variable) as seat:
+        seen = _Seen(SEEN)
+        last: int | None = None
+        if replay is not None and after is not None:
+            async for message in _replayed(replay, after, accept):
+                seen.add(message["eventId"])
+                last = message["eventId"]
+                yield message
+        cursor = after
+        skip = None if cursor is None else (lambda e: e <= cursor or e in seen)
+        ending = await seat.serve(skip, last)
+    if ending.code in RESUME_CODES:
+        raise _resume_error(ending.code, ending.last_event_id)
+    if ending.error is not None:
+        raise GraphQLError(ending.error["message"], extensions=ending.error.get("extensions"))
+
+
+def _scope(principal: Principal) -> Hashable:
+    """What of the caller a subscription's results depend on, the key (with the document
+    and variables) of the group it may share: the tenant, and the member for a member
+    token. Admins and API keys get the same results today; they are kept apart all the
+    same, so that a field shown differently to them one day cannot leak across."""
+    return (principal.kind, principal.tenant_id, principal.member_id)
 
 
 def _cursor(after: strawberry.ID | None) -> int | None:
@@ -133,9 +225,9 @@ async def redemption_updates(
         return replay_redemption_events(principal.tenant_id, since)
 
     async for message in _stream(
-        info, redemptions_channel(principal.tenant_id), accept, replay, cursor
+        info, redemptions_channel(principal.tenant_id), accept, replay, cursor, _scope(principal)
     ):
-        yield RedemptionUpdate.from_message(message)
+        yield _redemption_update(message)
 
 
 async def my_redemption_updates(
@@ -155,8 +247,9 @@ async def my_redemption_updates(
         lambda m: m["memberId"] == me,
         replay,
         cursor,
+        _scope(principal),
     ):
-        yield RedemptionUpdate.from_message(message)
+        yield _redemption_update(message)
 
 
 async def my_balance_changed(info: strawberry.Info) -> AsyncGenerator[BalanceUpdate, None]:
@@ -164,9 +257,12 @@ async def my_balance_changed(info: strawberry.Info) -> AsyncGenerator[BalanceUpd
     principal = require(info, ("member",))
     me = str(principal.subject_id)
     async for message in _stream(
-        info, balances_channel(principal.tenant_id), lambda m: m["memberId"] == me
+        info,
+        balances_channel(principal.tenant_id),
+        lambda m: m["memberId"] == me,
+        scope=_scope(principal),
     ):
-        yield BalanceUpdate.from_message(message)
+        yield _balance_update(message)
 
 
 async def publish_redemption(

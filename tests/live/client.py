@@ -86,12 +86,13 @@ class SubscriptionClient:
     async def opened(
         cls, url: str, *, sock: socket.socket | None = None, **options: Any
     ) -> AsyncIterator[SubscriptionClient]:
-        """The WebSocket is open; nothing has been said yet."""
+        """The WebSocket is open; nothing has been said yet. Uncompressed unless
+        `compression="deflate"` (what browsers negotiate)."""
+        options.setdefault("compression", None)
         ws = await websockets.connect(
             url,
             subprotocols=[PROTOCOL],  # type: ignore[list-item]
             proxy=None,
-            compression=None,
             open_timeout=WAIT,
             close_timeout=2,
             sock=sock,
@@ -175,6 +176,21 @@ class SubscriptionClient:
             elif kind == "complete":
                 operation.completed = True
             operation.arrived.set()
+
+    async def complete(self, id: str) -> None:
+        """The client is done with a subscription."""
+        await self.send({"id": id, "type": "complete"})
+
+    def received(self, id: str) -> list[dict[str, Any]]:
+        """Every result of a subscription so far (one field each), taken off its queue."""
+        operation = self.operations[id]
+        items = []
+        while operation.results:
+            result = operation.results.popleft()
+            assert "errors" not in result, result
+            (value,) = result["data"].values()
+            items.append(value)
+        return items
 
     async def next(self, id: str, within: float = WAIT) -> dict[str, Any]:
         """The next `next` payload of a subscription (data and/or errors)."""

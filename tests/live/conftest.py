@@ -20,6 +20,7 @@ from core.broker import Broker
 from core.settings import Settings
 from engine.app import create_app
 from engine.graphql import GamifyGraphQL
+from engine.websocket import FrameWritingProtocol
 from models.tenancy import create_api_key
 from tests.factories import PASSWORD, make_member, make_reward, make_tenant
 
@@ -58,14 +59,23 @@ class LiveServer:
         return self.url.replace("http://", "ws://", 1) + "/graphql"
 
     @property
-    def broker(self) -> Broker:
-        """The server's broker (set by the app's lifespan)."""
+    def graphql(self) -> GamifyGraphQL:
         for route in self.app.routes:
             endpoint = getattr(route, "endpoint", None)
             if isinstance(endpoint, GamifyGraphQL):
-                broker: Broker = endpoint.broker
-                return broker
+                return endpoint
         raise AssertionError("no GraphQL route")
+
+    @property
+    def broker(self) -> Broker:
+        """The server's broker (set by the app's lifespan)."""
+        broker: Broker = self.graphql.broker
+        return broker
+
+    def members(self, tenant_id: UUID) -> list[Any]:
+        """The tenant's subscriptions in shared groups (the groups have no public view of
+        their members: tests peek)."""
+        return [m for m in self.graphql.live_groups.members() if m.group.key[0][1] == tenant_id]
 
     async def gql(
         self, query: str, variables: dict[str, Any] | None = None, token: str | None = None
@@ -85,10 +95,15 @@ class LiveServer:
 
 
 @contextlib.asynccontextmanager
-async def serving(settings: Settings) -> AsyncIterator[LiveServer]:
-    """uvicorn on a free port of 127.0.0.1; stopped (connections closed) on exit."""
+async def serving(
+    settings: Settings, ws: type[asyncio.Protocol] | str = FrameWritingProtocol
+) -> AsyncIterator[LiveServer]:
+    """uvicorn on a free port of 127.0.0.1, with the WebSocket protocol `gamify serve` uses
+    unless told otherwise; stopped (connections closed) on exit."""
     app = create_app(settings, init_orm=False)
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=0, log_level="warning", lifespan="on", ws=ws
+    )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     async with asyncio.timeout(10):
