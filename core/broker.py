@@ -85,6 +85,8 @@ class Broker:
     async def listening(self, channel: str) -> bool:
         """Whether any process subscribes to `channel`: publishers skip building messages
         nobody would receive (a client that resumes later reads the stored events)."""
+        if channel in self._subscribers:
+            return True  # this process does (Redis confirmed it): no round trip to ask
         try:
             counts = await self.redis.pubsub_numsub(channel)
         except redis.RedisError:

@@ -6,6 +6,7 @@ away replays stored events after its cursor (`replay_redemption_events`).
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 from typing import Any, Protocol
 from uuid import UUID
@@ -82,12 +83,15 @@ async def announce_redemption(
     channel = redemptions_channel(tenant_id)
     if not await broker.listening(channel):
         return
-    redemption = await Redemption.get_or_none(id=redemption_id, tenant_id=tenant_id)
+    # Both reads at once: this runs between a commit and its subscribers' receipt.
+    redemption, events = await asyncio.gather(
+        Redemption.get_or_none(id=redemption_id, tenant_id=tenant_id),
+        RedemptionEvent.filter(
+            redemption_id=redemption_id, tenant_id=tenant_id, created_at__gte=since
+        ).order_by("id"),
+    )
     if redemption is None:
         return
-    events = await RedemptionEvent.filter(
-        redemption_id=redemption_id, created_at__gte=since
-    ).order_by("id")
     for event in events:
         await broker.publish(channel, redemption_message(redemption, event))
 
