@@ -7,11 +7,14 @@ Run by hand from the repository root (not a test):
     python bench/subscriptions.py                     # 1 and 1,000 subscribers, 1 change/s
     python bench/subscriptions.py --rate 2 --duration 30
     python bench/subscriptions.py --profile /tmp/subs-prof   # plus a py-spy'd extra run
-    python bench/subscriptions.py --no-baseline --whatif memo   # a patched server (what-if)
+    python bench/subscriptions.py --groups 10         # 10 distinct subscriptions, not 1
+    python bench/subscriptions.py --no-baseline --whatif unshared   # a patched server (what-if)
 
-The default rate is modest on purpose: one status change fans out to every subscriber, and
-at 1,000 subscribers the API process needs several hundred ms of CPU per change, so faster
-paced runs measure a growing queue rather than the latency (the burst run shows the ceiling).
+The paced rate is modest on purpose: the run measures latency, not a queue (the burst run
+shows the ceiling). Identical subscriptions share one execution per event (engine/
+live_groups.py): all 1,000 subscribers here send the same document, so they make one group;
+--groups K has subscriber i also send an unused variable `group: i % K`, making K distinct
+subscriptions of identical results, as K different filters would.
 
 What it does:
   1. creates a database gamify_bench_<random> on --pg-url, migrates it, seeds one tenant,
@@ -30,8 +33,8 @@ What it does:
      for --burst-duration s) for the publisher's throughput;
   5. prints a table; stops everything; drops the database; FLUSHDB.
 
---whatif memo|shared|encoded|broadcast serves through bench/subscriptions_whatif.py instead: the same
-engine with monkeypatches estimating what a change would buy (see that file).
+--whatif unshared|asgi serves through bench/subscriptions_whatif.py instead: the engine with
+one part switched off (no groups; no direct frame writes), to see what it buys (see that file).
 
 Latency is per delivery (every subscriber x event pair): receipt time at the client minus the
 event's `at` (RedemptionEvent.created_at, stamped by the server inside the transaction
@@ -334,7 +337,7 @@ class Client:
             sys.executable, str(BENCH / "subscriptions_client.py"),
             "--port", str(server.port), "--query", args.query,
             "--channel", f"gamify:{seeded.tenant_id}:redemptions",
-            "--redis-url", args.redis_url,
+            "--redis-url", args.redis_url, "--groups", str(args.groups),
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, env=env,
             start_new_session=True, limit=2**20,
         )  # fmt: skip
@@ -684,6 +687,10 @@ def report(args: argparse.Namespace, phases: list[Phase]) -> None:
             f"  WHAT-IF: server patched by bench/subscriptions_whatif.py {args.whatif}, not the engine"
         )
     print(f"  subscription: {args.query}")
+    if args.groups > 1:
+        print(
+            f"  as {args.groups} distinct subscriptions (variable `group`: subscriber % {args.groups})"
+        )
     print(
         "  latency = subscriber receipt - event `at` (stamped in the transaction, before "
         "COMMIT), over every (subscriber, event) pair; ms"
@@ -854,7 +861,9 @@ def parse_args() -> argparse.Namespace:
     ap.add_argument("--target-ms", type=float, default=20.0)
     ap.add_argument("--quiet-wait", type=float, default=20.0,
                     help="before each run, wait up to this many seconds for an idle machine")  # fmt: skip
-    ap.add_argument("--whatif", choices=("memo", "shared", "encoded", "broadcast"),
+    ap.add_argument("--groups", type=int, default=1,
+                    help="distinct subscriptions (of identical results) among the subscribers")  # fmt: skip
+    ap.add_argument("--whatif", choices=("unshared", "asgi"),
                     help="serve through bench/subscriptions_whatif.py (patched engine; see there)")  # fmt: skip
     ap.add_argument("--profile", metavar="DIR",
                     help="after the measured runs, py-spy the server during one more paced run")  # fmt: skip

@@ -142,7 +142,7 @@ class Subscriber(asyncio.Protocol):
             if not self.acked:
                 if b"connection_ack" in payload:
                     self.acked = True
-                    self._send(text_frame(self.client.subscribe))
+                    self._send(text_frame(self.client.subscribe_message(self.index)))
                     if not self.ready.done():
                         self.ready.set_result(None)
                 elif b'"ping"' in payload:
@@ -190,17 +190,25 @@ class Client:
     def __init__(self, args: argparse.Namespace) -> None:
         self.host, self.port, self.path = args.host, args.port, "/graphql"
         self.connection_params = {"Authorization": f"Bearer {args.token}"}
-        self.subscribe = {
-            "id": "1",
-            "type": "subscribe",
-            "payload": {"query": args.query, "variables": {}},
-        }
+        self.query = args.query
+        self.groups = args.groups
         self.channel = args.channel
         self.redis_url = args.redis_url
         self.subs: list[Subscriber] = []
         self.published: dict[int, float] = {}  # eventId -> when Redis handed it to us
         self.redis_task: asyncio.Task[None] | None = None
         self.redis_ready = asyncio.Event()
+
+    def subscribe_message(self, index: int) -> dict[str, Any]:
+        """The same subscription for all; with --groups K, subscriber i also sends the
+        variable `group: i % K`, which the document does not use: the results are the same
+        but the server sees K distinct subscriptions (K groups of identical ones)."""
+        variables = {"group": index % self.groups} if self.groups > 1 else {}
+        return {
+            "id": "1",
+            "type": "subscribe",
+            "payload": {"query": self.query, "variables": variables},
+        }
 
     async def read_redis(self) -> None:
         """Raw pub/sub on the tenant channel: when each event was published."""
@@ -361,6 +369,7 @@ if __name__ == "__main__":
     ap.add_argument("--query", required=True)
     ap.add_argument("--channel", required=True)
     ap.add_argument("--redis-url", required=True)
+    ap.add_argument("--groups", type=int, default=1)
     ns = ap.parse_args()
     if uvloop is not None:
         uvloop.run(main(ns))
