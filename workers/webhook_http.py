@@ -8,14 +8,15 @@ import ssl
 import time
 from datetime import UTC, timedelta
 from email.utils import parsedate_to_datetime
-from ipaddress import IPv6Address
+from typing import Any
 
 import httpx
 
 from core import clock
 from core.errors import InvalidInput
-from core.ssrf import checked_addresses, parse_target
+from core.ssrf import IPAddress, checked_addresses, parse_target
 from models.outbox import RESPONSE_LIMIT, AttemptResult
+from workers.http_shards import ShardedTransport
 
 MAX_RETRY_AFTER = timedelta(hours=24)
 USER_AGENT = "GamifyEngine-Webhooks/1"
@@ -32,12 +33,26 @@ def new_client(timeout: float = 10.0) -> httpx.AsyncClient:
 
     `timeout` bounds each read and, in `post`, the whole exchange."""
     return httpx.AsyncClient(
-        verify=_tls_context(),
+        transport=ShardedTransport(_tls_context(), httpx.Limits(max_connections=200)),
         timeout=httpx.Timeout(timeout, connect=5.0),
         follow_redirects=False,
-        limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
         headers={"User-Agent": USER_AGENT},
+        # No proxy from the environment: the SSRF check is on the address connected to.
+        trust_env=False,
     )
+
+
+@functools.lru_cache(maxsize=4096)
+def _route(url: str, address: IPAddress) -> tuple[httpx.URL, str, dict[str, Any]]:
+    """Where to connect for `url` once `address` passed the check: the URL with the address
+    as its host, the Host header, and the TLS server name (parsing a URL costs more than
+    the rest of the request's bookkeeping, and a worker sends to few URLs)."""
+    scheme, host, port = parse_target(url)
+    literal = str(address)
+    target = httpx.URL(url).copy_with(host=literal, port=port)
+    default_port = 443 if scheme == "https" else 80
+    host_header = host if port == default_port else f"{host}:{port}"
+    return target, host_header, ({"sni_hostname": host} if scheme == "https" else {})
 
 
 def _retry_after(value: str | None) -> timedelta | None:
@@ -70,20 +85,12 @@ async def post(
         return int((time.perf_counter() - started) * 1000)
 
     try:
-        scheme, host, port = parse_target(url)
         address = (await checked_addresses(url, allow_private))[0]
     except InvalidInput as exc:
         return AttemptResult(None, elapsed(), "", exc.message)
     # Connect to the checked address itself; Host and TLS still name the original host.
-    literal = f"[{address}]" if isinstance(address, IPv6Address) else str(address)
-    target = httpx.URL(url).copy_with(host=literal.strip("[]"), port=port)
-    default_port = 443 if scheme == "https" else 80
-    request_headers = {
-        **headers,
-        "Content-Type": "application/json",
-        "Host": host if port == default_port else f"{host}:{port}",
-    }
-    extensions = {"sni_hostname": host} if scheme == "https" else {}
+    target, host_header, extensions = _route(url, address)
+    request_headers = {**headers, "Content-Type": "application/json", "Host": host_header}
     try:
         # httpx times each read, not the whole exchange: a receiver dripping its answer
         # a byte at a time would hold the attempt past the lease, and another worker
@@ -97,7 +104,10 @@ async def post(
                     received += chunk
                     if len(received) >= RESPONSE_LIMIT:
                         break
+                # PostgreSQL text and jsonb cannot hold NUL: a receiver's stray one would
+                # make the attempt unrecordable, and the delivery would be sent forever.
                 text = received[:RESPONSE_LIMIT].decode("utf-8", errors="replace")
+                text = text.replace("\x00", "\ufffd")
                 retry_after = (
                     _retry_after(response.headers.get("retry-after"))
                     if response.status_code in (429, 503)
