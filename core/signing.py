@@ -13,6 +13,7 @@ import base64
 import hashlib
 import hmac
 import secrets
+from collections.abc import Sequence
 
 SECRET_PREFIX = "whsec_"
 TOLERANCE_SECONDS = 300
@@ -37,7 +38,7 @@ def standard_signature(secret: str, msg_id: str, timestamp: int, body: bytes) ->
 
 
 def signature_headers(
-    secrets_in_use: list[str], msg_id: str, timestamp: int, body: bytes
+    secrets_in_use: Sequence[str], msg_id: str, timestamp: int, body: bytes
 ) -> dict[str, str]:
     """Headers for one attempt; every secret still valid signs (rotation overlap)."""
     return {

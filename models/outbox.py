@@ -17,18 +17,10 @@ from uuid import UUID, uuid4
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.expressions import Q
-from tortoise.transactions import in_transaction
 
 from core import clock
 from core.errors import NotFound
-from models.redemptions import RedemptionEvent, RedemptionEventKind
-from models.webhooks import (
-    DeliveryStatus,
-    PayloadFormat,
-    WebhookAttempt,
-    WebhookDelivery,
-    WebhookEndpoint,
-)
+from models.webhooks import DeliveryStatus, PayloadFormat, WebhookDelivery, WebhookEndpoint
 
 RETRY_SCHEDULE = (
     timedelta(seconds=5),
@@ -40,7 +32,6 @@ RETRY_SCHEDULE = (
     timedelta(hours=10),
 )
 JITTER = 0.2
-LEASE = timedelta(seconds=60)  # default; deployments set it above the HTTP timeout
 RESPONSE_LIMIT = 2048
 
 
@@ -97,9 +88,7 @@ async def due_deliveries(now: datetime | None = None, limit: int = 1000) -> list
     now = now or clock.now()
     rows = (
         await WebhookDelivery.filter(
-            Q(status=DeliveryStatus.PENDING)
-            & Q(next_attempt_at__lte=now)
-            & (Q(leased_until__isnull=True) | Q(leased_until__lt=now))
+            Q(status=DeliveryStatus.PENDING) & Q(next_attempt_at__lte=now) & _not_in_flight(now)
         )
         .order_by("next_attempt_at")
         .limit(limit)
@@ -118,22 +107,6 @@ def attempt_key(
     """Names one attempt. A lease that ran out (its worker died) makes a new name, so
     the relay's job for the retry is not refused as a duplicate of the dead one."""
     return f"{attempt_count}:{_ms(due)}:{_ms(leased_until)}"
-
-
-async def lease(
-    delivery_id: UUID, now: datetime | None = None, duration: timedelta = LEASE
-) -> WebhookDelivery | None:
-    """Take the delivery for one attempt; None if it is not due, done, or leased by another."""
-    now = now or clock.now()
-    taken = await WebhookDelivery.filter(
-        Q(id=delivery_id)
-        & Q(status=DeliveryStatus.PENDING)
-        & Q(next_attempt_at__lte=now)
-        & (Q(leased_until__isnull=True) | Q(leased_until__lt=now))
-    ).update(leased_until=now + duration)
-    if not taken:
-        return None
-    return await WebhookDelivery.get(id=delivery_id)
 
 
 @dataclass(frozen=True)
@@ -158,108 +131,24 @@ def next_delay(attempts_made: int, rng: random.Random | None = None) -> timedelt
     return timedelta(seconds=base.total_seconds() * factor)
 
 
-async def record_attempt(
-    delivery: WebhookDelivery,
-    endpoint: WebhookEndpoint,
-    result: AttemptResult,
-    *,
-    disable_after: timedelta,
-    now: datetime | None = None,
-) -> DeliveryStatus:
-    """Store the attempt and decide what comes next. Returns the delivery's new status."""
-    now = now or clock.now()
-    attempts = delivery.attempt_count + 1
-    changes: dict[str, Any] = {
-        "attempt_count": attempts,
-        "leased_until": None,
-        "last_status_code": result.status_code,
-        "last_error": result.error,
-    }
-    endpoint_changes: dict[str, Any] = {}
-    if result.delivered:
-        changes.update(status=DeliveryStatus.DELIVERED, delivered_at=now, next_attempt_at=None)
-        if endpoint.failing_since is not None:
-            endpoint_changes["failing_since"] = None
-    elif result.status_code == 410:
-        changes.update(status=DeliveryStatus.DEAD, next_attempt_at=None)
-        endpoint_changes.update(enabled=False, disabled_reason="The endpoint answered 410 Gone")
-    else:
-        failing_since = endpoint.failing_since or now
-        if endpoint.failing_since is None:
-            endpoint_changes["failing_since"] = now
-        delay = result.retry_after or next_delay(attempts)
-        if now - failing_since >= disable_after:
-            endpoint_changes.update(
-                enabled=False,
-                disabled_reason=f"Failing since {failing_since.isoformat()}",
-            )
-            delay = None
-        if delay is None:
-            changes.update(status=DeliveryStatus.DEAD, next_attempt_at=None)
-        else:
-            changes["next_attempt_at"] = now + delay
-    async with in_transaction() as conn:
-        await WebhookAttempt.create(
-            tenant_id=delivery.tenant_id,
-            delivery_id=delivery.id,
-            attempted_at=now,
-            status_code=result.status_code,
-            latency_ms=result.latency_ms,
-            response_body=result.response_body[:RESPONSE_LIMIT],
-            error=result.error,
-            using_db=conn,
-        )
-        # Never overwrite a delivery another attempt already finished.
-        await (
-            WebhookDelivery.filter(id=delivery.id, status=DeliveryStatus.PENDING)
-            .using_db(conn)
-            .update(**changes)
-        )
-        if endpoint_changes:
-            await WebhookEndpoint.filter(id=endpoint.id).using_db(conn).update(**endpoint_changes)
-        if delivery.redemption_id is not None:
-            await RedemptionEvent.create(
-                tenant_id=delivery.tenant_id,
-                redemption_id=delivery.redemption_id,
-                kind=RedemptionEventKind.WEBHOOK_POSTED,
-                message=_describe(result, endpoint.url),
-                data={
-                    "deliveryId": str(delivery.id),
-                    "event": delivery.event,
-                    "url": endpoint.url,
-                    "attempt": attempts,
-                    "payload": delivery.payload,
-                    "statusCode": result.status_code,
-                    "response": result.response_body[:RESPONSE_LIMIT],
-                    "error": result.error,
-                },
-                actor="system:webhooks",
-                created_at=now,
-                using_db=conn,
-            )
-    return DeliveryStatus(changes.get("status", DeliveryStatus.PENDING))
-
-
-def _describe(result: AttemptResult, url: str) -> str:
-    if result.status_code is None:
-        return f"Webhook to {url} failed: {result.error}"
-    return f"Webhook posted to {url}: HTTP {result.status_code}"
-
-
 async def replay(tenant_id: UUID, delivery_id: UUID) -> WebhookDelivery:
     """Send a delivery again now (a DEAD one, or a DELIVERED one the receiver lost)."""
     delivery = await WebhookDelivery.get_or_none(id=delivery_id, tenant_id=tenant_id)
     if delivery is None:
         raise NotFound("Delivery not found", field="id")
     # A replay gets the full retry schedule again; the attempt log keeps the history.
-    await WebhookDelivery.filter(id=delivery.id).update(
-        status=DeliveryStatus.PENDING,
-        next_attempt_at=clock.now(),
-        leased_until=None,
-        attempt_count=0,
+    # A delivery in flight (a live lease) is left to its attempt: clearing the lease
+    # would let a second worker send it alongside, and that attempt is the replay.
+    now = clock.now()
+    await WebhookDelivery.filter(Q(id=delivery.id) & _not_in_flight(now)).update(
+        status=DeliveryStatus.PENDING, next_attempt_at=now, leased_until=None, attempt_count=0
     )
     await delivery.refresh_from_db()
     return delivery
+
+
+def _not_in_flight(now: datetime) -> Q:
+    return Q(leased_until__isnull=True) | Q(leased_until__lt=now)
 
 
 async def replay_dead_since(tenant_id: UUID, endpoint_id: UUID, since: datetime) -> list[UUID]:
@@ -270,10 +159,8 @@ async def replay_dead_since(tenant_id: UUID, endpoint_id: UUID, since: datetime)
         endpoint_id=endpoint.id, status=DeliveryStatus.DEAD, created_at__gte=since
     ).values_list("id", flat=True)
     if ids:
-        await WebhookDelivery.filter(id__in=list(ids)).update(
-            status=DeliveryStatus.PENDING,
-            next_attempt_at=clock.now(),
-            leased_until=None,
-            attempt_count=0,
+        now = clock.now()
+        await WebhookDelivery.filter(Q(id__in=list(ids)) & _not_in_flight(now)).update(
+            status=DeliveryStatus.PENDING, next_attempt_at=now, leased_until=None, attempt_count=0
         )
     return [UUID(str(i)) for i in ids]

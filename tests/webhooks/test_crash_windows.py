@@ -29,7 +29,8 @@ from tortoise.exceptions import DBConnectionError
 from core.queue import ArqQueue
 from core.settings import Settings
 from engine.runtime import new_worker, start_worker, stop_worker
-from models import outbox
+from models import delivery_lease
+from models.delivery_lease import Leased
 from models.redeem import RedeemRequest, redeem_with_effects
 from models.webhook_endpoints import create_endpoint
 from models.webhooks import DeliveryStatus, PayloadFormat, WebhookAttempt, WebhookDelivery
@@ -182,14 +183,14 @@ async def test_job_that_failed_before_its_lease_does_not_block_the_relay(
     await enqueue_deliveries(ArqQueue(queue.pool), [delivery_id])
     calls = 0
 
-    async def refused_once(*args: Any, **kwargs: Any) -> WebhookDelivery | None:
+    async def refused_once(*args: Any, **kwargs: Any) -> dict[UUID, Leased]:
         nonlocal calls
         calls += 1
         if calls == 1:
             raise DBConnectionError("sorry, too many clients already")
-        return await outbox.lease(*args, **kwargs)
+        return await delivery_lease.lease_many(*args, **kwargs)
 
-    monkeypatch.setattr(webhooks, "lease", refused_once)
+    monkeypatch.setattr(webhooks, "lease_many", refused_once)
     await drain(settings, queue)
     assert calls == 1 and receiver.received == []
 

@@ -23,7 +23,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qs, urlsplit, urlunsplit
 from uuid import uuid4
 
 from arq.connections import ArqRedis, create_pool
@@ -69,8 +69,15 @@ def main(argv: list[str]) -> None:
 
 
 def dedicated_redis_url(url: str, db: int = REDIS_DB) -> str:
-    """`url` on database `db` (a `?db=N` query wins over the path, see redis_settings_from_url)."""
-    return urlunsplit(urlsplit(url)._replace(query=f"db={db}"))
+    """`url` on its own database if it names one other than 0 (GAMIFY_TEST_REDIS_URL of a
+    run given a database of its own), else on `db` (a `?db=N` query wins over the path,
+    see redis_settings_from_url)."""
+    parts = urlsplit(url)
+    in_path = "" if parts.scheme == "unix" else parts.path.strip("/")
+    named = parse_qs(parts.query).get("db", [in_path])[0]
+    if named not in ("", "0"):
+        return url
+    return urlunsplit(parts._replace(query=f"db={db}"))
 
 
 @dataclass

@@ -1,0 +1,140 @@
+"""One attempt at a time per delivery, whatever replays, duplicate jobs and late workers do."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from tortoise.transactions import in_transaction
+
+from core import clock
+from core.settings import Settings
+from models.delivery_lease import lease
+from models.delivery_record import record_attempt
+from models.outbox import AttemptResult, add_deliveries, replay
+from models.webhook_endpoints import create_endpoint
+from models.webhooks import DeliveryStatus, PayloadFormat, WebhookAttempt, WebhookDelivery
+from tests.factories import make_tenant
+from tests.webhooks.receiver import Answer, Receiver
+from workers.webhook_http import new_client
+from workers.webhooks import deliver
+
+START = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
+DISABLE_AFTER = timedelta(days=5)
+
+
+async def _delivery(receiver: Receiver) -> tuple[UUID, UUID]:
+    """(tenant id, delivery id) of one due delivery to the receiver."""
+    t = await make_tenant()
+    await create_endpoint(
+        t.tenant.id,
+        receiver.url + "/hooks",
+        ["reward_redeemed"],
+        PayloadFormat.GAMIFY,
+        allow_private=True,
+    )
+    payload: dict[str, Any] = {"event": "reward_redeemed", "points_spent": 10}
+    async with in_transaction() as conn:
+        (delivery_id,) = await add_deliveries(
+            conn, t.tenant.id, "reward_redeemed", lambda _f: payload
+        )
+    return t.tenant.id, delivery_id
+
+
+async def test_replay_of_a_delivery_in_flight_does_not_send_it_twice(
+    db: str, receiver: Receiver, hook_settings: Settings
+) -> None:
+    # given a delivery whose POST is in flight to a slow receiver
+    tenant_id, delivery_id = await _delivery(receiver)
+    receiver.answer(Answer(200, delay=1.0))
+    settings = replace(hook_settings, webhook_timeout=5.0)
+    async with new_client(settings.webhook_timeout) as http:
+        first = asyncio.create_task(deliver(delivery_id, settings, http))
+        async with asyncio.timeout(5):
+            while not receiver.received:  # noqa: ASYNC110 - the receiver has no event
+                await asyncio.sleep(0.01)
+
+        # when an admin replays it, and the replay's job runs at once
+        replayed = await replay(tenant_id, delivery_id)
+        second = await deliver(delivery_id, settings, http)
+        first_status, _ = await first
+
+    # then the replay left the attempt in flight alone: one POST, recorded once
+    assert replayed.leased_until is not None
+    assert second == (None, None)
+    assert first_status == DeliveryStatus.DELIVERED
+    assert len(receiver.received) == 1
+    delivery = await WebhookDelivery.get(id=delivery_id)
+    assert delivery.status == DeliveryStatus.DELIVERED and delivery.attempt_count == 1
+
+
+async def test_two_jobs_for_one_delivery_at_once_send_it_once(
+    db: str, receiver: Receiver, hook_settings: Settings, http: Any
+) -> None:
+    # given a due delivery whose job arq runs twice at the same moment
+    _, delivery_id = await _delivery(receiver)
+
+    # when both run (their leases go to the database in the same batch)
+    results = await asyncio.gather(
+        deliver(delivery_id, hook_settings, http), deliver(delivery_id, hook_settings, http)
+    )
+
+    # then one of them sent it, the other stood aside
+    assert sorted(str(status) for status, _ in results) == ["DELIVERED", "None"]
+    assert len(receiver.received) == 1
+    assert await WebhookAttempt.filter(delivery_id=delivery_id).count() == 1
+
+
+async def test_a_late_attempt_does_not_overwrite_the_attempt_that_replaced_it(
+    db: str, receiver: Receiver
+) -> None:
+    with clock.frozen_at(START):
+        # given a worker whose lease ran out mid-POST, and a second worker that took over
+        _, delivery_id = await _delivery(receiver)
+        late = await lease(delivery_id, duration=timedelta(seconds=60))
+        assert late is not None
+        clock.advance(timedelta(seconds=61))
+        current = await lease(delivery_id, duration=timedelta(seconds=60))
+        assert current is not None
+
+        # when the late worker's 500 comes back and is recorded
+        late_status = await record_attempt(
+            late, AttemptResult(500, 30, "busy", None), disable_after=DISABLE_AFTER
+        )
+
+        # then its attempt is logged, but the delivery stays with the second worker's lease
+        assert late_status is None
+        row = await WebhookDelivery.get(id=delivery_id)
+        assert row.leased_until == current.token and row.attempt_count == 0
+        assert row.status == DeliveryStatus.PENDING
+        assert await lease(delivery_id) is None  # nobody else may send it meanwhile
+
+        # and the second worker's 200 settles it
+        status = await record_attempt(
+            current, AttemptResult(200, 20, "", None), disable_after=DISABLE_AFTER
+        )
+    assert status == DeliveryStatus.DELIVERED
+    row = await WebhookDelivery.get(id=delivery_id)
+    assert row.status == DeliveryStatus.DELIVERED and row.attempt_count == 1
+    assert row.leased_until is None
+    attempts = await WebhookAttempt.filter(delivery_id=delivery_id).order_by("id")
+    assert [a.status_code for a in attempts] == [500, 200]
+
+
+async def test_a_response_with_a_nul_byte_is_recorded(
+    db: str, receiver: Receiver, hook_settings: Settings, http: Any
+) -> None:
+    # given a receiver whose answer holds a NUL byte (PostgreSQL text cannot store one)
+    _, delivery_id = await _delivery(receiver)
+    receiver.answer(Answer(200, body="ok\x00"))
+
+    # when
+    status, _ = await deliver(delivery_id, hook_settings, http)
+
+    # then the attempt is stored, the NUL replaced
+    assert status == DeliveryStatus.DELIVERED
+    (attempt,) = await WebhookAttempt.filter(delivery_id=delivery_id)
+    assert attempt.response_body == "ok\ufffd"
