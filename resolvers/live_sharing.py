@@ -78,7 +78,7 @@ def shareable_after(info: strawberry.Info) -> tuple[bool, str | None]:
     `after` cursor (the group runs without it). Not shareable: a cursor written into the
     document, or a variable that is non-null, has a default or is used anywhere else, since
     leaving it out would change more than the replay."""
-    (field,) = info._raw_info.field_nodes
+    field = info._raw_info.field_nodes[0]  # more only if selected again, with the same arguments
     after = next((a for a in field.arguments or () if a.name.value == "after"), None)
     if after is None:
         return True, None

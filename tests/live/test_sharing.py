@@ -454,3 +454,29 @@ async def test_a_completed_member_gets_nothing_more_and_the_last_one_out_ends_th
     assert [u["redemption"]["id"] for u in seen_by_staying[2:]] == [later, later]
     assert after_complete == []
     assert groups_while_one_stays == 1
+
+
+async def test_a_cursor_written_into_the_document_resumes_on_its_own(server: LiveServer) -> None:
+    # given an admin who saw a first redemption, then a second one while it was away
+    shop = await open_shop(server, points=1000)
+    auth = f"Bearer {shop.admin_token}"
+    first = await redeem(server, shop.member_token, shop.reward_id)
+    cursor = (await _stored(shop.tenant_id))[-1].id
+    second = await redeem(server, shop.member_token, shop.reward_id)
+
+    # when it resumes with the cursor written into the document (the group's own run
+    # could not leave it out), and a third redemption follows
+    inline = REDEMPTION_UPDATES.replace("after: $after", f'after: "{cursor}"').replace(
+        ", $after: ID", ""
+    )
+    async with SubscriptionClient.connected(server.ws_url, auth) as admin:
+        await admin.subscribe("1", inline)
+        replayed = await admin.collect("1", 2)
+        groups = server.graphql.live_groups.groups
+        third = await redeem(server, shop.member_token, shop.reward_id)
+        live = await admin.collect("1", 2)
+
+    # then it got what it missed, then the live ones, without a group
+    assert first != second
+    assert [u["redemption"]["id"] for u in replayed + live] == [second] * 2 + [third] * 2
+    assert groups == 0
