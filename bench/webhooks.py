@@ -7,6 +7,7 @@ Run by hand from the repository root (not a test):
     python bench/webhooks.py                          # 5,000 backlog; 100/s and 200/s, 10 s
     python bench/webhooks.py --rates 50,100,300       # other steady rates
     python bench/webhooks.py --profile /tmp/wh-prof   # also py-spy the worker while it drains
+    python bench/webhooks.py --arq poll_delay=0.002   # what-if: other arq WorkerSettings values
 
 Needs PostgreSQL (--pg-url, a superuser; trust auth) and Redis (--redis-url: a DEDICATED db
 index, flushed at start and end). Before each measurement it waits (--quiet-wait) for the
@@ -39,6 +40,7 @@ worker would do with a core to itself. "others" is CPU used by processes outside
 from __future__ import annotations
 
 import argparse
+import ast
 import asyncio
 import base64
 import json
@@ -287,6 +289,16 @@ class Receiver:
         stop_process(self.proc)
 
 
+WORKER_WITH_SETTINGS = """
+import json, sys
+from workers.settings import WorkerSettings
+for name, value in json.loads(sys.argv[1]).items():
+    setattr(WorkerSettings, name, value)
+from engine.cli import main
+sys.exit(main(["worker"]))
+"""
+
+
 class Worker:
     """One `gamify worker` process (python -m engine.cli worker) in its own session."""
 
@@ -303,12 +315,17 @@ class Worker:
         )
         if args.pool_size:
             self.env["GAMIFY_DB_POOL_SIZE"] = str(args.pool_size)
+        self.arq: dict[str, Any] = args.arq
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> int:
+        command = [sys.executable, "-m", "engine.cli", "worker"]
+        if self.arq:
+            # What-if: other arq settings than workers/settings.py's, for this worker only.
+            command = [sys.executable, "-c", WORKER_WITH_SETTINGS, json.dumps(self.arq)]
         with open(self.log_path, "wb") as out:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "engine.cli", "worker"],
+                command,
                 cwd=ROOT,
                 env=self.env,
                 stdout=out,
@@ -797,11 +814,17 @@ def report(
     body_len: int,
     backlog_ids_ok: bool,
 ) -> None:
+    from workers.settings import WorkerSettings
+
     cores = os.cpu_count()
     pool = args.pool_size or "20 (default)"
+    arq = {"max_jobs": WorkerSettings.max_jobs, "poll_delay": WorkerSettings.poll_delay}
+    arq.update(args.arq)
+    arq_text = ", ".join(f"{k}={v}" for k, v in arq.items())
+    what_if = " (what-if --arq)" if args.arq else ""
     print()
     print(
-        f"Webhook delivery benchmark: ONE `gamify worker` (arq max_jobs=100, poll_delay=0.01, "
+        f"Webhook delivery benchmark: ONE `gamify worker` (arq {arq_text}{what_if}, "
         f"DB pool {pool}), GAMIFY payload of {body_len} bytes, receiver answers 204"
     )
     print(
@@ -1016,7 +1039,18 @@ def parse_args() -> argparse.Namespace:
     )
     ap.add_argument("--profile", metavar="DIR", help="py-spy the worker while it drains")
     ap.add_argument("--keep-db", action="store_true", help="do not drop the database")
+    ap.add_argument(
+        "--arq",
+        metavar="NAME=VALUE",
+        action="append",
+        default=[],
+        help="what-if: an arq WorkerSettings value for the worker (e.g. poll_delay=0.002)",
+    )
     args = ap.parse_args()
+    try:
+        args.arq = {k: ast.literal_eval(v) for k, v in (a.split("=", 1) for a in args.arq)}
+    except (ValueError, SyntaxError):
+        ap.error("--arq takes NAME=VALUE with a Python literal value (poll_delay=0.002)")
     args.rates = [float(r) for r in args.rates.split(",") if r.strip()]
     db = urlsplit(args.redis_url).path.strip("/") or "0"
     if db == "0" and "db=" not in args.redis_url:

@@ -36,11 +36,11 @@ from workers.webhook_http import new_client, post
 
 log = logging.getLogger(__name__)
 DELIVER_JOB = "deliver_webhook"
-# While busy, a batch waits this long for company (bench/README.md: 1 statement per
-# delivery with none, 0.5 with these). A lease's wait delays the POST, a record's only
-# the end of its job, so records wait longer.
-LEASE_LINGER = 0.003
-RECORD_LINGER = 0.010
+# While busy, a batch waits this long for company (bench/README.md: draining a backlog,
+# 1.7 database transactions per delivery without, 0.5 with these). A lease's wait delays
+# the POST, a record's only the end of its job, so records wait longer.
+LEASE_LINGER = 0.010
+RECORD_LINGER = 0.020
 
 
 def job_id(delivery_id: UUID | str, attempt_key: str) -> str:

@@ -52,7 +52,7 @@ def standard_valid(secret: str, received: Received, now: int) -> bool:
     return any(hmac.compare_digest(expected, sig) for sig in offered)
 
 
-async def _setup(
+async def setup_delivery(
     receiver: Receiver, *, redemption: bool = False
 ) -> tuple[EndpointWithSecret, UUID]:
     t = await make_tenant()
@@ -80,7 +80,7 @@ async def test_receiver_verifies_both_signatures(
     db: str, receiver: Receiver, hook_settings: Settings, http: httpx.AsyncClient
 ) -> None:
     # given
-    endpoint, delivery_id = await _setup(receiver)
+    endpoint, delivery_id = await setup_delivery(receiver)
     # when
     status, _ = await deliver(delivery_id, hook_settings, http)
     # then
@@ -105,7 +105,7 @@ async def test_both_secrets_verify_during_rotation(
 ) -> None:
     # given a rotated secret with a one-hour overlap
     with clock.frozen_at(START):
-        endpoint, delivery_id = await _setup(receiver)
+        endpoint, delivery_id = await setup_delivery(receiver)
         rotated = await rotate_secret(
             endpoint.endpoint.tenant_id, endpoint.endpoint.id, timedelta(hours=1)
         )
@@ -160,7 +160,7 @@ async def test_500s_follow_the_retry_schedule_then_the_delivery_is_dead(
     # given a receiver that always fails
     receiver.default = Answer(status=500, body="boom")
     with clock.frozen_at(START):
-        _, delivery_id = await _setup(receiver)
+        _, delivery_id = await setup_delivery(receiver)
         # when
         delays = await _run_until_settled(delivery_id, hook_settings, http, attempts=20)
     # then 1 + 7 retries on the schedule (±20%), then DEAD, every attempt logged
@@ -179,7 +179,7 @@ async def test_success_after_three_failures_keeps_the_webhook_id(
 ) -> None:
     receiver.answer(Answer(500), Answer(502), Answer(504), Answer(200))
     with clock.frozen_at(START):
-        _, delivery_id = await _setup(receiver)
+        _, delivery_id = await setup_delivery(receiver)
         delays = await _run_until_settled(delivery_id, hook_settings, http, attempts=10)
     assert len(delays) == 3
     delivery = await WebhookDelivery.get(id=delivery_id)
@@ -192,7 +192,7 @@ async def test_timeout_is_retried(
 ) -> None:
     receiver.answer(Answer(200, delay=1.0))
     with clock.frozen_at(START):
-        _, delivery_id = await _setup(receiver)
+        _, delivery_id = await setup_delivery(receiver)
         status, result = await deliver(delivery_id, hook_settings, http)
     assert status == DeliveryStatus.PENDING and result is not None
     assert result.status_code is None and result.error == "Timed out"
@@ -205,7 +205,7 @@ async def test_redirect_is_a_failure_and_not_followed(
     db: str, receiver: Receiver, hook_settings: Settings, http: httpx.AsyncClient
 ) -> None:
     receiver.answer(Answer(302, headers={"Location": receiver.url + "/elsewhere"}))
-    _, delivery_id = await _setup(receiver)
+    _, delivery_id = await setup_delivery(receiver)
     status, result = await deliver(delivery_id, hook_settings, http)
     assert status == DeliveryStatus.PENDING and result is not None and result.status_code == 302
     assert [r.path for r in receiver.received] == ["/hooks"]  # /elsewhere never requested
@@ -215,7 +215,7 @@ async def test_410_kills_the_delivery_and_disables_the_endpoint(
     db: str, receiver: Receiver, hook_settings: Settings, http: httpx.AsyncClient
 ) -> None:
     receiver.answer(Answer(410))
-    endpoint, delivery_id = await _setup(receiver)
+    endpoint, delivery_id = await setup_delivery(receiver)
     status, _ = await deliver(delivery_id, hook_settings, http)
     assert status == DeliveryStatus.DEAD
     stored = await WebhookEndpoint.get(id=endpoint.endpoint.id)
@@ -227,7 +227,7 @@ async def test_429_honours_retry_after(
 ) -> None:
     receiver.answer(Answer(429, headers={"Retry-After": "120"}))
     with clock.frozen_at(START):
-        _, delivery_id = await _setup(receiver)
+        _, delivery_id = await setup_delivery(receiver)
         await deliver(delivery_id, hook_settings, http)
     delivery = await WebhookDelivery.get(id=delivery_id)
     assert delivery.next_attempt_at == START + timedelta(seconds=120)
@@ -238,7 +238,7 @@ async def test_endpoint_failing_too_long_is_disabled(
 ) -> None:
     receiver.default = Answer(503)
     with clock.frozen_at(START):
-        endpoint, first = await _setup(receiver)
+        endpoint, first = await setup_delivery(receiver)
         await deliver(first, hook_settings, http)
         # when a new delivery still fails 6 days later
         clock.advance(timedelta(days=6))
@@ -258,8 +258,8 @@ async def test_provider_answer_postpones_or_fulfils(
         Answer(200, body='{"status": "postponed"}'),
         Answer(200, body='{"status": "fulfilled", "data": {"code": "VC-9"}}'),
     )
-    _, postponed = await _setup(receiver, redemption=True)
-    _, fulfilled = await _setup(receiver, redemption=True)
+    _, postponed = await setup_delivery(receiver, redemption=True)
+    _, fulfilled = await setup_delivery(receiver, redemption=True)
     # when
     await deliver(postponed, hook_settings, http)
     await deliver(fulfilled, hook_settings, http)

@@ -6,19 +6,15 @@ import asyncio
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from uuid import UUID
-
-from tortoise.transactions import in_transaction
 
 from core import clock
 from core.settings import Settings
 from models.delivery_lease import lease
 from models.delivery_record import record_attempt
-from models.outbox import AttemptResult, add_deliveries, replay
-from models.webhook_endpoints import create_endpoint
-from models.webhooks import DeliveryStatus, PayloadFormat, WebhookAttempt, WebhookDelivery
-from tests.factories import make_tenant
+from models.outbox import AttemptResult, replay
+from models.webhooks import DeliveryStatus, WebhookAttempt, WebhookDelivery
 from tests.webhooks.receiver import Answer, Receiver
+from tests.webhooks.test_delivery import setup_delivery
 from workers.webhook_http import new_client
 from workers.webhooks import deliver
 
@@ -26,29 +22,12 @@ START = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
 DISABLE_AFTER = timedelta(days=5)
 
 
-async def _delivery(receiver: Receiver) -> tuple[UUID, UUID]:
-    """(tenant id, delivery id) of one due delivery to the receiver."""
-    t = await make_tenant()
-    await create_endpoint(
-        t.tenant.id,
-        receiver.url + "/hooks",
-        ["reward_redeemed"],
-        PayloadFormat.GAMIFY,
-        allow_private=True,
-    )
-    payload: dict[str, Any] = {"event": "reward_redeemed", "points_spent": 10}
-    async with in_transaction() as conn:
-        (delivery_id,) = await add_deliveries(
-            conn, t.tenant.id, "reward_redeemed", lambda _f: payload
-        )
-    return t.tenant.id, delivery_id
-
-
 async def test_replay_of_a_delivery_in_flight_does_not_send_it_twice(
     db: str, receiver: Receiver, hook_settings: Settings
 ) -> None:
     # given a delivery whose POST is in flight to a slow receiver
-    tenant_id, delivery_id = await _delivery(receiver)
+    endpoint, delivery_id = await setup_delivery(receiver)
+    tenant_id = endpoint.endpoint.tenant_id
     receiver.answer(Answer(200, delay=1.0))
     settings = replace(hook_settings, webhook_timeout=5.0)
     async with new_client(settings.webhook_timeout) as http:
@@ -75,7 +54,7 @@ async def test_two_jobs_for_one_delivery_at_once_send_it_once(
     db: str, receiver: Receiver, hook_settings: Settings, http: Any
 ) -> None:
     # given a due delivery whose job arq runs twice at the same moment
-    _, delivery_id = await _delivery(receiver)
+    _, delivery_id = await setup_delivery(receiver)
 
     # when both run (their leases go to the database in the same batch)
     results = await asyncio.gather(
@@ -93,7 +72,7 @@ async def test_a_late_attempt_does_not_overwrite_the_attempt_that_replaced_it(
 ) -> None:
     with clock.frozen_at(START):
         # given a worker whose lease ran out mid-POST, and a second worker that took over
-        _, delivery_id = await _delivery(receiver)
+        _, delivery_id = await setup_delivery(receiver)
         late = await lease(delivery_id, duration=timedelta(seconds=60))
         assert late is not None
         clock.advance(timedelta(seconds=61))
@@ -128,7 +107,7 @@ async def test_a_response_with_a_nul_byte_is_recorded(
     db: str, receiver: Receiver, hook_settings: Settings, http: Any
 ) -> None:
     # given a receiver whose answer holds a NUL byte (PostgreSQL text cannot store one)
-    _, delivery_id = await _delivery(receiver)
+    _, delivery_id = await setup_delivery(receiver)
     receiver.answer(Answer(200, body="ok\x00"))
 
     # when
