@@ -12,6 +12,10 @@ replay apply. Its status:
 - DELIVERY_FAILED: retries ran out (DEAD); an admin can replay the delivery;
 - REFLECTED: a sync batch received after the delivery, with an applied item for the
   same contact and definition, has been applied (see `reflect_adjustments`).
+
+A redemption's deduction and refund are forwarded too, but applied here at once
+(models.redemption_forwards); sync reconciles those precisely instead: a balance snapshot
+taken after their delivery, or a transaction echoing their id, reflects them.
 """
 
 from __future__ import annotations
@@ -26,19 +30,15 @@ from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from core import clock
-from core.errors import InvalidInput, NotFound, Refused
-from core.payload_crypto import encrypt_json
+from core.errors import InvalidInput, NotFound
 from models.awards import MAX_AMOUNT, AwardRequest, PointsPosted, award_points, resolve_definition
 from models.idempotency import claim_key, replayed_result, request_fingerprint, validate_key
+from models.master_forwards import Forward, master_link, require_sent, write_forward
 from models.members import Member
-from models.outbox import add_deliveries
 from models.point_modes import FOLLOWER_MODES, definition_mode
-from models.pointmaster import ForwardedAdjustment, PointMasterSettings, SyncBatch, SyncStatus
-from models.pointmaster_settings import current_key
+from models.pointmaster import ForwardedAdjustment, SyncBatch, SyncStatus
 from models.points import LedgerSource, PointDefinition
-from models.tenants import Tenant
-from models.webhook_payloads import add_points_body
-from models.webhooks import DeliveryStatus, WebhookDelivery, WebhookEvent
+from models.webhooks import DeliveryStatus, WebhookDelivery
 
 MAX_TEXT = 500
 _REJECTED_ITEM = re.compile(r"^Item (\d+): ")
@@ -164,56 +164,22 @@ async def _forward(
     scope: str,
     fingerprint: str,
 ) -> Adjusted:
-    settings = await PointMasterSettings.get_or_none(tenant_id=adj.tenant_id)
-    if settings is None or settings.adjustment_endpoint_id is None:
-        raise Refused(
-            "The point master owns these points and no adjustment URL is set: "
-            "setPointMasterSettings(adjustmentUrl) first",
-            code="NO_ADJUSTMENT_URL",
-        )
-    shared = await current_key(adj.tenant_id)
-    tenant = await Tenant.get(id=adj.tenant_id)
-    fields = payload_fields(adj, member, definition)
+    link = await master_link(adj.tenant_id)
     forwarded_id = uuid4()
-    body = add_points_body(
-        forwarded_id, encrypt_json(fields, shared.key), shared.key_id, tenant.slug
+    forward = Forward(
+        member_id=member.id,
+        definition_id=definition.id,
+        fields=payload_fields(adj, member, definition),
+        actor=adj.actor,
+        reason=adj.reason,
     )
-    now = clock.now()
     async with in_transaction() as conn:
         if key:
             await claim_key(conn, adj.tenant_id, scope, key, fingerprint, forwarded_id)
-        delivery_ids = await add_deliveries(
-            conn,
-            adj.tenant_id,
-            WebhookEvent.LOYALTY_ADD_POINTS.value,
-            lambda _fmt: body,
-            now=now,
-            only_endpoint=settings.adjustment_endpoint_id,
+        forwarded, delivery_ids = await write_forward(
+            conn, adj.tenant_id, link, forward, clock.now(), forwarded_id
         )
-        if not delivery_ids:
-            raise Refused(
-                "The point master's adjustment endpoint is disabled: enable it or set "
-                "the adjustment URL again",
-                code="ADJUSTMENT_ENDPOINT_DISABLED",
-            )
-        forwarded = await ForwardedAdjustment.create(
-            id=forwarded_id,
-            tenant_id=adj.tenant_id,
-            member_id=member.id,
-            point_definition_id=definition.id,
-            delivery_id=delivery_ids[0],
-            contact_id=member.external_user_id,
-            definition_external_id=definition.external_id,
-            amount=adj.amount,
-            source=fields["Source"],
-            description=adj.description,
-            reason=adj.reason,
-            payload_fields=fields,
-            key_id=shared.key_id,
-            actor=adj.actor,
-            created_at=now,
-            using_db=conn,
-        )
+        require_sent(forwarded)
     return Adjusted(forwarded=forwarded, delivery_ids=tuple(delivery_ids))
 
 
@@ -259,6 +225,7 @@ async def reflect_adjustments(batch: SyncBatch) -> int:
         return 0
     candidates = await ForwardedAdjustment.filter(
         tenant_id=batch.tenant_id,
+        applied_locally=False,  # a redemption's: reflected by the appliers themselves
         reflected_at__isnull=True,
         contact_id__in=sorted({contact for contact, _ in pairs}),
         delivery__status=DeliveryStatus.DELIVERED,

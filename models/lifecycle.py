@@ -22,6 +22,7 @@ from models.ledger import lock_account, post_entry
 from models.members import Member
 from models.outbox import add_deliveries
 from models.points import LedgerSource
+from models.redemption_forwards import forward_refund
 from models.redemptions import (
     TERMINAL_STATUSES,
     Redemption,
@@ -161,10 +162,12 @@ async def _move(
             created_at=now,
         )
     ]
+    forwarded: list[UUID] = []
     if target == S.FAILED:
-        events += await _refund(conn, redemption, actor, now)
+        refunded, forwarded = await _refund(conn, redemption, actor, now)
+        events += refunded
     await RedemptionEvent.bulk_create(events, using_db=conn)
-    return await _announce(conn, redemption, current, reason, now)
+    return forwarded + await _announce(conn, redemption, current, reason, now)
 
 
 async def _announce(
@@ -217,8 +220,10 @@ async def _add_data(redemption: Redemption, data: dict[str, Any], actor: str) ->
 
 async def _refund(
     conn: BaseDBAsyncClient, redemption: Redemption, actor: str, now: Any
-) -> list[RedemptionEvent]:
+) -> tuple[list[RedemptionEvent], list[UUID]]:
+    """The refund's events, and the outbox rows telling the point master (follower mode)."""
     events = []
+    delivery_ids: list[UUID] = []
     account = await lock_account(conn, redemption.member_id, redemption.definition_id)
     if account is not None and redemption.points_spent > 0:
         entry = await post_entry(
@@ -232,6 +237,7 @@ async def _refund(
             at=now,
         )
         assert entry is not None  # a credit is never refused
+        forwarded, delivery_ids = await forward_refund(conn, redemption, actor, now)
         events.append(
             RedemptionEvent(
                 tenant_id=redemption.tenant_id,
@@ -243,6 +249,7 @@ async def _refund(
                     "balanceBefore": entry.balance_before,
                     "balanceAfter": entry.balance_after,
                     "ledgerEntryId": str(entry.id),
+                    "forwardedAdjustmentId": str(forwarded.id) if forwarded else None,
                 },
                 actor=actor,
                 created_at=now,
@@ -274,4 +281,4 @@ async def _refund(
                 created_at=now,
             )
         )
-    return events
+    return events, delivery_ids

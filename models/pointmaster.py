@@ -190,10 +190,14 @@ class PointsLogCache(Model):
 
 
 class ForwardedAdjustment(Model):
-    """An adjustment made in follower mode: sent to the master, not applied here.
+    """An adjustment made in follower mode, sent to the master.
 
     Its id is the `id` of the `loyalty.addPoints` body. `fields` is the plaintext of the
-    encrypted payload, as sent."""
+    encrypted payload, as sent. An admin's or automation's adjustment is not applied here
+    (`applied_locally` false: the master's next sync brings it). A redemption's deduction
+    and a failed redemption's refund are applied here at once and forwarded so the master
+    follows (`applied_locally` true, `redemption_id` set): sync reconciles those
+    (models.sync_balances, models.sync_transactions) instead of applying them twice."""
 
     id = fields.UUIDField(primary_key=True)
     tenant: fields.ForeignKeyRelation[Tenant] = fields.ForeignKeyField(
@@ -224,6 +228,8 @@ class ForwardedAdjustment(Model):
     created_at = fields.DatetimeField()
     reflected_at = fields.DatetimeField(null=True)
     reflected_batch_id = fields.UUIDField(null=True)
+    applied_locally = fields.BooleanField(default=False)
+    redemption_id = fields.UUIDField(null=True, db_index=True)
 
     tenant_id: UUID
     member_id: UUID
@@ -233,4 +239,8 @@ class ForwardedAdjustment(Model):
     class Meta:
         table = "forwarded_adjustment"
         unique_together = (("tenant", "idempotency_key"),)
-        indexes = (("tenant_id", "created_at"), ("tenant_id", "contact_id"))
+        indexes = (
+            ("tenant_id", "created_at"),
+            ("tenant_id", "contact_id"),
+            ("member_id", "point_definition_id"),  # a sync chunk's accounts' forwards
+        )

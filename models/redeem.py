@@ -23,9 +23,11 @@ from models.eligibility import Ineligibility, catalog_gate, usage_gate
 from models.grants import settle_account
 from models.idempotency import claim_key, replayed_result, request_fingerprint, validate_key
 from models.ledger import lock_account, post_entry
+from models.master_forwards import MasterLink, master_link
 from models.members import Member, Tier
 from models.outbox import add_deliveries
-from models.points import LedgerSource, PointDefinition
+from models.points import LedgerSource
+from models.redemption_forwards import forward_spending, master_owns
 from models.redemptions import (
     Redemption,
     RedemptionEvent,
@@ -34,7 +36,6 @@ from models.redemptions import (
 )
 from models.rewards import MemberRewardUsage, Reward
 from models.sql import guarded_add
-from models.tenants import Tenant
 from models.webhook_payloads import reward_redeemed
 from models.webhooks import PayloadFormat, WebhookEvent
 
@@ -86,7 +87,13 @@ async def redeem_with_effects(req: RedeemRequest, member: Member | None = None) 
         earlier = await replayed_result(req.tenant_id, scope, key, fingerprint)
         if earlier:
             return Redeemed(await Redemption.get(id=earlier), replayed=True)
-    reward = await Reward.get_or_none(id=req.reward_id, tenant_id=req.tenant_id)
+    # Its currency and tenant come along (one statement): they decide the point mode,
+    # and the webhook payloads need them.
+    reward = (
+        await Reward.filter(id=req.reward_id, tenant_id=req.tenant_id)
+        .select_related("definition", "tenant")
+        .first()
+    )
     if reward is None:
         raise NotFound("Reward not found", field="rewardId")
     if member is None or member.id != req.member_id or member.tenant_id != req.tenant_id:
@@ -95,12 +102,15 @@ async def redeem_with_effects(req: RedeemRequest, member: Member | None = None) 
         raise NotFound("Member not found", field="memberId")
     now = clock.now()
     await _check_catalog_gate(reward, member, now)
+    link = None
+    if reward.point_cost > 0 and master_owns(reward.definition, reward.tenant):
+        link = await master_link(req.tenant_id, reward.tenant.slug)  # refused if unsendable
     redemption_id = uuid4()
     try:
         async with in_transaction() as conn:
             if key:
                 await claim_key(conn, req.tenant_id, scope, key, fingerprint, redemption_id)
-            return await _redeem_in(conn, req, reward, member, redemption_id)
+            return await _redeem_in(conn, req, reward, member, redemption_id, link)
     except IntegrityError:
         if key:
             earlier = await replayed_result(req.tenant_id, scope, key, fingerprint)
@@ -123,7 +133,9 @@ async def _redeem_in(
     reward: Reward,
     member: Member,
     redemption_id: UUID,
+    link: MasterLink | None,
 ) -> Redeemed:
+    """`link`: the point master owns the points; the deduction is forwarded to it."""
     now = clock.now()
     cost = reward.point_cost * req.quantity
     account = await lock_account(conn, req.member_id, reward.definition_id)
@@ -132,6 +144,7 @@ async def _redeem_in(
     if account is not None:
         await settle_account(conn, account, now)
     balance_before = account.balance if account else 0
+    description = f"Redeemed {req.quantity} x {reward.name}"
     entry = None
     if cost > 0:
         assert account is not None
@@ -140,7 +153,7 @@ async def _redeem_in(
             account,
             -cost,
             LedgerSource.REDEMPTION,
-            description=f"Redeemed {req.quantity} x {reward.name}",
+            description=description,
             actor=req.actor,
             redemption_id=redemption_id,
             at=now,
@@ -162,6 +175,11 @@ async def _redeem_in(
         updated_at=now,
     )
     await redemption.save(using_db=conn)
+    forwarded, delivery_ids = (
+        await forward_spending(conn, link, redemption, member, reward, description, now)
+        if link is not None and entry is not None
+        else (None, [])
+    )
     await RedemptionEvent.bulk_create(
         [
             RedemptionEvent(
@@ -184,6 +202,7 @@ async def _redeem_in(
                     "balanceBefore": balance_before,
                     "balanceAfter": account.balance if account else 0,
                     "ledgerEntryId": str(entry.id) if entry else None,
+                    "forwardedAdjustmentId": str(forwarded.id) if forwarded else None,
                 },
                 actor=req.actor,
                 created_at=now,
@@ -196,7 +215,7 @@ async def _redeem_in(
         stock_left = await guarded_add(conn, "reward", "stock", reward.id, -req.quantity)
         if stock_left is None:
             raise refusal(Ineligibility.OUT_OF_STOCK)
-    delivery_ids = await _announce(conn, redemption, member, reward, stock_left, now)
+    delivery_ids += await _announce(conn, redemption, member, reward, stock_left, now)
     return Redeemed(redemption, delivery_ids)
 
 
@@ -209,21 +228,15 @@ async def _announce(
     now: datetime,
 ) -> list[UUID]:
     """Outbox rows for the tenant's `reward_redeemed` webhooks, in this transaction."""
-    loaded: dict[str, Any] = {}
 
-    async def payload_for(fmt: PayloadFormat) -> dict[str, Any]:
-        if not loaded:
-            loaded["tenant"] = await Tenant.filter(id=redemption.tenant_id).using_db(conn).get()
-            loaded["definition"] = (
-                await PointDefinition.filter(id=reward.definition_id).using_db(conn).get()
-            )
+    def payload_for(fmt: PayloadFormat) -> dict[str, Any]:
         return reward_redeemed(
             fmt,
-            tenant=loaded["tenant"],
+            tenant=reward.tenant,
             redemption=redemption,
             member=member,
             reward=reward,
-            definition=loaded["definition"],
+            definition=reward.definition,
             stock_left=stock_left,
             sent_at=now,
         )

@@ -6,6 +6,7 @@ from dataclasses import replace
 from uuid import UUID
 
 import strawberry
+from tortoise.expressions import Q
 from tortoise.queryset import QuerySet
 
 from core.errors import DomainError, InvalidInput
@@ -116,6 +117,6 @@ def _with_status(
     query = query.filter(reflected_at__isnull=True)
     if status == AdjustmentStatus.DELIVERED:
         return query.filter(delivery__status=DeliveryStatus.DELIVERED)
-    if status == AdjustmentStatus.DELIVERY_FAILED:
-        return query.filter(delivery__status=DeliveryStatus.DEAD)
+    if status == AdjustmentStatus.DELIVERY_FAILED:  # retries ran out, or never sendable
+        return query.filter(Q(delivery__status=DeliveryStatus.DEAD) | Q(delivery_id__isnull=True))
     return query.filter(delivery__status=DeliveryStatus.PENDING)

@@ -16,11 +16,16 @@ AdjustmentStatus = strawberry.enum(
     m.AdjustmentStatus,
     name="AdjustmentStatus",
     description="SENT_TO_MASTER (in the outbox) -> DELIVERED (2xx) -> REFLECTED (a later sync "
-    "batch for the contact and definition was applied); DELIVERY_FAILED once retries ran out",
+    "batch for the contact and definition was applied; for a redemption's: a snapshot taken "
+    "after its delivery, or a transaction echoing its id); DELIVERY_FAILED once retries ran out "
+    "(or when it could not be sent)",
 )
 
 
-@strawberry.type(description="An adjustment sent to the point master, not applied here")
+@strawberry.type(
+    description="An adjustment sent to the point master: an admin's or automation's (applied "
+    "there, not here), or a redemption's deduction or refund (applied here too)"
+)
 class PointAdjustment:
     id: strawberry.ID = strawberry.field(description="The `id` of the loyalty.addPoints body")
     member_id: strawberry.ID
@@ -37,6 +42,12 @@ class PointAdjustment:
     actor: str
     created_at: datetime
     reflected_at: datetime | None
+    applied_locally: bool = strawberry.field(
+        description="Applied here when it was made (a redemption's): sync does not apply it again"
+    )
+    redemption_id: strawberry.ID | None = strawberry.field(
+        description="The redemption whose points it moved"
+    )
     model: strawberry.Private[ForwardedAdjustment]
 
     @strawberry.field
@@ -59,6 +70,8 @@ class PointAdjustment:
             actor=a.actor,
             created_at=a.created_at,
             reflected_at=a.reflected_at,
+            applied_locally=a.applied_locally,
+            redemption_id=strawberry.ID(str(a.redemption_id)) if a.redemption_id else None,
             model=a,
         )
 
