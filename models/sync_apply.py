@@ -29,18 +29,26 @@ class Outcome:
     applied: int = 0
     duplicates: int = 0
     rejected: dict[int, dict[str, str]] = field(default_factory=dict)
+    # What history should show about items that were not rejected ("Item 3 applied as ...",
+    # never "Item 3: ...", which names a rejection).
+    notes: dict[int, dict[str, str]] = field(default_factory=dict)
 
     def reject(self, index: int, message: str) -> None:
         self.rejected[index] = {"message": f"Item {index}: {message}", "timeStamp": _stamp()}
+
+    def note(self, index: int, message: str) -> None:
+        self.notes[index] = {"message": f"Item {index} {message}", "timeStamp": _stamp()}
 
     def merge(self, other: Outcome) -> None:
         self.applied += other.applied
         self.duplicates += other.duplicates
         self.rejected.update(other.rejected)
+        self.notes.update(other.notes)
 
     def messages(self) -> list[dict[str, str]]:
-        """Rejections in item order, then how many items were applied before."""
-        messages = [self.rejected[i] for i in sorted(self.rejected)]
+        """Rejections and notes in item order, then how many items were applied before."""
+        by_item = {**self.notes, **self.rejected}
+        messages = [by_item[i] for i in sorted(by_item)]
         if self.duplicates:
             messages.append(
                 {

@@ -8,6 +8,11 @@ a key inserted by a concurrent worker's transaction makes this one wait for its 
 A chunk never holds the same key twice: an item repeating a key of the current chunk starts
 the next one, so it sees the first one's outcome. A deduction that would overdraw is
 refused and its key given back, as `award_points` does.
+
+A redemption's deduction or refund is applied here at once and forwarded to the master
+(models.redemption_forwards); the master echoes the forward's id as the item's
+`transactionId`. Such an item is recognised as already applied (never posted again, also
+if echoed twice) and marks the forward REFLECTED.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from core.errors import InvalidInput
 from models.awards import AwardRequest
 from models.awards import _validate as validate_award
 from models.idempotency import request_fingerprint
+from models.pointmaster import ForwardedAdjustment
 from models.sync_apply import CHUNK_ITEMS, BatchApplier, Outcome
 from models.sync_book import AccountBook
 from models.sync_bulk import (
@@ -92,6 +98,7 @@ class TransactionsApplier(BatchApplier):
                 item.valid_to,
             )
             txs.append(_Tx(index, item, definition.id, member_id, dedupe_key(item), fingerprint))
+        txs = await self._without_echoes(txs)
         now = clock.now()
         valid = [t for t in txs if t.invalid(self.tenant_id, now) is None]
         accounts = await ensure_accounts(
@@ -138,6 +145,48 @@ class TransactionsApplier(BatchApplier):
             await book.write()
         return outcome
 
+    async def _without_echoes(self, txs: list[_Tx]) -> list[_Tx]:
+        """The items left to post once those echoing a redemption's forward are set aside."""
+        ids = {i for t in txs if (i := _as_uuid(t.item.transaction_id)) is not None}
+        if not ids:
+            return txs
+        forwards = {
+            str(f.id): f
+            for f in await ForwardedAdjustment.filter(
+                tenant_id=self.tenant_id, applied_locally=True, id__in=list(ids)
+            )
+        }
+        echoes, reflected = set(), []
+        for t in txs:
+            forward = forwards.get(t.item.transaction_id or "")
+            if forward is None:
+                continue
+            echoes.add(t.index)
+            if (forward.member_id, forward.point_definition_id, forward.amount) != (
+                t.member_id,
+                t.definition_id,
+                t.item.amount,
+            ):
+                self.outcome.reject(
+                    t.index,
+                    f"transactionId {forward.id} is the engine's own adjustment of "
+                    f"{forward.amount} for contact {forward.contact_id}, definitionId "
+                    f"{forward.definition_external_id}; the item differs",
+                )
+                continue
+            reflected.append(forward.id)
+            self.outcome.note(
+                t.index,
+                f"already applied: transactionId {forward.id} is the engine's own "
+                f"{forward.amount:+d} for redemption {forward.redemption_id}, applied when "
+                "it was made; not applied again",
+            )
+        if reflected:
+            await ForwardedAdjustment.filter(id__in=reflected, reflected_at__isnull=True).update(
+                reflected_at=clock.now(), reflected_batch_id=self.batch.id
+            )
+        return [t for t in txs if t.index not in echoes]
+
     @staticmethod
     def _not_claimed(t: _Tx, held: str | None, error: str | None, outcome: Outcome) -> None:
         if held is None:  # never applied, and not valid
@@ -150,6 +199,13 @@ class TransactionsApplier(BatchApplier):
             outcome.reject(
                 t.index, f"transactionId {t.item.transaction_id} was applied with other values"
             )
+
+
+def _as_uuid(value: str | None) -> UUID | None:
+    try:
+        return UUID(value) if value else None
+    except ValueError:
+        return None
 
 
 def _chunks(txs: list[_Tx]) -> Iterator[list[_Tx]]:
