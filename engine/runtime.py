@@ -16,13 +16,14 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import uvicorn
-from arq.worker import Worker, create_worker
+from arq.worker import Worker, get_kwargs
 from tortoise.context import TortoiseContext
 from tortoise.migrations.api import migrate
 from uvicorn.config import STARTUP_FAILURE
 
 from core.settings import Settings, tortoise_config
 from engine.websocket import FrameWritingProtocol
+from workers.claiming import ClaimingWorker
 from workers.settings import WorkerSettings, redis_settings_from_url
 
 logger = logging.getLogger("gamify")
@@ -68,7 +69,7 @@ def new_worker(settings: Settings, **overrides: Any) -> Worker:
         "ctx": {"settings": settings},
         **overrides,
     }
-    return create_worker(WorkerSettings, **options)  # type: ignore[arg-type]
+    return ClaimingWorker(**{**get_kwargs(WorkerSettings), **options})  # type: ignore[arg-type]
 
 
 def start_worker(worker: Worker) -> asyncio.Task[None]:
