@@ -8,7 +8,7 @@ Run by hand from the repository root (not a test):
     python bench/webhooks.py --rates 50,100,300       # other steady rates
     python bench/webhooks.py --profile /tmp/wh-prof   # also py-spy the worker while it drains
     python bench/webhooks.py --arq poll_delay=0.002   # what-if: other arq WorkerSettings values
-    python bench/webhooks.py --claim-script           # what-if: arq claims a job in 1 round trip
+    python bench/webhooks.py --stock-claim            # what-if: arq's 4-round-trip job claim
 
 Needs PostgreSQL (--pg-url, a superuser; trust auth) and Redis (--redis-url: a DEDICATED db
 index, flushed at start and end). Before each measurement it waits (--quiet-wait) for the
@@ -294,9 +294,9 @@ WORKER_WITH_SETTINGS = """
 import json, sys
 from workers.settings import WorkerSettings
 for name, value in json.loads(sys.argv[1]).items():
-    if name == "claim_script":
-        sys.path.insert(0, "bench")
-        import arq_claim_whatif
+    if name == "stock_claim":
+        import workers.claiming
+        workers.claiming.claims_in_one_trip = lambda: False
     else:
         setattr(WorkerSettings, name, value)
 from engine.cli import main
@@ -1052,17 +1052,17 @@ def parse_args() -> argparse.Namespace:
         help="what-if: an arq WorkerSettings value for the worker (e.g. poll_delay=0.002)",
     )
     ap.add_argument(
-        "--claim-script",
+        "--stock-claim",
         action="store_true",
-        help="what-if: arq claims each job with one Redis script (bench/arq_claim_whatif.py)",
+        help="what-if: arq's stock job claim (4 Redis round trips) instead of workers/claiming.py",
     )
     args = ap.parse_args()
     try:
         args.arq = {k: ast.literal_eval(v) for k, v in (a.split("=", 1) for a in args.arq)}
     except (ValueError, SyntaxError):
         ap.error("--arq takes NAME=VALUE with a Python literal value (poll_delay=0.002)")
-    if args.claim_script:
-        args.arq["claim_script"] = True
+    if args.stock_claim:
+        args.arq["stock_claim"] = True
     args.rates = [float(r) for r in args.rates.split(",") if r.strip()]
     db = urlsplit(args.redis_url).path.strip("/") or "0"
     if db == "0" and "db=" not in args.redis_url:
