@@ -46,7 +46,6 @@ import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from collections import Counter
@@ -54,22 +53,22 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 # The process, CPU and PostgreSQL plumbing of the webhook benchmark (same directory).
 from webhooks import (  # noqa: E402
+    check_redis_db,
     flush_redis,
     log,
     machine_cpu,
     percentile,
-    pg,
     proc_cpu,
+    run_in_scratch_database,
+    server_parser,
     stop_process,
     wait_for_quiet,
-    with_database,
 )
 
 CHILDREN: list[subprocess.Popen[bytes]] = []
@@ -585,19 +584,7 @@ def report(
 
 
 def parse_args() -> argparse.Namespace:
-    ap = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    ap.add_argument(
-        "--pg-url",
-        default=os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432/postgres"),
-        help="PostgreSQL server to create the benchmark database in (a superuser)",
-    )
-    ap.add_argument(
-        "--redis-url",
-        default=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/8"),
-        help="a DEDICATED Redis db index (FLUSHDB at start and end; db 0 is refused)",
-    )
+    ap = server_parser(__doc__, redis_db=8)
     ap.add_argument("--items", type=int, default=1000, help="items per batch (at most 1,000)")
     ap.add_argument("--runs", type=int, default=10, help="transactions batches")
     ap.add_argument("--balance-runs", type=int, default=5, help="balances batches")
@@ -614,9 +601,7 @@ def parse_args() -> argparse.Namespace:
     ap.add_argument("--profile", metavar="DIR", help="py-spy the worker during the runs")
     ap.add_argument("--keep-db", action="store_true", help="do not drop the database")
     args = ap.parse_args()
-    db = urlsplit(args.redis_url).path.strip("/") or "0"
-    if db == "0" and "db=" not in args.redis_url:
-        ap.error("use a dedicated Redis db index (e.g. redis://127.0.0.1:6379/8): it is flushed")
+    check_redis_db(ap, args.redis_url)
     if not 0 < args.items <= 1000:
         ap.error("--items: 1 to 1,000 (the API refuses more)")
     return args
@@ -624,31 +609,13 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> int:
     args = parse_args()
-    os.chdir(ROOT)
-    workdir = Path(tempfile.mkdtemp(prefix="gamify-ingest-bench-"))
-    os.environ["GAMIFY_DATA_DIR"] = str(workdir / "data")
-    dbname = f"gamify_bench_{secrets.token_hex(5)}"
-    db_url = with_database(args.pg_url, dbname)
-    created = False
-    try:
-        with asyncio.Runner() as runner:
-            runner.run(pg(args.pg_url, f'CREATE DATABASE "{dbname}"'))
-            created = True
-            log(f"database {dbname}; Redis {args.redis_url}; {os.cpu_count()} cores")
-            return runner.run(run(args, db_url, workdir))
-    except (KeyboardInterrupt, asyncio.CancelledError):
-        log("interrupted: cleaning up")
-        return 130
-    finally:
-        for proc in reversed(CHILDREN):
-            stop_process(proc)
-        flush_redis(args.redis_url)
-        if created and not args.keep_db:
-            asyncio.run(pg(args.pg_url, f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)'))
-            log(f"dropped {dbname}; Redis db flushed; uvicorn and worker stopped")
-        elif created:
-            log(f"kept database {dbname}")
-        shutil.rmtree(workdir, ignore_errors=True)
+    return run_in_scratch_database(
+        args,
+        "gamify-ingest-bench-",
+        CHILDREN,
+        lambda db_url, _dbname, workdir: run(args, db_url, workdir),
+        "uvicorn and worker",
+    )
 
 
 if __name__ == "__main__":

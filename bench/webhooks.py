@@ -56,6 +56,7 @@ import time
 import urllib.request
 import uuid
 from collections import Counter
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -1013,9 +1014,10 @@ def _frame_name(frame: str) -> str:
 # ---------------------------------------------------------------------------- main
 
 
-def parse_args() -> argparse.Namespace:
+def server_parser(doc: str | None, redis_db: int) -> argparse.ArgumentParser:
+    """A parser with the servers every benchmark here needs: --pg-url and --redis-url."""
     ap = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        description=doc, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     ap.add_argument(
         "--pg-url",
@@ -1024,9 +1026,20 @@ def parse_args() -> argparse.Namespace:
     )
     ap.add_argument(
         "--redis-url",
-        default=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/7"),
+        default=os.environ.get("BENCH_REDIS_URL", f"redis://127.0.0.1:6379/{redis_db}"),
         help="a DEDICATED Redis db index (FLUSHDB at start and end; db 0 is refused)",
     )
+    return ap
+
+
+def check_redis_db(ap: argparse.ArgumentParser, url: str) -> None:
+    db = urlsplit(url).path.strip("/") or "0"
+    if db == "0" and "db=" not in url:
+        ap.error("use a dedicated Redis db index (e.g. redis://127.0.0.1:6379/7): it is flushed")
+
+
+def parse_args() -> argparse.Namespace:
+    ap = server_parser(__doc__, redis_db=7)
     ap.add_argument("--deliveries", type=int, default=5000, help="backlog size")
     ap.add_argument("--rates", default="100,200", help="steady redemptions/s, comma list")
     ap.add_argument("--seconds", type=float, default=10.0, help="duration of each steady run")
@@ -1064,9 +1077,7 @@ def parse_args() -> argparse.Namespace:
     if args.stock_claim:
         args.arq["stock_claim"] = True
     args.rates = [float(r) for r in args.rates.split(",") if r.strip()]
-    db = urlsplit(args.redis_url).path.strip("/") or "0"
-    if db == "0" and "db=" not in args.redis_url:
-        ap.error("use a dedicated Redis db index (e.g. redis://127.0.0.1:6379/7): it is flushed")
+    check_redis_db(ap, args.redis_url)
     if args.profile:
         args.py_spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
         if not Path(args.py_spy).exists():
@@ -1084,41 +1095,60 @@ def flush_redis(url: str) -> None:
         client.close()
 
 
-def main() -> int:
-    args = parse_args()
+def run_in_scratch_database(
+    args: argparse.Namespace,
+    prefix: str,
+    children: list[subprocess.Popen[bytes]],
+    body: Callable[[str, str, Path], Coroutine[Any, Any, int]],
+    stopped: str,
+    runner: asyncio.Runner | None = None,
+) -> int:
+    """Run `body(db_url, dbname, workdir)` in a database and data directory of its own;
+    whatever ends it (done, error, Ctrl-C, SIGTERM): our processes, our Redis db, our
+    database and our files are cleaned up."""
     os.chdir(ROOT)
-    workdir = Path(tempfile.mkdtemp(prefix="gamify-wh-bench-"))
+    workdir = Path(tempfile.mkdtemp(prefix=prefix))
     os.environ["GAMIFY_DATA_DIR"] = str(workdir / "data")
     dbname = f"gamify_bench_{secrets.token_hex(5)}"
     db_url = with_database(args.pg_url, dbname)
+    created = False
+    try:
+        with runner or asyncio.Runner() as run:
+            run.run(pg(args.pg_url, f'CREATE DATABASE "{dbname}"'))
+            created = True
+            log(f"database {dbname}; Redis {args.redis_url}; {os.cpu_count()} cores")
+            return run.run(body(db_url, dbname, workdir))
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        log("interrupted: cleaning up")
+        return 130
+    finally:
+        for proc in reversed(children):
+            stop_process(proc)
+        flush_redis(args.redis_url)
+        if created and not args.keep_db:
+            asyncio.run(pg(args.pg_url, f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)'))
+            log(f"dropped {dbname}; Redis db flushed; {stopped} stopped")
+        elif created:
+            log(f"kept database {dbname}")
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def main() -> int:
+    args = parse_args()
     try:
         import uvloop
 
         runner = asyncio.Runner(loop_factory=uvloop.new_event_loop)
     except ImportError:  # pragma: no cover
         runner = asyncio.Runner()
-    created = False
-    try:
-        with runner:
-            runner.run(pg(args.pg_url, f'CREATE DATABASE "{dbname}"'))
-            created = True
-            log(f"database {dbname}; Redis {args.redis_url}; {os.cpu_count()} cores")
-            return runner.run(run(args, db_url, dbname, workdir))
-    except (KeyboardInterrupt, asyncio.CancelledError):
-        log("interrupted: cleaning up")
-        return 130
-    finally:
-        # Whatever ended the run (done, error, Ctrl-C, SIGTERM): our processes, our Redis
-        # db, our database, our files.
-        for proc in reversed(CHILDREN):
-            stop_process(proc)
-        flush_redis(args.redis_url)
-        if created and not args.keep_db:
-            asyncio.run(pg(args.pg_url, f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)'))
-            log(f"dropped {dbname}; Redis db flushed; worker and receiver stopped")
-        elif created:
-            log(f"kept database {dbname}")
-        shutil.rmtree(workdir, ignore_errors=True)
+    return run_in_scratch_database(
+        args,
+        "gamify-wh-bench-",
+        CHILDREN,
+        lambda db_url, dbname, workdir: run(args, db_url, dbname, workdir),
+        "worker and receiver",
+        runner,
+    )
 
 
 if __name__ == "__main__":
