@@ -53,7 +53,7 @@ class AwardRequest:
     actor: str = "system"
 
 
-def _validate(req: AwardRequest, now: datetime) -> None:
+def validate_award(req: AwardRequest, now: datetime) -> None:
     if req.amount == 0 or abs(req.amount) > MAX_AMOUNT:
         raise InvalidInput("Amount must be non-zero and at most 10^9", field="amount")
     if req.source in SYSTEM_SOURCES:
@@ -79,7 +79,7 @@ async def resolve_definition(tenant_id: UUID, definition_id: UUID | None) -> Poi
 
 async def award_points(req: AwardRequest) -> PointsPosted:
     now = clock.now()
-    _validate(req, now)
+    validate_award(req, now)
     key = validate_key(req.idempotency_key)
     member = await Member.get_or_none(id=req.member_id, tenant_id=req.tenant_id)
     if member is None:

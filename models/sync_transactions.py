@@ -27,8 +27,7 @@ from tortoise.transactions import in_transaction
 
 from core import clock
 from core.errors import InvalidInput
-from models.awards import AwardRequest
-from models.awards import _validate as validate_award
+from models.awards import AwardRequest, validate_award
 from models.idempotency import request_fingerprint
 from models.pointmaster import ForwardedAdjustment
 from models.sync_apply import CHUNK_ITEMS, BatchApplier, Outcome
