@@ -14,8 +14,11 @@ from uuid import UUID
 from core import clock
 from core.broker import balances_channel, redemptions_channel
 from models.grants import account_view
+from models.members import Member
+from models.point_modes import definition_mode
 from models.points import PointAccount
 from models.redemptions import Redemption, RedemptionEvent
+from models.tenants import PointMode
 
 
 class LiveBroker(Protocol):
@@ -115,22 +118,43 @@ async def replay_redemption_events(
 
 async def announce_balances(broker: LiveBroker, tenant_id: UUID, member_id: UUID) -> None:
     """Publish the member's current balances (after points moved)."""
-    channel = balances_channel(tenant_id)
-    if not await broker.listening(channel):
-        return
-    accounts = await PointAccount.filter(member_id=member_id, tenant_id=tenant_id)
+    if await broker.listening(balances_channel(tenant_id)):
+        await _publish_balances(broker, tenant_id, member_id)
+
+
+async def announce_contact_balances(
+    broker: LiveBroker, tenant_id: UUID, contact_ids: set[str]
+) -> int:
+    """After a point-master batch: publish the balances of the members it names (by the
+    master's contact id = `external_user_id`). Returns how many members were announced."""
+    if not contact_ids or not await broker.listening(balances_channel(tenant_id)):
+        return 0
+    members = await Member.filter(tenant_id=tenant_id, external_user_id__in=sorted(contact_ids))
+    for member in members:
+        await _publish_balances(broker, tenant_id, member.id)
+    return len(members)
+
+
+async def _publish_balances(broker: LiveBroker, tenant_id: UUID, member_id: UUID) -> None:
+    accounts = await PointAccount.filter(member_id=member_id, tenant_id=tenant_id).prefetch_related(
+        "definition"
+    )
     now = clock.now()
     for account in accounts:
         view = await account_view(account, now)
+        # FOLLOWER_BALANCE: the master sends totals only; what needs history is null, as
+        # on the account in queries.
+        at_master = await definition_mode(account.definition) == PointMode.FOLLOWER_BALANCE
         await broker.publish(
-            channel,
+            balances_channel(tenant_id),
             {
                 "memberId": str(member_id),
                 "accountId": str(account.id),
                 "definitionId": str(account.definition_id),
                 "balance": view.active,
-                "pending": view.pending,
-                "expiringSoon": view.expiring_soon,
+                "pending": None if at_master else view.pending,
+                "expiringSoon": None if at_master else view.expiring_soon,
+                "historyAtMaster": at_master,
                 "at": now.isoformat(),
             },
         )

@@ -42,8 +42,15 @@ class BalanceUpdate:
     account_id: strawberry.ID
     point_definition_id: strawberry.ID
     balance: int
-    pending: int
-    expiring_soon: int
+    pending: int | None = strawberry.field(
+        description="Points whose validFrom is still ahead (null: history at the point master)"
+    )
+    expiring_soon: int | None = strawberry.field(
+        description="Active points expiring within 30 days (null: history at the point master)"
+    )
+    history_at_master: bool = strawberry.field(
+        description="FOLLOWER_BALANCE: the master sends totals only (see PointAccount)"
+    )
     at: datetime
 
     @classmethod
@@ -54,6 +61,7 @@ class BalanceUpdate:
             balance=message["balance"],
             pending=message["pending"],
             expiring_soon=message["expiringSoon"],
+            history_at_master=message.get("historyAtMaster", False),
             at=datetime.fromisoformat(message["at"]),
         )
 

@@ -10,6 +10,8 @@ import logging
 from typing import Any
 from uuid import UUID
 
+from models.live import announce_contact_balances
+from models.pointmaster import SyncBatch
 from models.sync import apply_batch, due_batches
 
 log = logging.getLogger(__name__)
@@ -21,13 +23,29 @@ async def apply_sync_batch(ctx: dict[str, Any], batch_id: str) -> str | None:
     if batch is None:
         return None
     log.info("sync batch %s: %s, %s applied", batch.id, batch.status, batch.applied_count)
+    await _announce(ctx, batch)
     return str(batch.status)
+
+
+async def _announce(ctx: dict[str, Any], batch: SyncBatch) -> None:
+    """After commit: subscribers of `myBalanceChanged` hear of the balances the batch set."""
+    broker = ctx.get("broker")
+    if broker is None or not batch.applied_count:
+        return
+    contacts = {
+        item["contactId"].strip()
+        for item in batch.items
+        if isinstance(item, dict) and isinstance(item.get("contactId"), str)
+    }
+    await announce_contact_balances(broker, batch.tenant_id, contacts)
 
 
 async def relay_sync_batches(ctx: dict[str, Any]) -> int:
     """Apply batches whose job was lost (Redis down at accept time, a worker killed)."""
     applied = 0
     for batch_id in await due_batches():
-        if await apply_batch(batch_id) is not None:
+        batch = await apply_batch(batch_id)
+        if batch is not None:
             applied += 1
+            await _announce(ctx, batch)
     return applied
