@@ -113,9 +113,21 @@ async def _expire(
         raise RuntimeError(f"expiry of grant {grant.id} would overdraw account {account.id}")
 
 
+@dataclass(frozen=True)
+class Settled:
+    grants: int
+    members: frozenset[tuple[UUID, UUID]]  # (tenant id, member id) whose points moved
+
+
 async def settle_due_grants(now: datetime | None = None, limit: int = 500) -> int:
-    """Worker entry: settle every account that has a grant due. Returns grants settled."""
+    """Settle every account that has a grant due. Returns grants settled."""
+    return (await settle_due(now, limit)).grants
+
+
+async def settle_due(now: datetime | None = None, limit: int = 500) -> Settled:
+    """Worker entry: settle every account that has a grant due; says whose points moved."""
     now = now or clock.now()
+    members: set[tuple[UUID, UUID]] = set()
     due = (
         await PointGrant.filter(
             status__in=[GrantStatus.PENDING, GrantStatus.ACTIVE], due_at__lte=now
@@ -133,7 +145,9 @@ async def settle_due_grants(now: datetime | None = None, limit: int = 500) -> in
             before = await _count_open(conn, account.id, now)
             await settle_account(conn, account, now)
             settled += before
-    return settled
+            if before:
+                members.add((account.tenant_id, account.member_id))
+    return Settled(settled, frozenset(members))
 
 
 async def _count_open(conn: BaseDBAsyncClient, account_id: UUID, now: datetime) -> int:

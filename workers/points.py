@@ -4,13 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from models.grants import settle_due_grants
+from models.grants import settle_due
+from models.live import announce_balances
 
 
 async def settle_points(ctx: dict[str, Any]) -> int:
-    """Settle the grants that fell due; returns how many.
+    """Settle the grants that fell due; returns how many. Then (after commit) tell
+    `myBalanceChanged` subscribers whose points became active or expired.
 
     One batch per run: the cron runs every minute, and postings settle their own
     account on demand, so a backlog never shows in balances.
     """
-    return await settle_due_grants()
+    settled = await settle_due()
+    broker = ctx.get("broker")
+    if broker is not None:
+        for tenant_id, member_id in sorted(settled.members):
+            await announce_balances(broker, tenant_id, member_id)
+    return settled.grants
