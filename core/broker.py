@@ -165,7 +165,8 @@ class Broker:
                 payload = json.loads(message["data"])
             except ValueError:
                 continue
-            for subscriber in list(self._subscribers.get(channel, ())):
+            # No copy of the set: `offer` never waits, so nobody joins or leaves meanwhile.
+            for subscriber in self._subscribers.get(channel, ()):
                 subscriber.offer(payload)
 
     async def close(self) -> None:

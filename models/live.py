@@ -11,14 +11,15 @@ from datetime import datetime
 from typing import Any, Protocol
 from uuid import UUID
 
+from tortoise.queryset import QuerySet
+
 from core import clock
 from core.broker import balances_channel, redemptions_channel
 from models.grants import account_view
-from models.members import Member
-from models.point_modes import definition_mode
+from models.point_modes import effective_mode
 from models.points import PointAccount
 from models.redemptions import Redemption, RedemptionEvent
-from models.tenants import PointMode
+from models.tenants import PointMode, Tenant
 
 
 class LiveBroker(Protocol):
@@ -119,36 +120,45 @@ async def replay_redemption_events(
 async def announce_balances(broker: LiveBroker, tenant_id: UUID, member_id: UUID) -> None:
     """Publish the member's current balances (after points moved)."""
     if await broker.listening(balances_channel(tenant_id)):
-        await _publish_balances(broker, tenant_id, member_id)
+        await _publish_balances(
+            broker, tenant_id, PointAccount.filter(tenant_id=tenant_id, member_id=member_id)
+        )
 
 
 async def announce_contact_balances(
     broker: LiveBroker, tenant_id: UUID, contact_ids: set[str]
-) -> int:
+) -> None:
     """After a point-master batch: publish the balances of the members it names (by the
-    master's contact id = `external_user_id`). Returns how many members were announced."""
-    if not contact_ids or not await broker.listening(balances_channel(tenant_id)):
-        return 0
-    members = await Member.filter(tenant_id=tenant_id, external_user_id__in=sorted(contact_ids))
-    for member in members:
-        await _publish_balances(broker, tenant_id, member.id)
-    return len(members)
+    master's contact id = `external_user_id`)."""
+    if contact_ids and await broker.listening(balances_channel(tenant_id)):
+        await _publish_balances(
+            broker,
+            tenant_id,
+            PointAccount.filter(
+                tenant_id=tenant_id, member__external_user_id__in=sorted(contact_ids)
+            ),
+        )
 
 
-async def _publish_balances(broker: LiveBroker, tenant_id: UUID, member_id: UUID) -> None:
-    accounts = await PointAccount.filter(member_id=member_id, tenant_id=tenant_id).prefetch_related(
-        "definition"
-    )
+async def _publish_balances(
+    broker: LiveBroker, tenant_id: UUID, accounts: QuerySet[PointAccount]
+) -> None:
+    """One message per account; the accounts and their definitions in one read, the
+    tenant's mode at most once (for the definitions that follow it)."""
+    found = await accounts.select_related("definition").order_by("member_id", "id")
+    tenant_mode = PointMode.MASTER  # only read by definitions that follow their tenant
+    if any(a.definition.point_mode is None for a in found):
+        tenant_mode = PointMode((await Tenant.get(id=tenant_id)).point_mode)
     now = clock.now()
-    for account in accounts:
+    for account in found:
         view = await account_view(account, now)
         # FOLLOWER_BALANCE: the master sends totals only; what needs history is null, as
         # on the account in queries.
-        at_master = await definition_mode(account.definition) == PointMode.FOLLOWER_BALANCE
+        at_master = effective_mode(account.definition, tenant_mode) == PointMode.FOLLOWER_BALANCE
         await broker.publish(
             balances_channel(tenant_id),
             {
-                "memberId": str(member_id),
+                "memberId": str(account.member_id),
                 "accountId": str(account.id),
                 "definitionId": str(account.definition_id),
                 "balance": view.active,

@@ -38,6 +38,11 @@ class _Seen:
     def __contains__(self, event_id: object) -> bool:
         return event_id in self._ids
 
+    @property
+    def last(self) -> int | None:
+        """The latest delivered, None before any."""
+        return self._order[-1] if self._order else None
+
     def add(self, event_id: int) -> None:
         self._order.append(event_id)
         self._ids.add(event_id)
@@ -85,14 +90,16 @@ async def _replayed(
     replay: Callable[[int], Awaitable[list[dict[str, Any]]]],
     after: int,
     accept: Callable[[dict[str, Any]], bool],
+    seen: _Seen,
 ) -> AsyncGenerator[dict[str, Any], None]:
-    """Stored events after the cursor that `accept` takes, page by page: a client away for
-    longer than one page must not get a gap."""
+    """Stored events after the cursor that `accept` takes, page by page (a client away for
+    longer than one page must not get a gap), each added to `seen` as it is delivered."""
     cursor = after
     while True:
         page = await replay(cursor)
         for message in page:
             if accept(message):
+                seen.add(message["eventId"])
                 yield message
         if len(page) < REPLAY_LIMIT:
             return
@@ -126,19 +133,16 @@ async def _stream(
         if leader is not None:
             leader.subscribed()
         seen = _Seen(SEEN)
-        last: Any = None
         if replay is not None and after is not None:
-            async for message in _replayed(replay, after, accept):
-                seen.add(message["eventId"])
-                last = message["eventId"]
+            async for message in _replayed(replay, after, accept, seen):
                 yield message
         while True:
             try:
                 message = await subscriber.next()
             except Overflowed:
-                raise _resume_error("SUBSCRIBER_TOO_SLOW", last) from None
+                raise _resume_error("SUBSCRIBER_TOO_SLOW", seen.last) from None
             except Interrupted:
-                raise _resume_error("UPDATES_INTERRUPTED", last) from None
+                raise _resume_error("UPDATES_INTERRUPTED", seen.last) from None
             event_id = message.get("eventId")
             # A publisher may announce events late (a worker announces all since its job
             # started): the client had those at or before its cursor, or in the replay.
@@ -149,7 +153,6 @@ async def _stream(
             if accept(message):
                 if event_id is not None:
                     seen.add(event_id)
-                    last = event_id
                 if leader is not None:
                     leader.about(event_id)
                 yield message
@@ -168,15 +171,12 @@ async def _joined(
     at or before its cursor or in the replay."""
     async with sharing.join(scope, after_variable) as seat:
         seen = _Seen(SEEN)
-        last: int | None = None
         if replay is not None and after is not None:
-            async for message in _replayed(replay, after, accept):
-                seen.add(message["eventId"])
-                last = message["eventId"]
+            async for message in _replayed(replay, after, accept, seen):
                 yield message
         cursor = after
         skip = None if cursor is None else (lambda e: e <= cursor or e in seen)
-        ending = await seat.serve(skip, last)
+        ending = await seat.serve(skip, seen.last)
     if ending.code in RESUME_CODES:
         raise _resume_error(ending.code, ending.last_event_id)
     if ending.error is not None:

@@ -6,8 +6,10 @@ import asyncio
 import copy
 import socket
 from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
+from core.broker import redemptions_channel
 from models.live import redemption_message
 from models.redeem import RedeemRequest, redeem
 from models.redemptions import Redemption, RedemptionEvent
@@ -36,6 +38,31 @@ def numbered(message: dict[str, Any], n: int) -> dict[str, Any]:
     copied = copy.deepcopy(message)
     copied["eventId"] = copied["event"]["id"] = FLOOD_ID + n
     return copied
+
+
+def stalling(server: LiveServer, **options: Any) -> AbstractAsyncContextManager[SubscriptionClient]:
+    """An opened connection that stalls as soon as it stops reading: a tiny receive buffer
+    and a client that holds one message at the most."""
+    return SubscriptionClient.opened(
+        server.ws_url, sock=small_receive_buffer_socket(server.url), max_queue=1, **options
+    )
+
+
+async def flood_until_overflowed(
+    server: LiveServer, shop: Shop, flood: dict[str, Any], per_round: int, pause: float
+) -> int:
+    """Publish numbered copies of `flood` on the shop's redemptions channel, `per_round` at a
+    time and a `pause` for the subscribers to take what they can, until one of them overflowed
+    (how much a stalled socket absorbs first is the kernel's call). Returns how many."""
+    channel = redemptions_channel(shop.tenant_id)
+    flooded = 0
+    async with asyncio.timeout(30):
+        while not overflowed(server, shop):
+            for _ in range(per_round):
+                await server.broker.publish(channel, numbered(flood, flooded))
+                flooded += 1
+            await asyncio.sleep(pause)
+    return flooded
 
 
 def small_receive_buffer_socket(url: str) -> socket.socket:

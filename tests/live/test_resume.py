@@ -27,6 +27,18 @@ async def _ids_after(tenant_id: UUID, cursor: int) -> list[str]:
     return [str(e.id) for e in events]
 
 
+async def _saw_a_redemption_then_left(
+    server: LiveServer, shop: Shop, token: str, query: str
+) -> tuple[str, str]:
+    """A subscriber that saw the member's first redemption (two events), then disconnected:
+    the redemption's id and the last eventId it received."""
+    async with SubscriptionClient.connected(server.ws_url, f"Bearer {token}") as client:
+        await client.subscribe("1", query)
+        first = await redeem(server, shop.member_token, shop.reward_id)
+        cursor = (await client.collect("1", 2))[-1]["eventId"]
+    return first, cursor
+
+
 async def _five_changes_while_away(server: LiveServer, shop: Shop, first: str) -> tuple[str, str]:
     """Fulfil the first redemption (1 event), redeem twice more (2 events each)."""
     await server.gql(COMPLETE, {"id": first, "status": "FULFILLED"}, shop.api_key)
@@ -41,11 +53,9 @@ async def test_reconnecting_after_the_last_event_gets_exactly_the_missed_ones(
     # given an admin who saw a redemption's first events, then disconnected
     shop = await open_shop(server, points=1000)
     auth = f"Bearer {shop.admin_token}"
-    async with SubscriptionClient.connected(server.ws_url, auth) as admin:
-        await admin.subscribe("1", REDEMPTION_UPDATES)
-        first = await redeem(server, shop.member_token, shop.reward_id)
-        before = await admin.collect("1", 2)
-    cursor = before[-1]["eventId"]
+    first, cursor = await _saw_a_redemption_then_left(
+        server, shop, shop.admin_token, REDEMPTION_UPDATES
+    )
     # and five changes while it was away
     second, third = await _five_changes_while_away(server, shop, first)
     missed = await _ids_after(shop.tenant_id, int(cursor))
@@ -80,10 +90,9 @@ async def test_member_resumes_its_own_updates_only(server: LiveServer) -> None:
     # given a member who saw its first redemption, then disconnected
     shop = await open_shop(server, points=1000)
     auth = f"Bearer {shop.member_token}"
-    async with SubscriptionClient.connected(server.ws_url, auth) as member:
-        await member.subscribe("1", MY_REDEMPTION_UPDATES)
-        first = await redeem(server, shop.member_token, shop.reward_id)
-        cursor = (await member.collect("1", 2))[-1]["eventId"]
+    first, cursor = await _saw_a_redemption_then_left(
+        server, shop, shop.member_token, MY_REDEMPTION_UPDATES
+    )
     # and, while away, its five changes and another member's redemption
     _, other_token = await add_member(server, shop, points=500)
     await redeem(server, other_token, shop.reward_id)
@@ -114,10 +123,9 @@ async def test_late_publication_of_already_seen_events_is_not_repeated(
     # given an admin who resumed after its cursor and got the missed events
     shop = await open_shop(server, points=1000)
     auth = f"Bearer {shop.admin_token}"
-    async with SubscriptionClient.connected(server.ws_url, auth) as admin:
-        await admin.subscribe("1", REDEMPTION_UPDATES)
-        first = await redeem(server, shop.member_token, shop.reward_id)
-        cursor = (await admin.collect("1", 2))[-1]["eventId"]
+    first, cursor = await _saw_a_redemption_then_left(
+        server, shop, shop.admin_token, REDEMPTION_UPDATES
+    )
     second, _ = await _five_changes_while_away(server, shop, first)
     async with SubscriptionClient.connected(server.ws_url, auth) as admin:
         await admin.subscribe("1", REDEMPTION_UPDATES, {"after": cursor})
@@ -146,10 +154,9 @@ async def test_a_client_away_for_more_than_a_replay_page_misses_nothing(
     # written while it was away (more than the replay reads at once)
     shop = await open_shop(server, points=1000)
     auth = f"Bearer {shop.admin_token}"
-    async with SubscriptionClient.connected(server.ws_url, auth) as admin:
-        await admin.subscribe("1", REDEMPTION_UPDATES)
-        first = await redeem(server, shop.member_token, shop.reward_id)
-        cursor = (await admin.collect("1", 2))[-1]["eventId"]
+    first, cursor = await _saw_a_redemption_then_left(
+        server, shop, shop.admin_token, REDEMPTION_UPDATES
+    )
     now = clock.now()
     await RedemptionEvent.bulk_create(
         [

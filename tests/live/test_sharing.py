@@ -41,9 +41,8 @@ from tests.live.crowd import (
     FLOOD_ID,
     Connections,
     flood_message,
-    numbered,
-    overflowed,
-    small_receive_buffer_socket,
+    flood_until_overflowed,
+    stalling,
     until,
 )
 
@@ -298,12 +297,9 @@ async def test_an_overflowing_member_is_told_to_resume_while_its_group_carries_o
     server.graphql.live_groups.buffer = 20
     shop = await open_shop(server, points=100_000, point_cost=10, stock=None)
     auth = f"Bearer {shop.admin_token}"
-    channel = redemptions_channel(shop.tenant_id)
     flood = await flood_message(shop)
     async with (
-        SubscriptionClient.opened(
-            server.ws_url, sock=small_receive_buffer_socket(server.url), max_queue=1
-        ) as stalled,
+        stalling(server) as stalled,
         Connections(server.ws_url, auth, 5) as mates,
     ):
         await stalled.init(auth, read=False)
@@ -315,13 +311,7 @@ async def test_an_overflowing_member_is_told_to_resume_while_its_group_carries_o
 
         # when a burst of the tenant's updates comes, until the stalled one's buffer is
         # full (how much its socket absorbs first is the kernel's call), then a redemption
-        flooded = 0
-        async with asyncio.timeout(30):
-            while not overflowed(server, shop):
-                for _ in range(20):
-                    await server.broker.publish(channel, numbered(flood, flooded))
-                    flooded += 1
-                await asyncio.sleep(0.02)
+        flooded = await flood_until_overflowed(server, shop, flood, per_round=20, pause=0.02)
         real = await redeem(server, shop.member_token, shop.reward_id)
         seen_by_mates = await asyncio.gather(
             *(m.collect("all", flooded + 2, within=30) for m in mates)
@@ -380,12 +370,7 @@ async def test_a_resumer_joins_a_live_group_with_no_gap_and_no_duplicate_at_the_
 
         # when another admin, on a compressed connection it does not read yet, subscribes
         # with the same document and `after` = that cursor, so its replay stalls
-        async with SubscriptionClient.opened(
-            server.ws_url,
-            sock=small_receive_buffer_socket(server.url),
-            max_queue=1,
-            compression="deflate",
-        ) as late:
+        async with stalling(server, compression="deflate") as late:
             await late.init(auth, read=False)
             await late.subscribe("resumed", REDEMPTION_UPDATES, {"after": cursor})
             await until(_all_ready(server, [shop], 2))

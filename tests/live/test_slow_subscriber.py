@@ -12,18 +12,18 @@ from uuid import UUID
 import pytest
 from graphql import GraphQLError
 
-from core.broker import DEFAULT_BUFFER, Broker, redemptions_channel
+from core.broker import DEFAULT_BUFFER, Broker
 from resolvers.live import _stream
-from tests.live.client import REDEMPTION_UPDATES, SubscriptionClient, error_codes
+from tests.live.client import REDEMPTION_UPDATES, error_codes
 from tests.live.conftest import LiveServer, open_shop
 from tests.live.conftest import redeem as redeem_over_http
 from tests.live.crowd import (
     FLOOD_ID,
     Connections,
     flood_message,
-    numbered,
+    flood_until_overflowed,
     overflowed,
-    small_receive_buffer_socket,
+    stalling,
     until,
 )
 
@@ -42,12 +42,9 @@ async def test_a_stalled_subscriber_does_not_delay_fifty_others(server: LiveServ
     shop = await open_shop(server, points=100_000, point_cost=10, stock=None)
     auth = f"Bearer {shop.admin_token}"
     mine = {"filter": {"memberId": str(shop.member_id)}}
-    channel = redemptions_channel(shop.tenant_id)
     flood = await flood_message(shop)
     async with (
-        SubscriptionClient.opened(
-            server.ws_url, sock=small_receive_buffer_socket(server.url), max_queue=1
-        ) as stalled,
+        stalling(server) as stalled,
         Connections(server.ws_url, auth, WATCHERS) as watchers,
     ):
         await stalled.init(auth, read=False)
@@ -57,13 +54,7 @@ async def test_a_stalled_subscriber_does_not_delay_fifty_others(server: LiveServ
         await until(lambda: len(_subscribers(server, shop.tenant_id)) == WATCHERS + 1)
         # and a burst of the tenant's updates (of another member), until the stalled
         # subscriber's buffer is full (how much its socket absorbs first is the kernel's call)
-        flooded = 0
-        async with asyncio.timeout(30):
-            while not overflowed(server, shop):
-                for _ in range(100):
-                    await server.broker.publish(channel, numbered(flood, flooded))
-                    flooded += 1
-                await asyncio.sleep(0.05)  # let the subscribers take what they can
+        flooded = await flood_until_overflowed(server, shop, flood, per_round=100, pause=0.05)
         overflowed_by_burst = overflowed(server, shop)
         # (a first redemption, untimed, shows every watcher is past the burst)
         await redeem_over_http(server, shop.member_token, shop.reward_id)
