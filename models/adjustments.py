@@ -30,8 +30,8 @@ from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from core import clock
-from core.errors import InvalidInput, NotFound
-from models.awards import MAX_AMOUNT, AwardRequest, PointsPosted, award_points, resolve_definition
+from core.errors import InvalidInput
+from models.awards import MAX_AMOUNT, AwardRequest, PointsPosted, award_points, award_target
 from models.idempotency import claim_key, replayed_result, request_fingerprint, validate_key
 from models.master_forwards import Forward, master_link, require_sent, write_forward
 from models.members import Member
@@ -110,10 +110,7 @@ async def adjust_points(adj: Adjustment) -> Adjusted:
     for value, field in ((adj.description, "description"), (adj.reason, "reason")):
         _text(value, field)
     key = validate_key(adj.idempotency_key)
-    member = await Member.get_or_none(id=adj.member_id, tenant_id=adj.tenant_id)
-    if member is None:
-        raise NotFound("Member not found", field="memberId")
-    definition = await resolve_definition(adj.tenant_id, adj.definition_id)
+    member, definition = await award_target(adj.tenant_id, adj.member_id, adj.definition_id)
     source = LedgerSource.AUTOMATION if adj.automation else LedgerSource.MANUAL
     # Same scope and fingerprint as award_points: a key names one adjustment whichever
     # way it went, also across a switch of the point mode.
@@ -135,7 +132,8 @@ async def adjust_points(adj: Adjustment) -> Adjusted:
                 description=adj.description,
                 idempotency_key=key,
                 actor=adj.actor,
-            )
+            ),
+            (member, definition),
         )
         return Adjusted(posted=posted)
     try:

@@ -77,14 +77,28 @@ async def resolve_definition(tenant_id: UUID, definition_id: UUID | None) -> Poi
     return definition
 
 
-async def award_points(req: AwardRequest) -> PointsPosted:
+async def award_target(
+    tenant_id: UUID, member_id: UUID, definition_id: UUID | None
+) -> tuple[Member, PointDefinition]:
+    """The member and the currency (None: the default one) points are for, NotFound unless
+    both are the tenant's."""
+    member = await Member.get_or_none(id=member_id, tenant_id=tenant_id)
+    if member is None:
+        raise NotFound("Member not found", field="memberId")
+    return member, await resolve_definition(tenant_id, definition_id)
+
+
+async def award_points(
+    req: AwardRequest, target: tuple[Member, PointDefinition] | None = None
+) -> PointsPosted:
+    """`target`: the request's member and currency, when the caller has read them
+    (award_target), so they are not read again."""
     now = clock.now()
     validate_award(req, now)
     key = validate_key(req.idempotency_key)
-    member = await Member.get_or_none(id=req.member_id, tenant_id=req.tenant_id)
-    if member is None:
-        raise NotFound("Member not found", field="memberId")
-    definition = await resolve_definition(req.tenant_id, req.definition_id)
+    member, definition = target or await award_target(
+        req.tenant_id, req.member_id, req.definition_id
+    )
     scope = f"points:{member.id}"
     fingerprint = request_fingerprint(
         definition.id, req.amount, req.source, req.description, req.valid_from, req.valid_to

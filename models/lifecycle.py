@@ -178,10 +178,14 @@ async def _announce(
     now: datetime,
 ) -> list[UUID]:
     """Outbox rows for the tenant's `redemption.status_changed` webhooks (one shape for
-    every format: the other platforms have none for status changes)."""
+    every format: the other platforms have none for status changes). The member is read
+    once, when the first endpoint wants the event."""
+    member: Member | None = None
 
     async def payload_for(_fmt: PayloadFormat) -> dict[str, Any]:
-        member = await Member.filter(id=redemption.member_id).using_db(conn).get()
+        nonlocal member
+        if member is None:
+            member = await Member.filter(id=redemption.member_id).using_db(conn).get()
         return status_changed(
             redemption=redemption, member=member, old_status=old_status, reason=reason, sent_at=now
         )

@@ -33,10 +33,9 @@ async def definition_mode(definition: PointDefinition) -> PointMode:
     return PointMode(tenant_mode[0])
 
 
-async def mode_in_use(tenant_id: UUID, mode: PointMode) -> bool:
+async def mode_in_use(tenant: Tenant, mode: PointMode) -> bool:
     """Whether some currency of the tenant is governed by `mode`."""
-    tenant = await Tenant.get(id=tenant_id)
-    definitions = await PointDefinition.filter(tenant_id=tenant_id)
+    definitions = await PointDefinition.filter(tenant_id=tenant.id)
     if not definitions:
         return PointMode(tenant.point_mode) == mode
     return any(effective_mode(d, tenant.point_mode) == mode for d in definitions)

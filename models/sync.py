@@ -44,7 +44,7 @@ async def accept_batch(tenant_id: UUID, kind: SyncKind, body: Any) -> SyncBatch:
     if not body:
         raise InvalidInput("Send at least one item", code="EMPTY_BATCH")
     tenant = await Tenant.get(id=tenant_id)
-    if not await mode_in_use(tenant_id, MODE_FOR[kind]):
+    if not await mode_in_use(tenant, MODE_FOR[kind]):
         raise Conflict(
             f"This tenant's point mode is {tenant.point_mode} and no point definition "
             f"overrides it: {kind.value.lower()} uploads need {MODE_FOR[kind]}",

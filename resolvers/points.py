@@ -11,7 +11,6 @@ from models.pagination import paginate
 from models.point_modes import require_engine_owns, require_local_history
 from models.points import LedgerEntry as EntryModel
 from models.points import LedgerSource as SourceModel
-from models.points import PointDefinition as DefinitionModel
 from resolvers.auth import ANYONE, BACKEND, parse_id, require, target_member
 from resolvers.errors import query_error
 from resolvers.live import publish_balances
@@ -31,13 +30,15 @@ async def award_points_(info: strawberry.Info, input: AwardPointsInput) -> Point
     principal = require(info, BACKEND)
     try:
         member = await target_member(principal, input.member_id, input.external_user_id)
-        definition_id = parse_id(input.point_definition_id, "pointDefinitionId")
-        await require_engine_owns(await resolve_definition(principal.tenant_id, definition_id))
+        definition = await resolve_definition(
+            principal.tenant_id, parse_id(input.point_definition_id, "pointDefinitionId")
+        )
+        await require_engine_owns(definition)
         posted = await award_points(
             AwardRequest(
                 tenant_id=principal.tenant_id,
                 member_id=member.id,
-                definition_id=definition_id,
+                definition_id=definition.id,
                 amount=input.amount,
                 source=SourceModel(input.source),
                 description=input.description,
@@ -45,12 +46,12 @@ async def award_points_(info: strawberry.Info, input: AwardPointsInput) -> Point
                 valid_to=input.valid_to,
                 idempotency_key=input.idempotency_key,
                 actor=principal.actor,
-            )
+            ),
+            (member, definition),
         )
     except DomainError as exc:
         return PointsPayload(errors=[user_error(PointsError, exc)])
     await publish_balances(info.context.broker, principal.tenant_id, member.id)
-    definition = await DefinitionModel.get(id=posted.account.definition_id)
     return PointsPayload(
         entry=LedgerEntry.from_model(posted.entry) if posted.entry else None,
         grant=PointGrant.from_model(posted.grant) if posted.grant else None,

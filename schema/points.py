@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 from enum import Enum
 
@@ -60,13 +61,17 @@ class PointAccount:
     balance: int = strawberry.field(description="Spendable (active) points")
     view: strawberry.Private[AccountView]
     definition: strawberry.Private[m.PointDefinition]
+    # The currency's mode, read once for the fields below (resolved concurrently).
+    mode: strawberry.Private[asyncio.Future[PointModeModel] | None] = None
 
     @strawberry.field(
         description="In FOLLOWER_BALANCE mode the point master sends totals only: the history "
         "of this account is its points log (`pointsLog`), and what needs it is null here"
     )
     async def history_at_master(self) -> bool:
-        return await definition_mode(self.definition) == PointModeModel.FOLLOWER_BALANCE
+        if self.mode is None:
+            self.mode = asyncio.ensure_future(definition_mode(self.definition))
+        return await self.mode == PointModeModel.FOLLOWER_BALANCE
 
     @strawberry.field(description="Points whose validFrom is still ahead (null: history at master)")
     async def pending(self) -> int | None:
