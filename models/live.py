@@ -125,6 +125,18 @@ async def announce_balances(broker: LiveBroker, tenant_id: UUID, member_id: UUID
         )
 
 
+async def announce_members_balances(
+    broker: LiveBroker, tenant_id: UUID, member_ids: set[UUID]
+) -> None:
+    """The balances of several members of one tenant (e.g. after the points cron)."""
+    if member_ids and await broker.listening(balances_channel(tenant_id)):
+        await _publish_balances(
+            broker,
+            tenant_id,
+            PointAccount.filter(tenant_id=tenant_id, member_id__in=sorted(member_ids)),
+        )
+
+
 async def announce_contact_balances(
     broker: LiveBroker, tenant_id: UUID, contact_ids: set[str]
 ) -> None:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from typing import Any
+from uuid import UUID
 
 from models.grants import settle_due
-from models.live import announce_balances
+from models.live import announce_members_balances
 
 
 async def settle_points(ctx: dict[str, Any]) -> int:
@@ -18,6 +20,9 @@ async def settle_points(ctx: dict[str, Any]) -> int:
     settled = await settle_due()
     broker = ctx.get("broker")
     if broker is not None:
-        for tenant_id, member_id in sorted(settled.members):
-            await announce_balances(broker, tenant_id, member_id)
+        by_tenant: dict[UUID, set[UUID]] = defaultdict(set)
+        for tenant_id, member_id in settled.members:
+            by_tenant[tenant_id].add(member_id)
+        for tenant_id, member_ids in by_tenant.items():
+            await announce_members_balances(broker, tenant_id, member_ids)
     return settled.grants
