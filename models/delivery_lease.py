@@ -21,7 +21,8 @@ from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 from core import clock
-from models.webhooks import DeliveryStatus, WebhookDelivery, WebhookEndpoint
+from models.outbox import due
+from models.webhooks import WebhookDelivery, WebhookEndpoint
 
 LEASE = timedelta(seconds=60)  # default; deployments set it above the HTTP timeout
 
@@ -68,7 +69,6 @@ def _leased(row: dict[str, Any], token: datetime, now: datetime) -> Leased:
     )
 
 
-_ENDPOINT_COLUMNS = ("url", "enabled", "secret", "previous_secret", "previous_secret_until")
 _PG_LEASE = """
 WITH taken AS (
     UPDATE webhook_delivery SET leased_until = $1
@@ -92,7 +92,7 @@ async def lease_many(
     token = now + duration
     conn = connections.get("default")
     if conn.capabilities.dialect == "postgres":
-        rows = await conn.execute_query_dict(_PG_LEASE, [token, list(delivery_ids), now])
+        rows = await conn.execute_query_dict(_PG_LEASE, [token, delivery_ids, now])
     else:
         rows = await _lease_sqlite(delivery_ids, token, now)
     return {row["id"]: _leased(row, token, now) for row in rows}
@@ -105,12 +105,7 @@ async def _lease_sqlite(
     # the token then names exactly the rows this UPDATE took.
     async with in_transaction() as conn:
         taken = await (
-            WebhookDelivery.filter(
-                Q(id__in=delivery_ids)
-                & Q(status=DeliveryStatus.PENDING)
-                & Q(next_attempt_at__lte=now)
-                & (Q(leased_until__isnull=True) | Q(leased_until__lt=now))
-            )
+            WebhookDelivery.filter(Q(id__in=delivery_ids) & due(now))
             .using_db(conn)
             .update(leased_until=token)
         )
@@ -133,7 +128,15 @@ async def _lease_sqlite(
             row["id"]: row
             for row in await WebhookEndpoint.filter(id__in={r["endpoint_id"] for r in rows})
             .using_db(conn)
-            .values("id", "failing_since", *_ENDPOINT_COLUMNS)
+            .values(
+                "id",
+                "url",
+                "enabled",
+                "secret",
+                "previous_secret",
+                "previous_secret_until",
+                "failing_since",
+            )
         }
     joined = []
     for row in rows:

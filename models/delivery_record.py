@@ -16,6 +16,7 @@ import json
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
+from uuid import UUID
 
 from tortoise import connections
 from tortoise.backends.base.client import BaseDBAsyncClient
@@ -88,17 +89,12 @@ async def record_many(plans: list[Plan]) -> list[bool]:
     if not plans:
         return []
     conn = connections.get("default")
-    changes_endpoints = any(p.endpoint_changes for p in plans)
-    if conn.capabilities.dialect == "postgres":
-        if not changes_endpoints:  # one statement: its own transaction
-            applied = await _record_pg(conn, plans)
-        else:
-            async with in_transaction() as tx:
-                applied = await _record_pg(tx, plans)
-                await _change_endpoints(tx, plans)
+    postgres = conn.capabilities.dialect == "postgres"
+    if postgres and not any(p.endpoint_changes for p in plans):
+        applied = await _record_pg(conn, plans)  # one statement: its own transaction
     else:
         async with in_transaction() as tx:
-            applied = await _record_orm(tx, plans)
+            applied = await (_record_pg if postgres else _record_orm)(tx, plans)
             await _change_endpoints(tx, plans)
     return [p.leased.id in applied for p in plans]
 
@@ -225,13 +221,15 @@ def _event(p: Plan) -> RedemptionEvent:
 
 
 async def _change_endpoints(conn: BaseDBAsyncClient, plans: list[Plan]) -> None:
+    # One UPDATE per endpoint, the batch's changes merged in order (the later win, as
+    # they would one statement after another): a batch failing on one endpoint that just
+    # started failing would otherwise write its failing_since once per attempt.
+    merged: dict[UUID, dict[str, Any]] = {}
     for p in plans:
         if p.endpoint_changes:
-            await (
-                WebhookEndpoint.filter(id=p.leased.endpoint_id)
-                .using_db(conn)
-                .update(**p.endpoint_changes)
-            )
+            merged.setdefault(p.leased.endpoint_id, {}).update(p.endpoint_changes)
+    for endpoint_id, changes in merged.items():
+        await WebhookEndpoint.filter(id=endpoint_id).using_db(conn).update(**changes)
 
 
 def mine(leased: Leased) -> QuerySet[WebhookDelivery]:

@@ -87,14 +87,17 @@ async def due_deliveries(now: datetime | None = None, limit: int = 1000) -> list
     """
     now = now or clock.now()
     rows = (
-        await WebhookDelivery.filter(
-            Q(status=DeliveryStatus.PENDING) & Q(next_attempt_at__lte=now) & _not_in_flight(now)
-        )
+        await WebhookDelivery.filter(due(now))
         .order_by("next_attempt_at")
         .limit(limit)
         .values_list("id", "attempt_count", "next_attempt_at", "leased_until")
     )
-    return [(UUID(str(i)), attempt_key(int(n), due, leased)) for i, n, due, leased in rows]
+    return [(UUID(str(i)), attempt_key(int(n), at, leased)) for i, n, at, leased in rows]
+
+
+def due(now: datetime) -> Q:
+    """Deliveries due for an attempt: PENDING, their time come, and no live lease on them."""
+    return Q(status=DeliveryStatus.PENDING) & Q(next_attempt_at__lte=now) & _not_in_flight(now)
 
 
 def _ms(moment: datetime | None) -> int:

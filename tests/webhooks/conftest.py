@@ -8,6 +8,7 @@ import pytest
 
 from core.settings import Settings
 from tests.webhooks.receiver import Receiver, running_receiver
+from tests.webhooks.worker_process import Queue, open_queue
 from workers.webhook_http import new_client
 
 
@@ -27,3 +28,10 @@ def hook_settings(settings: Settings) -> Settings:
 async def http() -> AsyncIterator[httpx.AsyncClient]:
     async with new_client(timeout=0.5) as client:
         yield client
+
+
+@pytest.fixture
+async def queue(redis_url: str) -> AsyncIterator[Queue]:
+    """An arq queue of the test's own, on the webhook tests' Redis database."""
+    async with open_queue(redis_url) as opened:
+        yield opened

@@ -107,6 +107,14 @@ async def other_tenant(gql: GraphQLClient) -> TenantSession:
     return await open_tenant(gql)
 
 
+@pytest.fixture
+async def receiver_endpoint(
+    gql_private: GraphQLClient, tenant: TenantSession, receiver: Receiver
+) -> dict[str, Any]:
+    """An endpoint of `tenant` on the receiver (so through the API that allows private targets)."""
+    return (await _create_endpoint(gql_private, tenant, receiver.url + "/hooks"))["endpoint"]
+
+
 async def _create_endpoint(
     gql: GraphQLClient, t: TenantSession, url: str, **fields: Any
 ) -> dict[str, Any]:
@@ -180,12 +188,12 @@ async def test_a_redeem_over_graphql_creates_a_delivery_that_is_sent(
     gql_private: GraphQLClient,
     tenant: TenantSession,
     receiver: Receiver,
+    receiver_endpoint: dict[str, Any],
     hook_settings: Settings,
     http: httpx.AsyncClient,
 ) -> None:
     # given an endpoint on the receiver, a reward and a member who can afford it
-    gql = gql_private
-    endpoint = (await _create_endpoint(gql, tenant, receiver.url + "/hooks"))["endpoint"]
+    gql, endpoint = gql_private, receiver_endpoint
     tenant_id = UUID(tenant.tenant_id)
     reward = await make_reward(tenant_id, point_cost=100)
     member = await make_member(tenant_id, points=100)
@@ -216,12 +224,12 @@ async def test_ping_creates_a_ping_delivery(
     gql_private: GraphQLClient,
     tenant: TenantSession,
     receiver: Receiver,
+    receiver_endpoint: dict[str, Any],
     hook_settings: Settings,
     http: httpx.AsyncClient,
 ) -> None:
     # given an endpoint that subscribed to redemption events only
-    gql = gql_private
-    endpoint = (await _create_endpoint(gql, tenant, receiver.url + "/hooks"))["endpoint"]
+    gql, endpoint = gql_private, receiver_endpoint
 
     # when the admin pings it
     body = await gql(PING, {"id": endpoint["id"]}, tenant.admin_token)
@@ -257,12 +265,12 @@ async def test_dead_deliveries_are_listed_replayed_and_delivered_by_their_tenant
     tenant: TenantSession,
     other_tenant: TenantSession,
     receiver: Receiver,
+    receiver_endpoint: dict[str, Any],
     hook_settings: Settings,
     http: httpx.AsyncClient,
 ) -> None:
     # given three deliveries (one from two days ago) killed by a receiver that answered 410
-    gql = gql_private
-    endpoint = (await _create_endpoint(gql, tenant, receiver.url + "/hooks"))["endpoint"]
+    gql, endpoint = gql_private, receiver_endpoint
     tenant_id = UUID(tenant.tenant_id)
     with clock.frozen_at(clock.now() - timedelta(days=2)):
         old = await _outbox_row(tenant_id, 0)

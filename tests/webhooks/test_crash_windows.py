@@ -40,7 +40,6 @@ from tests.webhooks.receiver import Received, Receiver
 from tests.webhooks.worker_process import (
     Queue,
     WorkerProcess,
-    open_queue,
     wait_until,
     worker_environment,
 )
@@ -54,12 +53,6 @@ pytestmark = pytest.mark.filterwarnings("ignore:Call to deprecated close:Depreca
 DRAIN_TIMEOUT = 20.0
 HOLD_SECONDS = 20.0  # how long the receiver sits on the request the worker dies in
 LEASE_SECONDS = 2
-
-
-@pytest.fixture
-async def queue(redis_url: str) -> AsyncIterator[Queue]:
-    async with open_queue(redis_url) as opened:
-        yield opened
 
 
 @pytest.fixture(autouse=True)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
-from collections.abc import AsyncIterator
 from pathlib import Path
 from uuid import UUID
 
@@ -29,7 +28,6 @@ from tests.webhooks.receiver import Receiver
 from tests.webhooks.worker_process import (
     Queue,
     WorkerProcess,
-    open_queue,
     wait_until,
     worker_environment,
 )
@@ -46,12 +44,6 @@ CONCURRENCY = 20  # redemptions in flight in this process (its pool holds 30 con
 # Bounds for a hang, not performance targets: the machine may be busy with other runs.
 REDEEM_TIMEOUT = 120.0
 DELIVERY_TIMEOUT = 60.0
-
-
-@pytest.fixture
-async def queue(redis_url: str) -> AsyncIterator[Queue]:
-    async with open_queue(redis_url) as opened:
-        yield opened
 
 
 async def test_thousand_redemptions_give_thousand_deliveries_on_two_workers(
