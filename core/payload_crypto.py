@@ -44,6 +44,11 @@ def _key(key_b64: str) -> bytes:
     return key
 
 
+def check_key(key_b64: str) -> None:
+    """Raises ValueError (with a message for the user) unless it is a base64 AES-256 key."""
+    _key(key_b64)
+
+
 def encrypt_json(data: dict[str, Any], key_b64: str) -> str:
     nonce = os.urandom(NONCE_BYTES)
     plaintext = json.dumps(data, separators=(",", ":")).encode()

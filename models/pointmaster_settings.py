@@ -7,8 +7,6 @@ they are shown once when set and never read back in full.
 
 from __future__ import annotations
 
-import base64
-import binascii
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -19,7 +17,7 @@ from tortoise.transactions import in_transaction
 
 from core import clock
 from core.errors import InvalidInput, NotFound
-from core.payload_crypto import KEY_BYTES, new_key, new_key_id
+from core.payload_crypto import check_key, new_key, new_key_id
 from core.signing import new_secret
 from core.ssrf import checked_addresses
 from models.pointmaster import PointMasterKey, PointMasterSettings
@@ -168,11 +166,9 @@ async def _adjustment_endpoint(
 
 def _check_key(key: str) -> str:
     try:
-        raw = base64.b64decode(key.strip(), validate=True)
-    except (binascii.Error, ValueError):
-        raise InvalidInput("The key is not base64", field="key") from None
-    if len(raw) != KEY_BYTES:
-        raise InvalidInput(f"The key must be {KEY_BYTES} bytes (AES-256)", field="key")
+        check_key(key.strip())
+    except ValueError as exc:
+        raise InvalidInput(str(exc), field="key") from None
     return key.strip()
 
 
