@@ -7,6 +7,7 @@ DomainError
 └── Conflict              idempotency key reused for another request, contradicting callback
 AuthError                 who is asking is unknown or may not do this (top-level GraphQL error)
 ├── Unauthenticated
+│   └── TokenExpired      a well-formed token past its expiry: the client should fetch a new one
 └── Forbidden
 """
 
@@ -51,6 +52,13 @@ class AuthError(Exception):
 
 class Unauthenticated(AuthError):
     code = "UNAUTHENTICATED"
+
+
+class TokenExpired(Unauthenticated):
+    code = "TOKEN_EXPIRED"
+
+    def __init__(self, message: str = "Token expired"):
+        super().__init__(message)
 
 
 class Forbidden(AuthError):

@@ -19,7 +19,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from core import clock
-from core.errors import Unauthenticated
+from core.errors import TokenExpired, Unauthenticated
 
 API_KEY_PREFIX = "gk_"
 _hasher = PasswordHasher()
@@ -76,7 +76,7 @@ def read_token(secret: str, token: str) -> TokenClaims:
     except jwt.InvalidTokenError as exc:
         raise Unauthenticated("Invalid token") from exc
     if int(payload["exp"]) <= int(clock.now().timestamp()):
-        raise Unauthenticated("Token expired")
+        raise TokenExpired()
     if payload["typ"] not in ("admin", "member"):
         raise Unauthenticated("Invalid token")
     return TokenClaims(kind=payload["typ"], subject=payload["sub"], tenant_id=payload["tid"])

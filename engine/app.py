@@ -10,6 +10,7 @@ from typing import Any
 
 from arq import create_pool
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Mount, Route, WebSocketRoute
@@ -80,7 +81,9 @@ def create_app(settings: Settings, *, init_orm: bool = True) -> Starlette:
     ]
     if WEB_DIR.is_dir():
         routes.append(Mount("/", StaticFiles(directory=WEB_DIR, html=True), name="web"))
-    return Starlette(routes=routes, lifespan=lifespan, debug=settings.debug)
+    # Outermost first: each entry wraps the ones after it and the routes.
+    middleware: list[Middleware] = []
+    return Starlette(routes=routes, middleware=middleware, lifespan=lifespan, debug=settings.debug)
 
 
 class LazyQueue:
