@@ -44,7 +44,9 @@ class Reward(Model):
     per_member_limit = fields.IntField(null=True)
     available_from = fields.DatetimeField(null=True)
     available_until = fields.DatetimeField(null=True)
+    # Tenant-only (sent to the fulfilment backend); `public_data` is what members may read.
     fulfillment_data: fields.Field[dict[str, Any] | None] = fields.JSONField(null=True)
+    public_data: fields.Field[dict[str, Any] | None] = fields.JSONField(null=True)
     image_url = fields.CharField(max_length=2000, null=True)
     enabled = fields.BooleanField(default=True)
     archived_at = fields.DatetimeField(null=True)

@@ -57,3 +57,21 @@ class ApiKey(Model):
 
     class Meta:
         table = "api_key"
+
+
+class TenantOrigin(Model):
+    """A browser origin (`scheme://host[:port]`) whose pages may call the API with the
+    tenant's member tokens: the shop's own domains, for the widget."""
+
+    id = fields.UUIDField(primary_key=True)
+    tenant: fields.ForeignKeyRelation[Tenant] = fields.ForeignKeyField(
+        "models.Tenant", related_name="origins", on_delete=fields.CASCADE
+    )
+    origin = fields.CharField(max_length=300, db_index=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    tenant_id: UUID
+
+    class Meta:
+        table = "tenant_origin"
+        unique_together = (("tenant", "origin"),)

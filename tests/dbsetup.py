@@ -38,6 +38,7 @@ TABLES = [
     "point_definition",
     "api_key",
     "tenant_admin",
+    "tenant_origin",
     "tenant",
 ]
 
