@@ -12,18 +12,19 @@ from arq import create_pool
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, RedirectResponse
 from starlette.routing import Mount, Route, WebSocketRoute
-from starlette.staticfiles import StaticFiles
 from tortoise import connections
 from tortoise.contrib.starlette import RegisterTortoise
 
 from core.broker import Broker
 from core.queue import ArqQueue, JobQueue, NoQueue
 from core.settings import Settings, load_settings, tortoise_config
+from engine.cors import CORSMiddleware
 from engine.graphql import GamifyGraphQL
 from engine.pointmaster_rest import pointmaster_routes
 from engine.rest import callback_endpoint
+from engine.static import WebFiles
 from workers.settings import redis_settings_from_url
 
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
@@ -80,9 +81,12 @@ def create_app(settings: Settings, *, init_orm: bool = True) -> Starlette:
         Route("/health", health),
     ]
     if WEB_DIR.is_dir():
-        routes.append(Mount("/", StaticFiles(directory=WEB_DIR, html=True), name="web"))
+        routes.append(Route("/", lambda _request: RedirectResponse("/admin/")))
+        routes.append(Mount("/", WebFiles(directory=WEB_DIR, html=True), name="web"))
     # Outermost first: each entry wraps the ones after it and the routes.
-    middleware: list[Middleware] = []
+    middleware: list[Middleware] = [
+        Middleware(CORSMiddleware, policy=graphql.origins),
+    ]
     return Starlette(routes=routes, middleware=middleware, lifespan=lifespan, debug=settings.debug)
 
 

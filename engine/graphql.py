@@ -18,6 +18,7 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
 from core.errors import AuthError
 from core.queue import JobQueue, NoQueue
 from core.settings import Settings
+from engine.cors import OriginPolicy
 from engine.live_groups import LiveGroups
 from resolvers.auth import Context, authenticate
 from resolvers.live_sharing import SHARING
@@ -46,7 +47,6 @@ class GamifyGraphQL(GraphQL[Context, None]):
             build_schema(settings),
             graphql_ide="graphiql" if settings.graphiql else None,
             allow_queries_via_get=True,  # strawberry refuses mutations over GET regardless
-            allowed_origins=settings.allowed_origins,
             keep_alive=True,
             keep_alive_interval=15,
             # The legacy graphql-ws protocol has no standard way to refuse a connection.
@@ -57,6 +57,13 @@ class GamifyGraphQL(GraphQL[Context, None]):
         self.queue: JobQueue = NoQueue()  # the app's lifespan sets the Redis-backed one
         self.broker: Any = None  # likewise, the event broker for subscriptions
         self.live_groups = LiveGroups(self.schema)
+        self.origins = OriginPolicy(settings.allowed_origins)
+
+    def is_websocket_origin_allowed(self, request: Any, origin: str) -> bool:
+        # Which origins may connect depends on the credential's tenant, known only at
+        # connection_init: on_ws_connect checks it there (the credential is not a cookie,
+        # so a page cannot use one it was not given by opening the socket).
+        return True
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket | None
@@ -75,6 +82,11 @@ class GamifyGraphQL(GraphQL[Context, None]):
             context.principal = await authenticate(
                 request.headers.get("authorization"), self.settings
             )
+            if context.principal is not None:
+                await self.origins.check(
+                    self.origins.foreign_origin(request.headers, request.url.scheme),
+                    context.principal.tenant_id,
+                )
         except AuthError as exc:
             # Reported by the first resolver that needs a caller, as a top-level error.
             context.auth_error = exc
@@ -89,6 +101,13 @@ class GamifyGraphQL(GraphQL[Context, None]):
             raise ConnectionRejectionError({"message": "Authorization required"})
         try:
             context.principal = await authenticate(credential, self.settings)
+            if context.principal is not None:
+                socket = context.request
+                scheme = "https" if socket.url.scheme == "wss" else "http"
+                await self.origins.check(
+                    self.origins.foreign_origin(socket.headers, scheme),
+                    context.principal.tenant_id,
+                )
         except AuthError as exc:
             raise ConnectionRejectionError({"message": exc.message}) from exc
         if context.principal is None:

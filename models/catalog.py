@@ -34,6 +34,7 @@ class RewardFields:
     available_from: Any = UNSET
     available_until: Any = UNSET
     fulfillment_data: Any = UNSET
+    public_data: Any = UNSET
     image_url: Any = UNSET
     enabled: Any = UNSET
 
@@ -85,9 +86,9 @@ async def _validate(tenant_id: UUID, values: dict[str, Any]) -> dict[str, Any]:
         parsed = urlparse(values["image_url"])
         if parsed.scheme not in ("http", "https") or not parsed.netloc:
             raise InvalidInput("Use an http(s) URL", field="imageUrl", code="INVALID")
-    fulfillment = values.get("fulfillment_data")
-    if fulfillment is not None and not isinstance(fulfillment, dict):
-        raise InvalidInput("Use a JSON object", field="fulfillmentData", code="INVALID")
+    for name in ("fulfillment_data", "public_data"):
+        if values.get(name) is not None and not isinstance(values[name], dict):
+            raise InvalidInput("Use a JSON object", field=_camel(name), code="INVALID")
     return values
 
 

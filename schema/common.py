@@ -97,6 +97,8 @@ class AccountErrorCode(Enum):
     NOT_FOUND = "NOT_FOUND"
     DUPLICATE = "DUPLICATE"
     PASSWORD_TOO_SHORT = "PASSWORD_TOO_SHORT"
+    INVALID_ORIGIN = "INVALID_ORIGIN"
+    TOO_MANY = "TOO_MANY"
 
 
 @strawberry.enum
@@ -172,3 +174,9 @@ def user_error(error_type: type[E], exc: DomainError) -> E:
     code = codes.__members__.get(exc.code, codes.INVALID)
     field = _INPUT_FIELDS.get(exc.field, exc.field) if exc.field else None
     return error_type(field=field, message=exc.message, code=code)  # type: ignore[call-arg]
+
+
+def is_member(info: strawberry.Info) -> bool:
+    """Whether a member token is asking: such callers see only what is meant for members
+    (the context's principal is set by resolvers.auth; types read it, never import it)."""
+    return getattr(info.context.principal, "kind", None) == "member"

@@ -12,12 +12,16 @@ from strawberry.scalars import JSON
 from models import redemptions as m
 from models.members import Member as MemberModel
 from models.rewards import Reward as RewardModel
-from schema.common import PageInfo, RedemptionError
+from schema.common import PageInfo, RedemptionError, is_member
 from schema.members import Member
 from schema.rewards import Reward
 
 RedemptionStatus = strawberry.enum(m.RedemptionStatus, name="RedemptionStatus")
 RedemptionEventKind = strawberry.enum(m.RedemptionEventKind, name="RedemptionEventKind")
+_MEMBER_VISIBLE_DATA = (
+    m.RedemptionEventKind.POINTS_WITHDRAWN,
+    m.RedemptionEventKind.POINTS_REFUNDED,
+)
 
 
 @strawberry.enum(description="What the tenant's fulfilment backend reports")
@@ -35,9 +39,18 @@ class RedemptionEvent:
     message: str
     from_status: RedemptionStatus | None  # type: ignore[valid-type]
     to_status: RedemptionStatus | None  # type: ignore[valid-type]
-    data: JSON | None
     actor: str
     created_at: datetime
+    model: strawberry.Private[m.RedemptionEvent]
+
+    @strawberry.field(
+        description="Details; for member tokens only the points' balances (webhook bodies, "
+        "answers and callback data are the tenant's)"
+    )
+    def data(self, info: strawberry.Info) -> JSON | None:
+        if is_member(info) and self.model.kind not in _MEMBER_VISIBLE_DATA:
+            return None
+        return cast(JSON, self.model.data)
 
     @classmethod
     def from_model(cls, e: m.RedemptionEvent) -> RedemptionEvent:
@@ -47,7 +60,7 @@ class RedemptionEvent:
             message=e.message,
             from_status=m.RedemptionStatus(e.from_status) if e.from_status else None,
             to_status=m.RedemptionStatus(e.to_status) if e.to_status else None,
-            data=cast(JSON, e.data),
+            model=e,
             actor=e.actor,
             created_at=e.created_at,
         )
@@ -59,12 +72,20 @@ class Redemption:
     status: RedemptionStatus  # type: ignore[valid-type]
     quantity: int
     points_spent: int
-    fulfillment_data: JSON | None
     reason: str | None
     refunded_at: datetime | None
     created_at: datetime
     updated_at: datetime
     model: strawberry.Private[m.Redemption]
+
+    @strawberry.field(
+        description="What the fulfilment gave (e.g. a voucher code); a member token sees it "
+        "once the redemption is FULFILLED"
+    )
+    def fulfillment_data(self, info: strawberry.Info) -> JSON | None:
+        if is_member(info) and self.model.status != m.RedemptionStatus.FULFILLED:
+            return None
+        return cast(JSON, self.model.fulfillment_data)
 
     @strawberry.field(description="The reward as it is now (archived rewards stay readable)")
     async def reward(self) -> Reward:
@@ -92,7 +113,6 @@ class Redemption:
             status=m.RedemptionStatus(r.status),
             quantity=r.quantity,
             points_spent=r.points_spent,
-            fulfillment_data=cast(JSON, r.fulfillment_data),
             reason=r.reason,
             refunded_at=r.refunded_at,
             created_at=r.created_at,

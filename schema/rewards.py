@@ -12,7 +12,7 @@ from models import rewards as m
 from models.eligibility import Ineligibility
 from models.members import Tier as TierModel
 from models.points import PointDefinition as DefinitionModel
-from schema.common import CatalogError, PageInfo
+from schema.common import CatalogError, PageInfo, is_member
 
 if TYPE_CHECKING:
     from schema.points import PointDefinition
@@ -35,13 +35,23 @@ class Reward:
     per_member_limit: int | None
     available_from: datetime | None
     available_until: datetime | None
-    fulfillment_data: JSON | None
+    public_data: JSON | None = strawberry.field(
+        description="What members may read about the reward (terms, instructions)"
+    )
     image_url: str | None
     enabled: bool
     archived_at: datetime | None
     created_at: datetime
     updated_at: datetime
     model: strawberry.Private[m.Reward]
+
+    @strawberry.field(
+        description="Data for the tenant's fulfilment backend; null for member tokens"
+    )
+    def fulfillment_data(self, info: strawberry.Info) -> JSON | None:
+        if is_member(info):
+            return None
+        return cast(JSON, self.model.fulfillment_data)
 
     @strawberry.field
     async def point_definition(
@@ -78,7 +88,7 @@ class Reward:
             per_member_limit=r.per_member_limit,
             available_from=r.available_from,
             available_until=r.available_until,
-            fulfillment_data=cast(JSON, r.fulfillment_data),
+            public_data=cast(JSON, r.public_data),
             image_url=r.image_url,
             enabled=r.enabled,
             archived_at=r.archived_at,
@@ -122,6 +132,7 @@ class RewardInput:
     available_from: datetime | None = strawberry.UNSET
     available_until: datetime | None = strawberry.UNSET
     fulfillment_data: JSON | None = strawberry.UNSET
+    public_data: JSON | None = strawberry.UNSET
     image_url: str | None = strawberry.UNSET
     enabled: bool | None = strawberry.UNSET
 

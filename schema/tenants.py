@@ -74,3 +74,11 @@ class TokenPayload:
     token: str | None = None
     expires_at: datetime | None = None
     errors: list[AccountError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class AllowedOriginsPayload:
+    origins: list[str] = strawberry.field(
+        default_factory=list, description="The tenant's list as saved (unchanged on error)"
+    )
+    errors: list[AccountError] = strawberry.field(default_factory=list)

@@ -24,6 +24,7 @@ from models import tenancy
 from models.catalog import archive_reward
 from models.lifecycle import Via, transition
 from models.membership import save_point_definition
+from models.origins import set_tenant_origins
 from models.pointmaster import SyncBatch, SyncKind
 from models.redeem import RedeemRequest, redeem
 from models.redemptions import RedemptionStatus
@@ -92,6 +93,7 @@ async def build_world(gql: GraphQLClient) -> World:
         ta, name="alpha-voucher", point_cost=100, stock=20, fulfillment_data={"sku": "alpha-sku"}
     )
     gated = await make_reward(ta, name="alpha-gated", point_cost=50, stock=5, min_tier_id=gold.id)
+    await set_tenant_origins(ta, ["https://alpha-shop.example"])
     retired = await make_reward(ta, name="alpha-retired", point_cost=10)
     m1 = await make_member(ta, points=5000, tier=gold, email="alpha-m1@example.com")
     m2 = await make_member(ta, points=3000, tier=silver, email="alpha-m2@example.com")
@@ -164,6 +166,7 @@ async def build_world(gql: GraphQLClient) -> World:
         "a_member_ext": m1.external_user_id,
         "a_member2": str(m2.id),
         "a_member2_ext": m2.external_user_id,
+        "a_member_email": "alpha-m1@example.com",
         "a_admin_email": a.admin_email,
         "a_api_key": str(second_key.id),
         "a_api_key2": first_key,
@@ -185,6 +188,7 @@ async def build_world(gql: GraphQLClient) -> World:
         a.tenant_id,
         second_key.prefix,
         hook.secret,
+        "alpha-shop.example",
     }
     return world
 
@@ -196,11 +200,13 @@ SNAPSHOT_CATALOG = """
   rewards(includeArchived: true) {
     nodes {
       id name description type value pointCost stock cooldownSeconds perMemberLimit
-      availableFrom availableUntil fulfillmentData imageUrl enabled archivedAt updatedAt
+      availableFrom availableUntil fulfillmentData publicData imageUrl enabled archivedAt
+      updatedAt
       pointDefinition { id name } minTier { id }
     }
   }
   tiers { id name rank }
+  allowedOrigins
   pointDefinitions { id name description externalId isDefault }
   apiKeys { id name prefix revokedAt }
   pointModeChanges { id newMode }
@@ -306,6 +312,34 @@ def expect_new_endpoint_of_b(body: Body, ids: Ids) -> None:
     assert "errors" not in body, body
     created = body["data"]["createWebhookEndpoint"]
     assert created["errors"] == [] and created["secret"], body
+
+
+def expect_no_origins(body: Body, ids: Ids) -> None:
+    assert body == {"data": {"allowedOrigins": []}}, body
+
+
+def expect_origins_of_b(body: Body, ids: Ids) -> None:
+    assert body["data"]["setAllowedOrigins"] == {
+        "origins": ["https://beta.example"],
+        "errors": [],
+    }, body
+
+
+def expect_no_redemptions_counted(body: Body, ids: Ids) -> None:
+    """B made no redemption: every status counts 0 (A's would show here)."""
+    assert "errors" not in body, body
+    assert {c["count"] for c in body["data"]["redemptionCounts"]} == {0}, body
+
+
+def expect_no_endpoint_health(body: Body, ids: Ids) -> None:
+    assert body == {"data": {"webhookHealth": []}}, body
+
+
+def expect_wrong_password(body: Body, ids: Ids) -> None:
+    assert body["data"]["changePassword"] == {
+        "changed": False,
+        "errors": [{"code": "INVALID_CREDENTIALS", "field": "currentPassword"}],
+    }, body
 
 
 def expect_new_key_of_b(body: Body, ids: Ids) -> None:
@@ -493,6 +527,22 @@ PROBES: list[Probe] = [
         expect_null,
     ),
     Probe("tiers", "list", "{ tiers { id name rank } }", lambda ids: {}, ALL, expect_no_error),
+    Probe(
+        "allowedOrigins",
+        "own-only",
+        "{ allowedOrigins }",
+        lambda ids: {},
+        ADMIN,
+        expect_no_origins,
+    ),
+    Probe(
+        "setAllowedOrigins",
+        "own-tenant-only",
+        'mutation { setAllowedOrigins(origins: ["https://beta.example"]) { origins errors { code } } }',
+        lambda ids: {},
+        ADMIN,
+        expect_origins_of_b,
+    ),
     Probe(
         "pointDefinitions",
         "list",
@@ -883,6 +933,49 @@ PROBES: list[Probe] = [
         BACKEND,
         expect_null,
     ),
+    # ---- the admin console's dashboard and own account
+    Probe(
+        "members",
+        "search-for-a",
+        "query($e: String!, $x: String!) { byEmail: members(search: $e) { nodes { id } }"
+        " byExt: members(search: $x) { nodes { id } } }",
+        lambda ids: {"e": ids["a_member_email"], "x": ids["a_member_ext"]},
+        BACKEND,
+        expect_empty,
+    ),
+    Probe(
+        "syncBatches",
+        "list",
+        "{ syncBatches { nodes { id status itemCount } } }",
+        lambda ids: {},
+        ADMIN,
+        expect_empty,
+    ),
+    Probe(
+        "redemptionCounts",
+        "today",
+        "{ redemptionCounts { status count } }",
+        lambda ids: {},
+        ADMIN,
+        expect_no_redemptions_counted,
+    ),
+    Probe(
+        "webhookHealth",
+        "last-day",
+        "{ webhookHealth { endpoint { id url } delivered retrying pending dead } }",
+        lambda ids: {},
+        ADMIN,
+        expect_no_endpoint_health,
+    ),
+    Probe(
+        "changePassword",
+        "wrong-current",
+        'mutation { changePassword(currentPassword: "not-it-at-all", newPassword:'
+        ' "a-new-password-1") { changed errors { code field } } }',
+        lambda ids: {},
+        ADMIN,
+        expect_wrong_password,
+    ),
 ]
 
 
@@ -943,6 +1036,7 @@ async def test_tenant_a_sees_its_world(gql: GraphQLClient) -> None:
         "alpha-retired",
     }
     assert {t["name"] for t in catalog["tiers"]} == {"alpha-gold", "alpha-silver"}
+    assert catalog["allowedOrigins"] == ["https://alpha-shop.example"]
     assert len(catalog["apiKeys"]) == 2 and len(catalog["pointDefinitions"]) == 2
     assert [e["id"] for e in catalog["webhookEndpoints"]] == [world.ids["a_endpoint"]]
     delivery_states = {d["id"]: d["status"] for d in catalog["webhookDeliveries"]["nodes"]}
