@@ -7,6 +7,7 @@ from typing import Any
 import strawberry
 
 from core.errors import DomainError
+from models.member_search import member_search
 from models.members import Member as MemberModel
 from models.membership import upsert_member
 from models.pagination import paginate
@@ -33,11 +34,14 @@ async def upsert_member_(info: strawberry.Info, input: MemberInput) -> MemberPay
 
 
 async def members(
-    info: strawberry.Info, first: int | None = None, after: str | None = None
+    info: strawberry.Info,
+    first: int | None = None,
+    after: str | None = None,
+    search: str | None = None,
 ) -> MemberConnection:
     principal = require(info, BACKEND)
     with query_error():
-        page = await paginate(MemberModel.filter(tenant_id=principal.tenant_id), first, after)
+        page = await paginate(member_search(principal.tenant_id, search), first, after)
     return MemberConnection(
         nodes=[Member.from_model(m) for m in page.items],
         page_info=PageInfo(has_next_page=page.has_next_page, end_cursor=page.end_cursor),

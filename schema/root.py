@@ -23,8 +23,11 @@ from strawberry.extensions import (
 from core.errors import AuthError, DomainError
 from core.settings import Settings, load_settings
 from resolvers import adjustments as adjustment_resolvers
+from resolvers import admin_accounts as admin_account_resolvers
+from resolvers import dashboard as dashboard_resolvers
 from resolvers import live as live_resolvers
 from resolvers import members as member_resolvers
+from resolvers import origins as origin_resolvers
 from resolvers import pointmaster as pointmaster_resolvers
 from resolvers import pointmaster_settings as pointmaster_settings_resolvers
 from resolvers import points as point_resolvers
@@ -34,7 +37,9 @@ from resolvers import rewards as reward_resolvers
 from resolvers import tenants as tenant_resolvers
 from resolvers import webhooks as webhook_resolvers
 from schema.adjustments import AdjustPointsPayload, PointAdjustmentConnection
+from schema.admin_accounts import ChangePasswordPayload
 from schema.common import UtcDateTime
+from schema.dashboard import RedemptionStatusCount, SyncBatchConnection, WebhookEndpointHealth
 from schema.live import BalanceUpdate, RedemptionUpdate
 from schema.members import Member, MemberConnection, MemberPayload
 from schema.pointmaster import (
@@ -49,7 +54,15 @@ from schema.points_log import PointsLog
 from schema.redemptions import Redemption, RedemptionConnection, RedemptionPayload
 from schema.rewards import CatalogConnection, Reward, RewardConnection, RewardPayload
 from schema.sync_batches import SyncBatch, SyncBatchPayload
-from schema.tenants import ApiKey, ApiKeyPayload, DeletePayload, Tier, TierPayload, TokenPayload
+from schema.tenants import (
+    AllowedOriginsPayload,
+    ApiKey,
+    ApiKeyPayload,
+    DeletePayload,
+    Tier,
+    TierPayload,
+    TokenPayload,
+)
 from schema.webhooks import (
     WebhookDeletePayload,
     WebhookDeliveryConnection,
@@ -94,6 +107,22 @@ class Query:
         resolver=adjustment_resolvers.point_adjustments
     )
     sync_batch: SyncBatch | None = strawberry.field(resolver=pointmaster_resolvers.sync_batch)
+    sync_batches: SyncBatchConnection = strawberry.field(
+        resolver=dashboard_resolvers.sync_batches,
+        description="The tenant's point-master uploads, newest first (admin)",
+    )
+    redemption_counts: list[RedemptionStatusCount] = strawberry.field(
+        resolver=dashboard_resolvers.redemption_counts,
+        description="Redemptions made since `since` (default: today, UTC) by status now (admin)",
+    )
+    webhook_health: list[WebhookEndpointHealth] = strawberry.field(
+        resolver=dashboard_resolvers.webhook_health,
+        description="Per endpoint, deliveries since `since` (default: 24 h ago) (admin)",
+    )
+    allowed_origins: list[str] = strawberry.field(
+        resolver=origin_resolvers.allowed_origins,
+        description="Browser origins whose pages may use this tenant's member tokens (admin)",
+    )
 
 
 @strawberry.type
@@ -104,6 +133,14 @@ class Mutation:
     )
     create_api_key: ApiKeyPayload = strawberry.mutation(resolver=tenant_resolvers.create_key)
     revoke_api_key: ApiKeyPayload = strawberry.mutation(resolver=tenant_resolvers.revoke_key)
+    change_password: ChangePasswordPayload = strawberry.mutation(
+        resolver=admin_account_resolvers.change_password,
+        description="The signed-in admin's own password",
+    )
+    set_allowed_origins: AllowedOriginsPayload = strawberry.mutation(
+        resolver=origin_resolvers.set_allowed_origins,
+        description="Replace the tenant's allowed browser origins (scheme://host[:port])",
+    )
     save_tier: TierPayload = strawberry.mutation(resolver=tenant_resolvers.save_tier_)
     delete_tier: DeletePayload = strawberry.mutation(resolver=tenant_resolvers.delete_tier_)
     save_point_definition: PointDefinitionPayload = strawberry.mutation(
