@@ -83,6 +83,18 @@ def _parser() -> argparse.ArgumentParser:
     create_key.add_argument("--name", required=True)
     create_key.set_defaults(command=_create_api_key)
 
+    shop = commands.add_parser(
+        "demo-shop",
+        help="serve a pretend shop that embeds the rewards widget (for the demo tenant)",
+    )
+    shop.add_argument("--port", type=int, default=8001, help="the shop's port (default 8001)")
+    shop.add_argument(
+        "--engine-url",
+        metavar="URL",
+        help="where the engine answers (default http://GAMIFY_HOST:GAMIFY_PORT)",
+    )
+    shop.set_defaults(command=_demo_shop)
+
     export = commands.add_parser("export-schema", help="print the GraphQL schema (SDL)")
     export.add_argument("--output", type=Path, help="write to this file instead")
     export.set_defaults(command=_export_schema)
@@ -194,6 +206,34 @@ def _create_api_key(args: argparse.Namespace) -> int:
         print(f"API key (shown once): {plaintext}")
 
     _run(create())
+    return 0
+
+
+def _demo_shop(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from engine.demo_shop import ShopConfig, open_demo_shop, shop_app
+
+    settings = _ensure_data_dir(load_settings())
+    engine_url = (args.engine_url or f"http://{settings.host}:{settings.port}").rstrip("/")
+    origins = [f"http://127.0.0.1:{args.port}", f"http://localhost:{args.port}"]
+
+    async def open_shop() -> str:
+        async with runtime.database(settings):
+            return await open_demo_shop(origins)
+
+    try:
+        api_key = _run(open_shop())
+    except LookupError as exc:
+        print(f"gamify: {exc}", file=sys.stderr)
+        return 1
+    print(f"Demo shop: http://127.0.0.1:{args.port} (widget from {engine_url})", flush=True)
+    uvicorn.run(
+        shop_app(ShopConfig(engine_url, api_key)),
+        host="127.0.0.1",
+        port=args.port,
+        log_level="warning",
+    )
     return 0
 
 
