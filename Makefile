@@ -5,12 +5,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint schema install
+.PHONY: run test lint schema install chromium
 
 run: $(STAMP)
 	$(BIN)/gamify serve
 
-test: $(STAMP)
+test: $(STAMP) chromium
 	$(BIN)/pytest -q
 
 lint: $(STAMP)
@@ -22,6 +22,11 @@ schema: $(STAMP)
 	$(BIN)/gamify export-schema --output schema.graphql
 
 install: $(STAMP)
+
+# The browser tests drive Debian's Chromium (Playwright's own browser download cannot work
+# on these machines); installed with apt when missing.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { apt-get update -q && apt-get install -y -q chromium; }
 
 $(BIN)/python:
 	python3 -m venv $(VENV)
