@@ -1187,3 +1187,31 @@ def test_every_query_and_mutation_is_probed() -> None:
     # then every field is probed, and the table names no field that is gone
     assert served - probed == set(), f"add isolation probes for {sorted(served - probed)}"
     assert probed - served == set(), f"stale isolation probes {sorted(probed - served)}"
+
+
+TENANT_ONLY_VIEW = """
+query($r: ID!) {
+  reward(id: $r) { fulfillmentData }
+  catalog { nodes { reward { name fulfillmentData } } }
+  redemptions { nodes { status fulfillmentData events { kind data } } }
+}"""
+
+
+async def test_member_never_reads_what_only_the_tenant_sees(gql: GraphQLClient) -> None:
+    # given tenant A's world: a reward carrying fulfilment data for the tenant's backend,
+    # and member M1's redemptions in every status, webhooks posted for some
+    world = await build_world(gql)
+    m1_token = await _member_token(gql, world, "a_member")
+    # when M1 reads the reward, the catalog and its redemptions with their timelines
+    body = await gql(TENANT_ONLY_VIEW, {"r": world.ids["a_reward"]}, m1_token)
+    by_tenant = await gql(TENANT_ONLY_VIEW, {"r": world.ids["a_reward"]}, world.a.api_key)
+    # then the reward's fulfilment data never shows, nor any webhook body or answer
+    assert "errors" not in body, body
+    assert body["data"]["reward"] == {"fulfillmentData": None}
+    assert {n["reward"]["fulfillmentData"] for n in body["data"]["catalog"]["nodes"]} == {None}
+    text = json.dumps(body)
+    assert "alpha-sku" not in text and "alpha-hook" not in text, body
+    unfulfilled = [r for r in body["data"]["redemptions"]["nodes"] if r["status"] != "FULFILLED"]
+    assert unfulfilled and all(r["fulfillmentData"] is None for r in unfulfilled)
+    # while the tenant's backend reads the same objects in full
+    assert by_tenant["data"]["reward"] == {"fulfillmentData": {"sku": "alpha-sku"}}
