@@ -1,10 +1,16 @@
-"""One OS process of the two-process redeem race (launched by test_multiprocess.py).
+"""One OS process of a two-process race (launched by test_multiprocess.py).
 
-usage: python tests/models/race_process.py DATABASE_URL TENANT_ID REWARD_ID MEMBER_IDS_FILE
+usage: python tests/models/race_process.py DATABASE_URL OPERATIONS_FILE
 
 Connects to the database, prints READY, waits for a line on stdin (the common start
-signal), then fires one redeem per member id (one per line in the file) all at once and
-prints one JSON line: {"outcomes": {"ok": n, "<code>": n, ...}, "started": t, "finished": t}.
+signal), then fires every operation of the JSON file at once and prints one JSON line:
+{"outcomes": {"<kind>:ok": n, "<kind>:<code>": n, ...}}.
+
+An operation is an object with `kind` and its arguments (ids as strings):
+- redeem: tenant, member, reward, key?
+- award: tenant, member, amount, key?           (award_points, as awardPoints)
+- adjust: tenant, member, amount, key?          (adjust_points by an API key, as adjustPoints)
+- transition: tenant, redemption, target, via   (callbacks and admin confirm/cancel)
 """
 
 from __future__ import annotations
@@ -12,33 +18,89 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-import time
 from collections import Counter
+from collections.abc import Awaitable
 from pathlib import Path
+from typing import Any
 from uuid import UUID
 
 from tortoise import Tortoise
 
 from core.errors import Conflict, Refused
 from core.settings import tortoise_config
+from models.adjustments import Adjustment, adjust_points
+from models.awards import AwardRequest, award_points
+from models.lifecycle import Via, transition
+from models.points import LedgerSource
 from models.redeem import RedeemRequest, redeem
+from models.redemptions import RedemptionStatus
 
 POOL_SIZE = 12  # two of these beside the test process stay well under max_connections
 START_TIMEOUT = 30.0
 RACE_TIMEOUT = 60.0
+ACTOR = "race-process"
 
 
-async def redeem_outcome(tenant_id: UUID, member_id: UUID, reward_id: UUID) -> str:
+def call(op: dict[str, Any]) -> Awaitable[Any]:
+    tenant = UUID(op["tenant"])
+    kind = op["kind"]
+    if kind == "redeem":
+        return redeem(
+            RedeemRequest(
+                tenant,
+                UUID(op["member"]),
+                UUID(op["reward"]),
+                idempotency_key=op.get("key"),
+                actor=ACTOR,
+            )
+        )
+    if kind == "award":
+        return award_points(
+            AwardRequest(
+                tenant_id=tenant,
+                member_id=UUID(op["member"]),
+                definition_id=None,
+                amount=op["amount"],
+                source=LedgerSource.RETURN if op["amount"] < 0 else LedgerSource.PURCHASE,
+                idempotency_key=op.get("key"),
+                actor=ACTOR,
+            )
+        )
+    if kind == "adjust":
+        return adjust_points(
+            Adjustment(
+                tenant_id=tenant,
+                member_id=UUID(op["member"]),
+                definition_id=None,
+                amount=op["amount"],
+                description=op.get("description", "race"),
+                actor=ACTOR,
+                automation=True,
+                idempotency_key=op.get("key"),
+            )
+        )
+    if kind == "transition":
+        return transition(
+            tenant,
+            UUID(op["redemption"]),
+            RedemptionStatus(op["target"]),
+            Via(op["via"]),
+            actor=f"{ACTOR}:{op['via']}",
+        )
+    raise ValueError(f"unknown operation {kind!r}")
+
+
+async def outcome(op: dict[str, Any]) -> str:
     try:
-        await redeem(RedeemRequest(tenant_id, member_id, reward_id, actor="race-process"))
+        await call(op)
     except (Refused, Conflict) as exc:
-        return exc.code
+        return f"{op['kind']}:{exc.code}"
     except Exception as exc:
-        return f"{type(exc).__name__}: {exc}"
-    return "ok"
+        return f"{op['kind']}:{type(exc).__name__}: {exc}"
+    return f"{op['kind']}:ok"
 
 
-async def run(database_url: str, tenant_id: UUID, reward_id: UUID, member_ids: list[UUID]) -> None:
+async def run(database_url: str, operations: list[dict[str, Any]]) -> None:
     await Tortoise.init(
         config=tortoise_config(database_url, pool_size=POOL_SIZE), _enable_global_fallback=True
     )
@@ -46,22 +108,16 @@ async def run(database_url: str, tenant_id: UUID, reward_id: UUID, member_ids: l
         print("READY", flush=True)
         async with asyncio.timeout(START_TIMEOUT):
             await asyncio.to_thread(sys.stdin.readline)
-        started = time.time()
         async with asyncio.timeout(RACE_TIMEOUT):
-            outcomes = await asyncio.gather(
-                *(redeem_outcome(tenant_id, m, reward_id) for m in member_ids)
-            )
-        finished = time.time()
+            outcomes = await asyncio.gather(*(outcome(op) for op in operations))
     finally:
         await Tortoise.close_connections()
-    report = {"outcomes": Counter(outcomes), "started": started, "finished": finished}
-    print(json.dumps(report), flush=True)
+    print(json.dumps({"outcomes": Counter(outcomes)}), flush=True)
 
 
 def main(argv: list[str]) -> None:
-    database_url, tenant_id, reward_id, members_file = argv[1:5]
-    member_ids = [UUID(line) for line in Path(members_file).read_text().split()]
-    asyncio.run(run(database_url, UUID(tenant_id), UUID(reward_id), member_ids))
+    database_url, operations_file = argv[1:3]
+    asyncio.run(run(database_url, json.loads(Path(operations_file).read_text())))
 
 
 if __name__ == "__main__":

@@ -1,7 +1,10 @@
-"""Invariant 1 across OS processes: two engines on one PostgreSQL database.
+"""The invariants across OS processes: two engines on one PostgreSQL database.
 
 Each process has its own connection pool, so nothing in-process (an asyncio lock, a
-shared connection) can be what keeps the stock from being oversold: only the database.
+shared connection) can be what keeps a balance, a stock, a limit, a refund or an
+idempotency key honest: only the database. Both processes are released by one signal and
+fire all their operations at once; on SQLite one file has one writer at a time, so these
+run on PostgreSQL (DESIGN.md, STACK-NOTES.md).
 """
 
 from __future__ import annotations
@@ -13,20 +16,28 @@ import sys
 from collections import Counter
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 import pytest
 from tortoise import connections
 
-from models.points import LedgerEntry, LedgerSource
-from models.redemptions import Redemption
+from models.points import LedgerEntry, LedgerSource, PointAccount
+from models.redeem import RedeemRequest, redeem
+from models.redemptions import Redemption, RedemptionEvent, RedemptionEventKind
+from models.rewards import Reward
 from tests.dbsetup import is_postgres
-from tests.factories import make_reward, make_tenant
+from tests.factories import make_member, make_reward, make_tenant
 from tests.models.test_races import seed_members
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = Path(__file__).with_name("race_process.py")
 PROCESSES = 2
 MEMBERS_PER_PROCESS = 250
+pytestmark = pytest.mark.skipif(
+    not is_postgres(),
+    reason="multi-process writers are required on PostgreSQL only; "
+    "two processes writing one SQLite file are out of scope (DESIGN.md, STACK-NOTES.md)",
+)
 # Start-up, the race and shutdown of both processes; a hang fails the test instead.
 TIMEOUT = 90.0
 
@@ -44,8 +55,15 @@ async def start_racer(argv: list[str]) -> asyncio.subprocess.Process:
     )
 
 
-async def race_processes(argvs: list[list[str]]) -> list[dict[str, Any]]:
-    """Start one process per argv, release them together, return their JSON reports."""
+async def race_processes(
+    db: str, tmp_path: Path, shares: list[list[dict[str, Any]]]
+) -> Counter[str]:
+    """One process per share of operations, released together; their outcomes added up."""
+    argvs = []
+    for n, operations in enumerate(shares):
+        path = tmp_path / f"operations-{n}.json"
+        path.write_text(json.dumps(operations))
+        argvs.append([db, str(path)])
     procs = [await start_racer(argv) for argv in argvs]
     try:
         async with asyncio.timeout(TIMEOUT):
@@ -64,11 +82,16 @@ async def race_processes(argvs: list[list[str]]) -> list[dict[str, Any]]:
             if proc.returncode is None:
                 proc.kill()
                 await proc.wait()
-    reports = []
+    total: Counter[str] = Counter()
     for proc, (out, err) in zip(procs, outputs, strict=True):
         assert proc.returncode == 0, err.decode()
-        reports.append(json.loads(out.decode().strip().splitlines()[-1]))
-    return reports
+        total += Counter(json.loads(out.decode().strip().splitlines()[-1])["outcomes"])
+    return total
+
+
+def halves(operations: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """Alternate operations between the two processes, so each kind runs in both."""
+    return [operations[n::PROCESSES] for n in range(PROCESSES)]
 
 
 async def balance_mismatches() -> list[dict[str, Any]]:
@@ -80,11 +103,15 @@ async def balance_mismatches() -> list[dict[str, Any]]:
     return [dict(r) for r in rows]
 
 
-@pytest.mark.skipif(
-    not is_postgres(),
-    reason="multi-process writers are required on PostgreSQL only; "
-    "two processes writing one SQLite file are out of scope (DESIGN.md, STACK-NOTES.md)",
-)
+async def balance_of(member_id: UUID) -> int:
+    return (await PointAccount.get(member_id=member_id)).balance
+
+
+def redeems(tenant: UUID, member: UUID, reward: UUID, times: int) -> list[dict[str, Any]]:
+    op = {"kind": "redeem", "tenant": str(tenant), "member": str(member), "reward": str(reward)}
+    return [op] * times
+
+
 async def test_two_processes_redeeming_500_times_sell_exactly_the_stock(
     db: str, tmp_path: Path
 ) -> None:
@@ -92,22 +119,139 @@ async def test_two_processes_redeeming_500_times_sell_exactly_the_stock(
     t = await make_tenant()
     reward = await make_reward(t.tenant.id, point_cost=100, stock=100)
     member_ids = await seed_members(t.tenant.id, PROCESSES * MEMBERS_PER_PROCESS, points=250)
-    argvs = []
-    for n in range(PROCESSES):
-        share = member_ids[n * MEMBERS_PER_PROCESS : (n + 1) * MEMBERS_PER_PROCESS]
-        members_file = tmp_path / f"members-{n}.txt"
-        members_file.write_text("\n".join(str(m) for m in share))
-        argvs.append([db, str(t.tenant.id), str(reward.id), str(members_file)])
+    operations = [op for m in member_ids for op in redeems(t.tenant.id, m, reward.id, 1)]
     # when
-    reports = await race_processes(argvs)
-    # then the two processes really raced: their redeem windows overlap
-    first, second = reports
-    assert first["started"] < second["finished"] and second["started"] < first["finished"]
-    total = sum((Counter(r["outcomes"]) for r in reports), Counter())
-    assert total == {"ok": 100, "OUT_OF_STOCK": 400}
+    total = await race_processes(db, tmp_path, halves(operations))
+    # then
+    assert total == {"redeem:ok": 100, "redeem:OUT_OF_STOCK": 400}
     await reward.refresh_from_db()
     assert reward.stock == 0
     assert await Redemption.filter(reward_id=reward.id).count() == 100
     debits = await LedgerEntry.filter(tenant_id=t.tenant.id, source=LedgerSource.REDEMPTION)
     assert len(debits) == 100 and len({d.account_id for d in debits}) == 100
+    assert await balance_mismatches() == []
+
+
+@pytest.mark.parametrize(
+    ("gate", "expected"),
+    [
+        pytest.param({}, {"redeem:ok": 5, "redeem:INSUFFICIENT_POINTS": 35}, id="balance"),
+        pytest.param(
+            {"per_member_limit": 3}, {"redeem:ok": 3, "redeem:LIMIT_REACHED": 37}, id="limit"
+        ),
+        pytest.param(
+            {"cooldown_seconds": 3600}, {"redeem:ok": 1, "redeem:COOLDOWN": 39}, id="cooldown"
+        ),
+    ],
+)
+async def test_one_member_redeeming_from_two_processes_stays_within_its_gates(
+    db: str, tmp_path: Path, gate: dict[str, int], expected: dict[str, int]
+) -> None:
+    # given one member with points for 5 redemptions (or 50 where a gate binds first)
+    t = await make_tenant()
+    points = 500 if not gate else 5000
+    member = await make_member(t.tenant.id, points=points)
+    reward = await make_reward(t.tenant.id, point_cost=100, **gate)
+    # when two processes fire 40 redeems for it at once
+    total = await race_processes(
+        db, tmp_path, halves(redeems(t.tenant.id, member.id, reward.id, 40))
+    )
+    # then the gate holds exactly, and the balance is what the successes spent
+    assert total == expected
+    assert await balance_of(member.id) == points - 100 * expected["redeem:ok"]
+    assert await Redemption.filter(member_id=member.id).count() == expected["redeem:ok"]
+    assert await balance_mismatches() == []
+
+
+@pytest.mark.parametrize("kind", ["award", "adjust"])
+async def test_redeem_racing_a_deduction_never_spends_a_point_twice(
+    db: str, tmp_path: Path, kind: str
+) -> None:
+    # given a member with 1,000 points
+    t = await make_tenant()
+    member = await make_member(t.tenant.id, points=1000)
+    reward = await make_reward(t.tenant.id, point_cost=100)
+    deduction = {"kind": kind, "tenant": str(t.tenant.id), "member": str(member.id)}
+    # when two processes fire 20 redeems of 100 and 20 deductions of 100 (a negative award,
+    # or an adjustment by the backend) between them: twice what the member has
+    operations = [
+        op
+        for pair in zip(
+            redeems(t.tenant.id, member.id, reward.id, 20),
+            [{**deduction, "amount": -100}] * 20,
+            strict=True,
+        )
+        for op in pair
+    ]
+    total = await race_processes(db, tmp_path, halves(operations))
+    # then exactly ten of them took points, the others were refused, and the balance is 0
+    successes = total[f"{kind}:ok"] + total["redeem:ok"]
+    refusals = total[f"{kind}:INSUFFICIENT_POINTS"] + total["redeem:INSUFFICIENT_POINTS"]
+    assert (successes, refusals) == (10, 30), total
+    assert await balance_of(member.id) == 0
+    assert await balance_mismatches() == []
+
+
+async def test_admin_cancel_racing_a_failed_callback_refunds_once(db: str, tmp_path: Path) -> None:
+    # given 30 redemptions of 100 points each, all REDEEMED
+    t = await make_tenant()
+    member = await make_member(t.tenant.id, points=3000)
+    reward = await make_reward(t.tenant.id, point_cost=100, stock=30)
+    redemptions = [
+        await redeem(RedeemRequest(t.tenant.id, member.id, reward.id)) for _ in range(30)
+    ]
+    assert await balance_of(member.id) == 0
+    # when one process cancels each as an admin while the other reports each FAILED
+    shares = [
+        [
+            {
+                "kind": "transition",
+                "tenant": str(t.tenant.id),
+                "redemption": str(r.id),
+                "target": "FAILED",
+                "via": via,
+            }
+            for r in redemptions
+        ]
+        for via in ("ADMIN", "CALLBACK")
+    ]
+    total = await race_processes(db, tmp_path, shares)
+    # then every call succeeds (the loser finds it FAILED already: a repeated outcome)
+    assert total == {"transition:ok": 60}
+    # and each redemption was refunded and restocked exactly once
+    refunds = await LedgerEntry.filter(account__member_id=member.id, source=LedgerSource.REFUND)
+    assert len(refunds) == 30 and {e.redemption_id for e in refunds} == {r.id for r in redemptions}
+    assert await balance_of(member.id) == 3000
+    assert (await Reward.get(id=reward.id)).stock == 30
+    refunded_events = await RedemptionEvent.filter(
+        redemption_id__in=[r.id for r in redemptions], kind=RedemptionEventKind.POINTS_REFUNDED
+    ).count()
+    assert refunded_events == 30
+    assert await balance_mismatches() == []
+
+
+async def test_one_adjustment_key_from_two_processes_applies_once(db: str, tmp_path: Path) -> None:
+    # given a member, and one idempotency key its backend retries from two processes
+    t = await make_tenant()
+    member = await make_member(t.tenant.id, points=100)
+    adjustment = {
+        "kind": "adjust",
+        "tenant": str(t.tenant.id),
+        "member": str(member.id),
+        "amount": 250,
+        "key": "order-7-bonus",
+    }
+    reused = {**adjustment, "amount": 999}  # the same key for another request
+    # when 20 identical requests and 10 with another amount race
+    total = await race_processes(db, tmp_path, halves([adjustment] * 20 + [reused] * 10))
+    # then whichever request claimed the key first is applied, once: its copies all answer
+    # as it did, the other request's are conflicts
+    winner = adjustment if total["adjust:ok"] == 20 else reused
+    copies = 20 if winner is adjustment else 10
+    assert total == {"adjust:ok": copies, "adjust:IDEMPOTENCY_CONFLICT": 30 - copies}, total
+    assert await balance_of(member.id) == 100 + winner["amount"]
+    automation = await LedgerEntry.filter(
+        account__member_id=member.id, source=LedgerSource.AUTOMATION
+    )
+    assert [e.amount for e in automation] == [winner["amount"]]
     assert await balance_mismatches() == []
