@@ -33,6 +33,7 @@ from models.webhooks import DeliveryStatus, PayloadFormat, WebhookDelivery, Webh
 from schema.root import schema
 from tests.api.conftest import GraphQLClient, TenantSession, open_tenant
 from tests.factories import default_definition, make_member, make_reward, make_tier
+from workers.sync import apply_sync_batch
 
 Ids = Mapping[str, str]
 Body = dict[str, Any]
@@ -207,7 +208,12 @@ SNAPSHOT_CATALOG = """
   }
   tiers { id name rank }
   allowedOrigins
-  pointDefinitions { id name description externalId isDefault }
+  pointDefinitions { id name description externalId isDefault pointMode effectivePointMode }
+  pointMasterSettings {
+    pointsLogUrl pointsLogAuthHeader pointsLogAuthValue pointsLogTimeoutMs
+    pointsLogCacheSeconds adjustmentUrl adjustmentEndpointId updatedAt
+    keys { keyId current retiredAt }
+  }
   apiKeys { id name prefix revokedAt }
   pointModeChanges { id newMode }
   webhookEndpoints { id url events payloadFormat enabled previousSecretValidUntil }
@@ -312,6 +318,14 @@ def expect_new_endpoint_of_b(body: Body, ids: Ids) -> None:
     assert "errors" not in body, body
     created = body["data"]["createWebhookEndpoint"]
     assert created["errors"] == [] and created["secret"], body
+
+
+def expect_wrong_point_mode(body: Body, ids: Ids) -> None:
+    """B follows no master in the table's world: the upload is refused before any contact is
+    looked at (test_upload_naming_a_contact_of_a_is_applied_to_b_only applies one)."""
+    assert "errors" not in body, body
+    for payload in body["data"].values():
+        assert _payload_errors(payload) == ["WRONG_POINT_MODE"] and payload["batch"] is None, body
 
 
 def expect_no_origins(body: Body, ids: Ids) -> None:
@@ -914,7 +928,7 @@ PROBES: list[Probe] = [
         ' definitionId: 1, timeStamp: "2031-01-01T00:00:00Z"}]) { batch { id } errors { code } } }',
         lambda ids: {"e": ids["a_member_ext"]},
         BACKEND,
-        expect_no_error,
+        expect_wrong_point_mode,
     ),
     Probe(
         "uploadPointTransactions",
@@ -923,7 +937,7 @@ PROBES: list[Probe] = [
         ' definitionId: 1, timeStamp: "2031-01-01T00:00:00Z"}]) { batch { id } errors { code } } }',
         lambda ids: {"e": ids["a_member_ext"]},
         BACKEND,
-        expect_no_error,
+        expect_wrong_point_mode,
     ),
     Probe(
         "syncBatch",
@@ -1215,3 +1229,47 @@ async def test_member_never_reads_what_only_the_tenant_sees(gql: GraphQLClient) 
     assert unfulfilled and all(r["fulfillmentData"] is None for r in unfulfilled)
     # while the tenant's backend reads the same objects in full
     assert by_tenant["data"]["reward"] == {"fulfillmentData": {"sku": "alpha-sku"}}
+
+
+UPLOADS = {
+    "FOLLOWER_BALANCE": "uploadPointBalances(items: [{contactId: $e, amount: 777,"
+    ' definitionId: 1, timeStamp: "2031-01-01T00:00:00Z"}])',
+    "FOLLOWER_TRANSACTIONS": "uploadPointTransactions(items: [{contactId: $e, amount: 777,"
+    ' definitionId: 1, timeStamp: "2031-01-01T00:00:00Z", source: "Purchase"}])',
+}
+
+
+@pytest.mark.parametrize("mode", sorted(UPLOADS))
+async def test_upload_naming_a_contact_of_a_is_applied_to_b_only(
+    gql: GraphQLClient, mode: str
+) -> None:
+    # given tenant A's world, and tenant B following a point master
+    world = await build_world(gql)
+    switched = await gql(
+        f'mutation {{ setPointMode(mode: {mode}, reason: "probe") {{ errors {{ code }} }} }}',
+        token=world.b.admin_token,
+    )
+    assert switched["data"]["setPointMode"]["errors"] == []
+    before = await snapshot(gql, world)
+    # when B's master uploads points for the contact id that is A's member's
+    uploaded = await gql(
+        f"mutation($e: String!) {{ {UPLOADS[mode]} {{ batch {{ id }} errors {{ code }} }} }}",
+        {"e": world.ids["a_member_ext"]},
+        world.b.api_key,
+    )
+    payload = next(iter(uploaded["data"].values()))
+    assert payload["errors"] == [], uploaded
+    # and a worker applies the batch
+    status = await apply_sync_batch({}, payload["batch"]["id"])
+    # then B got a member of its own under that id, with the points
+    assert status == "Completed"
+    b_member = await gql(
+        "query($e: String) { member(externalUserId: $e) { email accounts { balance } } }",
+        {"e": world.ids["a_member_ext"]},
+        world.b.api_key,
+    )
+    assert b_member["data"]["member"] == {"email": None, "accounts": [{"balance": 777}]}
+    # and nothing of A changed, nor shows in B's answers
+    assert await snapshot(gql, world) == before
+    _assert_nothing_of_a(uploaded, world, f"upload in {mode}")
+    _assert_nothing_of_a(b_member, world, f"B's member after the {mode} upload")
