@@ -56,7 +56,7 @@ async def test_failed_bootstrap_leaves_nothing_behind(
     monkeypatch.setattr(bootstrap, "_seed", broken_seed)
 
     # when the engine bootstraps
-    with pytest.raises(RuntimeError):
+    with pytest.raises(RuntimeError, match="seeding failed"):
         await bootstrap_demo()
 
     # then no demo tenant exists, so the next start creates one and shows its password

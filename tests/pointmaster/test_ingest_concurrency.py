@@ -90,8 +90,10 @@ async def test_concurrent_balance_batches_end_on_the_newest_snapshot(
         assert account is not None
         assert account.balance == 500 + n
         assert 1 <= len(await assert_chained(account)) <= 2
-    # and where the older one came second it says why it was ignored
+    # and each item of the older one was either applied before the newer one reached its
+    # account, or ignored with the reason said
     late = applied[1]
     assert late is not None
+    assert late.applied_count + len(late.messages) == count, late.messages
     for message in late.messages:
         assert "is older than the last applied one" in message["message"]
