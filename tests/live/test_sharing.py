@@ -207,7 +207,6 @@ async def test_two_hundred_mixed_subscribers_each_get_exactly_their_own_updates_
             assert keys == owed[n], (watch.id, watch.query, watch.variables)
 
     # and identical subscriptions shared: one group per caller scope, document and variables
-    assert len(watches) == 200
     assert groups == sum(len(c.specs) for c in callers) == 30
 
 
@@ -462,6 +461,5 @@ async def test_a_cursor_written_into_the_document_resumes_on_its_own(server: Liv
         live = await admin.collect("1", 2)
 
     # then it got what it missed, then the live ones, without a group
-    assert first != second
     assert [u["redemption"]["id"] for u in replayed + live] == [second] * 2 + [third] * 2
     assert groups == 0
