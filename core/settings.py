@@ -14,16 +14,42 @@ import asyncpg
 from tortoise.backends.base.config_generator import expand_db_url
 
 
+class SettingError(ValueError):
+    """A malformed environment variable; the message names it."""
+
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
 def _bool(name: str, default: bool) -> bool:
     raw = os.environ.get(name)
-    if raw is None or raw == "":
+    if raw is None or raw.strip() == "":
         return default
-    return raw.strip().lower() in {"1", "true", "yes", "on"}
+    value = raw.strip().lower()
+    if value not in _TRUE | _FALSE:
+        raise SettingError(f"{name} must be one of 1/true/yes/on or 0/false/no/off, not {raw!r}")
+    return value in _TRUE
 
 
 def _int(name: str, default: int) -> int:
     raw = os.environ.get(name)
-    return int(raw) if raw else default
+    if not raw:
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise SettingError(f"{name} must be a whole number, not {raw!r}") from None
+
+
+def _float(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    if not raw:
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise SettingError(f"{name} must be a number of seconds, not {raw!r}") from None
 
 
 def _list(name: str, default: list[str]) -> list[str]:
@@ -56,6 +82,9 @@ class Settings:
     webhook_disable_after_hours: int = 120
     webhook_lease_seconds: int = 60
     max_subscriptions_per_connection: int = 20
+    max_body_bytes: int = 1_048_576
+    max_upload_bytes: int = 4_194_304
+    max_query_cost: int = 5000
 
     @property
     def embedded_database(self) -> bool:
@@ -113,10 +142,13 @@ def load_settings() -> Settings:
         host=os.environ.get("GAMIFY_HOST", "127.0.0.1"),
         port=_int("GAMIFY_PORT", 8000),
         webhook_allow_private=_bool("GAMIFY_WEBHOOK_ALLOW_PRIVATE", False),
-        webhook_timeout=float(os.environ.get("GAMIFY_WEBHOOK_TIMEOUT") or 10.0),
+        webhook_timeout=_float("GAMIFY_WEBHOOK_TIMEOUT", 10.0),
         webhook_disable_after_hours=_int("GAMIFY_WEBHOOK_DISABLE_AFTER_HOURS", 120),
         webhook_lease_seconds=_int("GAMIFY_WEBHOOK_LEASE_SECONDS", 60),
         max_subscriptions_per_connection=_int("GAMIFY_MAX_SUBSCRIPTIONS_PER_CONNECTION", 20),
+        max_body_bytes=_int("GAMIFY_MAX_BODY_BYTES", 1_048_576),
+        max_upload_bytes=_int("GAMIFY_MAX_UPLOAD_BYTES", 4_194_304),
+        max_query_cost=_int("GAMIFY_MAX_QUERY_COST", 5000),
     )
 
 

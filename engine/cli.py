@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from core.errors import DomainError, NotFound
-from core.settings import Settings, load_settings
+from core.settings import SettingError, Settings, load_settings
 from engine import runtime
 from engine.bootstrap import bootstrap_demo
 from engine.embedded import EmbeddedRedis
@@ -40,6 +40,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         field = f" ({exc.field})" if exc.field else ""
         print(f"gamify: {exc.message}{field}", file=sys.stderr)
         return 1
+    except SettingError as exc:
+        print(f"gamify: {exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         return 130
 
