@@ -11,6 +11,8 @@ import ipaddress
 import socket
 from urllib.parse import urlsplit
 
+import httpx
+
 from core.errors import InvalidInput
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -31,17 +33,31 @@ def is_public(address: IPAddress) -> bool:
     return address.is_global and not address.is_multicast
 
 
+def _invalid(message: str) -> InvalidInput:
+    return InvalidInput(message, field="url", code="INVALID_URL")
+
+
 def parse_target(url: str) -> tuple[str, str, int]:
-    """(scheme, host, port) of an http(s) URL without credentials."""
-    parts = urlsplit(url)
+    """(scheme, host, port) of an http(s) URL without credentials, that httpx can send to.
+
+    `urlsplit` quietly drops CR, LF and tab, and httpx refuses them (and other control
+    characters) only when it sends: a URL saved with one would fail every attempt before
+    it could be recorded, so it is refused here, where it is saved and sent alike."""
+    if any(ord(c) < 0x20 or ord(c) == 0x7F or c.isspace() for c in url):
+        raise _invalid("URLs must not contain spaces or control characters")
+    try:
+        parts = urlsplit(url)
+        httpx.URL(url)
+    except (ValueError, httpx.InvalidURL) as exc:
+        raise _invalid(f"Invalid URL: {exc}") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise InvalidInput("Use an http(s) URL", field="url", code="INVALID_URL")
+        raise _invalid("Use an http(s) URL")
     if parts.username is not None or parts.password is not None:
-        raise InvalidInput("URLs with credentials are not allowed", field="url", code="INVALID_URL")
+        raise _invalid("URLs with credentials are not allowed")
     try:
         port = parts.port or (443 if parts.scheme == "https" else 80)
     except ValueError as exc:
-        raise InvalidInput("Invalid port", field="url", code="INVALID_URL") from exc
+        raise _invalid("Invalid port") from exc
     return parts.scheme, parts.hostname, port
 
 

@@ -21,7 +21,7 @@ from core.payload_crypto import check_key, new_key, new_key_id
 from core.signing import new_secret
 from core.ssrf import checked_addresses
 from models.pointmaster import PointMasterKey, PointMasterSettings
-from models.webhooks import PayloadFormat, WebhookEndpoint, WebhookEvent
+from models.webhooks import MAX_URL, PayloadFormat, WebhookEndpoint, WebhookEvent
 
 CONTACT = "{contactId}"
 UNSET: Any = object()
@@ -67,14 +67,26 @@ async def _checked_log_url(template: str, allow_private: bool) -> str:
     template = template.strip()
     if template.count(CONTACT) != 1:
         raise InvalidInput("The points-log URL must contain {contactId} once", field="pointsLogUrl")
-    try:
-        await checked_addresses(log_url_for(template, "contact"), allow_private)
-    except InvalidInput as exc:
-        raise type(exc)(exc.message, code=exc.code, field="pointsLogUrl") from None
+    await _checked_url(log_url_for(template, "contact"), allow_private, "pointsLogUrl")
     return template
 
 
-def _bounded(value: int, bounds: tuple[int, int], field: str) -> int:
+async def _checked_url(url: str, allow_private: bool, field: str) -> None:
+    """The SSRF and syntax checks of a URL about to be saved, its errors naming `field`."""
+    try:
+        if len(url) > MAX_URL:
+            raise InvalidInput(f"Use at most {MAX_URL} characters", code="INVALID_URL")
+        await checked_addresses(url, allow_private)
+    except InvalidInput as exc:
+        raise type(exc)(exc.message, code=exc.code, field=field) from None
+
+
+def _bounded(value: int | None, bounds: tuple[int, int], field: str, column: str) -> int:
+    """`value` within `bounds`; None puts the column back to its default, as None does for
+    the other settings."""
+    if value is None:
+        default: int = PointMasterSettings._meta.fields_map[column].default
+        return default
     low, high = bounds
     if not low <= value <= high:
         raise InvalidInput(f"Use {low} to {high}", field=field)
@@ -107,13 +119,15 @@ async def save_settings(
     if auth_value is not UNSET:
         changes["points_log_auth_value"] = auth_value or None
     if timeout_ms is not UNSET:
-        changes["points_log_timeout_ms"] = _bounded(timeout_ms, TIMEOUT_MS, "pointsLogTimeoutMs")
+        changes["points_log_timeout_ms"] = _bounded(
+            timeout_ms, TIMEOUT_MS, "pointsLogTimeoutMs", "points_log_timeout_ms"
+        )
     if cache_seconds is not UNSET:
         changes["points_log_cache_seconds"] = _bounded(
-            cache_seconds, CACHE_SECONDS, "pointsLogCacheSeconds"
+            cache_seconds, CACHE_SECONDS, "pointsLogCacheSeconds", "points_log_cache_seconds"
         )
     if adjustment_url is not UNSET and adjustment_url:
-        await checked_addresses(adjustment_url, allow_private)
+        await _checked_url(adjustment_url, allow_private, "adjustmentUrl")
     secret: str | None = None
     async with in_transaction() as conn:
         row = await get_settings(tenant_id, conn)

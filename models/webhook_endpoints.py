@@ -11,7 +11,7 @@ from core import clock
 from core.errors import InvalidInput, NotFound
 from core.signing import new_secret
 from core.ssrf import checked_addresses
-from models.webhooks import PayloadFormat, WebhookEndpoint, WebhookEvent
+from models.webhooks import MAX_URL, PayloadFormat, WebhookEndpoint, WebhookEvent
 
 DEFAULT_ROTATION_OVERLAP = timedelta(hours=24)
 SUBSCRIBABLE = frozenset({WebhookEvent.REWARD_REDEEMED, WebhookEvent.REDEMPTION_STATUS_CHANGED})
@@ -31,6 +31,13 @@ def _events(events: list[str]) -> list[str]:
     return sorted(set(events))
 
 
+async def _checked_url(url: str, allow_private: bool) -> None:
+    """Syntax (what httpx can send to), length, and the SSRF check of a URL to be saved."""
+    if len(url) > MAX_URL:
+        raise InvalidInput(f"Use at most {MAX_URL} characters", field="url", code="INVALID_URL")
+    await checked_addresses(url, allow_private)
+
+
 def _not_point_master(payload_format: PayloadFormat | None) -> None:
     if payload_format == PayloadFormat.POINT_MASTER:
         raise InvalidInput(
@@ -48,7 +55,7 @@ async def create_endpoint(
     allow_private: bool,
 ) -> EndpointWithSecret:
     _not_point_master(payload_format)
-    await checked_addresses(url, allow_private)
+    await _checked_url(url, allow_private)
     secret = new_secret()
     endpoint = await WebhookEndpoint.create(
         tenant_id=tenant_id,
@@ -83,7 +90,7 @@ async def update_endpoint(
         _not_point_master(PayloadFormat.POINT_MASTER)  # only enabling/disabling it is allowed
     changes: dict[str, Any] = {}
     if url is not None:
-        await checked_addresses(url, allow_private)
+        await _checked_url(url, allow_private)
         changes["url"] = url
     if events is not None:
         changes["events"] = _events(events)

@@ -11,6 +11,8 @@ from tortoise.models import Model
 
 from models.tenants import Tenant
 
+MAX_URL = 2000  # characters of an endpoint's URL (and of a points-log URL template)
+
 
 class PayloadFormat(StrEnum):
     GAMIFY = "GAMIFY"
@@ -39,7 +41,7 @@ class WebhookEndpoint(Model):
     tenant: fields.ForeignKeyRelation[Tenant] = fields.ForeignKeyField(
         "models.Tenant", related_name="webhook_endpoints", on_delete=fields.CASCADE
     )
-    url = fields.CharField(max_length=2000)
+    url = fields.CharField(max_length=MAX_URL)
     events: fields.Field[list[str]] = fields.JSONField()
     payload_format = fields.CharEnumField(PayloadFormat, max_length=16)
     enabled = fields.BooleanField(default=True)

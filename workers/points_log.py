@@ -7,6 +7,7 @@ redirect, reads at most MAX_BODY bytes and is bounded as a whole by the tenant's
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 from uuid import UUID
 
@@ -28,6 +29,7 @@ from models.points_log import (
     record_fetch,
 )
 
+log = logging.getLogger(__name__)
 FETCH_JOB = "fetch_points_log"
 MAX_BODY = 1024 * 1024
 USER_AGENT = "GamifyEngine-PointsLog/1"
@@ -117,7 +119,13 @@ async def _fetch_points_log(ctx: dict[str, Any], tenant_id: str, member_id: str)
     except DomainError as exc:  # the URL was cleared since the read asked
         result = FetchResult(None, PointsLogErrorCode.NOT_CONFIGURED, exc.message)
     else:
-        result = await fetch(target, ctx["settings"].webhook_allow_private)
+        try:
+            result = await fetch(target, ctx["settings"].webhook_allow_private)
+        except Exception as exc:
+            # Readers wait for this fetch's outcome: whatever goes wrong must be one.
+            log.warning("points-log fetch for member %s failed", member, exc_info=True)
+            message = f"The points log could not be fetched ({type(exc).__name__})"
+            result = FetchResult(None, PointsLogErrorCode.MASTER_ERROR, message)
     await record_fetch(tenant, member, result)
     return result.error_code.value if result.error_code else "ok"
 

@@ -22,6 +22,7 @@ from arq.worker import func
 
 from core import clock
 from core.errors import DomainError
+from core.metrics import count_delivery
 from core.settings import Settings
 from core.signing import signature_headers
 from models.delivery_lease import Leased, lease_many
@@ -97,21 +98,51 @@ async def deliver(
         reason = "The endpoint is disabled"
         result = AttemptResult(None, 0, "", reason)
         return (DeliveryStatus.DEAD if await give_up(leased, reason) else None), result
-    headers = signature_headers(
-        leased.secrets, str(leased.id), int(clock.now().timestamp()), leased.body
-    )
-    result = await post(
-        client, leased.url, leased.body, headers, allow_private=settings.webhook_allow_private
-    )
-    decided = plan(
-        leased, result, disable_after=timedelta(hours=settings.webhook_disable_after_hours)
-    )
-    applied = await writers.record.submit(decided)
+    try:
+        headers = signature_headers(
+            leased.secrets, str(leased.id), int(clock.now().timestamp()), leased.body
+        )
+        result = await post(
+            client, leased.url, leased.body, headers, allow_private=settings.webhook_allow_private
+        )
+    except Exception as exc:
+        # Whatever this delivery's data makes fail (a URL or secret stored before today's
+        # checks) must be a failed attempt on the retry schedule: unrecorded, the delivery
+        # would be leased and sent again every relay, forever.
+        log.warning("delivery %s failed before an answer", leased.id, exc_info=True)
+        result = AttemptResult(None, 0, "", failure_text(exc))
+    disable_after = timedelta(hours=settings.webhook_disable_after_hours)
+    decided = plan(leased, result, disable_after=disable_after)
+    try:
+        applied = await writers.record.submit(decided)
+    except Exception as exc:
+        # The answer itself may be what cannot be stored (text the database refuses):
+        # record the attempt without it, so the delivery still moves along its schedule.
+        # If the database is away this fails too; the lease runs out and the relay retries.
+        log.warning("attempt of delivery %s recorded without its answer", leased.id, exc_info=True)
+        bare = AttemptResult(
+            result.status_code,
+            result.latency_ms,
+            "",
+            f"The answer could not be stored ({type(exc).__name__})",
+            result.retry_after,
+        )
+        decided = plan(leased, bare, disable_after=disable_after)
+        applied = await writers.record.submit(decided)
     if result.delivered and leased.event == WebhookEvent.REWARD_REDEEMED:
-        await apply_provider_answer(leased, result.response_body)
+        try:
+            await apply_provider_answer(leased, result.response_body)
+        except Exception:
+            # Delivered and recorded: the redemption waits for the callback instead.
+            log.exception("provider answer for delivery %s could not be applied", leased.id)
     if broker is not None and leased.redemption_id is not None:
         await announce_redemption(broker, leased.tenant_id, leased.redemption_id, started)
     return (decided.status if applied else None), result
+
+
+def failure_text(exc: BaseException) -> str:
+    """An exception as an attempt's error: bounded, and storable (PostgreSQL text holds no NUL)."""
+    return f"{type(exc).__name__}: {exc}"[:500].replace("\x00", "\ufffd")
 
 
 async def apply_provider_answer(delivery: Leased, body: str) -> None:
@@ -162,6 +193,7 @@ async def _deliver_webhook(ctx: dict[str, Any], delivery_id: str) -> str:
         # be lost after this job and its connections never closed, one per delivery.
         async with new_client(ctx["settings"].webhook_timeout) as client:
             status, _ = await deliver(UUID(delivery_id), ctx["settings"], client, ctx.get("broker"))
+    count_delivery(status.value if status else "skipped")
     return status.value if status else "skipped"
 
 
