@@ -1,0 +1,315 @@
+"""The admin console in a real browser, against a real `gamify serve` (API and worker) and
+a real webhook receiver process: staff log in, run the catalog, watch redemptions change
+live, settle them, replay webhooks and manage API keys; no screen logs a console error,
+and each is kept as a screenshot."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import httpx
+import pytest
+from playwright.async_api import Page, expect
+
+from tests.browser.admin_fixtures import (  # noqa: F401 (fixtures, by their names)
+    AdminTenant,
+    Receiver,
+    admin_tenant_fixture,
+    go,
+    log_in,
+    receiver_fixture,
+)
+from tests.browser.conftest import Shooter
+
+pytestmark = pytest.mark.browser
+
+SLOW_MS = 30_000  # webhook retries are 5 s apart (±20 %); the delivery log re-reads every 5 s
+
+REDEEM = """mutation($r: ID!, $e: String!) { redeemReward(rewardId: $r, externalUserId: $e) {
+  redemption { id status } errors { code } } }"""
+
+
+async def _member(tenant: AdminTenant, points: int = 1000) -> str:
+    ext = f"shop-{uuid.uuid4().hex[:6]}"
+    await tenant.backend(
+        'mutation($e: String!) { upsertMember(input: {externalUserId: $e, name: "Lan Nguyen",'
+        ' email: "lan@example.com"}) { member { id } errors { code } } }',
+        {"e": ext},
+    )
+    await tenant.backend(
+        "mutation($e: String!, $n: Int!) { awardPoints(input: {externalUserId: $e, amount: $n,"
+        ' source: PURCHASE, description: "Order 1001"}) { entry { id } errors { code } } }',
+        {"e": ext, "n": points},
+    )
+    return ext
+
+
+async def _reward(tenant: AdminTenant, name: str = "Coffee voucher", cost: int = 100) -> str:
+    created = await tenant.admin(
+        "mutation($n: String!, $c: Int!) { createReward(input: {name: $n, type: VOUCHER,"
+        ' value: "1 coffee", pointCost: $c, stock: 50}) { reward { id } errors { code } } }',
+        {"n": name, "c": cost},
+    )
+    reward_id: str = created["reward"]["id"]
+    return reward_id
+
+
+async def _endpoint(tenant: AdminTenant, receiver: Receiver, path: str) -> str:
+    created = await tenant.admin(
+        "mutation($u: String!) { createWebhookEndpoint(input: {url: $u,"
+        ' events: ["reward_redeemed"]}) { endpoint { id } errors { code message } } }',
+        {"u": f"{receiver.url}/{path}"},
+    )
+    endpoint_id: str = created["endpoint"]["id"]
+    return endpoint_id
+
+
+async def _redeem(tenant: AdminTenant, reward_id: str, ext: str) -> str:
+    redeemed = await tenant.backend(REDEEM, {"r": reward_id, "e": ext})
+    redemption_id: str = redeemed["redemption"]["id"]
+    return redemption_id
+
+
+def _row(page: Page, key: str) -> Any:
+    return page.locator(f'tr[data-key="{key}"]')
+
+
+async def test_log_in_and_create_a_reward_fixing_a_validation_error_in_place(
+    page: Page, admin_tenant: AdminTenant, shoot: Shooter
+) -> None:
+    # given staff logged in, on a new reward's form
+    await log_in(page, admin_tenant, "rewards/new")
+    form = page.locator("admin-form")
+    await form.get_by_label("Name").fill("Free coffee")
+    await form.get_by_label("Point cost").fill("-5")
+    await form.get_by_label("Fulfilment data").fill('{"sku": ')
+
+    # when they submit, the JSON is refused where it was typed, before any request
+    await page.get_by_role("button", name="Create reward").click()
+    await expect(page.locator('[data-field="fulfillmentData"] .error')).to_contain_text(
+        "Not valid JSON"
+    )
+    await form.get_by_label("Fulfilment data").fill('{"sku": "COF-1"}')
+    await page.get_by_role("button", name="Create reward").click()
+
+    # then the API's refusal is shown next to the point cost, in words
+    cost_error = page.locator('[data-field="pointCost"] .error')
+    await expect(cost_error).to_have_text("Must not be negative (INVALID)")
+    await shoot(page, "reward-validation-error", full_page=True)
+
+    # when they fix it in place and submit again
+    await form.get_by_label("Point cost").fill("120")
+    await page.get_by_role("button", name="Create reward").click()
+
+    # then the reward is created, and a member's catalog offers it
+    await expect(page.locator("main h1")).to_have_text("Reward: Free coffee")
+    await expect(page.get_by_role("status").filter(has_text="Reward created.")).to_be_visible()
+    ext = await _member(admin_tenant, points=500)
+    token = (
+        await admin_tenant.backend(
+            "mutation($e: String!) { createMemberToken(externalUserId: $e) { token } }", {"e": ext}
+        )
+    )["token"]
+    catalog = await admin_tenant.engine.gql(
+        "{ catalog { nodes { reward { name pointCost } canRedeem } } }", token=token
+    )
+    assert {"reward": {"name": "Free coffee", "pointCost": 120}, "canRedeem": True} in catalog[
+        "nodes"
+    ]
+
+
+async def test_a_redemption_appears_live_turns_postponed_and_is_confirmed_with_a_code(
+    page: Page, admin_tenant: AdminTenant, receiver: Receiver, shoot: Shooter
+) -> None:
+    # given a receiver that postpones, and staff watching the Redemptions tab
+    path = f"postpone-{admin_tenant.tenant_id}"
+    receiver.reply(path, 200, {"status": "postponed"})
+    await _endpoint(admin_tenant, receiver, path)
+    reward_id = await _reward(admin_tenant)
+    ext = await _member(admin_tenant)
+    await log_in(page, admin_tenant, "redemptions")
+    await expect(page.get_by_text("No redemption matches these filters.")).to_be_visible()
+    await page.evaluate("window.notReloaded = true")
+
+    # when the shop's backend redeems through the API
+    redemption_id = await _redeem(admin_tenant, reward_id, ext)
+
+    # then the row appears at the top without a reload, and turns POSTPONED live
+    row = _row(page, redemption_id)
+    await expect(page.locator("admin-table tbody tr").first).to_have_attribute(
+        "data-key", redemption_id
+    )
+    await expect(row.locator('[data-column="status"]')).to_have_text("POSTPONED")
+    await expect(row.locator('[data-column="member"]')).to_have_text(ext)
+    assert await page.evaluate("window.notReloaded") is True
+    await shoot(page, "redemptions-live", full_page=True)
+
+    # when staff open it and confirm with a voucher code
+    await row.locator('[data-column="reward"]').click()
+    await expect(page.locator("main h1")).to_have_text("Redemption")
+    await expect(page.locator('li[data-kind="WEBHOOK_POSTED"]')).to_be_visible()
+    await page.locator("#confirm-form").get_by_label("Fulfilment data").fill('{"code": "VC-123"}')
+    await page.get_by_role("button", name="Confirm (fulfilled)").click()
+
+    # then it is FULFILLED, and the member sees the code
+    await expect(page.get_by_test_id("status")).to_have_text("FULFILLED")
+    await shoot(page, "redemption-fulfilled", full_page=True)
+    token = (
+        await admin_tenant.backend(
+            "mutation($e: String!) { createMemberToken(externalUserId: $e) { token } }", {"e": ext}
+        )
+    )["token"]
+    mine = await admin_tenant.engine.gql(
+        "{ redemptions { nodes { id status fulfillmentData } } }", token=token
+    )
+    assert mine["nodes"] == [
+        {"id": redemption_id, "status": "FULFILLED", "fulfillmentData": {"code": "VC-123"}}
+    ]
+
+
+async def test_cancelling_a_recoverable_failure_fails_it_and_refunds_the_member(
+    page: Page, admin_tenant: AdminTenant, shoot: Shooter
+) -> None:
+    # given a redemption the fulfilment backend reported as a recoverable failure
+    reward_id = await _reward(admin_tenant, cost=250)
+    ext = await _member(admin_tenant, points=1000)
+    redemption_id = await _redeem(admin_tenant, reward_id, ext)
+    await admin_tenant.engine.callback(
+        admin_tenant.api_key, redemption_id, {"status": "recoverable_failure"}
+    )
+    await log_in(page, admin_tenant, f"redemptions/{redemption_id}")
+    await expect(page.get_by_test_id("status")).to_have_text("RECOVERABLE FAILURE")
+
+    # when staff cancel it with a reason
+    await (
+        page.locator("#cancel-form")
+        .get_by_label("Reason for cancelling")
+        .fill("Supplier out of stock")
+    )
+    await page.get_by_role("button", name="Cancel (failed, refund)").click()
+
+    # then it is FAILED, and the member card shows the refund in the ledger
+    await expect(page.get_by_test_id("status")).to_have_text("FAILED")
+    await page.get_by_role("link", name=ext).click()
+    await expect(page.locator("main h1")).to_have_text(f"Member {ext}")
+    refund = page.locator("#ledger tbody tr").filter(has_text="REFUND")
+    await expect(refund.locator('[data-column="amount"]')).to_have_text("+250")
+    await expect(refund.locator('[data-column="balance"]')).to_have_text("750 → 1000")
+    await expect(page.locator('[data-account="points"] .n')).to_have_text("1000")
+    await shoot(page, "member-card-refund", full_page=True)
+
+
+async def test_a_failing_receiver_shows_its_attempts_and_a_replay_delivers(
+    page: Page, admin_tenant: AdminTenant, receiver: Receiver, shoot: Shooter
+) -> None:
+    # given a receiver answering 500, and a redemption whose webhook it refuses
+    path = f"down-{admin_tenant.tenant_id}"
+    receiver.reply(path, 500, {"error": "database down"})
+    endpoint_id = await _endpoint(admin_tenant, receiver, path)
+    ext = await _member(admin_tenant)
+    await _redeem(admin_tenant, await _reward(admin_tenant), ext)
+
+    # when staff open the endpoint's delivery log
+    await log_in(page, admin_tenant, f"webhooks/deliveries?endpoint={endpoint_id}")
+
+    # then they see the failed attempts (the first one, and the retry 5 s later)
+    row = page.locator("admin-table tbody tr").first
+    await expect(row.locator('[data-column="attempts"] summary')).to_have_text(
+        "2 attempts", timeout=SLOW_MS
+    )
+    await row.locator('[data-column="attempts"] summary').click()
+    await expect(row.locator('[data-column="attempts"] li').first).to_contain_text("HTTP 500")
+    await expect(row.locator('[data-column="status"]')).to_have_text("PENDING")
+    await shoot(page, "deliveries-failing", full_page=True)
+
+    # when the receiver recovers and staff replay the delivery (the next retry is 5 min away)
+    receiver.reply(path, 200, {})
+    await row.get_by_role("button", name="Replay").click()
+
+    # then it is DELIVERED
+    await expect(page.get_by_role("status").filter(has_text="queued again")).to_be_visible()
+    delivered = page.locator("admin-table tbody tr").first.locator('[data-column="status"]')
+    await expect(delivered).to_have_text("DELIVERED", timeout=SLOW_MS)
+    assert len(receiver.received(path)) == 3
+    await shoot(page, "deliveries-replayed", full_page=True)
+
+
+async def test_an_api_key_is_shown_once_and_refused_once_revoked(
+    page: Page, admin_tenant: AdminTenant, shoot: Shooter
+) -> None:
+    # given staff on Settings
+    await log_in(page, admin_tenant, "settings")
+
+    # when they create a key
+    await page.locator("#new-api-key").get_by_label("Key name").fill("pos-terminal")
+    await page.get_by_role("button", name="Create API key").click()
+
+    # then its secret is shown, and it works
+    secret = await page.locator("[data-secret]").inner_text()
+    assert secret.startswith("gk_")
+    await shoot(page, "api-key-shown-once", full_page=True)
+    members = "{ members { nodes { id } } }"
+    assert "errors" not in await _call(admin_tenant, members, secret)
+
+    # when they revoke it
+    page.once("dialog", lambda dialog: dialog.accept())
+    await page.get_by_role("button", name="Revoke pos-terminal").click()
+
+    # then it is marked revoked, the secret is gone from the page, and calls are refused
+    revoked = page.locator('tr[data-key-name="pos-terminal"]')
+    await expect(revoked).to_contain_text("Revoked")
+    await expect(page.locator("[data-secret]")).to_have_count(0)
+    refused = await _call(admin_tenant, members, secret)
+    assert refused["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+
+
+async def _call(tenant: AdminTenant, query: str, key: str) -> dict[str, Any]:
+    async with httpx.AsyncClient(timeout=15, trust_env=False) as http:
+        response = await http.post(
+            tenant.engine.graphql_url,
+            json={"query": query},
+            headers={"Authorization": f"Bearer {key}"},
+        )
+    body: dict[str, Any] = response.json()
+    return body
+
+
+async def test_every_screen_renders_without_a_console_error(
+    page: Page, admin_tenant: AdminTenant, receiver: Receiver, shoot: Shooter
+) -> None:
+    # given a tenant with a reward, a member, an endpoint and a redemption
+    reward_id = await _reward(admin_tenant)
+    ext = await _member(admin_tenant)
+    await _endpoint(admin_tenant, receiver, f"ok-{admin_tenant.tenant_id}")
+    redemption_id = await _redeem(admin_tenant, reward_id, ext)
+    member_id = (
+        await admin_tenant.backend(
+            "query($e: String) { member(externalUserId: $e) { id } }", {"e": ext}
+        )
+    )["id"]
+    screens = {
+        "dashboard": "dashboard",
+        "redemptions": "redemptions",
+        f"redemptions/{redemption_id}": "redemption-detail",
+        "rewards": "rewards",
+        "rewards/new": "reward-new",
+        f"rewards/{reward_id}": "reward-edit",
+        "members": "members",
+        f"members/{member_id}": "member-card",
+        "webhooks": "webhooks",
+        "webhooks/deliveries": "delivery-log",
+        "point-master": "point-master",
+        "settings": "settings",
+    }
+    await page.set_viewport_size({"width": 1280, "height": 860})
+    await log_in(page, admin_tenant)
+    for width, label in ((1280, "desktop"), (820, "tablet")):
+        await page.set_viewport_size({"width": width, "height": 1100})
+        for route, name in screens.items():
+            # when staff open each screen
+            await go(page, route)
+            await page.wait_for_load_state("networkidle")
+            # then it shows no error (the page fixture fails the test on any console error)
+            await expect(page.locator("main .alert.error:visible")).to_have_count(0)
+            await shoot(page, f"{label}-{name}", full_page=True)
