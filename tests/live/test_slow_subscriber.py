@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import statistics
 import time
 from types import SimpleNamespace
 from typing import Any
@@ -29,7 +28,6 @@ from tests.live.crowd import (
 
 WATCHERS = 50
 MEASURED_REDEEMS = 5
-LATENCY_BOUND = 2.0  # seconds; normal is a few tens of milliseconds (STACK-NOTES: p50 11 ms)
 
 
 def _subscribers(server: LiveServer, tenant_id: UUID) -> list[Any]:
@@ -60,19 +58,12 @@ async def test_a_stalled_subscriber_does_not_delay_fifty_others(server: LiveServ
         await redeem_over_http(server, shop.member_token, shop.reward_id)
         await asyncio.gather(*(w.collect("mine", 2, within=30) for w in watchers))
 
-        # when the member redeems five times
-        sent_at = []
+        # when the member redeems five times, while the stalled subscriber still reads nothing
         for _ in range(MEASURED_REDEEMS):
-            sent_at.append(time.monotonic())
             await redeem_over_http(server, shop.member_token, shop.reward_id)
         updates = await asyncio.gather(
             *(w.collect("mine", 2 * MEASURED_REDEEMS, within=30) for w in watchers)
         )
-        latencies = [
-            arrived - sent_at[n // 2]
-            for w in watchers
-            for n, arrived in enumerate(w.operations["mine"].received_at[2:])
-        ]
 
         # and the stalled subscriber finally reads its socket
         stalled.start_reading()
@@ -80,14 +71,10 @@ async def test_a_stalled_subscriber_does_not_delay_fifty_others(server: LiveServ
         stalled_results = list(stalled.operations["all"].results)
         await until(lambda: len(_subscribers(server, shop.tenant_id)) == WATCHERS)
 
-    # then the burst overflowed the stalled subscriber alone, and every watcher got the
-    # ten updates within a normal latency
+    # then the burst overflowed the stalled subscriber alone, and every watcher got the ten
+    # updates before it read anything: nothing waited for it (how fast is bench/'s question)
     assert overflowed_by_burst == 1
     assert all(len(u) == 2 * MEASURED_REDEEMS for u in updates)
-    assert len(latencies) == WATCHERS * 2 * MEASURED_REDEEMS
-    assert max(latencies) < LATENCY_BOUND, (
-        f"p50 {statistics.median(latencies) * 1000:.0f} ms, max {max(latencies) * 1000:.0f} ms"
-    )
     # the stalled one got part of the burst, then SUBSCRIBER_TOO_SLOW naming the last
     # update it was given, and none of the later ones; its subscription was removed
     *delivered, last = stalled_results

@@ -56,8 +56,9 @@ async def running_receiver() -> AsyncIterator[Receiver]:
     config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off")
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
-    while not server.started:  # noqa: ASYNC110 - uvicorn exposes no start event
-        await asyncio.sleep(0.01)
+    async with asyncio.timeout(10):
+        while not server.started:  # noqa: ASYNC110 - uvicorn exposes no start event
+            await asyncio.sleep(0.01)
     port = server.servers[0].sockets[0].getsockname()[1]
     receiver.url = f"http://127.0.0.1:{port}"
     try:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -243,15 +242,13 @@ async def test_a_dripping_receiver_does_not_hold_the_attempt_past_the_timeout(
         shop = await open_shop(url)
         (delivery_id,) = await shop.redeem()
 
-        # when a worker makes the attempt
-        started = time.perf_counter()
+        # when a worker makes the attempt (the bound only turns a hang into a failure)
         async with new_client(hook_settings.webhook_timeout) as client:
-            async with asyncio.timeout(10):
+            async with asyncio.timeout(30):
                 status, result = await deliver(delivery_id, hook_settings, client)
-        took = time.perf_counter() - started
 
-    # then the attempt ends at the timeout, inside its lease, and is retried later
-    assert took < hook_settings.webhook_lease_seconds
+    # then the attempt ends on its own whole-exchange timeout, not when the receiver is done
+    # dripping, and is retried later
     assert status == DeliveryStatus.PENDING and result is not None
     assert result.error == "Timed out"
     delivery = await WebhookDelivery.get(id=delivery_id)
@@ -286,8 +283,9 @@ async def holding_receiver() -> AsyncIterator[HoldingReceiver]:
     config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off")
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
-    while not server.started:  # noqa: ASYNC110 - uvicorn exposes no start event
-        await asyncio.sleep(0.01)
+    async with asyncio.timeout(10):
+        while not server.started:  # noqa: ASYNC110 - uvicorn exposes no start event
+            await asyncio.sleep(0.01)
     receiver.url = f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
     try:
         yield receiver
