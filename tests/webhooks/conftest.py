@@ -11,6 +11,8 @@ from tests.webhooks.receiver import Receiver, running_receiver
 from tests.webhooks.worker_process import Queue, open_queue
 from workers.webhook_http import new_client
 
+DELIVERY_TIMEOUT = 10.0
+
 
 @pytest.fixture
 async def receiver() -> AsyncIterator[Receiver]:
@@ -20,13 +22,15 @@ async def receiver() -> AsyncIterator[Receiver]:
 
 @pytest.fixture
 def hook_settings(settings: Settings) -> Settings:
-    """Tests deliver to 127.0.0.1, so private targets are allowed here (as in development)."""
-    return replace(settings, webhook_allow_private=True, webhook_timeout=0.5)
+    """Tests deliver to 127.0.0.1, so private targets are allowed here (as in development).
+    The timeout is generous: a loaded 2-core machine must not turn an answer into a timeout
+    (the timeout tests set a short one against a receiver that waits far longer)."""
+    return replace(settings, webhook_allow_private=True, webhook_timeout=DELIVERY_TIMEOUT)
 
 
 @pytest.fixture
 async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with new_client(timeout=0.5) as client:
+    async with new_client(timeout=DELIVERY_TIMEOUT) as client:
         yield client
 
 

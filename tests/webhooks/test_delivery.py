@@ -6,6 +6,7 @@ import base64
 import hashlib
 import hmac
 import json
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -28,6 +29,7 @@ from models.webhooks import (
 )
 from tests.factories import make_member, make_reward, make_tenant
 from tests.webhooks.receiver import Answer, Received, Receiver
+from workers.webhook_http import new_client
 from workers.webhooks import deliver
 
 START = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
@@ -190,10 +192,15 @@ async def test_success_after_three_failures_keeps_the_webhook_id(
 async def test_timeout_is_retried(
     db: str, receiver: Receiver, hook_settings: Settings, http: httpx.AsyncClient
 ) -> None:
-    receiver.answer(Answer(200, delay=1.0))
+    # given a receiver that answers only after 8 times the deployment's timeout
+    short = replace(hook_settings, webhook_timeout=0.25)
+    receiver.answer(Answer(200, delay=2.0))
     with clock.frozen_at(START):
         _, delivery_id = await setup_delivery(receiver)
-        status, result = await deliver(delivery_id, hook_settings, http)
+        # when
+        async with new_client(timeout=short.webhook_timeout) as impatient:
+            status, result = await deliver(delivery_id, short, impatient)
+    # then the attempt is a timeout, retried on the schedule
     assert status == DeliveryStatus.PENDING and result is not None
     assert result.status_code is None and result.error == "Timed out"
     delivery = await WebhookDelivery.get(id=delivery_id)
