@@ -3,13 +3,43 @@ engine process."""
 
 from __future__ import annotations
 
-import pytest
-from playwright.async_api import Page
+from datetime import datetime, timedelta
 
+import pytest
+from playwright.async_api import Page, expect
+
+from core import clock
 from core.settings import Settings
-from tests.browser.conftest import EngineProcess, Site, js, open_shop
+from models.awards import AwardRequest, award_points
+from models.points import LedgerSource
+from tests.browser.conftest import EngineProcess, Shooter, Shop, Site, open_shop, open_widget
+from tests.factories import make_reward, make_tier
 
 pytestmark = pytest.mark.browser
+
+REDEEM = """
+mutation($rewardId: ID!, $key: String) {
+  redeemReward(rewardId: $rewardId, idempotencyKey: $key) { redemption { id } errors { code } }
+}"""
+
+
+async def award(
+    shop: Shop,
+    amount: int,
+    valid_from: datetime | None = None,
+    valid_to: datetime | None = None,
+) -> None:
+    await award_points(
+        AwardRequest(
+            tenant_id=shop.tenant_id,
+            member_id=shop.member.id,
+            definition_id=None,
+            amount=amount,
+            source=LedgerSource.PURCHASE,
+            valid_from=valid_from,
+            valid_to=valid_to,
+        )
+    )
 
 
 async def test_client_modules_talk_to_the_engine_from_another_origin(
@@ -37,4 +67,66 @@ async def test_client_modules_talk_to_the_engine_from_another_origin(
     )
     # then both answer
     assert answer == {"balance": 250, "opened": True}
-    assert js(1) == "1"
+
+
+async def test_widget_shows_balances_and_why_each_reward_can_or_cannot_be_redeemed(
+    engine: EngineProcess, shop_site: Site, settings: Settings, page: Page, shoot: Shooter
+) -> None:
+    # given a member with 380 spendable points (80 expiring in 10 days) and 50 pending
+    shop = await open_shop(settings, [shop_site.origin], points=300)
+    now = clock.now()
+    await award(shop, 80, valid_to=now + timedelta(days=10))
+    await award(shop, 50, valid_from=now + timedelta(days=2))
+    gold = await make_tier(shop.tenant_id, "Gold", 2)
+    # and one reward behind each gate, the cooldown and limit ones redeemed once already
+    rewards = {
+        "ok": await make_reward(shop.tenant_id, name="Coffee voucher", point_cost=100, stock=3),
+        "points": await make_reward(shop.tenant_id, name="Headphones", point_cost=500),
+        "tier": await make_reward(
+            shop.tenant_id, name="VIP lounge", point_cost=10, min_tier_id=gold.id
+        ),
+        "stock": await make_reward(shop.tenant_id, name="Tote bag", point_cost=10, stock=0),
+        "cooldown": await make_reward(
+            shop.tenant_id, name="Daily treat", point_cost=10, cooldown_seconds=86400
+        ),
+        "limit": await make_reward(
+            shop.tenant_id, name="Welcome gift", point_cost=10, per_member_limit=1
+        ),
+        "later": await make_reward(
+            shop.tenant_id,
+            name="Summer box",
+            point_cost=10,
+            available_from=now + timedelta(days=30),
+        ),
+    }
+    token = shop.token()
+    for key in ("cooldown", "limit"):
+        await engine.gql(REDEEM, {"rewardId": str(rewards[key].id), "key": key}, token)
+
+    # when the shop's page shows the widget
+    await open_widget(page, shop_site, token)
+
+    # then the balance after the two redemptions shows, with the pending points and the
+    # expiring ones left (redeeming spends the soonest-expiring points first)
+    widget = page.locator("gamify-rewards")
+    balance = widget.locator(".balance")
+    await expect(balance.locator(".amount")).to_have_text("360")
+    await expect(balance).to_contain_text("50 pending")
+    await expect(balance).to_contain_text("60 expire on")
+    # and each reward says, in words, whether it can be redeemed and why not
+    reasons = {
+        "ok": "You can redeem this",
+        "points": "Not enough points (140 more needed)",
+        "tier": "Gold tier required",
+        "stock": "Out of stock",
+        "cooldown": "Available again on",
+        "limit": "Limit reached",
+        "later": "Available from",
+    }
+    for key, text in reasons.items():
+        card = widget.locator(f'[data-reward="{rewards[key].id}"]')
+        await expect(card.locator(".reason")).to_contain_text(text)
+        button = card.get_by_role("button", name=f"Redeem {rewards[key].name}")
+        await (expect(button).to_be_enabled() if key == "ok" else expect(button).to_be_disabled())
+    await expect(widget.locator(f'[data-reward="{rewards["ok"].id}"]')).to_contain_text("3 left")
+    await shoot(page, "catalog", full_page=True)
