@@ -82,6 +82,10 @@ class Settings:
     webhook_disable_after_hours: int = 120
     webhook_lease_seconds: int = 60
     max_subscriptions_per_connection: int = 20
+    log_format: str = "text"
+    metrics_token: str | None = None
+    ready_heartbeat_seconds: int = 30
+    worker_metrics_port: int = 0
     max_body_bytes: int = 1_048_576
     max_upload_bytes: int = 4_194_304
     max_query_cost: int = 5000
@@ -119,6 +123,15 @@ def _secret_key(data_dir: Path) -> str:
     return key
 
 
+def log_format() -> str:
+    """GAMIFY_LOG_FORMAT: `text` (default) or `json`; read before the other settings, since
+    logging is set up first."""
+    value = (os.environ.get("GAMIFY_LOG_FORMAT") or "text").strip().lower()
+    if value not in ("text", "json"):
+        raise SettingError(f"GAMIFY_LOG_FORMAT must be text or json, not {value!r}")
+    return value
+
+
 def load_settings() -> Settings:
     data_dir = Path(os.environ.get("GAMIFY_DATA_DIR", ".gamify")).resolve()
     debug = _bool("GAMIFY_DEBUG", False)
@@ -146,6 +159,10 @@ def load_settings() -> Settings:
         webhook_disable_after_hours=_int("GAMIFY_WEBHOOK_DISABLE_AFTER_HOURS", 120),
         webhook_lease_seconds=_int("GAMIFY_WEBHOOK_LEASE_SECONDS", 60),
         max_subscriptions_per_connection=_int("GAMIFY_MAX_SUBSCRIPTIONS_PER_CONNECTION", 20),
+        log_format=log_format(),
+        metrics_token=os.environ.get("GAMIFY_METRICS_TOKEN") or None,
+        ready_heartbeat_seconds=_int("GAMIFY_READY_HEARTBEAT_SECONDS", 30),
+        worker_metrics_port=_int("GAMIFY_WORKER_METRICS_PORT", 0),
         max_body_bytes=_int("GAMIFY_MAX_BODY_BYTES", 1_048_576),
         max_upload_bytes=_int("GAMIFY_MAX_UPLOAD_BYTES", 4_194_304),
         max_query_cost=_int("GAMIFY_MAX_QUERY_COST", 5000),

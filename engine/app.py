@@ -22,7 +22,12 @@ from core.queue import ArqQueue, JobQueue, NoQueue
 from core.settings import Settings, load_settings, tortoise_config
 from engine.cors import CORSMiddleware
 from engine.graphql import GamifyGraphQL
+from engine.logging_setup import configure_logging
+from engine.metrics import metrics_endpoint
 from engine.pointmaster_rest import pointmaster_routes
+from engine.readiness import ready_endpoint
+from engine.request_id import RequestIdMiddleware
+from engine.request_metrics import RequestMetricsMiddleware
 from engine.rest import callback_endpoint
 from engine.static import WebFiles
 from workers.settings import redis_settings_from_url
@@ -69,6 +74,10 @@ def create_app(settings: Settings, *, init_orm: bool = True) -> Starlette:
             yield
 
     graphql.queue = queue
+
+    def app_redis() -> Any:
+        return getattr(queue.target, "pool", None)  # the lifespan's arq pool, once connected
+
     routes: list[Route | WebSocketRoute | Mount] = [
         Route("/graphql", graphql, methods=["GET", "POST"]),
         Route(
@@ -79,12 +88,16 @@ def create_app(settings: Settings, *, init_orm: bool = True) -> Starlette:
         *pointmaster_routes(settings, queue),
         WebSocketRoute("/graphql", graphql),
         Route("/health", health),
+        Route("/ready", ready_endpoint(settings, app_redis)),
+        Route("/metrics", metrics_endpoint(settings, app_redis)),
     ]
     if WEB_DIR.is_dir():
         routes.append(Route("/", lambda _request: RedirectResponse("/admin/")))
         routes.append(Mount("/", WebFiles(directory=WEB_DIR, html=True), name="web"))
     # Outermost first: each entry wraps the ones after it and the routes.
     middleware: list[Middleware] = [
+        Middleware(RequestIdMiddleware),
+        Middleware(RequestMetricsMiddleware),
         Middleware(CORSMiddleware, policy=graphql.origins),
     ]
     return Starlette(routes=routes, middleware=middleware, lifespan=lifespan, debug=settings.debug)
@@ -116,4 +129,7 @@ class LazyBroker:
 
 def app_from_env() -> Starlette:
     """Factory for `uvicorn --factory engine.app:app_from_env` (several worker processes)."""
-    return create_app(load_settings())
+    settings = load_settings()
+    # uvicorn runs with log_config=None: each worker process sets up its own logging.
+    configure_logging(settings.log_format, verbose=True)
+    return create_app(settings)

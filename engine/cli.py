@@ -20,10 +20,12 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from core.errors import DomainError, NotFound
-from core.settings import SettingError, Settings, load_settings
+from core.settings import SettingError, Settings, load_settings, log_format
 from engine import runtime
 from engine.bootstrap import bootstrap_demo
 from engine.embedded import EmbeddedRedis
+from engine.logging_setup import configure_logging
+from engine.metrics import serve_worker_metrics, shared_metrics_dir
 from models.tenancy import create_api_key, create_tenant
 from models.tenants import Tenant
 
@@ -33,8 +35,8 @@ logger = logging.getLogger("gamify")
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    _configure_logging(verbose=args.command in (_serve, _worker))
     try:
+        configure_logging(log_format(), verbose=args.command in (_serve, _worker))
         return args.command(args)
     except DomainError as exc:
         field = f" ({exc.field})" if exc.field else ""
@@ -128,6 +130,8 @@ def _serve_processes(settings: Settings, workers: int, *, with_worker: bool) -> 
     _run(_prepare(settings))
     # The worker processes build their settings from the environment.
     os.environ["REDIS_URL"] = str(settings.redis_url)
+    # Counters of every process, the worker's included, add up at any process's /metrics.
+    os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", str(shared_metrics_dir(settings.data_dir)))
     worker = (
         subprocess.Popen([sys.executable, "-m", "engine.cli", "worker"]) if with_worker else None
     )
@@ -139,6 +143,7 @@ def _serve_processes(settings: Settings, workers: int, *, with_worker: bool) -> 
             port=settings.port,
             workers=workers,
             access_log=settings.debug,
+            log_config=None,  # each process sets up its own (engine.app.app_from_env)
             ws="engine.websocket:FrameWritingProtocol",  # see engine.live_groups
         )
     finally:
@@ -169,6 +174,7 @@ def _worker(args: argparse.Namespace) -> int:
     _log_jobs(settings)
     with contextlib.ExitStack() as stack:
         settings = _with_redis(settings, stack)
+        serve_worker_metrics(settings)
         _run(runtime.run_worker(settings))
     return 0
 
@@ -282,16 +288,6 @@ def _log_jobs(settings: Settings) -> None:
     """arq logs two lines per job, and the webhook relay runs every 10 s: debug only."""
     if not settings.debug:
         logging.getLogger("arq.worker").setLevel(logging.WARNING)
-
-
-def _configure_logging(*, verbose: bool) -> None:
-    """Our and arq's records in uvicorn's format, so `serve` prints one style of log."""
-    from uvicorn.logging import DefaultFormatter
-
-    handler = logging.StreamHandler()
-    handler.setFormatter(DefaultFormatter("%(levelprefix)s %(name)s: %(message)s"))
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, handlers=[handler])
-    logging.getLogger("tortoise").setLevel(logging.WARNING)
 
 
 if __name__ == "__main__":

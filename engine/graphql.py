@@ -16,6 +16,7 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
 )
 
 from core.errors import AuthError
+from core.metrics import LIVE_SUBSCRIPTIONS
 from core.queue import JobQueue, NoQueue
 from core.settings import Settings
 from engine.cors import OriginPolicy
@@ -36,7 +37,8 @@ class SharingTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
     async def run_operation(self, operation: Operation[Context, None]) -> None:
         # Runs as the operation's own task: the context variable is this operation's alone.
         SHARING.set(self.view.live_groups.offer(self, operation))
-        await super().run_operation(operation)
+        with LIVE_SUBSCRIPTIONS.track_inprogress():
+            await super().run_operation(operation)
 
 
 class GamifyGraphQL(GraphQL[Context, None]):

@@ -143,6 +143,7 @@ async def serve(settings: Settings, *, with_worker: bool) -> int:
         port=settings.port,
         lifespan="on",
         access_log=settings.debug,
+        log_config=None,  # our logging (engine.logging_setup): JSON or text, with request ids
         ws=FrameWritingProtocol,  # live updates write shared frames straight to sockets
     )
     server = _Server(config)

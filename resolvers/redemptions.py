@@ -9,6 +9,7 @@ from strawberry.scalars import JSON
 
 from core import clock
 from core.errors import DomainError
+from core.metrics import count_redemption
 from models.lifecycle import Via, transition
 from models.pagination import paginate
 from models.redeem import RedeemRequest, redeem_with_effects
@@ -53,7 +54,9 @@ async def redeem_reward(
             member,
         )
     except DomainError as exc:
+        count_redemption(exc.code)
         return RedemptionPayload(errors=[user_error(RedemptionError, exc)])
+    count_redemption("REPLAYED" if redeemed.replayed else "REDEEMED")
     await enqueue_deliveries(info.context.queue, redeemed.delivery_ids)
     if not redeemed.replayed:
         await publish_redemption(

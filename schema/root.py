@@ -40,8 +40,10 @@ from schema.adjustments import AdjustPointsPayload, PointAdjustmentConnection
 from schema.admin_accounts import ChangePasswordPayload
 from schema.common import UtcDateTime
 from schema.dashboard import RedemptionStatusCount, SyncBatchConnection, WebhookEndpointHealth
+from schema.error_log import LoggedSchema
 from schema.live import BalanceUpdate, RedemptionUpdate
 from schema.members import Member, MemberConnection, MemberPayload
+from schema.operation_label import OperationLabel
 from schema.pointmaster import (
     PointMasterKeyPayload,
     PointMasterSettings,
@@ -238,6 +240,7 @@ def _extensions(settings: Settings) -> list[type[SchemaExtension] | Callable[[],
         lambda: ParserCache(maxsize=1000),
         lambda: ValidationCache(maxsize=1000),
         lambda: MaskErrors(should_mask_error=lambda e: not _is_user_facing(e)),
+        OperationLabel,
     ]
     if not settings.introspection:
         extensions.append(DisableIntrospection)
@@ -249,7 +252,7 @@ _SCALARS: dict[object, Any] = {datetime: UtcDateTime}
 
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     """The Schema; with settings, also its protections (limits, caches, error masking)."""
-    return strawberry.Schema(
+    return LoggedSchema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,

@@ -16,6 +16,7 @@ from tortoise.context import get_current_context
 
 from core.broker import Broker
 from core.settings import load_settings, tortoise_config
+from workers.heartbeat import start_heartbeat, stop_heartbeat
 from workers.points import settle_points
 from workers.points_log import fetch_points_log
 from workers.sync import apply_sync_batch, relay_sync_batches
@@ -65,6 +66,7 @@ async def startup(ctx: dict[str, Any]) -> None:
     """
     if "settings" not in ctx:
         ctx["settings"] = load_settings()
+    start_heartbeat(ctx)  # for the API's /ready
     if "http" not in ctx:
         # One pooled client for every delivery of this worker (jobs get copies of ctx
         # that share it), so connections to the same receiver are reused.
@@ -83,6 +85,7 @@ async def startup(ctx: dict[str, Any]) -> None:
 
 
 async def shutdown(ctx: dict[str, Any]) -> None:
+    await stop_heartbeat(ctx)
     http = ctx.pop("http", None)  # the webhook client made at startup
     if http is not None:
         await http.aclose()
