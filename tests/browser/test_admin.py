@@ -264,6 +264,86 @@ async def test_an_api_key_is_shown_once_and_refused_once_revoked(
     assert refused["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
 
 
+async def test_an_endpoint_is_created_with_its_secret_shown_once(
+    page: Page, admin_tenant: AdminTenant, receiver: Receiver, shoot: Shooter
+) -> None:
+    # given staff on Webhooks
+    await log_in(page, admin_tenant, "webhooks")
+    url = f"{receiver.url}/new-{admin_tenant.tenant_id}"
+
+    # when they add an endpoint
+    await page.locator("#new-endpoint").get_by_label("URL").fill(url)
+    await page.get_by_role("button", name="Add endpoint").click()
+
+    # then it is listed, and its signing secret is shown with a copy button
+    await expect(page.locator(f'section.endpoint[data-url="{url}"]')).to_be_visible()
+    secret = await page.locator("[data-secret]").inner_text()
+    assert secret.startswith("whsec_")
+    await expect(page.get_by_role("button", name="Copy")).to_be_visible()
+    await shoot(page, "endpoint-secret-shown-once", full_page=True)
+
+    # when they come back to the screen, the secret is not shown again
+    await go(page, "dashboard")
+    await go(page, "webhooks")
+    await expect(page.locator(f'section.endpoint[data-url="{url}"]')).to_be_visible()
+    await expect(page.locator("[data-secret]")).to_have_count(0)
+
+
+async def test_in_follower_mode_the_member_card_shows_the_masters_log_and_a_delivered_adjustment(
+    page: Page, admin_tenant: AdminTenant, receiver: Receiver, shoot: Shooter
+) -> None:
+    # given a tenant whose points a master on 127.0.0.1 owns (FOLLOWER_TRANSACTIONS)
+    tid = admin_tenant.tenant_id
+    ext = f"shop-{uuid.uuid4().hex[:6]}"
+    receiver.reply(
+        f"master-{tid}/{ext}",
+        200,
+        [{"transactionDate": "2026-11-30T10:00:00Z", "amount": 300, "description": "Store 12"}],
+    )
+    await admin_tenant.admin(
+        'mutation { setPointMode(mode: FOLLOWER_TRANSACTIONS, reason: "Master owns points")'
+        " { mode errors { code } } }"
+    )
+    await admin_tenant.admin(
+        "mutation($log: String!, $adjust: String!) { setPointMasterSettings(input:"
+        " {pointsLogUrl: $log, adjustmentUrl: $adjust}) { settings { pointsLogUrl }"
+        " errors { code message } } }",
+        {
+            "log": f"{receiver.url}/master-{tid}/{{contactId}}",
+            "adjust": f"{receiver.url}/adjust-{tid}",
+        },
+    )
+    await admin_tenant.admin("mutation { rotatePointMasterKey { key { keyId } errors { code } } }")
+    member = await admin_tenant.backend(
+        "mutation($e: String!) { upsertMember(input: {externalUserId: $e}) { member { id } errors { code } } }",
+        {"e": ext},
+    )
+
+    # when staff open the member card
+    await log_in(page, admin_tenant, f"members/{member['member']['id']}")
+
+    # then it shows the points log read from the master
+    log = page.locator("#points-log")
+    await expect(log.locator("tbody tr")).to_have_count(1)
+    await expect(log.locator("tbody tr")).to_contain_text("Store 12")
+    await expect(log.locator("tbody tr")).to_contain_text("300")
+
+    # when they adjust the member's points with a reason
+    await page.get_by_label("Points to add (negative removes)").fill("50")
+    await page.get_by_label("Reason (for staff)").fill("Goodwill for a late parcel")
+    await page.get_by_role("button", name="Adjust points").click()
+
+    # then it is sent to the master, and its status moves to DELIVERED on the card
+    await expect(
+        page.get_by_role("status").filter(has_text="Sent to the point master")
+    ).to_be_visible()
+    status = page.locator("#adjustments tbody tr").first.locator('[data-column="status"]')
+    await expect(status).to_have_text("DELIVERED", timeout=SLOW_MS)
+    (sent,) = receiver.received(f"adjust-{tid}")
+    assert sent["body"]["eventType"] == "loyalty.addPoints"
+    await shoot(page, "member-card-follower", full_page=True)
+
+
 async def _call(tenant: AdminTenant, query: str, key: str) -> dict[str, Any]:
     async with httpx.AsyncClient(timeout=15, trust_env=False) as http:
         response = await http.post(

@@ -23,16 +23,18 @@ export function el(tag, attrs = {}, ...children) {
 
 export function when(value) {
   if (!value) return "—";
-  const d = new Date(value);
-  return d.toLocaleString(undefined, {
-    year: "numeric", month: "short", day: "2-digit",
-    hour: "2-digit", minute: "2-digit", second: "2-digit",
-  });
+  // UTC like the filters and the dashboard's "today", compact: 2026-12-04 18:53:03.
+  return new Date(value).toISOString().slice(0, 19).replace("T", " ");
 }
 
 export function statusBadge(status) {
   if (!status) return el("span", { class: "muted" }, "—");
   return el("span", { class: "status", "data-status": status }, status.replaceAll("_", " "));
+}
+
+// Who did something ("admin:<uuid>", "api_key:gk_ab12", "system:webhooks"), uuids shortened.
+export function who(actor) {
+  return String(actor || "—").replace(/([0-9a-f]{8})-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g, "$1…");
 }
 
 export function shortId(id) {

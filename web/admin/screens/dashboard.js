@@ -1,5 +1,5 @@
 // Today at a glance: redemptions by status, the live feed, webhook health, pending batches.
-import { el, errorText, shortId, statusBadge, when } from "../format.js";
+import { el, errorText, shortId, statusBadge, when, who } from "../format.js";
 import { watchRedemptions } from "../redemption-fields.js";
 
 const READ = `{
@@ -53,7 +53,7 @@ export async function render(main, { session }) {
       el("div", {}, el("a", { href: `#/redemptions/${u.redemption.id}`, class: "mono" }, shortId(u.redemption.id)), " ",
         u.redemption.reward.name, " · ", u.redemption.member.externalUserId, " ",
         u.oldStatus ? [statusBadge(u.oldStatus), " → "] : "", statusBadge(u.newStatus)),
-      el("div", { class: "when" }, `${when(u.at)} · ${u.event.kind.replaceAll("_", " ").toLowerCase()} · by ${u.event.actor}`)));
+      el("div", { class: "when" }, `${when(u.at)} · ${u.event.kind.replaceAll("_", " ").toLowerCase()} · by ${who(u.event.actor)}`)));
     while (feed.children.length > FEED_SIZE) feed.lastElementChild.remove();
     // Counts follow the feed, read at most once a second however busy it is.
     reloading ??= setTimeout(() => {

@@ -89,7 +89,8 @@ export async function render(main, { session, query }) {
   await table.configure({
     columns: [
       { key: "created", label: "Created", render: (d) => when(d.createdAt) },
-      { key: "endpoint", label: "Endpoint", render: (d) => el("span", { class: "mono small" }, urls[d.endpointId] || shortId(d.endpointId)) },
+      // Filtered to one endpoint, its URL is above: the attempts get the room.
+      ...(filter.endpointId ? [] : [{ key: "endpoint", label: "Endpoint", render: (d) => el("span", { class: "mono small" }, urls[d.endpointId] || shortId(d.endpointId)) }]),
       { key: "event", label: "Event", render: (d) => d.event },
       { key: "redemption", label: "Redemption", render: (d) => (d.redemptionId ? el("a", { href: `#/redemptions/${d.redemptionId}`, class: "mono" }, shortId(d.redemptionId)) : "—") },
       { key: "status", label: "Status", render: (d) => statusBadge(d.status) },

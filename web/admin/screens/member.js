@@ -1,6 +1,6 @@
 // The member card: accounts, ledger, redemptions, and in follower modes the master's points
 // log and the adjustments sent to it; staff adjust points here with a reason.
-import { el, errorText, json, statusBadge, when, shortId } from "../format.js";
+import { el, errorText, json, statusBadge, when, shortId, who } from "../format.js";
 import { COLUMNS, ROW } from "../redemption-fields.js";
 
 const READ = `query($id: ID!) { member(id: $id) {
@@ -29,7 +29,6 @@ export async function render(main, { session, params }) {
     main.append(el("h1", {}, "Member not found"), el("p", {}, "No member with this id."));
     return;
   }
-  const follower = member.accounts.some((a) => a.pointDefinition.effectivePointMode !== "MASTER");
   const accounts = el("div", { class: "cards" });
   const fillAccounts = (list) => accounts.replaceChildren(...(list.length ? list.map((a) => el("div", { class: "card", "data-account": a.pointDefinition.name },
     el("div", { class: "n" }, String(a.balance)),
@@ -54,11 +53,14 @@ export async function render(main, { session, params }) {
 
   // Adjust points
   const definitions = (await session.request("{ pointDefinitions { id name isDefault effectivePointMode } }")).pointDefinitions;
+  // Where a master owns any currency, its points log and the adjustments sent are shown
+  // (also for a member without an account yet: the master may know them already).
+  const follower = definitions.some((d) => d.effectivePointMode !== "MASTER");
   const adjust = document.createElement("admin-form");
   adjust.configure({
     fields: [
       { name: "pointDefinitionId", label: "Currency", type: "select", options: definitions.map((d) => ({ value: d.id, label: `${d.name} (${d.effectivePointMode.replaceAll("_", " ")})` })) },
-      { name: "amount", label: "Points (+ adds, − removes)", type: "number", required: true },
+      { name: "amount", label: "Points to add (negative removes)", type: "number", required: true },
       { name: "description", label: "Description (the member may see it)" },
       { name: "reason", label: "Reason (for staff)", required: true },
     ],
@@ -101,7 +103,7 @@ export async function render(main, { session, params }) {
       { key: "currency", label: "Currency", render: (x) => byAccount[x.accountId] || "—" },
       { key: "description", label: "Description", render: (x) => x.description || "—" },
       { key: "redemption", label: "Redemption", render: (x) => (x.redemptionId ? el("a", { href: `#/redemptions/${x.redemptionId}`, class: "mono" }, shortId(x.redemptionId)) : "—") },
-      { key: "actor", label: "By", render: (x) => x.actor },
+      { key: "actor", label: "By", render: (x) => who(x.actor) },
     ],
     empty: "No ledger entries.",
     load: (after) => session.request(LEDGER, { id, after }).then((d) => d.ledger),
@@ -151,11 +153,14 @@ export async function render(main, { session, params }) {
         { key: "status", label: "Status", render: (x) => statusBadge(x.status) },
         { key: "source", label: "Source", render: (x) => x.source },
         { key: "description", label: "Description", render: (x) => x.description || x.reason || "—" },
-        { key: "by", label: "By", render: (x) => x.actor },
+        { key: "by", label: "By", render: (x) => who(x.actor) },
       ],
       empty: "No adjustments sent.",
       load: (after) => session.request(ADJUSTMENTS, { id, after }).then((d) => d.pointAdjustments),
     });
   }
   await Promise.all([ledgerLoad, redemptionsLoad]);
+  // An adjustment's status moves as the worker delivers it and the master reflects it.
+  const refresh = adjustments ? setInterval(() => adjustments.reload(), 5000) : null;
+  return () => clearInterval(refresh);
 }

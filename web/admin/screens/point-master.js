@@ -1,6 +1,6 @@
 // Who owns the points: the tenant's and each currency's mode with the switch history, the
 // master's settings, the shared key (shown once on rotation) and the sync batches.
-import { el, errorText, payloadText, statusBadge, when } from "../format.js";
+import { el, errorText, payloadText, statusBadge, when, who } from "../format.js";
 import { secretBox } from "../secret-box.js";
 
 const READ = `{
@@ -114,15 +114,15 @@ export async function render(main, { session }) {
           el("thead", {}, el("tr", {}, ["When", "Currency", "From", "To", "Who", "Why"].map((h) => el("th", { scope: "col" }, h)))),
           el("tbody", {}, data.pointModeChanges.map((c) => el("tr", {},
             el("td", {}, when(c.createdAt)), el("td", {}, c.pointDefinitionId ? names[c.pointDefinitionId] || "—" : "Tenant"),
-            el("td", {}, c.oldMode ?? "tenant's"), el("td", {}, c.newMode ?? "tenant's"), el("td", {}, c.actor), el("td", {}, c.reason || "—"))))))
+            el("td", {}, c.oldMode ?? "tenant's"), el("td", {}, c.newMode ?? "tenant's"), el("td", {}, who(c.actor)), el("td", {}, c.reason || "—"))))))
         : el("p", { class: "muted" }, "No switches yet: the engine owns the points (MASTER)."),
       el("h2", {}, "Master settings"),
       el("section", { class: "panel" }, settings,
-        el("p", { class: "small muted" }, `Last changed by ${s.updatedBy || "—"} on ${when(s.updatedAt)}.`)),
+        el("p", { class: "small muted" }, `Last changed by ${who(s.updatedBy)} on ${when(s.updatedAt)}.`)),
       el("h2", {}, "Shared keys"),
       el("section", { class: "panel" },
         s.keys.length
-          ? el("ul", {}, s.keys.map((k) => el("li", {}, el("code", {}, k.keyId), k.current ? " (current)" : k.retiredAt ? ` (retired ${when(k.retiredAt)})` : "", ` · by ${k.createdBy} on ${when(k.createdAt)}`)))
+          ? el("ul", {}, s.keys.map((k) => el("li", {}, el("code", {}, k.keyId), k.current ? " (current)" : k.retiredAt ? ` (retired ${when(k.retiredAt)})` : "", ` · by ${who(k.createdBy)} on ${when(k.createdAt)}`)))
           : el("p", { class: "muted" }, "No key yet."),
         rotate, rotateProblem),
       el("h2", {}, "Sync batches"), batches,

@@ -1,5 +1,5 @@
 // One redemption: its timeline, its webhook deliveries, and confirm / cancel.
-import { el, errorText, json, statusBadge, when } from "../format.js";
+import { el, errorText, json, statusBadge, when, who } from "../format.js";
 import { OPEN, watchRedemptions } from "../redemption-fields.js";
 
 const READ = `query($id: ID!) {
@@ -82,7 +82,7 @@ export async function render(main, { session, params }) {
             e.toStatus ? el("span", {}, e.fromStatus ? statusBadge(e.fromStatus) : "", " → ", statusBadge(e.toStatus)) : "",
             " ", el("span", { class: "muted small" }, eventDetail(e))),
           e.message ? el("div", {}, e.message) : null,
-          el("div", { class: "when" }, `${when(e.createdAt)} · by ${e.actor}`),
+          el("div", { class: "when" }, `${when(e.createdAt)} · by ${who(e.actor)}`),
           e.data ? el("details", {}, el("summary", { class: "small" }, "Data"), json(e.data)) : null,
         ))),
       el("h2", {}, "Webhook deliveries"),
