@@ -76,6 +76,12 @@ async def test_three_workers_racing_on_one_queue_run_each_job_once(
     assert 30_000 < pttl <= 40_000
 
 
+async def _until_runs(pool: ArqRedis, tag: str, count: int) -> None:
+    async with asyncio.timeout(30):  # a loaded machine; a hang fails the test
+        while int(await pool.get(f"{tag}:runs") or 0) < count:  # noqa: ASYNC110 - Redis has no event here
+            await asyncio.sleep(0.01)
+
+
 async def test_a_job_running_elsewhere_or_not_yet_due_is_not_started(
     pool: ArqRedis, redis_url: str
 ) -> None:
@@ -86,14 +92,13 @@ async def test_a_job_running_elsewhere_or_not_yet_due_is_not_started(
     await pool.enqueue_job("record_run", tag, _job_id=f"{tag}-later", _defer_by=60)
     await pool.enqueue_job("record_run", tag, _job_id=f"{tag}-free")
 
-    # when a worker polls the queue (every 10 ms) until the free job ran, and 30 polls more
+    # when a worker polls the queue until the free job ran, and then until a job enqueued
+    # after it ran too (by then it has looked at the held and deferred ones again)
     worker = _worker(pool, redis_url, burst=False)
     running = asyncio.create_task(worker.main())
-    for _ in range(3000):  # up to 30 s on a loaded machine
-        if await pool.get(f"{tag}:runs"):
-            break
-        await asyncio.sleep(0.01)
-    await asyncio.sleep(0.3)
+    await _until_runs(pool, tag, 1)
+    await pool.enqueue_job("record_run", f"{tag}:sentinel", _job_id=f"{tag}-sentinel")
+    await _until_runs(pool, f"{tag}:sentinel", 1)
     await worker.close()
     running.cancel()
     await asyncio.gather(running, return_exceptions=True)
