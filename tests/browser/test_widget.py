@@ -6,13 +6,22 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import pytest
-from playwright.async_api import Page, expect
+from playwright.async_api import Page, Route, expect
 
 from core import clock
 from core.settings import Settings
 from models.awards import AwardRequest, award_points
 from models.points import LedgerSource
-from tests.browser.conftest import EngineProcess, Shooter, Shop, Site, open_shop, open_widget
+from models.redemptions import Redemption
+from tests.browser.conftest import (
+    EngineProcess,
+    PageErrors,
+    Shooter,
+    Shop,
+    Site,
+    open_shop,
+    open_widget,
+)
 from tests.factories import make_reward, make_tier
 
 pytestmark = pytest.mark.browser
@@ -130,3 +139,122 @@ async def test_widget_shows_balances_and_why_each_reward_can_or_cannot_be_redeem
         await (expect(button).to_be_enabled() if key == "ok" else expect(button).to_be_disabled())
     await expect(widget.locator(f'[data-reward="{rewards["ok"].id}"]')).to_contain_text("3 left")
     await shoot(page, "catalog", full_page=True)
+
+
+async def redemptions_of(shop: Shop) -> list[Redemption]:
+    return await Redemption.filter(member_id=shop.member.id).order_by("created_at")
+
+
+async def test_redeem_then_the_backends_callback_shows_the_code_without_reload(
+    engine: EngineProcess, shop_site: Site, settings: Settings, page: Page, shoot: Shooter
+) -> None:
+    # given a member with 500 points and a 200-point voucher, on the shop's page
+    shop = await open_shop(settings, [shop_site.origin], points=500)
+    reward = await make_reward(shop.tenant_id, name="Coffee voucher", point_cost=200)
+    await open_widget(page, shop_site, shop.token())
+    widget = page.locator("gamify-rewards")
+    await expect(widget.locator(".balance .amount")).to_have_text("500")
+
+    # when the member redeems it and confirms
+    await widget.get_by_role("button", name="Redeem Coffee voucher").click()
+    dialog = widget.get_by_role("dialog", name="Redeem Coffee voucher?")
+    await expect(dialog).to_contain_text(
+        "200 points will be taken from your balance (300 points left)"
+    )
+    await shoot(page, "confirm")
+    await dialog.get_by_role("button", name="Yes, redeem").click()
+
+    # then it is listed as being processed, and the balance dropped
+    row = widget.locator(".redemption").first
+    await expect(row.locator(".status")).to_have_attribute("data-status", "REDEEMED")
+    await expect(row.locator(".status")).to_have_text("Processing")
+    await expect(widget.locator(".balance .amount")).to_have_text("300")
+    (redemption,) = await redemptions_of(shop)
+    assert redemption.reward_id == reward.id
+
+    # when the tenant's fulfilment backend reports it fulfilled with a voucher code
+    await engine.callback(
+        shop.api_key, str(redemption.id), {"status": "fulfilled", "data": {"code": "VC-2026-XYZ"}}
+    )
+
+    # then the status and the code appear on the open page, and are announced
+    await expect(row.locator(".status")).to_have_text("Ready")
+    await expect(row.locator("code")).to_have_text("VC-2026-XYZ")
+    await expect(widget.get_by_role("status")).to_have_text("Coffee voucher: Ready")
+    await shoot(page, "fulfilled", full_page=True)
+
+
+async def test_double_click_and_a_retried_request_redeem_once(
+    engine: EngineProcess, shop_site: Site, settings: Settings, page: Page, page_errors: PageErrors
+) -> None:
+    # given a member and a reward, and a connection that drops the first redeem's answer
+    # after the engine has handled it
+    shop = await open_shop(settings, [shop_site.origin], points=500)
+    await make_reward(shop.tenant_id, name="Tote bag", point_cost=100)
+    dropped: list[str] = []
+
+    async def drop_first_answer(route: Route) -> None:
+        if "redeemReward" in (route.request.post_data or "") and not dropped:
+            dropped.append((await route.fetch()).status_text)
+            await route.abort("connectionreset")
+        else:
+            await route.fallback()
+
+    await page.route(engine.graphql_url, drop_first_answer)
+    page_errors.expect("net::ERR_CONNECTION_RESET")
+    await open_widget(page, shop_site, shop.token())
+    widget = page.locator("gamify-rewards")
+
+    # when the member double-clicks the confirmation, sees the connection drop, and retries
+    await widget.get_by_role("button", name="Redeem Tote bag").click()
+    dialog = widget.get_by_role("dialog")
+    await dialog.get_by_role("button", name="Yes, redeem").dblclick()
+    await expect(dialog.get_by_role("alert")).to_contain_text("you will not be charged twice")
+    await dialog.get_by_role("button", name="Try again").click()
+
+    # then the dialog closes on the one redemption, and the points were taken once
+    await expect(dialog).to_be_hidden()
+    await expect(widget.locator(".redemption")).to_have_count(1)
+    await expect(widget.locator(".balance .amount")).to_have_text("400")
+    assert dropped and len(await redemptions_of(shop)) == 1
+
+
+async def test_keyboard_only_redeem(
+    engine: EngineProcess, shop_site: Site, settings: Settings, page: Page, shoot: Shooter
+) -> None:
+    # given a member who can afford only the second of two rewards
+    shop = await open_shop(settings, [shop_site.origin], points=150)
+    await make_reward(shop.tenant_id, name="Headphones", point_cost=900)
+    await make_reward(shop.tenant_id, name="Sticker pack", point_cost=50)
+    await open_widget(page, shop_site, shop.token())
+    widget = page.locator("gamify-rewards")
+    await expect(widget.locator(".balance .amount")).to_have_text("150")
+
+    # when the member tabs to the first button they can use and presses Enter, then Enter
+    # again on the confirmation (which has the focus)
+    redeem = widget.get_by_role("button", name="Redeem Sticker pack")
+    for _ in range(10):
+        await page.keyboard.press("Tab")
+        if await redeem.evaluate("b => b.getRootNode().activeElement === b"):
+            break
+    await expect(redeem).to_be_focused()
+    await expect(redeem).to_have_accessible_description("You can redeem this")
+    await page.keyboard.press("Enter")
+    confirm = widget.get_by_role("button", name="Yes, redeem")
+    await expect(confirm).to_be_focused()
+    await shoot(page, "keyboard-confirm")
+    await page.keyboard.press("Enter")
+
+    # then it is redeemed, and the focus is back on the button it started from
+    await expect(widget.locator(".redemption .status")).to_have_text("Processing")
+    await expect(widget.get_by_role("status")).to_have_text("Redeemed Sticker pack!")
+    await expect(redeem).to_be_focused()
+    assert len(await redemptions_of(shop)) == 1
+
+    # and Escape closes the confirmation without redeeming
+    await page.keyboard.press("Enter")
+    await expect(confirm).to_be_focused()
+    await page.keyboard.press("Escape")
+    await expect(confirm).to_be_hidden()
+    await expect(redeem).to_be_focused()
+    assert len(await redemptions_of(shop)) == 1
