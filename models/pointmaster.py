@@ -30,6 +30,9 @@ class SyncStatus(StrEnum):
     PROCESSING = "Processing"  # a worker holds the lease
     COMPLETED = "Completed"  # every item applied (or already applied)
     COMPLETED_WITH_ERRORS = "CompletedWithErrors"  # some items rejected: see the messages
+    # Applying it failed MAX_ATTEMPTS times (models.sync): see the messages; the master
+    # may send it again.
+    FAILED = "Failed"
 
 
 class SyncBatch(Model):

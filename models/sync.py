@@ -11,6 +11,7 @@ can re-send) and to run concurrently with another worker:
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
@@ -29,6 +30,17 @@ from models.tenants import PointMode, Tenant
 
 MAX_ITEMS = 1000
 LEASE = timedelta(minutes=5)
+# After a failed attempt, the next one waits this long; after MAX_ATTEMPTS the batch FAILED.
+RETRY_DELAYS = (
+    timedelta(minutes=1),
+    timedelta(minutes=5),
+    timedelta(minutes=30),
+    timedelta(hours=2),
+)
+MAX_ATTEMPTS = len(RETRY_DELAYS) + 1
+# Claims whose worker died before recording anything (killed, out of memory) also count.
+MAX_CRASHES = 3
+log = logging.getLogger(__name__)
 MODE_FOR = {
     SyncKind.BALANCES: PointMode.FOLLOWER_BALANCE,
     SyncKind.TRANSACTIONS: PointMode.FOLLOWER_TRANSACTIONS,
@@ -118,9 +130,19 @@ async def apply_batch(batch_id: UUID) -> SyncBatch | None:
     if not claimed:
         return None
     batch = await SyncBatch.get(id=batch_id)
+    if batch.attempts > MAX_ATTEMPTS + MAX_CRASHES:
+        # Its workers kept dying while applying it (nothing recorded a failure).
+        return await _failed(batch, "its workers stopped while applying it")
     kind = SyncKind(batch.kind)
     applier = BalancesApplier if kind == SyncKind.BALANCES else TransactionsApplier
-    outcome = await applier(batch, MODE_FOR[kind]).run()
+    try:
+        outcome = await applier(batch, MODE_FOR[kind]).run()
+    except Exception as exc:
+        log.warning("applying sync batch %s failed", batch.id, exc_info=True)
+        reason = f"applying it failed ({type(exc).__name__})"
+        if batch.attempts >= MAX_ATTEMPTS:
+            return await _failed(batch, reason)
+        return await _retry_later(batch, reason)
     done = clock.now()
     await SyncBatch.filter(id=batch_id).update(
         status=SyncStatus.COMPLETED_WITH_ERRORS if outcome.rejected else SyncStatus.COMPLETED,
@@ -132,4 +154,39 @@ async def apply_batch(batch_id: UUID) -> SyncBatch | None:
     )
     await batch.refresh_from_db()
     await reflect_adjustments(batch)  # forwarded adjustments the master now includes
+    return batch
+
+
+def _message(text: str) -> dict[str, str]:
+    return {"message": text, "timeStamp": voyado_time(clock.now())}
+
+
+async def _retry_later(batch: SyncBatch, reason: str) -> SyncBatch:
+    """Left PROCESSING under a lease that ends when the retry is due: the relay takes it then.
+    Items applied before the failure are recognised as applied (see the module's doc)."""
+    delay = RETRY_DELAYS[min(batch.attempts, len(RETRY_DELAYS)) - 1]
+    now = clock.now()
+    text = (
+        f"Attempt {batch.attempts} of {MAX_ATTEMPTS}: {reason}; "
+        f"retried after {voyado_time(now + delay)}"
+    )
+    await SyncBatch.filter(id=batch.id).update(
+        leased_until=now + delay, messages=[_message(text)], updated_at=now
+    )
+    await batch.refresh_from_db()
+    return batch
+
+
+async def _failed(batch: SyncBatch, reason: str) -> SyncBatch:
+    """The terminal state an admin sees (REST status, GraphQL `syncBatch`); never retried."""
+    now = clock.now()
+    text = f"The batch was not applied: {reason}, {batch.attempts} attempt(s); send it again"
+    await SyncBatch.filter(id=batch.id).update(
+        status=SyncStatus.FAILED,
+        messages=[_message(text)],
+        leased_until=None,
+        finished_at=now,
+        updated_at=now,
+    )
+    await batch.refresh_from_db()
     return batch

@@ -8,8 +8,10 @@ computed in memory (models.sync_book) and written with a few bulk statements.
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol, TypeVar
 from uuid import UUID
 
 from core import clock
@@ -22,6 +24,15 @@ from models.tenants import PointMode, Tenant
 
 CHUNK_ITEMS = 250  # items per database transaction
 ACTOR = "point_master"
+log = logging.getLogger(__name__)
+
+
+class _Item(Protocol):
+    @property
+    def index(self) -> int: ...
+
+
+I = TypeVar("I", bound=_Item)  # noqa: E741
 
 
 @dataclass
@@ -71,6 +82,22 @@ class BatchApplier:
         self.actor = f"{ACTOR}:{batch.id}"  # on each posting: which upload applied it
         self.outcome = Outcome()
 
+    async def apply_chunks(
+        self, chunks: Iterable[list[I]], apply: Callable[[list[I]], Awaitable[Outcome]]
+    ) -> None:
+        """Each chunk in its own transaction. A chunk that fails is applied again an item
+        at a time: an item the database refuses (or that fails for any other reason) is
+        rejected alone, and the rest of the batch is applied."""
+        for chunk in chunks:
+            try:
+                self.outcome.merge(await apply(chunk))
+            except Exception as exc:
+                if len(chunk) > 1:
+                    await self.apply_chunks(([item] for item in chunk), apply)
+                    continue
+                log.warning("batch %s item %s failed", self.batch.id, chunk[0].index, exc_info=True)
+                self.outcome.reject(chunk[0].index, f"could not be applied ({type(exc).__name__})")
+
     async def _definitions(self, external_ids: set[int]) -> dict[int, PointDefinition | str]:
         """external id -> the definition, or why items naming it are refused."""
         tenant = await Tenant.get(id=self.tenant_id)
@@ -98,6 +125,8 @@ class BatchApplier:
                 parsed.append((index, parse(raw)))
             except ItemError as exc:
                 self.outcome.reject(index, str(exc))
+            except Exception as exc:  # e.g. a timeStamp that overflows in UTC
+                self.outcome.reject(index, f"could not be read ({type(exc).__name__})")
         definitions = await self._definitions({item.definition_id for _, item in parsed})
         known = []
         for index, item in parsed:

@@ -47,8 +47,8 @@ class BalancesApplier(BatchApplier):
         accounts = await ensure_accounts(self.tenant_id, {(m, d.id) for _, _, d, m in parsed})
         items = [_Balance(i, item, accounts[(m, d.id)]) for i, item, d, m in parsed]
         await ensure_snapshots(self.tenant_id, {b.account_id for b in items})
-        for start in range(0, len(items), CHUNK_ITEMS):
-            self.outcome.merge(await self._chunk(items[start : start + CHUNK_ITEMS]))
+        chunks = (items[start : start + CHUNK_ITEMS] for start in range(0, len(items), CHUNK_ITEMS))
+        await self.apply_chunks(chunks, self._chunk)
         return self.outcome
 
     async def _chunk(self, chunk: list[_Balance]) -> Outcome:

@@ -13,10 +13,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from models.awards import MAX_AMOUNT, MAX_BALANCE
 from models.points import LedgerSource
 
 MAX_CONTACT_ID = 200
 MAX_TRANSACTION_ID = 150
+INT32 = (-(2**31), 2**31 - 1)  # definitionId is stored as a 32-bit integer
 
 SOURCES = {
     "purchase": LedgerSource.PURCHASE,
@@ -61,7 +63,13 @@ def parse_time(value: Any, name: str) -> datetime:
         moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
     except ValueError:
         raise ItemError(f"{name} must be an ISO 8601 time") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    try:
+        # In UTC here, so no later step overflows on a time at the edge of the calendar.
+        return moment.astimezone(UTC)
+    except OverflowError:
+        raise ItemError(f"{name} is out of range") from None
 
 
 def _optional_time(item: dict[str, Any], name: str) -> datetime | None:
@@ -69,12 +77,24 @@ def _optional_time(item: dict[str, Any], name: str) -> datetime | None:
     return None if value is None or value == "" else parse_time(value, name)
 
 
-def _int(item: dict[str, Any], name: str) -> int:
+def _int(item: dict[str, Any], name: str, bounds: tuple[int, int] | None = INT32) -> int:
+    """An integer the database can hold where it goes: a value beyond that would fail the
+    chunk's transaction (an overflow), not just this item."""
     value = item.get(name)
     if isinstance(value, bool) or not isinstance(value, int):
-        if isinstance(value, float) and value.is_integer():
-            return int(value)
-        raise ItemError(f"{name} must be an integer")
+        if not (isinstance(value, float) and value.is_integer()):
+            raise ItemError(f"{name} must be an integer")
+        value = int(value)
+    if bounds is not None and not bounds[0] <= value <= bounds[1]:
+        raise ItemError(f"{name} must be from {bounds[0]} to {bounds[1]}")
+    return value
+
+
+def _text(value: str, name: str) -> str:
+    """Text PostgreSQL can store: no NUL, no lone surrogate (uploads stored on SQLite
+    before the API refused them still reach the worker)."""
+    if "\x00" in value or any("\ud800" <= c <= "\udfff" for c in value):
+        raise ItemError(f"{name} must not contain NUL or unpaired surrogate characters")
     return value
 
 
@@ -83,15 +103,17 @@ def _contact(item: dict[str, Any]) -> str:
     value = item.get("contactId")
     if not isinstance(value, str) or not value.strip() or len(value.strip()) > MAX_CONTACT_ID:
         raise ItemError(f"contactId must be a string of 1-{MAX_CONTACT_ID} characters")
-    return value.strip()
+    return _text(value.strip(), "contactId")
 
 
 def balance_item(item: Any) -> BalanceItem:
     if not isinstance(item, dict):
         raise ItemError("an item must be a JSON object")
-    amount = _int(item, "amount")
+    amount = _int(item, "amount", None)
     if amount < 0:
         raise ItemError("amount must not be negative")
+    if amount > MAX_BALANCE:
+        raise ItemError(f"amount must be at most {MAX_BALANCE} (the largest balance)")
     return BalanceItem(
         contact_id=_contact(item),
         definition_id=_int(item, "definitionId"),
@@ -106,18 +128,20 @@ def transaction_item(item: Any) -> TransactionItem:
     source_name = item.get("source") or "Other"
     if not isinstance(source_name, str):
         raise ItemError("source must be a string")
+    _text(source_name, "source")
     description = item.get("description") or ""
     if not isinstance(description, str):
         raise ItemError("description must be a string")
+    _text(description, "description")
     transaction_id = item.get("transactionId")
     if transaction_id is not None:
-        transaction_id = str(transaction_id).strip()
+        transaction_id = _text(str(transaction_id).strip(), "transactionId")
         if not transaction_id or len(transaction_id) > MAX_TRANSACTION_ID:
             raise ItemError(f"transactionId must have 1-{MAX_TRANSACTION_ID} characters")
     return TransactionItem(
         contact_id=_contact(item),
         definition_id=_int(item, "definitionId"),
-        amount=_int(item, "amount"),
+        amount=_int(item, "amount", (-MAX_AMOUNT, MAX_AMOUNT)),
         time_stamp=parse_time(item.get("timeStamp"), "timeStamp"),
         source=SOURCES.get(source_name.strip().lower(), LedgerSource.OTHER),
         source_name=source_name.strip(),

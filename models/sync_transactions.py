@@ -27,7 +27,7 @@ from tortoise.transactions import in_transaction
 
 from core import clock
 from core.errors import InvalidInput
-from models.awards import AwardRequest, validate_award
+from models.awards import MAX_BALANCE, AwardRequest, validate_award
 from models.idempotency import request_fingerprint
 from models.pointmaster import ForwardedAdjustment
 from models.sync_apply import CHUNK_ITEMS, BatchApplier, Outcome
@@ -105,8 +105,7 @@ class TransactionsApplier(BatchApplier):
         )
         for t in txs:
             t.account_id = accounts.get((t.member_id, t.definition_id))
-        for chunk in _chunks(txs):
-            self.outcome.merge(await self._chunk(chunk))
+        await self.apply_chunks(_chunks(txs), self._chunk)
         return self.outcome
 
     async def _chunk(self, chunk: list[_Tx]) -> Outcome:
@@ -135,10 +134,10 @@ class TransactionsApplier(BatchApplier):
             for t in chunk:
                 if t.scoped_key not in claimed:
                     self._not_claimed(t, held.get(t.scoped_key), errors[t.index], outcome)
-                elif _post(book, t, self.actor):
+                elif (refused := _post(book, t, self.actor)) is None:
                     outcome.applied += 1
                 else:
-                    outcome.reject(t.index, TOO_LOW)
+                    outcome.reject(t.index, refused)
                     released.append(t.claim_id)
             await release_keys(conn, released)
             await book.write()
@@ -221,10 +220,14 @@ def _chunks(txs: list[_Tx]) -> Iterator[list[_Tx]]:
         yield chunk
 
 
-def _post(book: AccountBook, t: _Tx, actor: str) -> bool:
-    """What award_points does with one item; False when a deduction would overdraw."""
+def _post(book: AccountBook, t: _Tx, actor: str) -> str | None:
+    """What award_points does with one item; why it was refused (an overdraw, or a
+    balance beyond what can be read back), None when posted."""
     item, account_id = t.item, t.account_id
     assert account_id is not None
+    account = book.accounts[account_id]
+    if item.amount > 0 and account.balance + account.pending + item.amount > MAX_BALANCE:
+        return f"The balance (with pending points) would exceed {MAX_BALANCE}"
     details: dict[str, Any] = {
         "description": item.description,
         "actor": actor,
@@ -233,9 +236,9 @@ def _post(book: AccountBook, t: _Tx, actor: str) -> bool:
     }
     if item.amount > 0 and item.valid_from is not None and item.valid_from > book.now:
         book.add_grant(account_id, t.posting_id, item.amount, item.source, pending=True, **details)
-        return True
+        return None
     if not book.post(account_id, item.amount, item.source, entry_id=t.posting_id, **details):
-        return False
+        return TOO_LOW
     if item.valid_to is not None:
         book.add_grant(account_id, t.posting_id, item.amount, item.source, pending=False, **details)
-    return True
+    return None

@@ -15,7 +15,7 @@ SyncBatchKind = strawberry.enum(m.SyncKind, name="SyncBatchKind")
 SyncBatchStatus = strawberry.enum(
     m.SyncStatus,
     name="SyncBatchStatus",
-    description="Pending, Processing, Completed, CompletedWithErrors (see `messages`)",
+    description="Pending, Processing, Completed, CompletedWithErrors, Failed (see `messages`)",
 )
 
 

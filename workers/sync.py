@@ -44,7 +44,13 @@ async def relay_sync_batches(ctx: dict[str, Any]) -> int:
     """Apply batches whose job was lost (Redis down at accept time, a worker killed)."""
     applied = 0
     for batch_id in await due_batches():
-        batch = await apply_batch(batch_id)
+        try:
+            batch = await apply_batch(batch_id)
+        except Exception:
+            # Its claim counted an attempt: it is retried (a bounded number of times) on a
+            # later run, and must not hold up the batches behind it.
+            log.exception("sync batch %s could not be applied", batch_id)
+            continue
         if batch is not None:
             applied += 1
             await _announce(ctx, batch)
