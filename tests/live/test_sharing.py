@@ -273,9 +273,19 @@ async def test_identical_subscriptions_of_other_tenants_or_members_never_share(
         seen_by_b = await admin_b.collect("1", 2)
         seen_by_member = await member.collect("1", 2)
         seen_by_other = await other_member.collect("1", 2)
-        await asyncio.sleep(0.5)  # anything extra would have arrived by now
-        extra = [c.received("1") for c in [*admins_a, admin_b, member, other_member]]
         groups = server.graphql.live_groups.groups
+        # and then once more each, as markers: anything extra would arrive before them
+        markers = [
+            await redeem(server, token, reward)
+            for token, reward in [
+                (a.member_token, a.reward_id),
+                (other_token, a.reward_id),
+                (b.member_token, b.reward_id),
+            ]
+        ]
+        next_ones = [await c.collect("1", 4) for c in admins_a] + [
+            await c.collect("1", 2) for c in (admin_b, member, other_member)
+        ]
 
     # then only A's two admins shared, and everyone saw its own redemptions alone
     assert groups == 4
@@ -284,7 +294,14 @@ async def test_identical_subscriptions_of_other_tenants_or_members_never_share(
     assert [u["redemption"]["id"] for u in seen_by_b] == [in_b, in_b]
     assert [u["redemption"]["id"] for u in seen_by_member] == [mine, mine]
     assert [u["redemption"]["id"] for u in seen_by_other] == [theirs, theirs]
-    assert extra == [[]] * 5
+    mark_mine, mark_theirs, mark_b = markers
+    assert [[u["redemption"]["id"] for u in seen] for seen in next_ones] == [
+        [mark_mine, mark_mine, mark_theirs, mark_theirs],
+        [mark_mine, mark_mine, mark_theirs, mark_theirs],
+        [mark_b, mark_b],
+        [mark_mine, mark_mine],
+        [mark_theirs, mark_theirs],
+    ]
 
 
 async def test_an_overflowing_member_is_told_to_resume_while_its_group_carries_on(
@@ -387,8 +404,9 @@ async def test_a_resumer_joins_a_live_group_with_no_gap_and_no_duplicate_at_the_
             stored = await _stored(shop.tenant_id, int(cursor))
             resumed = await late.collect("resumed", len(stored), within=60)
             live = await watcher.collect("live", 4)
-            await asyncio.sleep(0.5)  # anything extra would have arrived by now
-            extra = late.received("resumed") + watcher.received("live")
+            # and one more, as a marker: anything extra would arrive before it
+            marker = await redeem(server, shop.member_token, shop.reward_id)
+            next_ones = [await late.collect("resumed", 2), await watcher.collect("live", 2)]
 
     # then the resumer had joined the live group, which held the three redemptions' six
     # events for it while it replayed
@@ -402,7 +420,7 @@ async def test_a_resumer_joins_a_live_group_with_no_gap_and_no_duplicate_at_the_
         r for r in during + after for _ in range(2)
     ]
     assert [u["redemption"]["id"] for u in live] == [r for r in after for _ in range(2)]
-    assert extra == []
+    assert [[u["redemption"]["id"] for u in seen] for seen in next_ones] == [[marker] * 2] * 2
 
 
 async def test_a_completed_member_gets_nothing_more_and_the_last_one_out_ends_the_group(
@@ -425,9 +443,14 @@ async def test_a_completed_member_gets_nothing_more_and_the_last_one_out_ends_th
             await until(lambda: len(server.members(shop.tenant_id)) == 1)
             later = await redeem(server, shop.member_token, shop.reward_id)
             seen_by_staying = await staying.collect("1", 4)
-            await asyncio.sleep(0.5)  # anything for the completed one would have arrived
-            after_complete = leaving.received("1")
             groups_while_one_stays = server.graphql.live_groups.groups
+            # and, as a marker on the same socket, a new subscription sees a later one
+            # (frames of one socket arrive in order: "1"'s would have come first)
+            await leaving.subscribe("2", REDEMPTION_UPDATES)
+            await until(lambda: len(server.members(shop.tenant_id)) == 2)
+            marker = await redeem(server, shop.member_token, shop.reward_id)
+            marked = await leaving.collect("2", 2)
+            after_complete = leaving.received("1")
 
         # and the other one disconnects
     await until(lambda: server.graphql.live_groups.groups == 0)
@@ -436,6 +459,7 @@ async def test_a_completed_member_gets_nothing_more_and_the_last_one_out_ends_th
     # then the one that stayed got everything; the completed one nothing more; and with
     # the last member gone, the group and its Redis subscription went too
     assert [u["redemption"]["id"] for u in seen_by_staying[2:]] == [later, later]
+    assert [u["redemption"]["id"] for u in marked] == [marker, marker]
     assert after_complete == []
     assert groups_while_one_stays == 1
 
@@ -444,7 +468,7 @@ async def test_a_cursor_written_into_the_document_resumes_on_its_own(server: Liv
     # given an admin who saw a first redemption, then a second one while it was away
     shop = await open_shop(server, points=1000)
     auth = f"Bearer {shop.admin_token}"
-    first = await redeem(server, shop.member_token, shop.reward_id)
+    await redeem(server, shop.member_token, shop.reward_id)
     cursor = (await _stored(shop.tenant_id))[-1].id
     second = await redeem(server, shop.member_token, shop.reward_id)
 
