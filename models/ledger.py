@@ -7,6 +7,7 @@ the caller's transaction, so the balance always equals the sum of the entries.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import cast
 from uuid import UUID, uuid4
 
 from tortoise.backends.base.client import BaseDBAsyncClient
@@ -14,7 +15,6 @@ from tortoise.expressions import Q
 
 from core import clock
 from models.points import GrantStatus, LedgerEntry, LedgerSource, PointAccount, PointGrant
-from models.sql import guarded_add
 
 
 async def ensure_account(tenant_id: UUID, member_id: UUID, definition_id: UUID) -> PointAccount:
@@ -64,9 +64,11 @@ async def post_entry(
     entry_id: UUID | None = None,
 ) -> LedgerEntry | None:
     """Post `amount` (+/-) to the account; None if it would take the balance below zero."""
-    new_balance = await guarded_add(conn, "point_account", "balance", account.id, amount)
-    if new_balance is None:
+    moved = await _move_balance(conn, account.id, amount)
+    if moved is None:
         return None
+    new_balance, seq = moved
+    at = await _not_before_previous(conn, account.id, seq, at or clock.now())
     entry = LedgerEntry(
         id=entry_id or uuid4(),
         tenant_id=account.tenant_id,
@@ -80,13 +82,54 @@ async def post_entry(
         valid_to=valid_to,
         redemption_id=redemption_id,
         actor=actor,
-        created_at=at or clock.now(),
+        created_at=at,
+        seq=seq,
     )
     await entry.save(using_db=conn)
     account.balance = new_balance
+    account.ledger_seq = seq
     if amount < 0 and source != LedgerSource.EXPIRY and account.next_settle_at is not None:
         await consume_expiring(conn, account.id, -amount)
     return entry
+
+
+async def _move_balance(
+    conn: BaseDBAsyncClient, account_id: UUID, amount: int
+) -> tuple[int, int] | None:
+    """balance += amount unless below zero, and the posting's number in the same UPDATE:
+    taken under the row's lock, numbers follow the order in which balances moved.
+    Returns (new balance, number), None when refused."""
+    if conn.capabilities.dialect == "postgres":
+        sql = (
+            'UPDATE "point_account" SET "balance" = "balance" + $1, '
+            '"ledger_seq" = "ledger_seq" + 1 WHERE "id" = $2 AND "balance" + $1 >= 0 '
+            'RETURNING "balance", "ledger_seq"'
+        )
+        values: list[object] = [amount, account_id]
+    else:
+        sql = (
+            'UPDATE "point_account" SET "balance" = "balance" + ?, '
+            '"ledger_seq" = "ledger_seq" + 1 WHERE "id" = ? AND "balance" + ? >= 0 '
+            'RETURNING "balance", "ledger_seq"'
+        )
+        values = [amount, str(account_id), amount]
+    rows = await conn.execute_query_dict(sql, values)
+    if not rows:
+        return None
+    return int(rows[0]["balance"]), int(rows[0]["ledger_seq"])
+
+
+async def _not_before_previous(
+    conn: BaseDBAsyncClient, account_id: UUID, seq: int, at: datetime
+) -> datetime:
+    """`at`, or the previous entry's time if that is later: a caller's `at` may have been
+    read before it waited for the lock, and lists sort by time before number."""
+    previous = (
+        await LedgerEntry.filter(account_id=account_id, seq=seq - 1)
+        .using_db(conn)
+        .values_list("created_at", flat=True)
+    )
+    return max([at, *cast(list[datetime], previous)])
 
 
 async def consume_expiring(conn: BaseDBAsyncClient, account_id: UUID, spent: int) -> None:

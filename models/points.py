@@ -72,6 +72,8 @@ class PointAccount(Model):
     )
     balance = fields.BigIntField(default=0)
     pending = fields.BigIntField(default=0)
+    # Postings so far: each takes the next number, in the UPDATE that moves the balance.
+    ledger_seq = fields.BigIntField(default=0)
     # Earliest valid-from of a pending grant or valid-to of an unspent expiring grant:
     # before this moment the account needs no settling.
     next_settle_at = fields.DatetimeField(null=True)
@@ -106,13 +108,16 @@ class LedgerEntry(Model):
     redemption_id = fields.UUIDField(null=True, db_index=True)
     actor = fields.CharField(max_length=200, default="system")
     created_at = fields.DatetimeField(db_index=True)
+    # The entry's place in its account's chain, taken under the account's lock: lists
+    # follow it, so balance_before is always the balance_after of the entry listed next.
+    seq = fields.BigIntField(default=0)
 
     tenant_id: UUID
     account_id: UUID
 
     class Meta:
         table = "ledger_entry"
-        indexes = (("account_id", "created_at"),)
+        indexes = (("account_id", "created_at"), ("account_id", "seq"))
 
 
 class PointGrant(Model):

@@ -20,10 +20,11 @@ from __future__ import annotations
 import bisect
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 from uuid import UUID, uuid4
 
 from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.expressions import Q
 
 from core import clock
 from models.bulk_sql import insert_rows
@@ -49,6 +50,7 @@ class _Start:
     balance: int
     pending: int
     next_settle_at: datetime | None
+    ledger_seq: int
 
 
 class AccountBook:
@@ -85,12 +87,12 @@ class AccountBook:
             if account_ids
             else []
         )
-        book = cls(conn, clock.now())
+        book = cls(conn, await _not_before_last_entries(conn, rows, clock.now()))
         for account in rows:
             await settle_account(conn, account, book.now)  # a no-op unless due
             book.accounts[account.id] = account
             book._start[account.id] = _Start(
-                account.balance, account.pending, account.next_settle_at
+                account.balance, account.pending, account.next_settle_at, account.ledger_seq
             )
         return book
 
@@ -137,6 +139,7 @@ class AccountBook:
         after = account.balance + amount
         if after < 0:
             return False
+        account.ledger_seq += 1
         self.entries.append(
             {
                 "id": entry_id or uuid4(),
@@ -152,6 +155,7 @@ class AccountBook:
                 "redemption_id": None,
                 "actor": actor,
                 "created_at": self._tick(),
+                "seq": account.ledger_seq,
             }
         )
         account.balance = after
@@ -253,53 +257,77 @@ class AccountBook:
         moves = []
         for account_id, account in self.accounts.items():
             start = self._start[account_id]
-            if (account.balance, account.pending, account.next_settle_at) != (
+            if (account.balance, account.pending, account.next_settle_at, account.ledger_seq) != (
                 start.balance,
                 start.pending,
                 start.next_settle_at,
+                start.ledger_seq,
             ):
                 moves.append(
                     (account_id, account.balance - start.balance, account.pending - start.pending,
-                     account.next_settle_at)
+                     account.next_settle_at, account.ledger_seq - start.ledger_seq)
                 )  # fmt: skip
         if not moves:
             return
         landed = await _guarded_moves(self.conn, moves)
-        for account_id, balance, pending in landed:
+        for account_id, balance, pending, seq in landed:
             account = self.accounts[account_id]
-            if (balance, pending) != (account.balance, account.pending):
+            if (balance, pending, seq) != (account.balance, account.pending, account.ledger_seq):
                 raise RuntimeError(f"account {account_id} changed under its lock")
         if len(landed) != len(moves):
             raise RuntimeError("an account update was refused by its guard")
 
 
 async def _guarded_moves(
-    conn: BaseDBAsyncClient, moves: list[tuple[UUID, int, int, datetime | None]]
-) -> list[tuple[UUID, int, int]]:
-    """balance += d, pending += p, next_settle_at = hint, unless a result would be negative.
+    conn: BaseDBAsyncClient, moves: list[tuple[UUID, int, int, datetime | None, int]]
+) -> list[tuple[UUID, int, int, int]]:
+    """balance += d, pending += p, next_settle_at = hint, ledger_seq += n (the postings'
+    numbers), unless a result would be negative.
 
-    Returns (id, balance, pending) of the rows that moved. One statement on PostgreSQL.
+    Returns (id, balance, pending, ledger_seq) of the rows that moved. One statement on
+    PostgreSQL.
     """
     if conn.capabilities.dialect == "postgres":
         rows = await conn.execute_query_dict(
             'UPDATE "point_account" AS a SET "balance" = a."balance" + v.d, '
-            '"pending" = a."pending" + v.p, "next_settle_at" = v.hint '
-            "FROM unnest($1::uuid[], $2::bigint[], $3::bigint[], $4::timestamptz[]) "
-            "AS v(id, d, p, hint) "
+            '"pending" = a."pending" + v.p, "next_settle_at" = v.hint, '
+            '"ledger_seq" = a."ledger_seq" + v.n '
+            "FROM unnest($1::uuid[], $2::bigint[], $3::bigint[], $4::timestamptz[], "
+            "$5::bigint[]) AS v(id, d, p, hint, n) "
             'WHERE a."id" = v.id AND a."balance" + v.d >= 0 AND a."pending" + v.p >= 0 '
-            'RETURNING a."id", a."balance", a."pending"',
+            'RETURNING a."id", a."balance", a."pending", a."ledger_seq"',
             [[m[0] for m in moves], [m[1] for m in moves], [m[2] for m in moves],
-             [m[3] for m in moves]],
+             [m[3] for m in moves], [m[4] for m in moves]],
         )  # fmt: skip
-        return [(as_uuid(r["id"]), int(r["balance"]), int(r["pending"])) for r in rows]
+        return [
+            (as_uuid(r["id"]), int(r["balance"]), int(r["pending"]), int(r["ledger_seq"]))
+            for r in rows
+        ]
     landed = []
-    for account_id, d, p, hint in moves:
+    for account_id, d, p, hint, n in moves:
         rows = await conn.execute_query_dict(
             'UPDATE "point_account" SET "balance" = "balance" + ?, "pending" = "pending" + ?, '
-            '"next_settle_at" = ? WHERE "id" = ? AND "balance" + ? >= 0 AND "pending" + ? >= 0 '
-            'RETURNING "balance", "pending"',
-            [d, p, hint, str(account_id), d, p],
+            '"next_settle_at" = ?, "ledger_seq" = "ledger_seq" + ? '
+            'WHERE "id" = ? AND "balance" + ? >= 0 AND "pending" + ? >= 0 '
+            'RETURNING "balance", "pending", "ledger_seq"',
+            [d, p, hint, n, str(account_id), d, p],
         )
         if rows:
-            landed.append((account_id, int(rows[0]["balance"]), int(rows[0]["pending"])))
+            r = rows[0]
+            landed.append((account_id, int(r["balance"]), int(r["pending"]), int(r["ledger_seq"])))
     return landed
+
+
+async def _not_before_last_entries(
+    conn: BaseDBAsyncClient, accounts: list[PointAccount], now: datetime
+) -> datetime:
+    """`now`, or the time of the accounts' latest entry if later (an earlier chunk's
+    postings are stamped a microsecond apart, so may run ahead of the clock): an account's
+    entries never go back in time along their numbers, which lists sort on."""
+    latest = Q()
+    for account in accounts:
+        latest |= Q(account_id=account.id, seq=account.ledger_seq)
+    if not accounts:
+        return now
+    times = await LedgerEntry.filter(latest).using_db(conn).values_list("created_at", flat=True)
+    return max([now, *cast(list[datetime], times)])

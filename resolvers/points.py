@@ -7,7 +7,7 @@ import strawberry
 from core.errors import DomainError
 from models.awards import AwardRequest, award_points, resolve_definition
 from models.grants import account_view
-from models.pagination import paginate
+from models.ledger_listing import ledger_page
 from models.point_modes import require_engine_owns, require_local_history
 from models.points import LedgerEntry as EntryModel
 from models.points import LedgerSource as SourceModel
@@ -67,7 +67,8 @@ async def ledger(
     first: int | None = None,
     after: str | None = None,
 ) -> LedgerConnection:
-    """A member's ledger entries, newest first (members read only their own).
+    """A member's ledger entries, newest first in the order balances moved (members read
+    only their own).
 
     Refused with HISTORY_AT_MASTER for a currency in FOLLOWER_BALANCE mode (without
     `pointDefinitionId`: if any of the member's currencies is): the master sends only
@@ -80,7 +81,7 @@ async def ledger(
         if definition_id is not None:
             query = query.filter(account__definition_id=definition_id)
         await require_local_history(principal.tenant_id, member.id, definition_id)
-        page = await paginate(query, first, after)
+        page = await ledger_page(query, first, after)
     return LedgerConnection(
         nodes=[LedgerEntry.from_model(e) for e in page.items],
         page_info=PageInfo(has_next_page=page.has_next_page, end_cursor=page.end_cursor),

@@ -26,6 +26,7 @@ TABLES = [
     "webhook_delivery",
     "webhook_endpoint",
     "redemption_event",
+    "redemption_event_counter",
     "redemption",
     "member_reward_usage",
     "reward",
