@@ -99,8 +99,15 @@ def test_redis_settings_from_url(url: str, expected: dict[str, object]) -> None:
     assert {key: getattr(settings, key) for key in expected} == expected
 
 
-@pytest.mark.parametrize("url", ["http://localhost", "unix://", "localhost:6379"])
-def test_redis_settings_from_url_refuses_other_urls(url: str) -> None:
-    # given a URL that names no Redis / when it is read / then it is refused
-    with pytest.raises(ValueError):
+@pytest.mark.parametrize(
+    ("url", "said"),
+    [
+        ("http://localhost", "not http://"),
+        ("unix://", "needs a socket path"),
+        ("localhost:6379", "not localhost://"),
+    ],
+)
+def test_redis_settings_from_url_refuses_other_urls(url: str, said: str) -> None:
+    # given a URL that names no Redis / when it is read / then it is refused, saying why
+    with pytest.raises(ValueError, match=said):
         redis_settings_from_url(url)
