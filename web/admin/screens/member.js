@@ -78,6 +78,7 @@ export async function render(main, { session, params }) {
       adjusted.textContent = payload.applied
         ? `Applied: ${payload.entry.amount > 0 ? "+" : ""}${payload.entry.amount}, balance now ${payload.entry.balanceAfter}.`
         : `Sent to the point master (${payload.adjustment.status.replaceAll("_", " ")}).`;
+      for (const name of ["amount", "description", "reason"]) adjust.inputs.get(name).input.value = "";
       fillAccounts((await session.request(READ, { id })).member.accounts);
       await Promise.all([ledger.reload(), adjustments && adjustments.reload()]);
     } catch (err) {

@@ -49,6 +49,12 @@ export async function render(main, { session, params }) {
   const body = el("div");
   main.append(el("p", {}, el("a", { href: "#/redemptions" }, "← Redemptions")), el("h1", {}, "Redemption"), problem, done, body);
 
+  let shownStatus = null;
+  const summary = el("section", { class: "panel", "aria-label": "Summary" });
+  const outcome = el("div");
+  const timeline = el("ol", { class: "timeline panel" });
+  const deliveryLog = el("div");
+
   async function load() {
     const data = await session.request(READ, { id });
     const r = data.redemption;
@@ -56,38 +62,44 @@ export async function render(main, { session, params }) {
       body.replaceChildren(el("p", {}, "No redemption with this id."));
       return null;
     }
-    body.replaceChildren(
-      el("div", { class: "grid2" },
-        el("section", { class: "panel", "aria-label": "Summary" },
-          el("dl", { class: "props" },
-            el("dt", {}, "Status"), el("dd", { "data-testid": "status" }, statusBadge(r.status)),
-            el("dt", {}, "ID"), el("dd", { class: "mono" }, r.id),
-            el("dt", {}, "Reward"), el("dd", {}, `${r.reward.name} (${r.reward.type}${r.reward.value ? ", " + r.reward.value : ""})`),
-            el("dt", {}, "Member"), el("dd", {}, el("a", { href: `#/members/${r.member.id}` }, r.member.externalUserId), r.member.email ? ` · ${r.member.email}` : ""),
-            el("dt", {}, "Quantity"), el("dd", {}, String(r.quantity)),
-            el("dt", {}, "Points spent"), el("dd", {}, String(r.pointsSpent)),
-            el("dt", {}, "Created"), el("dd", {}, when(r.createdAt)),
-            el("dt", {}, "Updated"), el("dd", {}, when(r.updatedAt)),
-            el("dt", {}, "Reason"), el("dd", {}, r.reason || "—"),
-            el("dt", {}, "Refunded"), el("dd", {}, when(r.refundedAt)),
-            el("dt", {}, "Fulfilment data"), el("dd", {}, json(r.fulfillmentData)),
-          ),
-        ),
-        actions(r),
+    if (!body.contains(summary)) {
+      body.replaceChildren(
+        el("div", { class: "grid2" }, summary, outcome),
+        el("h2", {}, "Timeline"), timeline,
+        el("h2", {}, "Webhook deliveries"), deliveryLog,
+      );
+    }
+    summary.replaceChildren(
+      el("dl", { class: "props" },
+        el("dt", {}, "Status"), el("dd", { "data-testid": "status" }, statusBadge(r.status)),
+        el("dt", {}, "ID"), el("dd", { class: "mono" }, r.id),
+        el("dt", {}, "Reward"), el("dd", {}, `${r.reward.name} (${r.reward.type}${r.reward.value ? ", " + r.reward.value : ""})`),
+        el("dt", {}, "Member"), el("dd", {}, el("a", { href: `#/members/${r.member.id}` }, r.member.externalUserId), r.member.email ? ` · ${r.member.email}` : ""),
+        el("dt", {}, "Quantity"), el("dd", {}, String(r.quantity)),
+        el("dt", {}, "Points spent"), el("dd", {}, String(r.pointsSpent)),
+        el("dt", {}, "Created"), el("dd", {}, when(r.createdAt)),
+        el("dt", {}, "Updated"), el("dd", {}, when(r.updatedAt)),
+        el("dt", {}, "Reason"), el("dd", {}, r.reason || "—"),
+        el("dt", {}, "Refunded"), el("dd", {}, when(r.refundedAt)),
+        el("dt", {}, "Fulfilment data"), el("dd", {}, json(r.fulfillmentData)),
       ),
-      el("h2", {}, "Timeline"),
-      el("ol", { class: "timeline panel" }, r.events.map((e) =>
-        el("li", { "data-kind": e.kind },
-          el("div", {}, el("strong", {}, KIND_WORDS[e.kind] || e.kind), " ",
-            e.toStatus ? el("span", {}, e.fromStatus ? statusBadge(e.fromStatus) : "", " → ", statusBadge(e.toStatus)) : "",
-            " ", el("span", { class: "muted small" }, eventDetail(e))),
-          e.message ? el("div", {}, e.message) : null,
-          el("div", { class: "when" }, `${when(e.createdAt)} · by ${who(e.actor)}`),
-          e.data ? el("details", {}, el("summary", { class: "small" }, "Data"), json(e.data)) : null,
-        ))),
-      el("h2", {}, "Webhook deliveries"),
-      deliveries(data.webhookDeliveries.nodes),
     );
+    // The confirm / cancel forms are rebuilt only when the status moves, so what staff
+    // are typing survives the timeline growing underneath (webhook attempts).
+    if (r.status !== shownStatus) {
+      shownStatus = r.status;
+      outcome.replaceChildren(actions(r));
+    }
+    timeline.replaceChildren(...r.events.map((e) =>
+      el("li", { "data-kind": e.kind },
+        el("div", {}, el("strong", {}, KIND_WORDS[e.kind] || e.kind), " ",
+          e.toStatus ? el("span", {}, e.fromStatus ? [statusBadge(e.fromStatus), " → "] : "", statusBadge(e.toStatus)) : "",
+          " ", el("span", { class: "muted small" }, eventDetail(e))),
+        e.message ? el("div", {}, e.message) : null,
+        el("div", { class: "when" }, `${when(e.createdAt)} · by ${who(e.actor)}`),
+        e.data ? el("details", {}, el("summary", { class: "small" }, "Data"), json(e.data)) : null,
+      )));
+    deliveryLog.replaceChildren(deliveries(data.webhookDeliveries.nodes));
     return r;
   }
 
@@ -104,7 +116,7 @@ export async function render(main, { session, params }) {
   }
 
   function actions(r) {
-    const panel = el("section", { class: "panel", "aria-labelledby": "actions-title" }, el("h2", { id: "actions-title", style: "margin-top:0" }, "Outcome"));
+    const panel = el("section", { class: "panel", "aria-labelledby": "actions-title", style: "height:100%" }, el("h2", { id: "actions-title", style: "margin-top:0" }, "Outcome"));
     if (!OPEN.includes(r.status)) {
       panel.append(el("p", { class: "muted" }, `${r.status === "FULFILLED" ? "Fulfilled" : "Failed"}: this is final.`));
       return panel;
@@ -146,15 +158,9 @@ export async function render(main, { session, params }) {
     }
   }
 
-  let current = await load().catch((err) => {
-    problem.textContent = errorText(err);
-    return null;
-  });
-  const stop = watchRedemptions(session, async (update) => {
-    if (update.redemption.id !== id) return;
-    // Keep what staff are typing: re-read only when the status moved or events were added.
-    if (current && update.redemption.status === current.status && update.redemption.events.length === current.events.length) return;
-    current = await load().catch((err) => (problem.textContent = errorText(err)));
+  await load().catch((err) => (problem.textContent = errorText(err)));
+  const stop = watchRedemptions(session, (update) => {
+    if (update.redemption.id === id) load().catch((err) => (problem.textContent = errorText(err)));
   });
   return () => stop();
 }
