@@ -32,7 +32,7 @@ QUEUE_DEPTH = Gauge(
 )
 LIVE_SUBSCRIPTIONS = Gauge(
     "gamify_live_subscriptions",
-    "GraphQL subscriptions running now",
+    "Operations running over GraphQL WebSockets: the subscriptions open now",
     multiprocess_mode="livesum",
 )
 

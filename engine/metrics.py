@@ -47,10 +47,31 @@ def scrape_allowed(request: Request, token: str | None) -> bool:
     return scheme.lower() == "bearer" and hmac.compare_digest(given.encode(), token.encode())
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _forget_dead_processes(directory: Path) -> None:
+    """Live gauges of processes that ended (uvicorn restarts a child it finds unresponsive)
+    would otherwise count forever."""
+    for path in directory.glob("gauge_live*_*.db"):
+        pid = path.stem.rpartition("_")[2]
+        if pid.isdigit() and not _alive(int(pid)):
+            multiprocess.mark_process_dead(int(pid), str(directory))
+
+
 def _registry() -> CollectorRegistry:
     """This process's metrics, or with PROMETHEUS_MULTIPROC_DIR those of every process."""
-    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    shared = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if not shared:
         return REGISTRY
+    _forget_dead_processes(Path(shared))
     registry = CollectorRegistry()
     multiprocess.MultiProcessCollector(registry)
     return registry

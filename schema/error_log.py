@@ -21,9 +21,12 @@ MAX_LINE = 300
 
 
 def is_client_error(error: GraphQLError) -> bool:
-    """A caller's mistake (syntax, validation, limits, auth, domain rules), not a fault of ours."""
+    """A caller's mistake (syntax, validation, limits, auth, domain rules, anything given a
+    code), not a fault of ours."""
     original = error.original_error
-    return original is None or isinstance(original, GraphQLError | AuthError | DomainError)
+    if original is None or isinstance(original, GraphQLError | AuthError | DomainError):
+        return True
+    return isinstance((error.extensions or {}).get("code"), str)
 
 
 def client_error_code(error: GraphQLError) -> str:

@@ -8,6 +8,8 @@ import asyncio
 import io
 import json
 import logging
+import os
+import sys
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
@@ -49,6 +51,7 @@ pytestmark = pytest.mark.filterwarnings("ignore:Call to deprecated close:Depreca
 # This module's Redis database: its tests flush it, and read the default arq queue and the
 # heartbeat key, which no other test may touch meanwhile.
 REDIS_DB = 11
+ROOT = Path(__file__).resolve().parents[2]
 WAIT = 15.0  # seconds a state the tests wait for may take on a loaded machine
 SECRETS = ("S3cret-inline-pw", "pm-auth-value-XYZ")
 
@@ -371,6 +374,37 @@ async def test_metrics_are_for_loopback_callers_or_the_bearer_of_the_token(
     assert await status(with_token, "127.0.0.1") == 401
     assert await status(with_token, "10.1.2.3", "wrong") == 401
     assert await status(with_token, "10.1.2.3", "scrape-me") == 200
+
+
+async def test_metrics_add_up_the_processes_of_a_multiprocess_serve(
+    db: str, settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given the shared directory `gamify serve --workers N` sets, where a worker process
+    # delivered a webhook and an API process that has since ended held a subscription
+    shared = tmp_path / "metrics"
+    shared.mkdir()
+    counted = (
+        "from core.metrics import LIVE_SUBSCRIPTIONS, count_delivery\n"
+        "count_delivery('DELIVERED')\n"
+        "LIVE_SUBSCRIPTIONS.inc()\n"
+    )
+    environment = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(shared)}
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", counted, env=environment, cwd=ROOT
+    )
+    assert await process.wait() == 0
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(shared))
+
+    # when this process is scraped
+    app = create_app(settings, init_orm=False)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://test"
+    ) as http:
+        text = await scrape(http)
+
+    # then the worker's delivery is there, and the ended process's subscription is not
+    assert metric(text, "gamify_webhook_deliveries_total", outcome="DELIVERED") == 1
+    assert metric(text, "gamify_live_subscriptions") == 0
 
 
 # ---- readiness
