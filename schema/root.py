@@ -11,10 +11,8 @@ from graphql import GraphQLError
 from strawberry.extensions import (
     AddValidationRules,
     DisableIntrospection,
-    MaskErrors,
     MaxAliasesLimiter,
     MaxTokensLimiter,
-    ParserCache,
     QueryDepthLimiter,
     SchemaExtension,
     ValidationCache,
@@ -40,6 +38,7 @@ from schema.adjustments import AdjustPointsPayload, PointAdjustmentConnection
 from schema.admin_accounts import ChangePasswordPayload
 from schema.common import UtcDateTime
 from schema.dashboard import RedemptionStatusCount, SyncBatchConnection, WebhookEndpointHealth
+from schema.error_codes import MaskInternalErrors, ParserCacheWithCodes, RefusalCodes
 from schema.error_log import LoggedSchema
 from schema.live import BalanceUpdate, RedemptionUpdate
 from schema.members import Member, MemberConnection, MemberPayload
@@ -235,11 +234,12 @@ def _extensions(settings: Settings) -> list[type[SchemaExtension] | Callable[[],
         *MaxAliasesLimiter(max_alias_count=settings.max_query_aliases).validation_rules,
     ]
     extensions: list[Any] = [
+        RefusalCodes,  # before MaskInternalErrors: sees internal errors only masked
         lambda: AddValidationRules(limits),
         lambda: MaxTokensLimiter(max_token_count=settings.max_query_tokens),
-        lambda: ParserCache(maxsize=1000),
+        lambda: ParserCacheWithCodes(maxsize=1000),
         lambda: ValidationCache(maxsize=1000),
-        lambda: MaskErrors(should_mask_error=lambda e: not _is_user_facing(e)),
+        lambda: MaskInternalErrors(should_mask_error=lambda e: not _is_user_facing(e)),
         OperationLabel,
     ]
     if not settings.introspection:

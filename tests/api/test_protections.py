@@ -184,6 +184,7 @@ async def test_unexpected_error_is_masked(
             "message": "Unexpected error.",
             "locations": [{"line": 2, "column": 28}],
             "path": ["saveTier"],
+            "extensions": {"code": "INTERNAL_SERVER_ERROR"},
         }
     ]
 

@@ -1,0 +1,141 @@
+"""schemathesis hooks of the fuzz run, loaded with SCHEMATHESIS_HOOKS=tests.fuzz.hooks.
+
+- a strategy for the `JSON` scalar (schemathesis knows `DateTime`, not ours);
+- the check `coded_errors`: what the engine answers to any input is a 4xx or a GraphQL
+  answer whose every error carries `extensions.code`; never a 5xx, never Strawberry's
+  masked "Unexpected error." (an exception nobody turned into a coded error);
+- a recorder: every call, with the problems `coded_errors` sees in it, one JSON line in
+  the file FUZZ_RECORD names, for tests/fuzz/run.py to count and summarise.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import threading
+from typing import Any
+
+import graphql
+import schemathesis
+from hypothesis import strategies as st
+from schemathesis.graphql import nodes
+
+MASKED_MESSAGE = "Unexpected error"
+SERVER_ERROR = "HTTP 5xx"
+MASKED = "Unexpected error (a masked internal error)"
+UNCODED = "error without extensions.code"
+NOT_JSON = "answer is not a JSON object"
+
+_record_lock = threading.Lock()
+_QUERY_CHARS = 1500
+
+# ------------------------------------------------------------------ the JSON scalar
+
+_names = st.from_regex(r"[_A-Za-z][_0-9A-Za-z]{0,11}", fullmatch=True)
+_json_leaves = st.one_of(
+    st.just(nodes.Null),
+    st.booleans().map(nodes.Boolean),
+    st.integers(min_value=-(2**63), max_value=2**63).map(nodes.Int),
+    st.floats(allow_nan=False, allow_infinity=False).map(nodes.Float),
+    st.text(max_size=40).map(nodes.String),
+)
+
+
+def _object(fields: dict[str, graphql.ValueNode]) -> graphql.ObjectValueNode:
+    return nodes.Object(
+        [
+            graphql.ObjectFieldNode(name=graphql.NameNode(value=key), value=value)
+            for key, value in fields.items()
+        ]
+    )
+
+
+JSON_VALUES = st.recursive(
+    _json_leaves,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4).map(nodes.List),
+        st.dictionaries(_names, inner, max_size=4).map(_object),
+    ),
+    max_leaves=12,
+)
+schemathesis.graphql.scalar("JSON", JSON_VALUES)
+
+
+# ------------------------------------------------------------------ what is wrong
+
+
+def _shape(message: str) -> str:
+    """A message with its literals blanked, so one cause groups its many examples."""
+    message = re.sub(r'"(?:[^"\\]|\\.)*"', '"…"', message)
+    message = re.sub(r"'[^']*'", "'…'", message)
+    message = re.sub(r"-?\d+(?:\.\d+)?(?:e[+-]?\d+)?", "N", message)
+    return message[:160]
+
+
+def _codes(content: bytes) -> list[str]:
+    """The `extensions.code` of each error of a GraphQL answer ("-" for none)."""
+    try:
+        payload = json.loads(content)
+    except ValueError:
+        return []
+    errors = payload.get("errors") if isinstance(payload, dict) else None
+    return [
+        str((error.get("extensions") or {}).get("code") or "-") if isinstance(error, dict) else "-"
+        for error in errors or []
+    ]
+
+
+def problems(status_code: int, content: bytes) -> list[str]:
+    """The causes (one line each) that make an answer a failure of the fuzz run."""
+    if status_code >= 500:
+        return [f"{SERVER_ERROR}: {status_code}"]
+    if status_code >= 400:
+        return []  # a refused request (bad JSON, too large, rate limited) is an answer
+    try:
+        payload = json.loads(content)
+    except ValueError:
+        return [NOT_JSON]
+    if not isinstance(payload, dict):
+        return [NOT_JSON]
+    found: set[str] = set()
+    for error in payload.get("errors") or []:
+        message = str(error.get("message", "")) if isinstance(error, dict) else str(error)
+        extensions = error.get("extensions") if isinstance(error, dict) else None
+        if message.startswith(MASKED_MESSAGE):
+            found.add(MASKED)
+        elif not (isinstance(extensions, dict) and extensions.get("code")):
+            found.add(f"{UNCODED}: {_shape(message)}")
+    return sorted(found)
+
+
+@schemathesis.check
+def coded_errors(ctx: Any, response: Any, case: Any) -> bool | None:
+    """No 5xx, no masked internal error, every GraphQL error with a code."""
+    found = problems(response.status_code, response.content)
+    if found:
+        raise AssertionError("; ".join(found))
+    return None
+
+
+# ------------------------------------------------------------------ the record
+
+
+@schemathesis.hook
+def after_call(context: Any, case: Any, response: Any) -> None:
+    path = os.environ.get("FUZZ_RECORD")
+    if not path:
+        return
+    found = problems(response.status_code, response.content)
+    line: dict[str, Any] = {
+        "operation": case.operation.label,
+        "status": response.status_code,
+        "problems": found,
+        "codes": _codes(response.content),
+    }
+    if found:
+        query = case.body if isinstance(case.body, str) else json.dumps(case.body)
+        line["query"] = query[:_QUERY_CHARS] + ("…" if len(query) > _QUERY_CHARS else "")
+        line["answer"] = response.content[:_QUERY_CHARS].decode("utf-8", "replace")
+    with _record_lock, open(path, "a", encoding="utf-8") as record:
+        record.write(json.dumps(line) + "\n")
