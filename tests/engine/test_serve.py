@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -21,6 +20,8 @@ from pathlib import Path
 
 import httpx
 import psutil
+
+from tests.serving import free_port
 
 GAMIFY = Path(sys.executable).with_name("gamify")
 START_TIMEOUT = 60.0
@@ -40,13 +41,6 @@ class Engine:
     def redis_servers(self) -> list[psutil.Process]:
         children = psutil.Process(self.process.pid).children(recursive=True)
         return [child for child in children if "redis-server" in child.name()]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def _environment(data_dir: Path, port: int) -> dict[str, str]:
@@ -80,7 +74,7 @@ def _typename(engine: Engine) -> httpx.Response:
 @contextmanager
 def _gamify_serve(data_dir: Path) -> Iterator[Engine]:
     """A running `gamify serve`; stopped with SIGTERM (asserted clean) on exit."""
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen(
         [str(GAMIFY), "serve"],
         env=_environment(data_dir, port),

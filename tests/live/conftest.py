@@ -13,7 +13,6 @@ from uuid import UUID
 
 import httpx
 import pytest
-import uvicorn
 from starlette.applications import Starlette
 
 from core.broker import Broker
@@ -23,6 +22,7 @@ from engine.graphql import GamifyGraphQL
 from engine.websocket import FrameWritingProtocol
 from models.tenancy import create_api_key
 from tests.factories import PASSWORD, make_member, make_reward, make_tenant
+from tests.serving import uvicorn_serving
 
 LOGIN = "mutation($e: String!, $p: String!) { login(email: $e, password: $p) { token } }"
 MEMBER_TOKEN = "mutation($id: ID!) { createMemberToken(memberId: $id) { token errors { code } } }"
@@ -101,26 +101,11 @@ async def serving(
     """uvicorn on a free port of 127.0.0.1, with the WebSocket protocol `gamify serve` uses
     unless told otherwise; stopped (connections closed) on exit."""
     app = create_app(settings, init_orm=False)
-    config = uvicorn.Config(
-        app, host="127.0.0.1", port=0, log_level="warning", lifespan="on", ws=ws
-    )
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    async with asyncio.timeout(10):
-        while not server.started:  # uvicorn exposes no start event
-            if task.done():
-                task.result()
-                raise AssertionError("uvicorn stopped before starting")
-            await asyncio.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    url = f"http://127.0.0.1:{port}"
-    try:
-        async with httpx.AsyncClient(base_url=url, timeout=10, trust_env=False) as http:
-            yield LiveServer(url, app, http)
-    finally:
-        server.should_exit = True
-        async with asyncio.timeout(15):
-            await task
+    async with (
+        uvicorn_serving(app, lifespan="on", ws=ws) as url,
+        httpx.AsyncClient(base_url=url, timeout=10, trust_env=False) as http,
+    ):
+        yield LiveServer(url, app, http)
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -18,6 +17,8 @@ from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 
 import httpx
 import redis
+
+from tests.serving import free_port
 
 GAMIFY = Path(sys.executable).with_name("gamify")
 START_TIMEOUT = 60.0
@@ -40,13 +41,6 @@ class Child:
     @property
     def ws_url(self) -> str:
         return self.url.replace("http://", "ws://", 1) + "/graphql"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def with_db_index(url: str, index: int) -> str:

@@ -18,7 +18,6 @@ from typing import Any
 from uuid import UUID
 
 import pytest
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -35,6 +34,7 @@ from models.webhook_endpoints import create_endpoint
 from models.webhooks import DeliveryStatus, PayloadFormat, WebhookAttempt, WebhookDelivery
 from resolvers.jobs import enqueue_deliveries
 from tests.factories import make_member, make_reward, make_tenant
+from tests.serving import uvicorn_serving
 from tests.webhooks.receiver import Received, Receiver
 from tests.webhooks.worker_process import (
     Queue,
@@ -280,19 +280,12 @@ class HoldingReceiver(Receiver):
 async def holding_receiver() -> AsyncIterator[HoldingReceiver]:
     receiver = HoldingReceiver()
     app = Starlette(routes=[Route("/{path:path}", receiver._handle, methods=["POST"])])
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off")
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    async with asyncio.timeout(10):
-        while not server.started:  # noqa: ASYNC110 - uvicorn exposes no start event
-            await asyncio.sleep(0.01)
-    receiver.url = f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
-    try:
-        yield receiver
-    finally:
-        receiver.release.set()  # else shutting down waits for the held request
-        server.should_exit = True
-        await task
+    async with uvicorn_serving(app) as url:
+        receiver.url = url
+        try:
+            yield receiver
+        finally:
+            receiver.release.set()  # else shutting down waits for the held request
 
 
 async def test_worker_killed_mid_delivery_is_replaced_after_its_lease(
