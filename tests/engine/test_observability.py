@@ -135,44 +135,56 @@ async def until(condition_met: object, what: str) -> None:
 async def test_client_mistakes_are_info_lines_without_the_document_or_a_traceback(
     server: LiveServer, caplog: pytest.LogCaptureFixture
 ) -> None:
-    # given a capture of every record
+    # given a capture of every record, and a tenant's backend key
     caplog.set_level(logging.DEBUG)
+    t = await make_tenant()
+    _, key = await create_api_key(t.tenant.id, "backend")
+    backend = {"Authorization": f"Bearer {key}"}
+    bad_token = {"Authorization": "Bearer not-a-token"}
+    aliases = " ".join(f"a{n}: __typename" for n in range(20))
 
-    # when a login carries an inline password next to an unknown argument, point-master
-    # settings carry their auth value next to an unknown field, and an admin query comes
-    # with a token that is no token
-    login = await server.http.post(
-        "/graphql",
-        json={
-            "query": f'mutation {{ login(email: "a@b.test", password: "{SECRETS[0]}", '
-            "remember: true) { token } }"
-        },
-    )
-    settings_change = await server.http.post(
-        "/graphql",
-        json={
-            "query": "mutation { setPointMasterSettings(input: "
-            f'{{pointsLogAuthValue: "{SECRETS[1]}", colour: 1}}) {{ errors {{ code }} }} }}'
-        },
-    )
-    bad_token = await server.http.post(
-        "/graphql",
-        json={"query": "{ apiKeys { id } }"},
-        headers={"Authorization": "Bearer not-a-token"},
-    )
+    # when a login carries an inline password next to an unknown argument (and a bad token),
+    # point-master settings carry their auth value next to an unknown field, an admin query
+    # comes with a token that is no token, or from the backend, a cursor is garbage, and a
+    # query has too many aliases
+    mistakes = [
+        (
+            f'mutation {{ login(email: "a@b.test", password: "{SECRETS[0]}", remember: true) '
+            "{ token } }",
+            bad_token,
+            "GRAPHQL_VALIDATION_FAILED",
+        ),
+        (
+            "mutation { setPointMasterSettings(input: "
+            f'{{pointsLogAuthValue: "{SECRETS[1]}", colour: 1}}) {{ errors {{ code }} }} }}',
+            backend,
+            "GRAPHQL_VALIDATION_FAILED",
+        ),
+        ("{ apiKeys { id } }", bad_token, "UNAUTHENTICATED"),
+        ("{ apiKeys { id } }", backend, "FORBIDDEN"),
+        ('{ rewards(after: "garbage!") { edges { node { id } } } }', backend, None),
+        (f"{{ {aliases} }}", {}, "GRAPHQL_VALIDATION_FAILED"),
+    ]
+    answers = [
+        (await server.http.post("/graphql", json={"query": query}, headers=headers)).json()
+        for query, headers, _ in mistakes
+    ]
 
     # then each answered with an error, and each was logged as one INFO line with its code
-    assert "errors" in login.json() and "errors" in settings_change.json()
-    assert bad_token.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+    assert all(answer.get("errors") for answer in answers), answers
+    codes = [
+        code or answer["errors"][0]["extensions"]["code"]
+        for (_, _, code), answer in zip(mistakes, answers, strict=True)
+    ]
     graphql_lines = [r for r in caplog.records if r.name == "gamify.graphql"]
-    assert [r.levelno for r in graphql_lines] == [logging.INFO] * 3
-    assert "GRAPHQL_VALIDATION_FAILED" in graphql_lines[0].getMessage()
+    assert [r.levelno for r in graphql_lines] == [logging.INFO] * len(mistakes)
+    assert [r.getMessage().split()[2] for r in graphql_lines] == codes
     assert "UNAUTHENTICATED in apiKeys at apiKeys" in graphql_lines[2].getMessage()
     # and nothing anywhere is an error, has a traceback or quotes the document
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
     logged = caplog.text
     assert not [secret for secret in SECRETS if secret in logged]
-    assert "mutation" not in logged
+    assert "mutation" not in logged and "garbage" not in logged
 
 
 async def test_an_unexpected_error_is_an_error_with_a_bounded_traceback(
