@@ -37,7 +37,7 @@ from uuid import UUID
 import httpx
 import pytest
 import uvicorn
-from playwright.async_api import Browser, ConsoleMessage, Error, Page, async_playwright
+from playwright.async_api import Browser, ConsoleMessage, Error, Page, async_playwright, expect
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
@@ -62,6 +62,7 @@ CHROMIUM_ARGS = [
 ]
 START_TIMEOUT = 60.0
 WAIT_MS = 10_000  # any single thing a test waits for in the page, on a loaded CI machine
+expect.set_options(timeout=WAIT_MS)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

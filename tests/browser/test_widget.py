@@ -3,16 +3,21 @@ engine process."""
 
 from __future__ import annotations
 
+import asyncio
+import time
 from datetime import datetime, timedelta
+from uuid import UUID
 
+import httpx
 import pytest
 from playwright.async_api import Page, Route, expect
 
 from core import clock
 from core.settings import Settings
 from models.awards import AwardRequest, award_points
+from models.lifecycle import Via, transition
 from models.points import LedgerSource
-from models.redemptions import Redemption
+from models.redemptions import Redemption, RedemptionStatus
 from tests.browser.conftest import (
     EngineProcess,
     PageErrors,
@@ -25,6 +30,8 @@ from tests.browser.conftest import (
 from tests.factories import make_reward, make_tier
 
 pytestmark = pytest.mark.browser
+
+SHORT_TTL = 6  # seconds: long enough to open the page on a loaded machine
 
 REDEEM = """
 mutation($rewardId: ID!, $key: String) {
@@ -258,3 +265,134 @@ async def test_keyboard_only_redeem(
     await expect(confirm).to_be_hidden()
     await expect(redeem).to_be_focused()
     assert len(await redemptions_of(shop)) == 1
+
+
+async def test_widget_reconnects_after_the_engine_restarts_and_shows_what_changed_meanwhile(
+    engine: EngineProcess, shop_site: Site, settings: Settings, page: Page, page_errors: PageErrors
+) -> None:
+    # given a member's open page, live, with one redemption being processed
+    shop = await open_shop(settings, [shop_site.origin], points=300)
+    reward = await make_reward(shop.tenant_id, name="Cinema ticket", point_cost=100)
+    token = shop.token()
+    redeemed = await engine.gql(REDEEM, {"rewardId": str(reward.id), "key": "k1"}, token)
+    await open_widget(page, shop_site, token)
+    widget = page.locator("gamify-rewards")
+    await expect(widget.locator(".redemption .status")).to_have_text("Processing")
+    await expect(widget.locator(".link")).to_have_attribute("data-state", "open")
+    page_errors.expect(r"WebSocket connection to .* failed")
+    page_errors.expect("ERR_CONNECTION_REFUSED")
+
+    # when the engine process is killed, the redemption is fulfilled while it is down
+    await engine.stop(kill=True)
+    await expect(widget.locator(".link")).to_have_attribute("data-state", "reconnecting")
+    await transition(
+        shop.tenant_id,
+        UUID(redeemed["redemption"]["id"]),
+        RedemptionStatus.FULFILLED,
+        Via.CALLBACK,
+        actor="shop backend",
+        data={"code": "CINE-42"},
+    )
+    # and the engine comes back
+    await engine.start()
+
+    # then the widget reconnects by itself, and the change it missed arrives as an update
+    # (resumed after the last event it saw) with the code
+    await expect(widget.locator(".link")).to_have_attribute("data-state", "open", timeout=30_000)
+    await expect(widget.get_by_role("status")).to_have_text("Cinema ticket: Ready")
+    await expect(widget.locator(".redemption code")).to_have_text("CINE-42")
+
+
+async def test_a_page_on_an_origin_the_tenant_does_not_list_is_refused(
+    engine: EngineProcess,
+    shop_site: Site,
+    stranger_site: Site,
+    settings: Settings,
+    page: Page,
+    page_errors: PageErrors,
+    shoot: Shooter,
+) -> None:
+    # given a shop that lists only its own site, and the member's token on another site
+    shop = await open_shop(settings, [shop_site.origin], points=300)
+    token = shop.token()
+    page_errors.expect("blocked by CORS policy")
+    page_errors.expect("net::ERR_FAILED")
+
+    # when that site's page embeds the widget, and itself calls the API and the socket
+    await open_widget(page, stranger_site, token)
+    widget = page.locator("gamify-rewards")
+    tried = await page.evaluate(
+        """async ([endpoint, token]) => {
+            let fetched;
+            try {
+              await fetch(endpoint, { method: "POST", body: "{}", headers: {
+                Authorization: "Bearer " + token, "Content-Type": "application/json" } });
+              fetched = "answered";
+            } catch (error) { fetched = error.name; }
+            const socket = new WebSocket(endpoint.replace("http", "ws"), "graphql-transport-ws");
+            socket.onopen = () => socket.send(JSON.stringify({
+              type: "connection_init", payload: { Authorization: "Bearer " + token } }));
+            const closed = await new Promise((resolve) => (socket.onclose = (e) => resolve(e.code)));
+            return { fetched, closed };
+        }""",
+        [engine.graphql_url, token],
+    )
+
+    # then the browser refuses the fetch after its preflight, the engine closes the socket
+    # with 4403, and the widget says the page may not show the rewards
+    assert tried == {"fetched": "TypeError", "closed": 4403}
+    await expect(widget.get_by_role("alert")).to_have_text(
+        "This page is not allowed to show your rewards."
+    )
+    await expect(widget.locator(".catalog")).to_have_count(0)
+    await shoot(page, "refused")
+    # and the preflight the browser sent was answered 403, without CORS headers
+    async with httpx.AsyncClient(trust_env=False) as http:
+        preflight = await http.options(
+            engine.graphql_url,
+            headers={
+                "Origin": stranger_site.origin,
+                "Access-Control-Request-Method": "POST",
+                "Access-Control-Request-Headers": "authorization,content-type",
+            },
+        )
+    assert preflight.status_code == 403
+    assert "access-control-allow-origin" not in preflight.headers
+
+
+async def test_expired_token_fires_the_event_and_a_new_token_carries_on(
+    engine: EngineProcess,
+    shop_site: Site,
+    shop_tokens: list[str],
+    settings: Settings,
+    page: Page,
+) -> None:
+    # given the widget open with a token about to expire, and the shop's backend ready to
+    # hand the page a new one
+    shop = await open_shop(settings, [shop_site.origin], points=300)
+    await make_reward(shop.tenant_id, name="Gift card", point_cost=100)
+    expires_at = time.time() + SHORT_TTL
+    await open_widget(page, shop_site, shop.token(ttl=SHORT_TTL))
+    widget = page.locator("gamify-rewards")
+    await expect(widget.locator(".balance .amount")).to_have_text("300")
+    shop_tokens.append(shop.token())
+    await asyncio.sleep(max(0.0, expires_at - time.time()) + 1)  # let the first token expire
+
+    # when the member redeems after it expired
+    await widget.get_by_role("button", name="Redeem Gift card").click()
+    await widget.get_by_role("button", name="Yes, redeem").click()
+
+    # then the element told the page once (bubbling out of the shadow root), the page set
+    # the new token, and the redeem went through with it
+    await expect(widget.locator(".redemption .status")).to_have_text("Processing")
+    await expect(widget.locator(".balance .amount")).to_have_text("200")
+    assert await page.evaluate("window.expiredEvents") == [{"bubbles": True, "composed": True}]
+    assert shop_tokens == []
+    (redemption,) = await redemptions_of(shop)
+    # and the live connection carries on with the new token
+    await expect(widget.locator(".link")).to_have_attribute("data-state", "open")
+    await engine.callback(
+        shop.api_key, str(redemption.id), {"status": "fulfilled", "data": {"code": "GIFT-7"}}
+    )
+    await expect(widget.locator(".redemption code")).to_have_text("GIFT-7")
+    await expect(widget.get_by_role("alert")).to_have_count(0)

@@ -10,12 +10,24 @@ export const OPEN = ["REDEEMED", "POSTPONED", "RECOVERABLE_FAILURE"];
 const UPDATES = `subscription($after: ID) { redemptionUpdates(after: $after) {
   eventId oldStatus newStatus at event { id kind message actor } redemption { ${ROW} } } }`;
 
-// Calls onUpdate(update) for every event of the tenant's redemptions; the client resumes
-// after the last eventId it saw when the connection comes back (no gap, no duplicate).
-export function watchRedemptions(session, onUpdate, onError) {
+const RECENT = `{ redemptions(first: 20) { nodes { events { id } } } }`;
+
+// The newest event among the newest redemptions: a screen that has just read its data
+// subscribes after it, so a change made between that read and the subscription reaching
+// the server is replayed rather than missed ("0" when the tenant has none: all of them).
+export async function startCursor(session) {
+  const data = await session.request(RECENT);
+  const ids = data.redemptions.nodes.flatMap((r) => r.events.map((e) => Number(e.id)));
+  return String(ids.length ? Math.max(...ids) : 0);
+}
+
+// Calls onUpdate(update) for every event of the tenant's redemptions after `after`; the
+// client resumes after the last eventId it saw when the connection comes back (no gap,
+// no duplicate).
+export function watchRedemptions(session, onUpdate, onError, after = null) {
   return session.liveClient().subscribe(
     UPDATES,
-    {},
+    after === null ? {} : { after },
     {
       next: (result) => {
         const data = result && result.data ? result.data : result;

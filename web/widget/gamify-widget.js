@@ -29,6 +29,7 @@ export class GamifyRewards extends HTMLElement {
     this._problem = null; // null | "network" | "expired" | "refused" | "error"
     this._problemText = "";
     this._link = "connecting";
+    this._heard = new Map(); // redemption id -> the last status the member was told of
     this._keys = new Map(); // reward id -> idempotency key of the intent not yet settled
     this._intent = null; // the redeem being confirmed: { item, opener, sending, message }
     this._retries = 0;
@@ -79,7 +80,7 @@ export class GamifyRewards extends HTMLElement {
     this._http.addEventListener("token-expired", () => this._expired());
     this._live = new LiveClient({ url: socketUrl(this.endpoint), token: this.token });
     this._live.addEventListener("token-expired", () => this._expired());
-    this._live.addEventListener("refused", () => this._load()); // HTTP tells why
+    this._live.addEventListener("refused", () => ((this._refused = true), this._load())); // HTTP tells why
     this._live.addEventListener("status", (event) => {
       const wasDown = this._link === "reconnecting";
       this._link = event.detail;
@@ -87,13 +88,24 @@ export class GamifyRewards extends HTMLElement {
       if (event.detail === "open" && wasDown) this._load();
       else this._render();
     });
-    this._live.subscribe(UPDATES, {}, { next: (p) => this._onUpdate(p.data.myRedemptionUpdates) }, { resumeKey: "myRedemptionUpdates" });
+    // Balances need no resume point: listen at once (a refused socket also tells a
+    // refused fetch, which the browser reports as a network failure, from a real one).
     this._live.subscribe(BALANCE, {}, { next: (p) => this._onBalance(p.data.myBalanceChanged) });
     this._load();
   }
 
+  // Redemption updates start from what the first load saw: the newest event of the member's
+  // redemptions ("0" when there is none), so nothing between the two is missed.
+  _subscribe(redemptions) {
+    const ids = redemptions.flatMap((r) => r.events.map((e) => Number(e.id)));
+    const after = String(Math.max(0, ...ids));
+    this._live.subscribe(UPDATES, { after }, { next: (p) => this._onUpdate(p.data.myRedemptionUpdates) }, { resumeKey: "myRedemptionUpdates" });
+    this._subscribed = true;
+  }
+
   _stop() {
     this._live?.close();
+    this._subscribed = false;
     clearTimeout(this._retryTimer);
     clearTimeout(this._refreshTimer);
     this._http = this._live = null;
@@ -102,6 +114,7 @@ export class GamifyRewards extends HTMLElement {
   _useToken(token) {
     if (!this._http) return this._start();
     this._http.token = token;
+    this._refused = false;
     this._live.token = token; // reconnects, resuming after the last event seen
     if (this._problem === "expired" || this._problem === "refused") this._problem = null;
     this._expiredToken = null;
@@ -124,6 +137,9 @@ export class GamifyRewards extends HTMLElement {
       const data = await this._http.request(LOAD);
       const redemptions = new Map(data.redemptions.nodes.map((r) => [r.id, r]));
       this._data = { me: data.me, catalog: data.catalog.nodes, redemptions };
+      // Statuses announced from live updates only; a reload does not steal a pending one.
+      for (const r of redemptions.values()) if (!this._heard.has(r.id)) this._heard.set(r.id, r.status);
+      if (!this._subscribed) this._subscribe(data.redemptions.nodes);
       this._retries = 0;
       if (this._problem !== "expired") this._problem = null;
     } catch (error) {
@@ -139,6 +155,11 @@ export class GamifyRewards extends HTMLElement {
       this._problemText = error.message;
       return;
     }
+    if (error.code === "NETWORK_ERROR" && this._refused) {
+      // The socket was answered and refused: a fetch that fails too was refused by CORS.
+      this._problem = "refused";
+      return;
+    }
     // Down, restarting or rate limited: try again later, backing off.
     this._problem = "network";
     const wait = error.retryAfter != null ? error.retryAfter * 1000 : Math.min(RETRY_MAX, 1000 * 2 ** this._retries++);
@@ -152,9 +173,11 @@ export class GamifyRewards extends HTMLElement {
 
   _onUpdate(update) {
     if (!update || !this._data) return this._refreshSoon();
-    const known = this._data.redemptions.get(update.redemption.id);
-    this._data.redemptions.set(update.redemption.id, update.redemption);
-    if (known && known.status !== update.redemption.status)
+    const { id, status } = update.redemption;
+    const heard = this._heard.get(id);
+    this._heard.set(id, status);
+    this._data.redemptions.set(id, update.redemption);
+    if (heard && heard !== status)
       this._announce(this._t("statusChanged", { reward: update.redemption.reward.name, status: this._t(update.redemption.status) }));
     this._render();
     this._refreshSoon(); // stock, limits and cooldowns may have moved

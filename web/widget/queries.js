@@ -7,7 +7,7 @@ export const LOAD = `query Widget {
     accounts { id balance pending expiringSoon nextExpiryAt historyAtMaster pointDefinition { id name } } }
   catalog(first: 100) { nodes { canRedeem reason reward { id name description pointCost stock imageUrl
     publicData cooldownSeconds availableFrom availableUntil pointDefinition { id name } minTier { id name } } } }
-  redemptions(first: 30) { nodes { ${REDEMPTION} } }
+  redemptions(first: 30) { nodes { ${REDEMPTION} events { id } } }
 }`;
 
 export const REDEEM = `mutation Redeem($rewardId: ID!, $key: String!) {

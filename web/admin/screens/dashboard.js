@@ -1,6 +1,6 @@
 // Today at a glance: redemptions by status, the live feed, webhook health, pending batches.
 import { el, errorText, shortId, statusBadge, when, who } from "../format.js";
-import { watchRedemptions } from "../redemption-fields.js";
+import { startCursor, watchRedemptions } from "../redemption-fields.js";
 
 const READ = `{
   redemptionCounts { status count }
@@ -44,6 +44,7 @@ export async function render(main, { session }) {
         data.syncBatches.pageInfo.hasNextPage ? el("li", {}, el("a", { href: "#/point-master" }, "more…")) : null)
       : el("p", { class: "muted" }, "None: every upload is applied."));
   }
+  const cursor = await startCursor(session).catch(() => null);
   await load().catch((err) => (problem.textContent = errorText(err)));
 
   let reloading = null;
@@ -60,7 +61,7 @@ export async function render(main, { session }) {
       reloading = null;
       load().catch((err) => (problem.textContent = errorText(err)));
     }, 1000);
-  }, (err) => (problem.textContent = `Live feed stopped: ${errorText(err)}`));
+  }, (err) => (problem.textContent = `Live feed stopped: ${errorText(err)}`), cursor);
   return () => {
     stop();
     clearTimeout(reloading);

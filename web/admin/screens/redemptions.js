@@ -1,6 +1,6 @@
 // The Transactions tab: every redemption, filtered, newest first, changing live.
 import { el, errorText } from "../format.js";
-import { COLUMNS, ROW, STATUSES, watchRedemptions } from "../redemption-fields.js";
+import { COLUMNS, ROW, STATUSES, startCursor, watchRedemptions } from "../redemption-fields.js";
 
 const LIST = `query($filter: RedemptionFilter, $after: String) {
   redemptions(filter: $filter, first: 25, after: $after) {
@@ -70,6 +70,7 @@ export async function render(main, { session, query }) {
   }
 
   filters.addEventListener("admin-submit", (e) => apply(e.detail.values).catch((err) => filters.showError(errorText(err))));
+  const cursor = await startCursor(session).catch(() => null);
   await apply(filters.values()).catch((err) => (problem.textContent = errorText(err)));
 
   const stop = watchRedemptions(
@@ -77,11 +78,14 @@ export async function render(main, { session, query }) {
     (update) => {
       problem.textContent = "";
       const row = update.redemption;
-      const visible = matches(row);
-      // New ones go on top of the first page only: older pages stay as they were read.
-      if (!table.upsert(row, { prepend: visible && table.page === 0 }) && !visible) return;
+      // New ones go on top of the first page only (older pages stay as they were read);
+      // a replayed change of an older redemption off this page is not one of them.
+      const top = table.rows[0];
+      const isNew = table.page === 0 && matches(row) && (!top || row.createdAt >= top.createdAt);
+      table.upsert(row, { prepend: isNew });
     },
     (err) => (problem.textContent = `Live updates stopped: ${errorText(err)}`),
+    cursor,
   );
   return () => stop();
 }
