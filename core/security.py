@@ -13,6 +13,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Literal
+from uuid import UUID
 
 import jwt
 from argon2 import PasswordHasher
@@ -75,11 +76,28 @@ def read_token(secret: str, token: str) -> TokenClaims:
         )
     except jwt.InvalidTokenError as exc:
         raise Unauthenticated("Invalid token") from exc
-    if int(payload["exp"]) <= int(clock.now().timestamp()):
+    expires = payload["exp"]
+    if not isinstance(expires, int) or isinstance(expires, bool):  # we issue whole seconds
+        raise Unauthenticated("Invalid token")
+    if expires <= int(clock.now().timestamp()):
         raise TokenExpired()
     if payload["typ"] not in ("admin", "member"):
         raise Unauthenticated("Invalid token")
+    # Signed by us does not make every claim well-formed (another deployment's key, a
+    # hand-made token): callers turn sub and tid into UUIDs, so check them here.
+    if not (_is_uuid(payload["sub"]) and _is_uuid(payload["tid"])):
+        raise Unauthenticated("Invalid token")
     return TokenClaims(kind=payload["typ"], subject=payload["sub"], tenant_id=payload["tid"])
+
+
+def _is_uuid(value: object) -> bool:
+    if not isinstance(value, str):
+        return False
+    try:
+        UUID(value)
+    except ValueError:
+        return False
+    return True
 
 
 def new_api_key() -> str:

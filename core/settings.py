@@ -88,7 +88,7 @@ class Settings:
     worker_metrics_port: int = 0
     max_body_bytes: int = 1_048_576
     max_upload_bytes: int = 4_194_304
-    max_query_cost: int = 5000
+    max_query_cost: int = 10_000
 
     @property
     def embedded_database(self) -> bool:
@@ -165,7 +165,7 @@ def load_settings() -> Settings:
         worker_metrics_port=_int("GAMIFY_WORKER_METRICS_PORT", 0),
         max_body_bytes=_int("GAMIFY_MAX_BODY_BYTES", 1_048_576),
         max_upload_bytes=_int("GAMIFY_MAX_UPLOAD_BYTES", 4_194_304),
-        max_query_cost=_int("GAMIFY_MAX_QUERY_COST", 5000),
+        max_query_cost=_int("GAMIFY_MAX_QUERY_COST", 10_000),
     )
 
 

@@ -26,6 +26,7 @@ from engine.logging_setup import configure_logging
 from engine.metrics import metrics_endpoint
 from engine.pointmaster_rest import pointmaster_routes
 from engine.readiness import ready_endpoint
+from engine.request_body import BodyGuard
 from engine.request_id import RequestIdMiddleware
 from engine.request_metrics import RequestMetricsMiddleware
 from engine.rest import callback_endpoint
@@ -99,6 +100,11 @@ def create_app(settings: Settings, *, init_orm: bool = True) -> Starlette:
         Middleware(RequestIdMiddleware),
         Middleware(RequestMetricsMiddleware),
         Middleware(CORSMiddleware, policy=graphql.origins),
+        Middleware(
+            BodyGuard,
+            max_bytes=settings.max_body_bytes,
+            max_upload_bytes=settings.max_upload_bytes,
+        ),
     ]
     return Starlette(routes=routes, middleware=middleware, lifespan=lifespan, debug=settings.debug)
 

@@ -6,43 +6,32 @@ GET  /api/v2/point-accounts/balances/status/{id}      (also .../transactions/sta
 
 An upload is stored, then applied by a worker: the POST answers 202 at once with the
 batch's status body `{messages, id, status, timeStamp}`.
+Bodies are strict JSON (engine.request_body.parse_json: 400 with a code and the item's
+path, e.g. `[3].contactId`) of at most GAMIFY_MAX_UPLOAD_BYTES (413 beyond).
 """
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from core.errors import AuthError, DomainError, InvalidInput
+from core.errors import AuthError, DomainError
 from core.queue import JobQueue
 from core.settings import Settings
-from engine.rest import api_key_principal, error_response
+from engine.rest import api_key_principal, error_response, json_body
 from models.pointmaster import SyncKind
 from models.sync import accept_batch, get_batch, status_json
 from resolvers.pointmaster import enqueue_sync_batch
-
-MAX_BODY_BYTES = 4 * 1024 * 1024
-
-
-async def _json_body(request: Request) -> Any:
-    raw = await request.body()
-    if len(raw) > MAX_BODY_BYTES:
-        raise InvalidInput("The body is too large", code="TOO_LARGE")
-    try:
-        return json.loads(raw or b"null")
-    except ValueError as exc:
-        raise InvalidInput("The body is not valid JSON", code="INVALID_JSON") from exc
 
 
 def _upload(kind: SyncKind, settings: Settings, queue: JobQueue) -> Any:
     async def upload(request: Request) -> JSONResponse:
         try:
             principal = await api_key_principal(request, settings)
-            batch = await accept_batch(principal.tenant_id, kind, await _json_body(request))
+            batch = await accept_batch(principal.tenant_id, kind, await json_body(request))
         except (DomainError, AuthError) as exc:
             return error_response(exc)
         await enqueue_sync_batch(queue, batch.id)

@@ -5,7 +5,6 @@ Errors answer `{"error": {"code", "message", "field"}}` with 400/401/403/404/409
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -17,6 +16,7 @@ from core import clock
 from core.errors import AuthError, Conflict, DomainError, Forbidden, InvalidInput, NotFound
 from core.queue import JobQueue
 from core.settings import Settings
+from engine.request_body import BadBody, parse_json
 from models.lifecycle import Via, transition
 from models.redemptions import Redemption, RedemptionStatus
 from resolvers.auth import Principal, authenticate
@@ -49,14 +49,26 @@ async def api_key_principal(request: Request, settings: Settings) -> Principal:
     return principal
 
 
-async def json_object(request: Request) -> dict[str, Any]:
+async def json_body(request: Request) -> Any:
+    """The body as strict JSON (engine.request_body.parse_json); its problems as InvalidInput."""
     try:
-        body = json.loads(await request.body() or b"null")
-    except ValueError as exc:
-        raise InvalidInput("The body is not valid JSON", code="INVALID_JSON") from exc
+        return parse_json(await request.body())
+    except BadBody as exc:
+        raise InvalidInput(exc.message, code=exc.code, field=exc.field) from None
+
+
+async def json_object(request: Request) -> dict[str, Any]:
+    body = await json_body(request)
     if not isinstance(body, dict):
         raise InvalidInput("Send a JSON object", code="INVALID_JSON")
     return body
+
+
+def _optional_string(body: dict[str, Any], name: str) -> str | None:
+    value = body.get(name)
+    if value is not None and not isinstance(value, str):
+        raise InvalidInput(f"{name} must be a string or null", field=name)
+    return value
 
 
 def redemption_json(redemption: Redemption) -> dict[str, Any]:
@@ -82,7 +94,7 @@ def callback_endpoint(settings: Settings, queue: JobQueue, broker: Any) -> Any:
             except ValueError:
                 raise NotFound("Redemption not found", field="id") from None
             body = await json_object(request)
-            status = CALLBACK_STATUSES.get(str(body.get("status", "")).lower())
+            status = CALLBACK_STATUSES.get((_optional_string(body, "status") or "").lower())
             if status is None:
                 allowed = "|".join(CALLBACK_STATUSES)
                 raise InvalidInput(f"status must be {allowed}", field="status")
@@ -90,14 +102,13 @@ def callback_endpoint(settings: Settings, queue: JobQueue, broker: Any) -> Any:
             if data is not None and not isinstance(data, dict):
                 raise InvalidInput("data must be a JSON object", field="data")
             occurred_at = None
-            if body.get("fulfilled_at") is not None:
+            fulfilled_at = _optional_string(body, "fulfilled_at")
+            if fulfilled_at is not None:
                 try:
-                    occurred_at = datetime.fromisoformat(
-                        str(body["fulfilled_at"]).replace("Z", "+00:00")
-                    )
+                    occurred_at = datetime.fromisoformat(fulfilled_at.replace("Z", "+00:00"))
                 except ValueError:
                     raise InvalidInput("Use an ISO 8601 time", field="fulfilled_at") from None
-            reason = body.get("reason")
+            reason = _optional_string(body, "reason")
             moved = await transition(
                 principal.tenant_id,
                 redemption_id,
@@ -105,7 +116,7 @@ def callback_endpoint(settings: Settings, queue: JobQueue, broker: Any) -> Any:
                 Via.CALLBACK,
                 actor=principal.actor,
                 data=data,
-                reason=str(reason) if reason is not None else None,
+                reason=reason,
                 occurred_at=occurred_at,
             )
         except (DomainError, AuthError) as exc:

@@ -12,6 +12,7 @@ from tortoise.transactions import in_transaction
 
 from core import clock
 from core.errors import InvalidInput, NotFound, Refused
+from models.field_limits import MAX_DESCRIPTION, check_text
 from models.grants import settle_account
 from models.idempotency import claim_key, replayed_result, request_fingerprint, validate_key
 from models.ledger import ensure_account, lock_account, lower_settle_hint, post_entry
@@ -30,6 +31,9 @@ SYSTEM_SOURCES = frozenset(
     {LedgerSource.REDEMPTION, LedgerSource.REFUND, LedgerSource.EXPIRY, LedgerSource.BALANCE_SYNC}
 )
 MAX_AMOUNT = 1_000_000_000  # GraphQL Int is 32-bit
+# GraphQL Int is 32-bit signed: a balance (and its pending points, which become balance)
+# beyond this could no longer be read, so no award or adjustment may take it there.
+MAX_BALANCE = 2**31 - 1
 
 
 @dataclass(frozen=True)
@@ -56,6 +60,7 @@ class AwardRequest:
 def validate_award(req: AwardRequest, now: datetime) -> None:
     if req.amount == 0 or abs(req.amount) > MAX_AMOUNT:
         raise InvalidInput("Amount must be non-zero and at most 10^9", field="amount")
+    check_text(req.description, MAX_DESCRIPTION, "description")
     if req.source in SYSTEM_SOURCES:
         raise InvalidInput("This source is reserved for the engine", field="source")
     if req.amount < 0 and (req.valid_from or req.valid_to):
@@ -116,6 +121,12 @@ async def award_points(
             account = await lock_account(conn, member.id, definition.id)
             assert account is not None  # ensured above; accounts are never deleted alone
             await settle_account(conn, account, now)
+            if req.amount > 0 and account.balance + account.pending + req.amount > MAX_BALANCE:
+                raise Refused(
+                    f"The balance (with pending points) would exceed {MAX_BALANCE:,}",
+                    field="amount",
+                    code="BALANCE_LIMIT",
+                )
             if req.amount > 0 and req.valid_from is not None and req.valid_from > now:
                 pending = await _add_grant(conn, account, req, posting_id, now, pending=True)
                 return PointsPosted(account=account, entry=None, grant=pending)

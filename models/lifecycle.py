@@ -18,6 +18,7 @@ from tortoise.transactions import in_transaction
 
 from core import clock
 from core.errors import Conflict, NotFound
+from models.field_limits import MAX_FULFILLMENT_DATA_BYTES, MAX_REASON, check_json_size, check_text
 from models.ledger import lock_account, post_entry
 from models.members import Member
 from models.outbox import add_deliveries
@@ -83,6 +84,8 @@ async def transition(
 ) -> Transition:
     """Move the redemption to `target`. `occurred_at` is when the caller says it happened
     (e.g. the provider's `fulfilled_at`); it is kept on the timeline event."""
+    check_json_size(data, MAX_FULFILLMENT_DATA_BYTES, "data")
+    check_text(reason, MAX_REASON, "reason")
     for _ in range(_MAX_RACES):
         redemption = await Redemption.get_or_none(id=redemption_id, tenant_id=tenant_id)
         if redemption is None:

@@ -9,6 +9,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.functions import Max
 
 from core.errors import Conflict, InvalidInput, NotFound
+from models.field_limits import MAX_DESCRIPTION, check_columns, check_text
 from models.members import Member, Tier
 from models.points import PointDefinition
 
@@ -42,6 +43,7 @@ async def upsert_member(
         if address is not None and not isinstance(address, dict):
             raise InvalidInput("Use a JSON object", field="address", code="INVALID")
         values["address"] = address
+    check_columns(Member, values, {"email": "email", "name": "name"})
     if tier_id is not _UNSET:
         if tier_id is not None and not await Tier.exists(id=tier_id, tenant_id=tenant_id):
             raise NotFound("Tier not found", field="tierId", code="NOT_FOUND")
@@ -72,6 +74,7 @@ async def get_member(tenant_id: UUID, member_id: UUID) -> Member:
 async def save_tier(tenant_id: UUID, tier_id: UUID | None, name: str, rank: int) -> Tier:
     if not name.strip():
         raise InvalidInput("A name is required", field="name", code="REQUIRED")
+    check_columns(Tier, {"name": name.strip()}, {})
     try:
         if tier_id is None:
             return await Tier.create(tenant_id=tenant_id, name=name.strip(), rank=rank)
@@ -97,6 +100,8 @@ async def save_point_definition(
 ) -> PointDefinition:
     if not name.strip():
         raise InvalidInput("A name is required", field="name", code="REQUIRED")
+    check_columns(PointDefinition, {"name": name.strip()}, {})
+    check_text(description, MAX_DESCRIPTION, "description")
     try:
         if definition_id is None:
             highest = (

@@ -16,6 +16,7 @@ from core.origins import parse_origin
 from models.tenants import TenantOrigin
 
 MAX_ORIGINS = 50
+MAX_ORIGIN_LENGTH = 300  # the column's length
 
 
 async def tenant_origins(tenant_id: UUID) -> list[str]:
@@ -30,7 +31,7 @@ async def set_tenant_origins(tenant_id: UUID, values: list[str]) -> list[str]:
     origins: list[str] = []
     for index, value in enumerate(values):
         origin = parse_origin(value)
-        if origin is None:
+        if origin is None or len(origin) > MAX_ORIGIN_LENGTH:
             raise InvalidInput(
                 f"'{value[:100]}' is not an origin: use scheme://host[:port], "
                 "e.g. https://shop.example",

@@ -18,6 +18,7 @@ from core.security import (
     new_api_key,
     verify_password,
 )
+from models.field_limits import check_columns
 from models.points import PointDefinition
 from models.tenants import ApiKey, Tenant, TenantAdmin
 
@@ -86,6 +87,7 @@ async def create_api_key(tenant_id: UUID, name: str) -> tuple[ApiKey, str]:
     """Returns the stored key and its plaintext, which is shown once and never stored."""
     if not name.strip():
         raise InvalidInput("A name is required", field="name")
+    check_columns(ApiKey, {"name": name.strip()}, {})
     plaintext = new_api_key()
     key = await ApiKey.create(
         tenant_id=tenant_id,

@@ -68,6 +68,7 @@ class PointsErrorCode(Enum):
     INSUFFICIENT_POINTS = "INSUFFICIENT_POINTS"
     IDEMPOTENCY_CONFLICT = "IDEMPOTENCY_CONFLICT"
     MASTER_OWNS_POINTS = "MASTER_OWNS_POINTS"
+    BALANCE_LIMIT = "BALANCE_LIMIT"  # the balance would pass 2^31-1, GraphQL Int's limit
 
 
 @strawberry.enum

@@ -31,6 +31,7 @@ class PointMasterErrorCode(Enum):
     ADJUSTMENT_ENDPOINT_DISABLED = "ADJUSTMENT_ENDPOINT_DISABLED"
     INSUFFICIENT_POINTS = "INSUFFICIENT_POINTS"
     IDEMPOTENCY_CONFLICT = "IDEMPOTENCY_CONFLICT"
+    BALANCE_LIMIT = "BALANCE_LIMIT"
 
 
 @strawberry.type
@@ -145,7 +146,12 @@ class PointMasterSettings:
         )
 
 
-@strawberry.input(description="Omitted fields are kept; null or empty clears them")
+@strawberry.input(
+    description=(
+        "Omitted fields are kept; null or empty clears them (the auth header, timeout and "
+        "cache TTL go back to their defaults: Authorization, 5000 ms, 60 s)"
+    )
+)
 class PointMasterSettingsInput:
     points_log_url: str | None = strawberry.UNSET
     points_log_auth_header: str | None = strawberry.UNSET

@@ -52,6 +52,7 @@ from schema.pointmaster import (
 )
 from schema.points import LedgerConnection, PointDefinition, PointDefinitionPayload, PointsPayload
 from schema.points_log import PointsLog
+from schema.query_cost import query_cost_rule
 from schema.redemptions import Redemption, RedemptionConnection, RedemptionPayload
 from schema.rewards import CatalogConnection, Reward, RewardConnection, RewardPayload
 from schema.sync_batches import SyncBatch, SyncBatchPayload
@@ -64,6 +65,7 @@ from schema.tenants import (
     TierPayload,
     TokenPayload,
 )
+from schema.text_input import StorableTextRule, StorableVariables
 from schema.webhooks import (
     WebhookDeletePayload,
     WebhookDeliveryConnection,
@@ -232,6 +234,8 @@ def _extensions(settings: Settings) -> list[type[SchemaExtension] | Callable[[],
     limits = [
         *QueryDepthLimiter(max_depth=settings.max_query_depth).validation_rules,
         *MaxAliasesLimiter(max_alias_count=settings.max_query_aliases).validation_rules,
+        StorableTextRule,
+        query_cost_rule(settings.max_query_cost),
     ]
     extensions: list[Any] = [
         RefusalCodes,  # before MaskInternalErrors: sees internal errors only masked
@@ -240,6 +244,7 @@ def _extensions(settings: Settings) -> list[type[SchemaExtension] | Callable[[],
         lambda: ParserCacheWithCodes(maxsize=1000),
         lambda: ValidationCache(maxsize=1000),
         lambda: MaskInternalErrors(should_mask_error=lambda e: not _is_user_facing(e)),
+        StorableVariables,
         OperationLabel,
     ]
     if not settings.introspection:

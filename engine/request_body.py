@@ -1,0 +1,173 @@
+"""Request bodies at the door: size limit, UTF-8, strict JSON, storable text.
+
+`BodyGuard` (ASGI middleware) reads the body of every POST to `/graphql` and `/api/` up
+to the configured limit (413 `BODY_TOO_LARGE` beyond it) and, for `/graphql`, also checks
+that it is a JSON object the GraphQL layer can take; the REST handlers parse theirs with
+`parse_json`. Refusals are coded in each endpoint's own error shape:
+`{"errors": [{"message", "extensions": {"code", "field"}}]}` on `/graphql`,
+`{"error": {"code", "message", "field"}}` on the REST endpoints.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+from starlette.datastructures import Headers, QueryParams
+from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from core.text import json_problem
+
+GRAPHQL_PATH = "/graphql"
+REST_PREFIX = "/api/"
+
+
+class BadBody(Exception):
+    """A body the engine will not take; `status` is the HTTP answer."""
+
+    def __init__(self, message: str, code: str, *, status: int = 400, field: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.code = code
+        self.status = status
+        self.field = field
+
+
+def _no_constant(name: str) -> Any:
+    raise BadBody(f"{name} is not a JSON number", "INVALID_NUMBER")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise BadBody(f"{text} is out of range", "INVALID_NUMBER")
+    return value
+
+
+def parse_json(raw: bytes, *, text: bool = True) -> Any:
+    """Strict JSON from a client: UTF-8, no NaN/Infinity, finite numbers, at most
+    core.text.MAX_JSON_DEPTH deep, and (with `text`) no string that cannot be stored (NUL,
+    lone surrogates)."""
+    try:
+        decoded = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise BadBody("The body is not UTF-8", "INVALID_UTF8") from None
+    try:
+        value = json.loads(decoded or "null", parse_constant=_no_constant, parse_float=_finite)
+    except RecursionError:
+        # The C decoder stops at the interpreter's recursion limit, long before memory runs out.
+        raise BadBody("The JSON is nested too deep", "TOO_DEEP") from None
+    except ValueError as exc:  # also the digit limit of huge integers
+        raise BadBody("The body is not valid JSON", "INVALID_JSON") from exc
+    problem = json_problem(value, text=text)
+    if problem is not None:
+        raise BadBody(problem.message, problem.code, field=problem.field or None)
+    return value
+
+
+def error_json(path: str, exc: BadBody) -> JSONResponse:
+    if path == GRAPHQL_PATH:
+        extensions = {"code": exc.code, **({"field": exc.field} if exc.field else {})}
+        return JSONResponse(
+            {"errors": [{"message": exc.message, "extensions": extensions}]}, exc.status
+        )
+    return JSONResponse(
+        {"error": {"code": exc.code, "message": exc.message, "field": exc.field}}, exc.status
+    )
+
+
+async def read_limited(receive: Receive, limit: int) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    more = True
+    while more:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            break
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise BadBody(f"The body is larger than {limit} bytes", "BODY_TOO_LARGE", status=413)
+        chunks.append(chunk)
+        more = message.get("more_body", False)
+    return b"".join(chunks)
+
+
+def _graphql_body(raw: bytes) -> None:
+    # Strings are checked by the schema (schema/text_input.py), for every transport, with
+    # the path of the variable or argument that holds them.
+    body = parse_json(raw, text=False)
+    if not isinstance(body, dict):
+        raise BadBody("Send a JSON object: {query, variables, operationName}", "INVALID_REQUEST")
+
+
+def _graphql_query_variables(scope: Scope) -> None:
+    """GET /graphql?query=...&variables=...: the variables are JSON too."""
+    if scope["path"] != GRAPHQL_PATH:
+        return
+    variables = QueryParams(scope.get("query_string", b"")).get("variables")
+    if variables:
+        parse_json(variables.encode("utf-8", "surrogatepass"), text=False)
+
+
+class BodyGuard:
+    def __init__(self, app: ASGIApp, *, max_bytes: int, max_upload_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+        self.max_upload_bytes = max_upload_bytes
+
+    def _limit(self, path: str) -> int | None:
+        if path == GRAPHQL_PATH:
+            return self.max_bytes
+        if path.startswith("/api/v2/point-accounts/"):
+            return self.max_upload_bytes
+        if path.startswith(REST_PREFIX):
+            return self.max_bytes
+        return None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        limit = self._limit(scope.get("path", "")) if scope["type"] == "http" else None
+        if limit is None or scope["method"] not in ("GET", "POST"):
+            await self.app(scope, receive, send)
+            return
+        path = scope["path"]
+        if scope["method"] == "GET":
+            try:
+                _graphql_query_variables(scope)
+            except BadBody as exc:
+                await error_json(path, exc)(scope, receive, send)
+                return
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        try:
+            declared = int(headers.get("content-length") or 0)
+        except ValueError:
+            declared = 0
+        try:
+            if declared > limit:
+                raise BadBody(
+                    f"The body is larger than {limit} bytes", "BODY_TOO_LARGE", status=413
+                )
+            raw = await read_limited(receive, limit)
+            if path == GRAPHQL_PATH and "application/json" in headers.get("content-type", ""):
+                _graphql_body(raw)
+        except BadBody as exc:
+            await error_json(path, exc)(scope, receive, send)
+            return
+        await self.app(scope, _replay(raw, receive), send)
+
+
+def _replay(raw: bytes, receive: Receive) -> Receive:
+    sent = False
+
+    async def replayed() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": raw, "more_body": False}
+        return await receive()  # after the body: disconnect, as the server reports it
+
+    return replayed
