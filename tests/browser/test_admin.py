@@ -20,7 +20,8 @@ from tests.browser.admin_fixtures import (  # noqa: F401 (fixtures, by their nam
     log_in,
     receiver_fixture,
 )
-from tests.browser.conftest import Shooter
+from tests.browser.conftest import PageErrors, Shooter
+from tests.factories import PASSWORD
 
 pytestmark = pytest.mark.browser
 
@@ -342,6 +343,124 @@ async def test_in_follower_mode_the_member_card_shows_the_masters_log_and_a_deli
     (sent,) = receiver.received(f"adjust-{tid}")
     assert sent["body"]["eventType"] == "loyalty.addPoints"
     await shoot(page, "member-card-follower", full_page=True)
+
+
+async def test_the_dashboard_counts_todays_redemptions_and_feeds_changes_live(
+    page: Page, admin_tenant: AdminTenant, shoot: Shooter
+) -> None:
+    # given one redemption already made today, and staff on the dashboard
+    reward_id = await _reward(admin_tenant, name="Cinema ticket")
+    ext = await _member(admin_tenant)
+    await _redeem(admin_tenant, reward_id, ext)
+    await log_in(page, admin_tenant)
+    redeemed = page.locator('#counts [data-status="REDEEMED"] .n')
+    await expect(redeemed).to_have_text("1")
+
+    # when another one is made and the first is then fulfilled by the shop's backend
+    second = await _redeem(admin_tenant, reward_id, ext)
+    await admin_tenant.engine.callback(admin_tenant.api_key, second, {"status": "fulfilled"})
+
+    # then the feed shows the change as it happens, and the counts follow
+    fulfilled = page.locator("#feed li").filter(has_text="FULFILLED").first
+    await expect(fulfilled).to_contain_text("Cinema ticket")
+    await expect(fulfilled).to_contain_text(ext)
+    await expect(page.locator('#counts [data-status="FULFILLED"] .n')).to_have_text("1")
+    await expect(redeemed).to_have_text("1")
+    await shoot(page, "dashboard-live", full_page=True)
+
+
+async def test_redemptions_are_filtered_by_status_and_member(
+    page: Page, admin_tenant: AdminTenant
+) -> None:
+    # given two members' redemptions, one of them postponed
+    reward_id = await _reward(admin_tenant)
+    ann, bob = await _member(admin_tenant), await _member(admin_tenant)
+    anns = await _redeem(admin_tenant, reward_id, ann)
+    bobs = await _redeem(admin_tenant, reward_id, bob)
+    await admin_tenant.engine.callback(admin_tenant.api_key, bobs, {"status": "postponed"})
+    await log_in(page, admin_tenant, "redemptions")
+    await expect(page.locator("admin-table tbody tr")).to_have_count(2)
+
+    # when staff filter by status
+    await page.get_by_label("Status").select_option("POSTPONED")
+    await page.get_by_role("button", name="Filter").click()
+    # then only the postponed one is listed
+    await expect(page.locator("admin-table tbody tr")).to_have_count(1)
+    await expect(_row(page, bobs)).to_be_visible()
+
+    # when they filter by a member instead, and by one that does not exist
+    await page.get_by_label("Status").select_option("")
+    await page.get_by_label("Member (external id)").fill(ann)
+    await page.get_by_role("button", name="Filter").click()
+    await expect(page.locator("admin-table tbody tr")).to_have_count(1)
+    await expect(_row(page, anns)).to_be_visible()
+    await page.get_by_label("Member (external id)").fill("nobody-here")
+    await page.get_by_role("button", name="Filter").click()
+
+    # then the unknown member is said so next to the field
+    await expect(page.locator('[data-field="member"] .error')).to_have_text(
+        "No member has this external id (NOT_FOUND)"
+    )
+
+
+async def test_staff_change_their_password_and_log_out(
+    page: Page, admin_tenant: AdminTenant
+) -> None:
+    # given staff on Settings
+    await log_in(page, admin_tenant, "settings")
+    form = page.locator("#change-password")
+
+    # when they give a wrong current password
+    await form.get_by_label("Current password").fill("not-my-password")
+    await form.get_by_label("New password").fill("a-brand-new-secret")
+    await page.get_by_role("button", name="Change password").click()
+    # then it is said next to that field
+    await expect(form.locator('[data-field="c"] .error')).to_have_text(
+        "The current password is wrong (INVALID_CREDENTIALS)"
+    )
+
+    # when they give the right one, then log out
+    await form.get_by_label("Current password").fill(PASSWORD)
+    await page.get_by_role("button", name="Change password").click()
+    await expect(page.get_by_role("status").filter(has_text="Password changed.")).to_be_visible()
+    await page.locator("#logout").click()
+
+    # then the login form is back, and the token is gone from the tab
+    await expect(page.locator("main h1")).to_have_text("Log in")
+    assert await page.evaluate("sessionStorage.length") == 0
+    # and the new password logs in (the old one is refused, in words)
+    await page.get_by_label("Email").fill(admin_tenant.admin_email)
+    await page.get_by_label("Password").fill(PASSWORD)
+    await page.get_by_role("button", name="Log in").click()
+    await expect(page.locator('[data-field="password"] .error')).to_contain_text(
+        "Invalid email or password"
+    )
+    await page.get_by_label("Password").fill("a-brand-new-secret")
+    await page.get_by_role("button", name="Log in").click()
+    await expect(page.locator("main h1")).to_have_text("Settings")
+
+
+async def test_the_redemptions_tab_keeps_updating_after_the_engine_restarts(
+    page: Page, admin_tenant: AdminTenant, page_errors: PageErrors
+) -> None:
+    # given staff watching the Redemptions tab, with one redemption listed
+    reward_id = await _reward(admin_tenant)
+    ext = await _member(admin_tenant)
+    first = await _redeem(admin_tenant, reward_id, ext)
+    await log_in(page, admin_tenant, "redemptions")
+    await expect(_row(page, first)).to_be_visible()
+    await expect(page.locator("#live-status")).to_have_text("Live")
+
+    # when the engine is killed and started again (the console's connection drops; the
+    # browser reports the refused reconnection attempts on its console)
+    page_errors.expect(r"WebSocket connection to .* failed")
+    await admin_tenant.engine.restart(kill=True)
+    await expect(page.locator("#live-status")).to_have_text("Live", timeout=SLOW_MS)
+    second = await _redeem(admin_tenant, reward_id, ext)
+
+    # then the new redemption still appears on top, and no row is doubled
+    await expect(page.locator("admin-table tbody tr").first).to_have_attribute("data-key", second)
+    await expect(page.locator("admin-table tbody tr")).to_have_count(2)
 
 
 async def _call(tenant: AdminTenant, query: str, key: str) -> dict[str, Any]:
