@@ -8,7 +8,7 @@ from tortoise.migrations import operations as ops
 
 
 class Migration(migrations.Migration):
-    dependencies = [("models", "0010_commit_order")]
+    dependencies = [("models", "0008_tenant_origins")]
 
     initial = False
 

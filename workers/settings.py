@@ -75,6 +75,8 @@ async def startup(ctx: dict[str, Any]) -> None:
     if redis_url and "broker" not in ctx:
         # Jobs that change redemptions tell live subscribers, as the API does.
         ctx["broker"] = Broker(redis_url)
+    if "tortoise" in ctx:  # a start-up that is tried again (the worker waited for Redis)
+        return
     current = get_current_context()
     if current is not None and current.inited:
         ctx["tortoise"], ctx["owns_tortoise"] = current, False

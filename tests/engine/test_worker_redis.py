@@ -1,0 +1,116 @@
+"""The worker of `gamify worker` and `gamify serve` outlives Redis going away and coming
+back: a real redis-server is stopped and started again, twice, under a running worker."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from arq.connections import ArqRedis, create_pool
+from arq.jobs import Job
+
+from core.settings import Settings
+from engine.embedded import EmbeddedRedis
+from engine.runtime import new_worker, start_worker, stop_worker
+from workers.settings import redis_settings_from_url
+
+# arq 0.28's Worker.close() calls redis-py's close(), deprecated since redis 5.0.1 for aclose().
+pytestmark = pytest.mark.filterwarnings("ignore:Call to deprecated close:DeprecationWarning")
+
+WAIT = 30.0  # seconds any one step may take on a loaded machine
+
+
+async def _until(condition: Callable[[], bool]) -> None:
+    """Wait for what the worker logs or does; neither offers an event to wait on."""
+    async with asyncio.timeout(WAIT):
+        while not condition():  # noqa: ASYNC110
+            await asyncio.sleep(0.02)
+
+
+async def _enqueue(pool: ArqRedis, name: str) -> Job:
+    """Enqueue once Redis answers again (the pool's first command may meet a dead socket)."""
+    async with asyncio.timeout(WAIT):
+        while True:
+            try:
+                job = await pool.enqueue_job(name)
+            except (ConnectionError, OSError) as exc:
+                logging.getLogger(__name__).info("enqueue retried: %s", exc)
+                await asyncio.sleep(0.05)
+                continue
+            assert job is not None
+            return job
+
+
+async def test_the_worker_reconnects_after_every_redis_outage(
+    db: str, settings: Settings, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # given a worker on a redis-server of its own, that has run a job
+    caplog.set_level(logging.WARNING, logger="workers.claiming")
+    server = EmbeddedRedis(tmp_path)
+    url = await asyncio.to_thread(server.start)
+    queue = f"test:{uuid.uuid4().hex}"
+    worker = new_worker(replace(settings, redis_url=url), queue_name=queue, cron_jobs=[])
+    main = start_worker(worker)
+    pool = await create_pool(redis_settings_from_url(url), default_queue_name=queue)
+    try:
+        first = await _enqueue(pool, "settle_points")
+        assert await first.result(timeout=WAIT) == 0
+
+        for outage in (1, 2):
+            # when Redis goes away, long enough for the worker to notice, and comes back
+            noticed = len([r for r in caplog.records if "Redis is unavailable" in r.message])
+            await asyncio.to_thread(server.stop)
+            await _until(
+                lambda n=noticed: (
+                    main.done()
+                    or len([r for r in caplog.records if "Redis is unavailable" in r.message]) > n
+                )
+            )
+            await asyncio.to_thread(server.start)
+
+            # then the worker is still running, and runs the next job
+            assert not main.done(), f"the worker stopped at outage {outage}: {main.exception()}"
+            job = await _enqueue(pool, "settle_points")
+            assert await job.result(timeout=WAIT) == 0
+    finally:
+        failure = await stop_worker(worker)
+        await pool.aclose()
+        await asyncio.to_thread(server.stop)
+
+    # and it stopped cleanly when asked
+    assert failure is None
+
+
+async def test_a_worker_started_before_redis_waits_for_it(
+    db: str, settings: Settings, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # given a worker started while its Redis is not running yet
+    caplog.set_level(logging.WARNING, logger="workers.claiming")
+    server = EmbeddedRedis(tmp_path)
+    url = f"unix://{server.socket_path}?db=0"
+    queue = f"test:{uuid.uuid4().hex}"
+    worker = new_worker(replace(settings, redis_url=url), queue_name=queue, cron_jobs=[])
+    main = start_worker(worker)
+    pool: ArqRedis | None = None
+    try:
+        await _until(lambda: main.done() or "Redis is unavailable" in caplog.text)
+        assert not main.done(), f"the worker stopped: {main.exception()}"
+
+        # when Redis starts
+        await asyncio.to_thread(server.start)
+        pool = await create_pool(redis_settings_from_url(url), default_queue_name=queue)
+
+        # then the worker runs the jobs enqueued there
+        job = await _enqueue(pool, "settle_points")
+        assert await job.result(timeout=WAIT) == 0
+    finally:
+        failure = await stop_worker(worker)
+        if pool is not None:
+            await pool.aclose()
+        await asyncio.to_thread(server.stop)
+    assert failure is None
