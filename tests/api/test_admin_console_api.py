@@ -14,8 +14,8 @@ from models.redeem import RedeemRequest, redeem
 from models.redemptions import Redemption, RedemptionStatus
 from models.webhook_endpoints import create_endpoint
 from models.webhooks import DeliveryStatus, PayloadFormat, WebhookDelivery, WebhookEvent
-from tests.api.conftest import LOGIN, GraphQLClient, TenantSession
 from tests.factories import PASSWORD, make_member, make_reward
+from tests.graphql_client import LOGIN, GraphQLClient, TenantSession
 
 SEARCH = """query($s: String, $first: Int, $after: String) {
   members(search: $s, first: $first, after: $after) {

@@ -18,8 +18,8 @@ from models.tenants import ApiKey as ApiKeyModel
 from models.webhook_endpoints import create_endpoint
 from models.webhooks import PayloadFormat
 from schema.root import schema
-from tests.api.conftest import GraphQLClient, TenantSession
 from tests.factories import PASSWORD, make_member, make_reward, make_tier
+from tests.graphql_client import GraphQLClient, TenantSession
 
 Body = dict[str, Any]
 PUBLIC_FIELDS = {"login"}

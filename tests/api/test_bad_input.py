@@ -17,9 +17,9 @@ from core.settings import Settings
 from models.pointmaster import SyncBatch
 from models.redeem import RedeemRequest, redeem
 from models.redemptions import Redemption
-from tests.api.conftest import GraphQLClient, TenantSession
 from tests.api.test_protections import app_client
 from tests.factories import make_member, make_reward
+from tests.graphql_client import GraphQLClient, TenantSession
 
 Body = dict[str, Any]
 

@@ -6,8 +6,8 @@ from uuid import UUID, uuid4
 
 from models.redeem import RedeemRequest, redeem
 from models.redemptions import Redemption, RedemptionEvent
-from tests.api.conftest import GraphQLClient, TenantSession, open_tenant
 from tests.factories import make_member, make_reward
+from tests.graphql_client import GraphQLClient, TenantSession, open_tenant
 
 
 async def _redemption(tenant: TenantSession) -> UUID:

@@ -12,8 +12,8 @@ import pytest
 from core import clock
 from models.lifecycle import Via, transition
 from models.redemptions import RedemptionStatus
-from tests.api.conftest import GraphQLClient, TenantSession
 from tests.factories import make_member, make_reward
+from tests.graphql_client import GraphQLClient, TenantSession
 
 Body = dict[str, Any]
 

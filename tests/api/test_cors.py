@@ -13,8 +13,8 @@ import pytest
 from core.settings import Settings
 from engine.app import create_app
 from models.origins import set_tenant_origins
-from tests.api.conftest import GraphQLClient, TenantSession
 from tests.factories import make_reward
+from tests.graphql_client import GraphQLClient, TenantSession
 
 SHOP = "https://shop.example"
 OTHER_SHOP = "https://other-shop.example"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.api.conftest import GraphQLClient, TenantSession
+from tests.graphql_client import GraphQLClient, TenantSession
 
 CREATE_REWARD = """
 mutation($input: RewardInput!) {

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from core.settings import Settings
-from tests.api.conftest import GraphQLClient, TenantSession
+from tests.graphql_client import GraphQLClient, TenantSession
 
 
 def _codes(body: dict[str, Any]) -> list[str | None]:

@@ -31,8 +31,8 @@ from models.redemptions import RedemptionStatus
 from models.webhook_endpoints import create_endpoint
 from models.webhooks import DeliveryStatus, PayloadFormat, WebhookDelivery, WebhookEvent
 from schema.root import schema
-from tests.api.conftest import GraphQLClient, TenantSession, open_tenant
 from tests.factories import default_definition, make_member, make_reward, make_tier
+from tests.graphql_client import GraphQLClient, TenantSession, open_tenant
 from workers.sync import apply_sync_batch
 
 Ids = Mapping[str, str]

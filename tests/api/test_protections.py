@@ -19,8 +19,8 @@ from core.settings import Settings
 from engine.app import create_app
 from models.redeem import RedeemRequest, redeem
 from schema.root import schema
-from tests.api.conftest import GraphQLClient, TenantSession
 from tests.factories import make_member, make_reward
+from tests.graphql_client import GraphQLClient, TenantSession
 
 Body = dict[str, Any]
 

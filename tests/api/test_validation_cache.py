@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 import strawberry.schema.schema as strawberry_schema
 
-from tests.api.conftest import GraphQLClient, TenantSession
+from tests.graphql_client import GraphQLClient, TenantSession
 
 
 async def test_identical_requests_are_validated_once(

@@ -19,8 +19,8 @@ from core.settings import Settings
 from engine.app import create_app
 from models.points import PointAccount
 from models.tenancy import create_api_key
-from tests.api.conftest import GraphQLClient
 from tests.factories import make_member, make_reward, make_tenant
+from tests.graphql_client import GraphQLClient
 
 REDEEM = """mutation($r: ID!, $m: ID!) {
   redeemReward(rewardId: $r, memberId: $m) { redemption { id } errors { code } } }"""

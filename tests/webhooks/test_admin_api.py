@@ -20,8 +20,8 @@ from core import clock
 from core.settings import Settings
 from engine.app import create_app
 from models.outbox import add_deliveries
-from tests.api.conftest import GraphQLClient, TenantSession, open_tenant
 from tests.factories import make_member, make_reward
+from tests.graphql_client import GraphQLClient, TenantSession, open_tenant
 from tests.webhooks.receiver import Answer, Receiver
 from workers.webhooks import deliver
 

@@ -25,8 +25,8 @@ from models.webhooks import (
     WebhookDelivery,
     WebhookEndpoint,
 )
-from tests.api.conftest import GraphQLClient, TenantSession, open_tenant
 from tests.factories import make_tenant
+from tests.graphql_client import GraphQLClient, TenantSession, open_tenant
 from workers.webhooks import deliver
 
 START = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
