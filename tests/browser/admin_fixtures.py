@@ -76,9 +76,14 @@ async def log_in(page: Page, tenant: AdminTenant, route: str = "dashboard") -> N
 
 
 async def go(page: Page, route: str) -> None:
-    """Another screen, without reloading the page (its live parts stay connected)."""
+    """Another screen, without reloading the page (its live parts stay connected); returns
+    once it is drawn and none of its tables is still loading."""
     await page.evaluate("route => { location.hash = '#/' + route; }", route)
-    await page.locator("main h1").first.wait_for()
+    await page.wait_for_function(
+        """route => document.querySelector("main").dataset.route === route
+            && !document.querySelector('[aria-busy="true"]')""",
+        arg=route,
+    )
 
 
 # -------------------------------------------------------------------- the receiver

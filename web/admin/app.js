@@ -54,6 +54,9 @@ async function show() {
     return;
   }
   const [found, name] = match;
+  // aria-busy while a screen loads; data-route names the screen once it is drawn.
+  main.setAttribute("aria-busy", "true");
+  delete main.dataset.route;
   main.replaceChildren(el("p", { class: "muted" }, "Loading…"));
   try {
     const screen = await import(`./screens/${name}.js`);
@@ -71,6 +74,8 @@ async function show() {
     if (ticket !== rendering) return;
     main.replaceChildren(el("h1", {}, "Something went wrong"), el("p", { class: "alert error", role: "alert" }, errorText(err)));
   }
+  main.setAttribute("aria-busy", "false");
+  main.dataset.route = location.hash.replace(/^#\/?/, "");
 }
 
 function showLogin(notice = "") {
