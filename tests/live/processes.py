@@ -49,7 +49,8 @@ def with_db_index(url: str, index: int) -> str:
     if parts.scheme == "unix":
         query = parse_qs(parts.query)
         query["db"] = [str(index)]
-        return urlunsplit(parts._replace(query=urlencode(query, doseq=True)))
+        # urlunsplit drops the empty authority of unix:///path (unix is no netloc scheme)
+        return f"unix://{parts.path}?{urlencode(query, doseq=True)}"
     return urlunsplit(parts._replace(path=f"/{index}"))
 
 
