@@ -12,6 +12,37 @@ from models.tenancy import create_api_key
 from tests.factories import PASSWORD, make_tenant
 
 
+async def post_graphql(
+    http: httpx.AsyncClient,
+    query: str,
+    variables: dict[str, Any] | None = None,
+    token: str | None = None,
+) -> dict[str, Any]:
+    """One operation over HTTP: the whole answer (`data` and any `errors`)."""
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    response = await http.post(
+        "/graphql", json={"query": query, "variables": variables or {}}, headers=headers
+    )
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+async def graphql_value(
+    http: httpx.AsyncClient,
+    query: str,
+    variables: dict[str, Any] | None = None,
+    token: str | None = None,
+) -> Any:
+    """The value of an operation's single root field, which must carry no error at all
+    (neither top-level nor in a payload's `errors`)."""
+    body = await post_graphql(http, query, variables, token)
+    assert "errors" not in body, body
+    (value,) = body["data"].values()
+    assert not (isinstance(value, dict) and value.get("errors")), value
+    return value
+
+
 @dataclass
 class GraphQLClient:
     http: httpx.AsyncClient
@@ -19,13 +50,7 @@ class GraphQLClient:
     async def __call__(
         self, query: str, variables: dict[str, Any] | None = None, token: str | None = None
     ) -> dict[str, Any]:
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
-        response = await self.http.post(
-            "/graphql", json={"query": query, "variables": variables or {}}, headers=headers
-        )
-        assert response.status_code == 200, response.text
-        body: dict[str, Any] = response.json()
-        return body
+        return await post_graphql(self.http, query, variables, token)
 
 
 @dataclass

@@ -22,6 +22,7 @@ from engine.graphql import GamifyGraphQL
 from engine.websocket import FrameWritingProtocol
 from models.tenancy import create_api_key
 from tests.factories import PASSWORD, make_member, make_reward, make_tenant
+from tests.graphql_client import graphql_value
 from tests.serving import uvicorn_serving
 
 LOGIN = "mutation($e: String!, $p: String!) { login(email: $e, password: $p) { token } }"
@@ -81,16 +82,7 @@ class LiveServer:
         self, query: str, variables: dict[str, Any] | None = None, token: str | None = None
     ) -> dict[str, Any]:
         """A GraphQL operation over HTTP; its single field's value, which must carry no error."""
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
-        response = await self.http.post(
-            "/graphql", json={"query": query, "variables": variables or {}}, headers=headers
-        )
-        assert response.status_code == 200, response.text
-        body = response.json()
-        assert "errors" not in body, body
-        (value,) = body["data"].values()
-        assert not value.get("errors"), value
-        result: dict[str, Any] = value
+        result: dict[str, Any] = await graphql_value(self.http, query, variables, token)
         return result
 
 

@@ -15,6 +15,7 @@ from models.redemptions import RedemptionEvent
 from models.tenancy import create_api_key
 from tests import dbsetup
 from tests.factories import PASSWORD, make_member, make_reward, make_tenant
+from tests.graphql_client import graphql_value
 from tests.live.client import MY_REDEMPTION_UPDATES, REDEMPTION_UPDATES, SubscriptionClient
 from tests.live.conftest import LOGIN, MEMBER_TOKEN, REDEEM
 from tests.live.processes import claimed_redis_database, engine_processes, outputs
@@ -33,17 +34,8 @@ mutation($input: WebhookEndpointInput!) {
 
 
 async def _gql(url: str, query: str, variables: dict[str, Any], token: str | None = None) -> Any:
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
     async with httpx.AsyncClient(base_url=url, timeout=10, trust_env=False) as http:
-        response = await http.post(
-            "/graphql", json={"query": query, "variables": variables}, headers=headers
-        )
-    assert response.status_code == 200, response.text
-    body = response.json()
-    assert "errors" not in body, body
-    (value,) = body["data"].values()
-    assert not value.get("errors"), value
-    return value
+        return await graphql_value(http, query, variables, token)
 
 
 async def test_subscriber_on_one_process_hears_the_other_and_the_worker(

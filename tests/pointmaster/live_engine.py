@@ -22,6 +22,7 @@ from engine.app import create_app
 from engine.runtime import new_worker, start_worker, stop_worker
 from models.tenancy import create_api_key
 from tests.factories import PASSWORD, make_tenant
+from tests.graphql_client import post_graphql
 from workers.settings import redis_settings_from_url
 
 LOGIN = "mutation($e: String!, $p: String!) { login(email: $e, password: $p) { token } }"
@@ -33,14 +34,7 @@ class Engine:
     http: httpx.AsyncClient
 
     async def gql(self, query: str, token: str, **variables: Any) -> dict[str, Any]:
-        response = await self.http.post(
-            "/graphql",
-            json={"query": query, "variables": variables},
-            headers={"Authorization": f"Bearer {token}"},
-        )
-        assert response.status_code == 200, response.text
-        body: dict[str, Any] = response.json()
-        return body
+        return await post_graphql(self.http, query, variables, token)
 
     async def data(self, query: str, token: str, **variables: Any) -> dict[str, Any]:
         """The `data` of an answer that must have no top-level error."""
