@@ -12,6 +12,7 @@ import httpx
 import pytest
 from playwright.async_api import Page, expect
 
+from models.origins import set_tenant_origins
 from tests.browser.admin_fixtures import (  # noqa: F401 (fixtures, by their names)
     AdminTenant,
     Receiver,
@@ -20,7 +21,7 @@ from tests.browser.admin_fixtures import (  # noqa: F401 (fixtures, by their nam
     log_in,
     receiver_fixture,
 )
-from tests.browser.conftest import PageErrors, Shooter
+from tests.browser.conftest import PageErrors, Shooter, Site, open_widget
 from tests.factories import PASSWORD
 
 pytestmark = pytest.mark.browser
@@ -77,7 +78,7 @@ def _row(page: Page, key: str) -> Any:
 
 
 async def test_log_in_and_create_a_reward_fixing_a_validation_error_in_place(
-    page: Page, admin_tenant: AdminTenant, shoot: Shooter
+    page: Page, admin_tenant: AdminTenant, shop_site: Site, shoot: Shooter
 ) -> None:
     # given staff logged in, on a new reward's form
     await log_in(page, admin_tenant, "rewards/new")
@@ -103,25 +104,29 @@ async def test_log_in_and_create_a_reward_fixing_a_validation_error_in_place(
     await form.get_by_label("Point cost").fill("120")
     await page.get_by_role("button", name="Create reward").click()
 
-    # then the reward is created, and a member's catalog offers it
+    # then the reward is created
     await expect(page.locator("main h1")).to_have_text("Reward: Free coffee")
     await expect(page.get_by_role("status").filter(has_text="Reward created.")).to_be_visible()
-    ext = await _member(admin_tenant, points=500)
-    token = (
-        await admin_tenant.backend(
-            "mutation($e: String!) { createMemberToken(externalUserId: $e) { token } }", {"e": ext}
-        )
-    )["token"]
-    catalog = await admin_tenant.engine.gql(
-        "{ catalog { nodes { reward { name pointCost } canRedeem } } }", token=token
+
+    # and the member's widget on the shop's page offers it
+    await set_tenant_origins(admin_tenant.tenant_id, [shop_site.origin])
+    await open_widget(
+        page, shop_site, await _member_token(admin_tenant, await _member(admin_tenant))
     )
-    assert {"reward": {"name": "Free coffee", "pointCost": 120}, "canRedeem": True} in catalog[
-        "nodes"
-    ]
+    redeem = page.locator("gamify-rewards").get_by_role("button", name="Redeem Free coffee")
+    await expect(redeem).to_be_enabled()
+
+
+async def _member_token(tenant: AdminTenant, ext: str) -> str:
+    minted = await tenant.backend(
+        "mutation($e: String!) { createMemberToken(externalUserId: $e) { token } }", {"e": ext}
+    )
+    token: str = minted["token"]
+    return token
 
 
 async def test_a_redemption_appears_live_turns_postponed_and_is_confirmed_with_a_code(
-    page: Page, admin_tenant: AdminTenant, receiver: Receiver, shoot: Shooter
+    page: Page, admin_tenant: AdminTenant, receiver: Receiver, shop_site: Site, shoot: Shooter
 ) -> None:
     # given a receiver that postpones, and staff watching the Redemptions tab
     path = f"postpone-{admin_tenant.tenant_id}"
@@ -153,20 +158,13 @@ async def test_a_redemption_appears_live_turns_postponed_and_is_confirmed_with_a
     await page.locator("#confirm-form").get_by_label("Fulfilment data").fill('{"code": "VC-123"}')
     await page.get_by_role("button", name="Confirm (fulfilled)").click()
 
-    # then it is FULFILLED, and the member sees the code
+    # then it is FULFILLED, and the member's widget on the shop's page shows the code
     await expect(page.get_by_test_id("status")).to_have_text("FULFILLED")
     await shoot(page, "redemption-fulfilled", full_page=True)
-    token = (
-        await admin_tenant.backend(
-            "mutation($e: String!) { createMemberToken(externalUserId: $e) { token } }", {"e": ext}
-        )
-    )["token"]
-    mine = await admin_tenant.engine.gql(
-        "{ redemptions { nodes { id status fulfillmentData } } }", token=token
-    )
-    assert mine["nodes"] == [
-        {"id": redemption_id, "status": "FULFILLED", "fulfillmentData": {"code": "VC-123"}}
-    ]
+    await set_tenant_origins(admin_tenant.tenant_id, [shop_site.origin])
+    await open_widget(page, shop_site, await _member_token(admin_tenant, ext))
+    code = page.locator("gamify-rewards .redemption").first.locator("code")
+    await expect(code).to_have_text("VC-123")
 
 
 async def test_cancelling_a_recoverable_failure_fails_it_and_refunds_the_member(
