@@ -147,6 +147,14 @@ async def _changes(
     await server.gql(CANCEL, {"id": second}, shop.admin_token)
 
 
+async def _markers(
+    server: LiveServer, shop: Shop, members: list[tuple[UUID, str]], reward2: UUID
+) -> None:
+    """One redemption of the second reward per member, the first one's fulfilled."""
+    marked = [await redeem(server, token, reward2) for _, token in members]
+    await server.gql(COMPLETE, {"id": marked[0], "status": "FULFILLED"}, shop.api_key)
+
+
 async def test_two_hundred_mixed_subscribers_each_get_exactly_their_own_updates_in_order(
     any_server: LiveServer,
 ) -> None:
@@ -190,6 +198,12 @@ async def test_two_hundred_mixed_subscribers_each_get_exactly_their_own_updates_
         # when the two shops' changes happen, interleaved
         await asyncio.gather(*(_changes(server, *setup) for setup in setups))
 
+        # and then markers every subscription is owed something of (each member redeems
+        # the second reward, the first member's is fulfilled): anything extra or of the
+        # other shop would arrive before them
+        for setup in setups:
+            await _markers(server, *setup)
+
         # then each subscription got exactly the updates it is owed, in order: every
         # stored event for "everything", those of its filter or member for the others,
         # and each member its own balances (nothing of the other shop, nothing twice)
@@ -200,7 +214,6 @@ async def test_two_hundred_mixed_subscribers_each_get_exactly_their_own_updates_
                 while len(operation.results) < len(owed[n]):
                     operation.arrived.clear()
                     await operation.arrived.wait()
-        await asyncio.sleep(0.5)  # anything extra would have arrived by now
         for n, watch in enumerate(watches):
             got = watch.client.received(watch.id)
             keys = [u["eventId"] if watch.owed else (u["accountId"], u["balance"]) for u in got]
@@ -224,11 +237,11 @@ async def _owed(watch: Watch) -> list[Any]:
     shop = watch.shop
     if watch.owed is None:
         # the first member got 50 and spent 100 (fulfilled); the others spent 100 and got
-        # it back (cancelled)
+        # it back (cancelled); then each spent 100 on a marker
         (account,) = await PointAccount.filter(member_id=watch.member)
         if watch.member == shop.member_id:
-            return [(str(account.id), 1050), (str(account.id), 950)]
-        return [(str(account.id), 900), (str(account.id), 1000)]
+            return [(str(account.id), b) for b in (1050, 950, 850)]
+        return [(str(account.id), b) for b in (900, 1000, 900)]
     redemptions = {r.id: r for r in await Redemption.filter(tenant_id=shop.tenant_id)}
     updates = [
         {
