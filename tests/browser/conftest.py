@@ -36,7 +36,6 @@ from uuid import UUID
 
 import httpx
 import pytest
-import uvicorn
 from playwright.async_api import Browser, ConsoleMessage, Error, Page, async_playwright, expect
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -49,7 +48,8 @@ from models.members import Member
 from models.origins import set_tenant_origins
 from models.tenancy import create_api_key
 from tests.factories import make_member, make_tenant
-from tests.live.processes import GAMIFY, claimed_redis_database, free_port
+from tests.live.processes import GAMIFY, claimed_redis_database
+from tests.serving import free_port, uvicorn_serving
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -305,21 +305,9 @@ class Site:
 @contextlib.asynccontextmanager
 async def serving_site(engine_url: str) -> AsyncIterator[Site]:
     site = Site(engine_url=engine_url)
-    config = uvicorn.Config(site.app(), host="127.0.0.1", port=0, log_level="warning")
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    async with asyncio.timeout(10):
-        while not server.started:  # uvicorn exposes no start event
-            if task.done():
-                task.result()
-            await asyncio.sleep(0.01)
-    site.origin = f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
-    try:
+    async with uvicorn_serving(site.app()) as url:
+        site.origin = url
         yield site
-    finally:
-        server.should_exit = True
-        async with asyncio.timeout(15):
-            await task
 
 
 @pytest.fixture(scope="module")

@@ -14,8 +14,10 @@ from playwright.async_api import Page, Route, expect
 
 from core import clock
 from core.settings import Settings
+from engine.demo_shop import ShopConfig, shop_app
 from models.awards import AwardRequest, award_points
 from models.lifecycle import Via, transition
+from models.origins import set_tenant_origins
 from models.points import LedgerSource
 from models.redemptions import Redemption, RedemptionStatus
 from tests.browser.conftest import (
@@ -28,6 +30,7 @@ from tests.browser.conftest import (
     open_widget,
 )
 from tests.factories import make_reward, make_tier
+from tests.serving import uvicorn_serving
 
 pytestmark = pytest.mark.browser
 
@@ -396,3 +399,58 @@ async def test_expired_token_fires_the_event_and_a_new_token_carries_on(
     )
     await expect(widget.locator(".redemption code")).to_have_text("GIFT-7")
     await expect(widget.get_by_role("alert")).to_have_count(0)
+
+
+async def test_demo_shop_page_mints_a_token_and_shows_the_widget_in_vietnamese(
+    engine: EngineProcess, settings: Settings, page: Page, shoot: Shooter
+) -> None:
+    # given the demo shop's backend (minting tokens with its tenant's key) on its own origin
+    shop = await open_shop(settings, [], points=240)
+    await make_reward(shop.tenant_id, name="Cà phê sữa đá", point_cost=200, stock=5)
+    await make_reward(shop.tenant_id, name="Bình giữ nhiệt", point_cost=400)
+    config = ShopConfig(engine.url, shop.api_key, shop.member.external_user_id)
+    async with uvicorn_serving(shop_app(config)) as shop_url:
+        await set_tenant_origins(shop.tenant_id, [shop_url])
+
+        # when a visitor opens the shop's page and picks Vietnamese
+        await page.goto(shop_url)
+        widget = page.locator("gamify-rewards")
+        await expect(widget.locator(".balance .amount")).to_have_text("240")
+        await page.get_by_label("Language").select_option("vi")
+
+        # then the widget shows the member's rewards in Vietnamese
+        await expect(widget.get_by_role("heading", name="Điểm của bạn")).to_be_visible()
+        costly = widget.locator(".card", has_text="Bình giữ nhiệt")
+        await expect(costly.locator(".reason")).to_have_text("Không đủ điểm (cần thêm 160)")
+        await expect(widget.locator(".card", has_text="Cà phê")).to_contain_text("Còn 5")
+        await shoot(page, "demo-shop-vi", full_page=True)
+
+
+async def test_loading_and_empty_states_follow_the_pages_language(
+    engine: EngineProcess, shop_site: Site, settings: Settings, page: Page
+) -> None:
+    # given a new member of a shop with no rewards yet, and a slow first answer
+    shop = await open_shop(settings, [shop_site.origin])
+    held = asyncio.Event()
+
+    async def slow(route: Route) -> None:
+        await held.wait()
+        await route.fallback()
+
+    await page.route(engine.graphql_url, slow)
+
+    # when the widget opens on a page in Vietnamese
+    await open_widget(page, shop_site, shop.token(), page_lang="vi")
+    widget = page.locator("gamify-rewards")
+
+    # then it says it is loading, then that there is nothing yet, in Vietnamese
+    await expect(widget.locator('[data-state="loading"]')).to_have_text("Đang tải ưu đãi…")
+    held.set()
+    await expect(widget.locator('[data-state="empty"]')).to_have_text(
+        "Hiện chưa có phần thưởng nào. Hãy quay lại sau nhé!"
+    )
+    # and a lang attribute on the element wins over the page's
+    await widget.evaluate("el => el.setAttribute('lang', 'en')")
+    await expect(widget.locator('[data-state="empty"]')).to_have_text(
+        "No rewards to show right now. Check back soon!"
+    )

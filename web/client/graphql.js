@@ -12,12 +12,8 @@ export class GraphQLError extends Error {
 }
 
 function retryAfterSeconds(response) {
-  const raw = response.headers.get("Retry-After");
-  if (!raw) return null;
-  const seconds = Number(raw);
-  if (Number.isFinite(seconds)) return Math.max(0, seconds);
-  const at = Date.parse(raw); // the HTTP-date form
-  return Number.isNaN(at) ? null : Math.max(0, Math.ceil((at - Date.now()) / 1000));
+  const seconds = Number(response.headers.get("Retry-After") ?? NaN); // the engine sends seconds
+  return Number.isFinite(seconds) ? Math.max(0, seconds) : null;
 }
 
 export class GraphQLClient extends EventTarget {

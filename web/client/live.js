@@ -1,8 +1,6 @@
-// A graphql-transport-ws client (the protocol of enisdenjo/graphql-ws, PROTOCOL.md):
-// connection_init with the credential, subscribe / next / error / complete, ping -> pong.
-// After a dropped connection it reconnects with exponential backoff and jitter, and
-// re-subscribes; a subscription given a `resumeKey` passes the last `eventId` it saw as
-// `$after`, so no event is missed or seen twice.
+// A graphql-transport-ws client (enisdenjo/graphql-ws PROTOCOL.md). After a dropped
+// connection it reconnects with backoff and re-subscribes; a subscription with a
+// `resumeKey` passes the last `eventId` it saw as `$after`, so no event is missed.
 
 const MIN_DELAY = 500;
 const MAX_DELAY = 15000;
@@ -18,24 +16,18 @@ export class LiveClient extends EventTarget {
     this._WebSocket = WebSocket;
     this._subs = new Map(); // id -> { query, variables, handlers, resumeKey, after }
     this._nextId = 1;
-    this._socket = null;
-    this._acked = false;
     this._attempt = 0;
-    this._timer = null;
-    this._watchdog = null;
     this._stopped = false; // close() called, or refused until a new token
     this.status = "closed";
   }
 
-  get token() {
-    return this._token;
-  }
+  get token() { return this._token; }
 
   set token(value) {
     this._token = value;
     this._stopped = false;
     this._attempt = 0;
-    if (this._subs.size) this._restart();
+    if (this._subs.size) (this._drop(1000, "New credential"), this._connect());
   }
 
   subscribe(query, variables, { next, error }, { resumeKey } = {}) {
@@ -71,15 +63,8 @@ export class LiveClient extends EventTarget {
   _connect() {
     clearTimeout(this._timer);
     this._timer = null;
-    this._setStatus(this._attempt === 0 && this.status !== "reconnecting" ? "connecting" : "reconnecting");
-    let socket;
-    try {
-      socket = new this._WebSocket(this.url, "graphql-transport-ws");
-    } catch {
-      this._retry();
-      return;
-    }
-    this._socket = socket;
+    this._setStatus(this.status === "reconnecting" ? "reconnecting" : "connecting");
+    const socket = (this._socket = new this._WebSocket(this.url, "graphql-transport-ws"));
     this._acked = false;
     socket.onopen = () => {
       const payload = this._token ? { Authorization: `Bearer ${this._token}` } : {};
@@ -88,7 +73,6 @@ export class LiveClient extends EventTarget {
     };
     socket.onmessage = (message) => this._receive(socket, message.data);
     socket.onclose = (event) => this._closed(socket, event);
-    socket.onerror = () => {}; // a close event follows and carries what matters
   }
 
   _receive(socket, raw) {
@@ -123,11 +107,9 @@ export class LiveClient extends EventTarget {
       case "error":
         if (sub) this._failed(message.id, Array.isArray(message.payload) ? message.payload : [message.payload]);
         break;
-      case "complete":
-        // The server ended it; a resumable one that failed was already re-subscribed.
+      case "complete": // the server ended it, unless it is being subscribed again
         if (sub && !sub.resubscribing) this._subs.delete(message.id);
         if (sub) sub.resubscribing = false;
-        break;
     }
   }
 
@@ -170,20 +152,11 @@ export class LiveClient extends EventTarget {
   }
 
   _retry() {
-    if (this._stopped || !this._subs.size) {
-      this._setStatus("closed");
-      return;
-    }
+    if (this._stopped || !this._subs.size) return this._setStatus("closed");
     this._setStatus("reconnecting");
     const ceiling = Math.min(MAX_DELAY, MIN_DELAY * 2 ** this._attempt++);
     const delay = ceiling / 2 + Math.random() * (ceiling / 2);
     this._timer = setTimeout(() => this._connect(), delay);
-  }
-
-  _restart() {
-    this._drop(1000, "New credential");
-    this._attempt = 0;
-    this._connect();
   }
 
   _drop(code, reason) {

@@ -1,7 +1,5 @@
-// <gamify-rewards endpoint="https://ENGINE/graphql" token="..."> — a member's points,
-// the reward catalog, redeeming and their redemptions, kept live over a WebSocket.
-// Attributes (and the same properties): endpoint, token, lang ("en" | "vi"; default: the
-// page's language). Fires `gamify:token-expired` (bubbles, composed): set a new `token`.
+// <gamify-rewards endpoint="https://ENGINE/graphql" token="..." lang="vi">: a member's
+// points, rewards and redemptions, kept live. See README.md beside this file.
 import { GraphQLClient, payloadErrors } from "../client/graphql.js";
 import { LiveClient } from "../client/live.js";
 import { pickLang, translator } from "../client/i18n.js";
@@ -26,8 +24,7 @@ export class GamifyRewards extends HTMLElement {
     super();
     this.attachShadow({ mode: "open" });
     this._data = null; // { me, catalog, redemptions: Map }
-    this._problem = null; // null | "network" | "expired" | "refused" | "error"
-    this._problemText = "";
+    this._problem = null; // null | "network" | "expired" | "refused"
     this._link = "connecting";
     this._heard = new Map(); // redemption id -> the last status the member was told of
     this._keys = new Map(); // reward id -> idempotency key of the intent not yet settled
@@ -35,27 +32,10 @@ export class GamifyRewards extends HTMLElement {
     this._retries = 0;
   }
 
-  get endpoint() {
-    return this.getAttribute("endpoint") || "";
-  }
-  set endpoint(value) {
-    this.setAttribute("endpoint", value);
-  }
-  get token() {
-    return this.getAttribute("token") || "";
-  }
-  set token(value) {
-    this.setAttribute("token", value);
-  }
-
   connectedCallback() {
+    // A property set before the element was defined shadows the accessor: move it over.
     for (const name of ["endpoint", "token"]) {
-      // A property set before the element was defined shadows the accessor: move it over.
-      if (Object.hasOwn(this, name)) {
-        const value = this[name];
-        delete this[name];
-        this[name] = value;
-      }
+      if (Object.hasOwn(this, name)) [this[name]] = [this[name], delete this[name]];
     }
     this._build();
     this._start();
@@ -72,15 +52,13 @@ export class GamifyRewards extends HTMLElement {
     else if (name === "token") this._useToken(value);
   }
 
-  // --- connections -----------------------------------------------------------------
-
   _start() {
     if (!this.endpoint) return;
     this._http = new GraphQLClient({ endpoint: this.endpoint, token: this.token });
     this._http.addEventListener("token-expired", () => this._expired());
     this._live = new LiveClient({ url: socketUrl(this.endpoint), token: this.token });
     this._live.addEventListener("token-expired", () => this._expired());
-    this._live.addEventListener("refused", () => ((this._refused = true), this._load())); // HTTP tells why
+    this._live.addEventListener("refused", () => ((this._refused = true), this._load()));
     this._live.addEventListener("status", (event) => {
       const wasDown = this._link === "reconnecting";
       this._link = event.detail;
@@ -88,8 +66,8 @@ export class GamifyRewards extends HTMLElement {
       if (event.detail === "open" && wasDown) this._load();
       else this._render();
     });
-    // Balances need no resume point: listen at once (a refused socket also tells a
-    // refused fetch, which the browser reports as a network failure, from a real one).
+    // Balances need no resume point: listen at once (a refused socket tells a fetch
+    // refused by CORS, which browsers report as a network failure, from a real one).
     this._live.subscribe(BALANCE, {}, { next: (p) => this._onBalance(p.data.myBalanceChanged) });
     this._load();
   }
@@ -152,7 +130,6 @@ export class GamifyRewards extends HTMLElement {
     if (error.code === "TOKEN_EXPIRED") return; // _expired() has it
     if (["UNAUTHENTICATED", "FORBIDDEN", "ORIGIN_NOT_ALLOWED"].includes(error.code)) {
       this._problem = "refused";
-      this._problemText = error.message;
       return;
     }
     if (error.code === "NETWORK_ERROR" && this._refused) {
@@ -178,7 +155,7 @@ export class GamifyRewards extends HTMLElement {
     this._heard.set(id, status);
     this._data.redemptions.set(id, update.redemption);
     if (heard && heard !== status)
-      this._announce(this._t("statusChanged", { reward: update.redemption.reward.name, status: this._t(update.redemption.status) }));
+      this._announce(this._t("statusChanged", { reward: update.redemption.reward.name, status: this._t(status) }));
     this._render();
     this._refreshSoon(); // stock, limits and cooldowns may have moved
   }
@@ -187,13 +164,11 @@ export class GamifyRewards extends HTMLElement {
     const account = this._data?.me?.accounts.find((a) => a.id === change.accountId);
     if (!account) return this._refreshSoon();
     if (account.balance !== change.balance)
-      this._announce(this._t("balanceChanged", { balance: this._t("cost", { n: this._f.n(change.balance), currency: account.pointDefinition.name }) }));
+      this._announce(this._t("balanceChanged", { balance: this._points(change.balance, account) }));
     Object.assign(account, { balance: change.balance, pending: change.pending, expiringSoon: change.expiringSoon });
     this._render();
     this._refreshSoon(); // what the member can afford changed; the next expiry date too
   }
-
-  // --- redeeming -------------------------------------------------------------------
 
   _openConfirm(item, opener) {
     const reward = item.reward;
@@ -201,19 +176,16 @@ export class GamifyRewards extends HTMLElement {
     // token resend the same key, so the engine redeems once.
     if (!this._keys.has(reward.id)) this._keys.set(reward.id, crypto.randomUUID());
     this._intent = { item, opener, sending: false, message: "" };
-    this._fillDialog();
     this._dialog.showModal();
-    this._dialog.querySelector(".primary").focus();
+    this._fillDialog();
   }
 
   _fillDialog() {
     const { item, sending, message } = this._intent;
     const t = this._t;
     const reward = item.reward;
-    const currency = reward.pointDefinition.name;
-    const balance = this._balanceOf(reward.pointDefinition.id);
-    const cost = t("cost", { n: this._f.n(reward.pointCost), currency });
-    const after = t("cost", { n: this._f.n(Math.max(0, balance - reward.pointCost)), currency });
+    const cost = this._points(reward.pointCost, reward);
+    const after = this._points(Math.max(0, this._balanceOf(reward.pointDefinition.id) - reward.pointCost), reward);
     this._dialog.replaceChildren(
       h("h4", { id: "confirm-title", text: t("confirmTitle", { reward: reward.name }) }),
       h("p", { id: "confirm-body", text: t("confirmBody", { cost, after }) }),
@@ -221,7 +193,7 @@ export class GamifyRewards extends HTMLElement {
       h(
         "div",
         { class: "buttons" },
-        h("button", { class: "secondary", part: "cancel-button", type: "button", text: t("cancel"), onclick: () => this._dialog.close() }),
+        h("button", { part: "cancel-button", type: "button", text: t("cancel"), onclick: () => this._dialog.close() }),
         h("button", {
           class: "primary",
           part: "confirm-button",
@@ -232,6 +204,7 @@ export class GamifyRewards extends HTMLElement {
         }),
       ),
     );
+    this._dialog.querySelector(".primary").focus();
   }
 
   async _confirm() {
@@ -240,7 +213,6 @@ export class GamifyRewards extends HTMLElement {
     const reward = intent.item.reward;
     Object.assign(intent, { sending: true, message: "", resume: false });
     this._fillDialog();
-    this._dialog.querySelector(".primary").focus();
     try {
       const data = await this._http.request(REDEEM, { rewardId: reward.id, key: this._keys.get(reward.id) });
       const payload = data.redeemReward;
@@ -260,10 +232,7 @@ export class GamifyRewards extends HTMLElement {
       intent.message = error.code === "NETWORK_ERROR" ? this._t("redeemNetwork") : intent.resume ? this._t("expired") : error.message;
     }
     intent.sending = false;
-    if (this._intent === intent && this._dialog.open) {
-      this._fillDialog();
-      this._dialog.querySelector(".primary").focus();
-    }
+    if (this._intent === intent && this._dialog.open) this._fillDialog();
   }
 
   _dialogClosed() {
@@ -271,20 +240,17 @@ export class GamifyRewards extends HTMLElement {
     this._intent = null;
     if (!intent) return;
     // Back to where the member was (the button may have been rebuilt meanwhile).
-    const key = intent.opener?.dataset.key;
-    const target = (intent.opener?.isConnected && intent.opener) || (key && this._root.querySelector(`[data-key="${key}"]`));
+    const target = this._root.querySelector(`[data-key="${intent.opener.dataset.key}"]`);
     (target && !target.disabled ? target : this._root.querySelector("h2")).focus();
   }
-
-  // --- rendering -------------------------------------------------------------------
 
   _build() {
     if (this._root) return;
     this._root = h("div", { class: "root", part: "container" });
-    this._live_region = h("div", { class: "sr-only", role: "status", "aria-live": "polite", "aria-atomic": "true" });
+    this._status = h("div", { class: "sr-only", role: "status", "aria-live": "polite", "aria-atomic": "true" });
     this._dialog = h("dialog", { part: "dialog", "aria-labelledby": "confirm-title", "aria-describedby": "confirm-body" });
     this._dialog.addEventListener("close", () => this._dialogClosed());
-    this.shadowRoot.append(h("style", { text: styles }), this._root, this._live_region, this._dialog);
+    this.shadowRoot.append(h("style", { text: styles }), this._root, this._status, this._dialog);
     this._render();
   }
 
@@ -294,6 +260,11 @@ export class GamifyRewards extends HTMLElement {
 
   get _f() {
     return formats(pickLang(this));
+  }
+
+  // "120 points", in the currency of `of` (an account or a reward)
+  _points(n, of) {
+    return this._t("cost", { n: this._f.n(n), currency: of.pointDefinition.name });
   }
 
   _balanceOf(definitionId) {
@@ -307,14 +278,7 @@ export class GamifyRewards extends HTMLElement {
   }
 
   _announce(text) {
-    this._live_region.textContent = text;
-  }
-
-  _copy(text, button) {
-    navigator.clipboard?.writeText(text).then(
-      () => (button.textContent = this._t("copied")),
-      () => {}, // not allowed here: the code stays on screen to copy by hand
-    );
+    this._status.textContent = text;
   }
 
   _render() {
@@ -323,44 +287,55 @@ export class GamifyRewards extends HTMLElement {
     const f = this._f;
     const focused = this.shadowRoot.activeElement?.dataset?.key;
     const me = this._data?.me;
-    const link = { open: "live", reconnecting: "reconnecting", connecting: "reconnecting", closed: "offline" }[this._link];
-    this.setAttribute("aria-busy", String(!this._data && !this._problem));
-    const header = h(
-      "header",
-      { part: "header" },
-      h("div", {}, h("h2", { tabindex: "-1", text: t("title") }), me?.name && h("p", { class: "who", text: [t("hello", { name: me.name }), me.tier && t("tier", { tier: me.tier.name })].filter(Boolean).join(" · ") })),
-      this._data && h("span", { class: "link", "data-state": this._link, text: t(link) }),
-    );
-    const problem = this._problem && h(
-      "div",
-      { class: "banner", part: "banner", role: "alert", "data-kind": this._problem === "network" ? "warning" : "error", "data-problem": this._problem },
-      h("span", { text: this._problem === "refused" ? t("refused") : this._problem === "expired" ? t("expired") : t("networkDown") }),
-      this._problem === "network" && h("button", { class: "secondary", type: "button", text: t("retry"), onclick: () => this._load() }),
-    );
-    let body;
-    if (!this._data) {
-      body = this._problem ? [] : [h("p", { class: "state", "data-state": "loading", text: t("loading") })];
-    } else {
-      const ctx = { t, f, balanceOf: (id) => this._balanceOf(id), lastRedeemedAt: (id) => this._lastRedeemedAt(id), onRedeem: (item, opener) => this._openConfirm(item, opener), onCopy: (text, b) => this._copy(text, b) };
+    const problem = this._problem;
+    const link = { open: "live", closed: "offline" }[this._link] || "reconnecting";
+    const section = (id, title, list) => h("section", { "aria-labelledby": id }, h("h3", { id, text: t(title) }), list);
+    const state = (text, kind) => h("p", { class: "state", "data-state": kind, text: t(text) });
+    this.setAttribute("aria-busy", String(!this._data && !problem));
+    const parts = [
+      h(
+        "header",
+        { part: "header" },
+        h("div", {}, h("h2", { tabindex: "-1", text: t("title") }),
+          me?.name && h("p", { class: "who", text: [t("hello", { name: me.name }), me.tier && t("tier", { tier: me.tier.name })].filter(Boolean).join(" · ") })),
+        this._data && h("span", { class: "link", "data-state": this._link, text: t(link) }),
+      ),
+      problem && h(
+        "div",
+        { class: "banner", part: "banner", role: "alert", "data-problem": problem },
+        h("span", { text: t({ refused: "refused", expired: "expired" }[problem] || "networkDown") }),
+        problem === "network" && h("button", { type: "button", text: t("retry"), onclick: () => this._load() }),
+      ),
+    ];
+    if (!this._data) parts.push(!problem && state("loading", "loading"));
+    else {
+      const ctx = {
+        t, f,
+        balanceOf: (id) => this._balanceOf(id),
+        lastRedeemedAt: (id) => this._lastRedeemedAt(id),
+        onRedeem: (item, opener) => this._openConfirm(item, opener),
+      };
+      const { catalog, redemptions } = this._data;
       const accounts = me?.accounts ?? [];
-      const redemptions = [...this._data.redemptions.values()].sort((a, b) => (a.createdAt < b.createdAt ? 1 : -1));
-      body = [
-        h("section", { "aria-labelledby": "h-balances" }, h("h3", { id: "h-balances", text: t("balances") }),
-          accounts.length ? h("div", { class: "balances" }, accounts.map((a) => balanceCard(a, t, f))) : h("p", { class: "state", text: t("noPoints") })),
-        h("section", { "aria-labelledby": "h-catalog" }, h("h3", { id: "h-catalog", text: t("catalog") }),
-          this._data.catalog.length
-            ? h("ul", { class: "catalog", part: "catalog" }, this._data.catalog.map((item) => rewardCard(item, reasonText(item, ctx), ctx)))
-            : h("p", { class: "state", "data-state": "empty", text: t("emptyCatalog") })),
-        h("section", { "aria-labelledby": "h-redemptions" }, h("h3", { id: "h-redemptions", text: t("redemptions") }),
-          redemptions.length
-            ? h("ul", { class: "redemptions", part: "redemptions" }, redemptions.map((r) => redemptionRow(r, ctx)))
-            : h("p", { class: "state", text: t("noRedemptions") })),
-      ];
+      const newest = [...redemptions.values()].sort((a, b) => (a.createdAt < b.createdAt ? 1 : -1));
+      parts.push(
+        section("h-balances", "balances", accounts.length ? h("div", { class: "balances" }, accounts.map((a) => balanceCard(a, t, f))) : state("noPoints")),
+        section("h-catalog", "catalog", catalog.length ? h("ul", { class: "catalog", part: "catalog" }, catalog.map((i) => rewardCard(i, reasonText(i, ctx), ctx))) : state("emptyCatalog", "empty")),
+        section("h-redemptions", "redemptions", newest.length ? h("ul", { class: "redemptions", part: "redemptions" }, newest.map((r) => redemptionRow(r, ctx))) : state("noRedemptions")),
+      );
     }
-    this._root.replaceChildren(header, problem || "", ...body);
+    this._root.replaceChildren(...parts.filter(Boolean));
     this._root.lang = pickLang(this);
     if (focused) this._root.querySelector(`[data-key="${focused}"]`)?.focus();
   }
+}
+
+// endpoint and token: properties reflected to their attributes (lang is HTMLElement's own).
+for (const name of ["endpoint", "token"]) {
+  Object.defineProperty(GamifyRewards.prototype, name, {
+    get() { return this.getAttribute(name) || ""; },
+    set(value) { this.setAttribute(name, value); },
+  });
 }
 
 if (!customElements.get("gamify-rewards")) customElements.define("gamify-rewards", GamifyRewards);

@@ -1,12 +1,11 @@
 // The GraphQL documents the widget sends with a member token.
-const REDEMPTION = `id status quantity pointsSpent createdAt fulfillmentData
-  reward { id name imageUrl pointDefinition { id name } }`;
+const REDEMPTION = `id status pointsSpent createdAt fulfillmentData reward { id name }`;
 
 export const LOAD = `query Widget {
-  me { id name tier { id name rank }
-    accounts { id balance pending expiringSoon nextExpiryAt historyAtMaster pointDefinition { id name } } }
+  me { name tier { name }
+    accounts { id balance pending expiringSoon nextExpiryAt pointDefinition { id name } } }
   catalog(first: 100) { nodes { canRedeem reason reward { id name description pointCost stock imageUrl
-    publicData cooldownSeconds availableFrom availableUntil pointDefinition { id name } minTier { id name } } } }
+    cooldownSeconds availableFrom pointDefinition { id name } minTier { name } } } }
   redemptions(first: 30) { nodes { ${REDEMPTION} events { id } } }
 }`;
 
@@ -18,4 +17,4 @@ export const UPDATES = `subscription Updates($after: ID) {
   myRedemptionUpdates(after: $after) { eventId newStatus redemption { ${REDEMPTION} } } }`;
 
 export const BALANCE = `subscription Balance {
-  myBalanceChanged { accountId balance pending expiringSoon historyAtMaster } }`;
+  myBalanceChanged { accountId balance pending expiringSoon } }`;

@@ -43,7 +43,7 @@ export function reasonText(item, { t, f, balanceOf, lastRedeemedAt }) {
     case "INSUFFICIENT_POINTS":
       return t("INSUFFICIENT_POINTS", { n: f.n(Math.max(1, reward.pointCost - balanceOf(reward.pointDefinition.id))) });
     case "TIER_REQUIRED":
-      return reward.minTier ? t("TIER_REQUIRED", { tier: reward.minTier.name }) : t("TIER_REQUIRED_ANY");
+      return t("TIER_REQUIRED", { tier: reward.minTier?.name ?? "" });
     case "COOLDOWN": {
       const last = lastRedeemedAt(reward.id);
       if (!last || !reward.cooldownSeconds) return t("COOLDOWN_LATER");
@@ -60,11 +60,12 @@ export function reasonText(item, { t, f, balanceOf, lastRedeemedAt }) {
 
 function picture(reward, part) {
   const image = h("div", { class: "image", part, "aria-hidden": "true" });
+  const initial = (reward.name[0] || "?").toUpperCase();
   if (reward.imageUrl) {
     const img = h("img", { src: reward.imageUrl, alt: "", loading: "lazy" });
-    img.addEventListener("error", () => img.replaceWith((reward.name[0] || "?").toUpperCase()));
+    img.addEventListener("error", () => img.replaceWith(initial));
     image.append(img);
-  } else image.append((reward.name[0] || "?").toUpperCase());
+  } else image.append(initial);
   return image;
 }
 
@@ -72,7 +73,6 @@ export function rewardCard(item, why, { t, f, onRedeem }) {
   const reward = item.reward;
   const cost = t("cost", { n: f.n(reward.pointCost), currency: reward.pointDefinition.name });
   const reasonId = `reason-${reward.id}`;
-  const terms = typeof reward.publicData?.terms === "string" ? reward.publicData.terms : null;
   return h(
     "li",
     { class: "card", part: "reward", "data-reward": reward.id, "data-reason": item.reason || "OK" },
@@ -88,7 +88,6 @@ export function rewardCard(item, why, { t, f, onRedeem }) {
         reward.stock != null && reward.stock > 0 && h("span", { class: "stock", text: t("stockLeft", { n: f.n(reward.stock) }) }),
       ),
       reward.description && h("p", { class: "desc", text: reward.description }),
-      terms && h("p", { class: "desc", text: `${t("terms")}: ${terms}` }),
       h("p", { class: "reason", part: "reason", id: reasonId, "data-ok": !why, text: why || t("canRedeem") }),
       h(
         "div",
@@ -109,24 +108,19 @@ export function rewardCard(item, why, { t, f, onRedeem }) {
   );
 }
 
-function fulfilment(data, t, onCopy) {
+// What the fulfilment gave: the code first (one click selects it), then any other detail.
+function fulfilment(data, t) {
   if (!data || typeof data !== "object") return null;
-  const code = data.code ?? data.voucherCode ?? data.voucher ?? null;
-  const rest = Object.entries(data).filter(([k]) => !["code", "voucherCode", "voucher"].includes(k));
+  const { code, ...rest } = data;
   return h(
     "div",
     { class: "voucher", part: "voucher" },
-    code != null && [
-      h("span", { text: `${t("code")}:` }),
-      h("code", { part: "voucher-code", text: String(code) }),
-      h("button", { class: "secondary", type: "button", text: t("copy"), onclick: (e) => onCopy(String(code), e.currentTarget) }),
-    ],
-    rest.length > 0 &&
-      h("dl", {}, rest.map(([k, v]) => [h("dt", { text: k }), h("dd", { text: typeof v === "object" ? JSON.stringify(v) : String(v) })])),
+    code != null && [h("span", { text: `${t("code")}:` }), h("code", { part: "voucher-code", text: String(code) })],
+    Object.entries(rest).map(([k, v]) => h("span", { text: `${k}: ${typeof v === "object" ? JSON.stringify(v) : v}` })),
   );
 }
 
-export function redemptionRow(redemption, { t, f, onCopy }) {
+export function redemptionRow(redemption, { t, f }) {
   const fulfilled = redemption.status === "FULFILLED";
   return h(
     "li",
@@ -138,6 +132,6 @@ export function redemptionRow(redemption, { t, f, onCopy }) {
       h("div", { class: "when", text: `${f.date(redemption.createdAt)} · ${t("spent", { n: f.n(redemption.pointsSpent) })}` }),
     ),
     h("span", { class: "status", part: "status", "data-status": redemption.status, text: t(redemption.status) }),
-    fulfilled && fulfilment(redemption.fulfillmentData, t, onCopy),
+    fulfilled && fulfilment(redemption.fulfillmentData, t),
   );
 }
