@@ -31,6 +31,10 @@ class Interrupted(Exception):
     process, so the subscriber must resume from a cursor."""
 
 
+class Unavailable(redis.ConnectionError):
+    """Redis cannot be reached to subscribe: live updates are unavailable for now."""
+
+
 _WAKE: dict[str, Any] = {}  # queued to wake a reader waiting on an empty queue
 
 
@@ -97,13 +101,18 @@ class Broker:
     async def subscribe(
         self, channel: str, buffer: int = DEFAULT_BUFFER
     ) -> AsyncIterator[Subscriber]:
-        """Messages on `channel` from the moment this returns (already subscribed)."""
+        """Messages on `channel` from the moment this returns (already subscribed).
+
+        Raises Unavailable when Redis cannot be reached to subscribe."""
         subscriber = Subscriber(buffer)
         async with self._lock:
             if self._pubsub is None:
                 self._pubsub = self.redis.pubsub()
             if channel not in self._subscribers:
-                await self._subscribe_confirmed(channel)
+                try:
+                    await self._subscribe_confirmed(channel)
+                except (redis.RedisError, OSError) as exc:
+                    raise Unavailable(f"Redis cannot be reached ({type(exc).__name__})") from exc
                 # Listed only once Redis confirmed it: a failed SUBSCRIBE must not leave the
                 # channel looking subscribed to everyone who comes after.
                 self._subscribers[channel] = set()

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections import OrderedDict, deque
-from collections.abc import AsyncGenerator, Awaitable, Callable, Hashable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Hashable
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -11,7 +12,15 @@ from uuid import UUID
 import strawberry
 from graphql import GraphQLError
 
-from core.broker import Interrupted, Overflowed, balances_channel, redemptions_channel
+from core.broker import (
+    Broker,
+    Interrupted,
+    Overflowed,
+    Subscriber,
+    Unavailable,
+    balances_channel,
+    redemptions_channel,
+)
 from models.live import (
     REPLAY_LIMIT,
     announce_balances,
@@ -23,7 +32,8 @@ from resolvers.auth import BACKEND, Principal, parse_id, require
 from resolvers.live_sharing import LEADING, SHARING, Sharing, shareable_after
 from schema.live import BalanceUpdate, RedemptionUpdate, RedemptionUpdateFilter
 
-RESUME_CODES = ("SUBSCRIBER_TOO_SLOW", "UPDATES_INTERRUPTED")
+# Errors that end a subscription and ask its client to subscribe again after its cursor.
+RESUME_CODES = ("SUBSCRIBER_TOO_SLOW", "UPDATES_INTERRUPTED", "UPDATES_UNAVAILABLE")
 SEEN = 10_000  # event ids remembered to drop a duplicate at the replay/live seam
 
 
@@ -75,15 +85,31 @@ _redemption_update = _PerMessage(RedemptionUpdate.from_message)
 _balance_update = _PerMessage(BalanceUpdate.from_message)
 
 
+_RESUME_TEXT = {
+    "SUBSCRIBER_TOO_SLOW": "This subscriber fell behind; subscribe again",
+    "UPDATES_INTERRUPTED": "Live updates were interrupted; subscribe again",
+    "UPDATES_UNAVAILABLE": "Live updates are unavailable (Redis cannot be reached); "
+    "subscribe again later",
+}
+
+
 def _resume_error(code: str, last: int | None) -> GraphQLError:
-    if code == "SUBSCRIBER_TOO_SLOW":
-        text = "This subscriber fell behind"
-    else:
-        text = "Live updates were interrupted"
     return GraphQLError(
-        f"{text}; subscribe again with `after` set to the last eventId received",
+        f"{_RESUME_TEXT[code]} with `after` set to the last eventId received",
         extensions={"code": code, "lastEventId": last},
     )
+
+
+@contextlib.asynccontextmanager
+async def _subscribed(broker: Broker, channel: str, after: int | None) -> AsyncIterator[Subscriber]:
+    """The broker's subscription; with Redis away, a coded error to resume from `after`
+    (nothing was delivered yet: the client's own cursor is where it resumes)."""
+    async with contextlib.AsyncExitStack() as stack:
+        try:
+            subscriber = await stack.enter_async_context(broker.subscribe(channel))
+        except Unavailable:
+            raise _resume_error("UPDATES_UNAVAILABLE", after) from None
+        yield subscriber
 
 
 async def _replayed(
@@ -129,7 +155,7 @@ async def _stream(
             return
     leader = LEADING.get()
     # Subscribe before reading the replay, so nothing committed in between is missed.
-    async with broker.subscribe(channel) as subscriber:
+    async with _subscribed(broker, channel, after) as subscriber:
         if leader is not None:
             leader.subscribed()
         seen = _Seen(SEEN)
