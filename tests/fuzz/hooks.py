@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 from schemathesis.graphql import nodes
 
 MASKED_MESSAGE = "Unexpected error"
+INTERNAL_CODE = "INTERNAL_SERVER_ERROR"  # schema/error_codes.py: what a masked error carries
 SERVER_ERROR = "HTTP 5xx"
 MASKED = "Unexpected error (a masked internal error)"
 UNCODED = "error without extensions.code"
@@ -29,6 +30,7 @@ NOT_JSON = "answer is not a JSON object"
 
 _record_lock = threading.Lock()
 _QUERY_CHARS = 1500
+_ANSWER_CHARS = 200
 
 # ------------------------------------------------------------------ the JSON scalar
 
@@ -60,6 +62,38 @@ JSON_VALUES = st.recursive(
     max_leaves=12,
 )
 schemathesis.graphql.scalar("JSON", JSON_VALUES)
+
+# ------------------------------------------------------------------ hostile built-in scalars
+# hypothesis-graphql draws short, printable-ish text and small integers: it would almost never
+# send what broke the engine before (a NUL, a name longer than its column, amounts whose sum
+# leaves 32 bits). Each scalar is ordinary most of the time, so cases still reach the
+# resolvers' logic, and one of these values otherwise.
+
+_ordinary_text = st.text(max_size=40)
+_hostile_text = st.one_of(
+    st.sampled_from(["", " ", "\x00", "a\x00b", "\t\r\n", "{contactId}", "\u202e", "💥" * 10]),
+    st.text(min_size=256, max_size=1100),  # past the engine's varchar(255)/(1000) columns
+    st.integers(min_value=10_000, max_value=70_000).map("x".__mul__),
+)
+STRINGS = st.one_of(_ordinary_text, _ordinary_text, _hostile_text).map(nodes.String)
+
+_BOUNDS = [0, 1, -1, 2**31 - 1, -(2**31), 10**9, -(10**9), 10**9 + 1, 2**30]
+INTS = st.one_of(
+    st.integers(min_value=-(2**31), max_value=2**31 - 1),
+    st.integers(min_value=-100, max_value=10_000),
+    st.sampled_from(_BOUNDS),
+).map(nodes.Int)
+
+IDS = st.one_of(
+    _ordinary_text,
+    st.uuids().map(str),
+    st.integers(min_value=-(2**63), max_value=2**64).map(str),
+    _hostile_text,
+).map(nodes.String)
+
+schemathesis.graphql.scalar("String", STRINGS)
+schemathesis.graphql.scalar("Int", INTS)
+schemathesis.graphql.scalar("ID", IDS)
 
 
 # ------------------------------------------------------------------ what is wrong
@@ -102,9 +136,10 @@ def problems(status_code: int, content: bytes) -> list[str]:
     for error in payload.get("errors") or []:
         message = str(error.get("message", "")) if isinstance(error, dict) else str(error)
         extensions = error.get("extensions") if isinstance(error, dict) else None
-        if message.startswith(MASKED_MESSAGE):
+        code = extensions.get("code") if isinstance(extensions, dict) else None
+        if message.startswith(MASKED_MESSAGE) or code == INTERNAL_CODE:
             found.add(MASKED)
-        elif not (isinstance(extensions, dict) and extensions.get("code")):
+        elif not code:
             found.add(f"{UNCODED}: {_shape(message)}")
     return sorted(found)
 
@@ -133,9 +168,11 @@ def after_call(context: Any, case: Any, response: Any) -> None:
         "problems": found,
         "codes": _codes(response.content),
     }
+    # Every answer's start, to see what the cases reached; the whole call when it failed.
+    chars = _QUERY_CHARS if found else _ANSWER_CHARS
+    line["answer"] = response.content[:chars].decode("utf-8", "replace")
     if found:
         query = case.body if isinstance(case.body, str) else json.dumps(case.body)
         line["query"] = query[:_QUERY_CHARS] + ("…" if len(query) > _QUERY_CHARS else "")
-        line["answer"] = response.content[:_QUERY_CHARS].decode("utf-8", "replace")
     with _record_lock, open(path, "a", encoding="utf-8") as record:
         record.write(json.dumps(line) + "\n")

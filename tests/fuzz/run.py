@@ -2,7 +2,7 @@
 
     .venv/bin/python -m tests.fuzz.run [--examples N] [--workers N] [--seed N]
 
-Starts `gamify serve` (HTTP and worker) on a free port with a temporary GAMIFY_DATA_DIR,
+Starts `gamify serve --no-worker` on a free port with a temporary GAMIFY_DATA_DIR,
 the embedded SQLite and Redis (with DATABASE_URL, a PostgreSQL server: a throwaway
 database is made in it and dropped afterwards), creates a tenant with `gamify tenant
 create` and gives it data over GraphQL (an API key, a member with points and a member
@@ -23,8 +23,8 @@ import asyncio
 import contextlib
 import json
 import os
+import re
 import secrets
-import shutil
 import signal
 import socket
 import subprocess
@@ -45,7 +45,7 @@ ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 START_TIMEOUT = 60.0
 # Per credential: a hung run fails the step instead of CI's whole budget.
-RUN_TIMEOUT = 180.0
+RUN_TIMEOUT = 120.0
 ADMIN_EMAIL = "admin@fuzz.test"
 CREDENTIALS = ("none", "member", "apikey", "admin")
 # Rate limits would answer the fuzzer's volume with 429s instead of exercising the API.
@@ -61,27 +61,43 @@ RATE_LIMIT_SETTINGS = (
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.fuzz.run", description=__doc__)
-    parser.add_argument("--examples", type=int, default=5, help="cases per operation")
+    parser.add_argument("--examples", type=int, default=15, help="cases per operation")
     parser.add_argument("--workers", type=int, default=2, help="schemathesis workers")
-    parser.add_argument("--seed", type=int, default=1, help="generation seed (reproducible)")
-    parser.add_argument("--phases", default="coverage,fuzzing", help="schemathesis phases")
+    parser.add_argument(
+        "--seed", type=int, default=1, help="generation seed (+1 per credential): reproducible"
+    )
+    parser.add_argument("--phases", default="fuzzing", help="schemathesis phases")
     parser.add_argument("--mode", default="all", help="positive, negative or all")
     parser.add_argument(
         "--credentials", default=",".join(CREDENTIALS), help="some of " + ",".join(CREDENTIALS)
     )
     parser.add_argument("--out", type=Path, default=ROOT / "artifacts" / "fuzz")
+    parser.add_argument(
+        "--engine-src",
+        type=Path,
+        default=ROOT,
+        help="run the engine of another checkout (e.g. `git archive` of an older commit)",
+    )
     args = parser.parse_args(argv)
     credentials = [name for name in args.credentials.split(",") if name]
     if unknown := set(credentials) - set(CREDENTIALS):
         parser.error(f"unknown credentials: {', '.join(sorted(unknown))}")
 
-    shutil.rmtree(args.out, ignore_errors=True)
-    args.out.mkdir(parents=True)
+    args.out.mkdir(parents=True, exist_ok=True)
+    for old in [*args.out.glob("*.jsonl"), *args.out.glob("*.schemathesis.txt")]:
+        old.unlink()  # the records are appended to
+    # `timeout` in CI ends a run with SIGTERM: leave through the `finally`s, which stop the
+    # engine (and subprocess.run its schemathesis) instead of orphaning them.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     started = time.monotonic()
-    with Engine.started(args.out) as engine:
-        tokens = seed_tenant(engine)
+    with Engine.started(args.out, args.engine_src.resolve()) as engine:
+        tenant = seed_tenant(engine)
+        config = fuzz_config(tenant, args.out / "schemathesis.toml")
         print(f"engine {engine.url} ({engine.backend}) ready in {time.monotonic() - started:.0f} s")
-        results = [fuzz(engine.url, name, tokens.get(name), args, args.out) for name in credentials]
+        results = [
+            fuzz(engine.url, name, tenant.tokens.get(name), config, args, args.seed + index)
+            for index, name in enumerate(credentials)
+        ]
     report = summarise(results, time.monotonic() - started, engine.log_path)
     print(report)
     (args.out / "summary.txt").write_text(report + "\n")
@@ -102,13 +118,14 @@ def _free_port() -> int:
 class Engine:
     url: str
     env: dict[str, str]
+    src: Path
     admin_password: str
     log_path: Path
     backend: str
 
     @classmethod
     @contextlib.contextmanager
-    def started(cls, out: Path) -> Iterator[Engine]:
+    def started(cls, out: Path, src: Path) -> Iterator[Engine]:
         port = _free_port()
         server_url = os.environ.get("DATABASE_URL")
         with tempfile.TemporaryDirectory(prefix="gamify-fuzz-") as data_dir:
@@ -123,6 +140,7 @@ class Engine:
                 GAMIFY_PORT=str(port),
                 GAMIFY_SECRET_KEY=secrets.token_urlsafe(48),
                 GAMIFY_GRAPHIQL="0",
+                PYTHONPATH=str(src),
                 **dict.fromkeys(RATE_LIMIT_SETTINGS, UNLIMITED),
             )
             with _throwaway_database(server_url) as database_url:
@@ -131,6 +149,7 @@ class Engine:
                 engine = cls(
                     url=f"http://127.0.0.1:{port}",
                     env=env,
+                    src=src,
                     admin_password=secrets.token_urlsafe(18),
                     log_path=out / "engine.log",
                     backend="PostgreSQL" if database_url else "SQLite",
@@ -144,22 +163,26 @@ class Engine:
                     yield engine
 
     def _gamify(self, *args: str) -> None:
-        subprocess.run(
-            [str(BIN / "gamify"), *args],
+        done = subprocess.run(
+            [sys.executable, "-m", "engine.cli", *args],
             env=self.env,
-            cwd=ROOT,
+            cwd=self.src,
             stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            check=True,
+            capture_output=True,
+            text=True,
             timeout=START_TIMEOUT,
         )
+        if done.returncode != 0:
+            raise SystemExit(f"gamify {' '.join(args[:2])} failed:\n{done.stderr[-3000:]}")
 
     @contextlib.contextmanager
     def _serving(self, log: TextIO) -> Iterator[None]:
         process = subprocess.Popen(
-            [str(BIN / "gamify"), "serve"],
+            # No worker: the fuzzer saves webhook and points-log URLs of its own making, and
+            # the worker would send to them; the API's answers are what is under test.
+            [sys.executable, "-m", "engine.cli", "serve", "--no-worker"],
             env=self.env,
-            cwd=ROOT,
+            cwd=self.src,
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -234,49 +257,77 @@ def _call(url: str, token: str | None, query: str, **variables: Any) -> dict[str
     return data
 
 
-def seed_tenant(engine: Engine) -> dict[str, str]:
-    """Credentials of each kind, and data for their operations to find."""
+LOGIN = "mutation($e: String!, $p: String!) { login(email: $e, password: $p) { token errors { code } } }"
+CREATE_KEY = 'mutation { createApiKey(name: "fuzz") { key apiKey { id } errors { code } } }'
+SAVE_TIER = 'mutation { saveTier(input: {name: "Gold", rank: 1}) { tier { id } errors { code } } }'
+UPSERT_MEMBER = (
+    'mutation($t: ID) { upsertMember(input: {externalUserId: "fuzz-1", email: "m@fuzz.test",'
+    ' name: "Fuzz Member", tierId: $t}) { member { id } errors { code } } }'
+)
+AWARD = (
+    'mutation { awardPoints(input: {externalUserId: "fuzz-1", amount: 5000, source: PURCHASE,'
+    ' description: "seed"}) { entry { id } account { pointDefinition { id } } errors { code } } }'
+)
+MEMBER_TOKEN = 'mutation { createMemberToken(externalUserId: "fuzz-1") { token errors { code } } }'
+CREATE_REWARD = (
+    'mutation { createReward(input: {name: "Mug", type: GIFT, value: "1 mug", pointCost: 10,'
+    " enabled: true}) { reward { id } errors { code } } }"
+)
+REDEEM = "mutation($r: ID!) { redeemReward(rewardId: $r) { redemption { id } errors { code } } }"
+
+
+@dataclass
+class Tenant:
+    """The credentials of each kind, and the ids of the data seeded for them to find."""
+
+    tokens: dict[str, str]
+    ids: dict[str, str]
+    external_user_id: str = "fuzz-1"
+
+
+def seed_tenant(engine: Engine) -> Tenant:
     url = engine.url
-    admin = _call(
-        url,
-        None,
-        "mutation($e: String!, $p: String!) { login(email: $e, password: $p) { token errors { code } } }",
-        e=ADMIN_EMAIL,
-        p=engine.admin_password,
-    )["token"]
-    key = _call(url, admin, 'mutation { createApiKey(name: "fuzz") { key errors { code } } }')[
-        "key"
+    admin = _call(url, None, LOGIN, e=ADMIN_EMAIL, p=engine.admin_password)["token"]
+    created = _call(url, admin, CREATE_KEY)
+    key = created["key"]
+    tier = _call(url, admin, SAVE_TIER)["tier"]["id"]
+    member = _call(url, key, UPSERT_MEMBER, t=tier)["member"]["id"]
+    award = _call(url, key, AWARD)
+    member_token = _call(url, key, MEMBER_TOKEN)["token"]
+    reward = _call(url, admin, CREATE_REWARD)["reward"]["id"]
+    redemption = _call(url, member_token, REDEEM, r=reward)["redemption"]["id"]
+    return Tenant(
+        tokens={"admin": admin, "apikey": key, "member": member_token},
+        ids={
+            "apiKeyId": created["apiKey"]["id"],
+            "tierId": tier,
+            "memberId": member,
+            "ledgerEntryId": award["entry"]["id"],
+            "pointDefinitionId": award["account"]["pointDefinition"]["id"],
+            "rewardId": reward,
+            "redemptionId": redemption,
+        },
+    )
+
+
+def fuzz_config(tenant: Tenant, path: Path) -> Path:
+    """A schemathesis config that feeds the seeded ids and the member's external id to the
+    arguments of those names (`id` takes any of them), half of the time: most generated
+    ids are otherwise random strings, which only ever reach NOT_FOUND."""
+    ids = list(tenant.ids.values())
+    lines = [
+        f"[dictionaries.ids]\nvalues = {json.dumps(ids)}",
+        f"[dictionaries.external]\nvalues = {json.dumps([tenant.external_user_id])}",
+        "[parameters]",
     ]
-    _call(
-        url,
-        key,
-        'mutation { upsertMember(input: {externalUserId: "fuzz-1", email: "m@fuzz.test",'
-        ' name: "Fuzz Member"}) { member { id } errors { code } } }',
-    )
-    _call(
-        url,
-        key,
-        'mutation { awardPoints(input: {externalUserId: "fuzz-1", amount: 5000,'
-        ' source: PURCHASE, description: "seed"}) { entry { id } errors { code } } }',
-    )
-    member = _call(
-        url,
-        key,
-        'mutation { createMemberToken(externalUserId: "fuzz-1") { token errors { code } } }',
-    )["token"]
-    reward = _call(
-        url,
-        admin,
-        'mutation { createReward(input: {name: "Mug", type: GIFT, value: "1 mug", pointCost: 10,'
-        " enabled: true}) { reward { id } errors { code } } }",
-    )["reward"]["id"]
-    _call(
-        url,
-        member,
-        "mutation($r: ID!) { redeemReward(rewardId: $r) { redemption { id } errors { code } } }",
-        r=reward,
-    )
-    return {"admin": admin, "apikey": key, "member": member}
+    bindings = {name: "ids" for name in (*tenant.ids, "id", "endpointId")}
+    bindings["externalUserId"] = "external"
+    bindings["contactId"] = "external"
+    for name, dictionary in bindings.items():
+        for where in (f"*.*.{name}", f"*.*.input.{name}", f"*.*.filter.{name}"):
+            lines.append(f'"{where}" = {{ dictionary = "{dictionary}", probability = 0.5 }}')
+    path.write_text("\n".join(lines) + "\n")
+    return path
 
 
 # ------------------------------------------------------------------ schemathesis
@@ -300,16 +351,19 @@ class Result:
         return bool(self.failures) or (self.exit_code != 0 and not self.calls)
 
 
-def fuzz(url: str, credential: str, token: str | None, args: Any, out: Path) -> Result:
+def fuzz(
+    url: str, credential: str, token: str | None, config: Path, args: Any, seed: int
+) -> Result:
+    out: Path = args.out
     record = out / f"{credential}.jsonl"
     command = [
-        str(BIN / "schemathesis"), "run", f"{url}/graphql",
+        str(BIN / "schemathesis"), "--config-file", str(config), "run", f"{url}/graphql",
         "--checks", "coded_errors",
         "--max-examples", str(args.examples),
         "--workers", str(args.workers),
         "--phases", args.phases,
         "--mode", args.mode,
-        "--seed", str(args.seed),
+        "--seed", str(seed),
         "--no-shrink",
         "--continue-on-failure",
         "--generation-database", "none",
@@ -393,9 +447,23 @@ def summarise(results: list[Result], seconds: float, log_path: Path) -> str:
             f"   e.g. ({example['credential']}) {example['query'][:400]}",
             f"   answer: {example['answer'][:300]}",
         ]
-    if causes:
-        lines.append(f"\nthe engine's tracebacks: {log_path}")
+    if exceptions := _engine_exceptions(log_path):
+        lines += ["", f"exceptions in the engine's log ({log_path}):"]
+        lines += [f"{n:>6}x {line}" for line, n in exceptions.most_common(15)]
     return "\n".join(lines)
+
+
+def _engine_exceptions(log_path: Path) -> Counter[str]:
+    """The last line of each traceback in the engine's log (`Module.Error: message`), cut
+    short: a message can quote a fuzzed 70 KB string."""
+    found: Counter[str] = Counter()
+    if not log_path.exists():
+        return found
+    with open(log_path, encoding="utf-8", errors="replace") as log:
+        for line in log:
+            if re.match(r"[A-Za-z_][\w.]*(Error|Exception)(: |$)", line):
+                found[line.strip()[:160]] += 1
+    return found
 
 
 if __name__ == "__main__":
