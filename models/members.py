@@ -28,12 +28,15 @@ class Tier(Model):
         unique_together = (("tenant", "name"),)
 
 
+MAX_EXTERNAL_ID = 200  # Member.external_user_id's length
+
+
 class Member(Model):
     id = fields.UUIDField(primary_key=True)
     tenant: fields.ForeignKeyRelation[Tenant] = fields.ForeignKeyField(
         "models.Tenant", related_name="members", on_delete=fields.CASCADE
     )
-    external_user_id = fields.CharField(max_length=200)
+    external_user_id = fields.CharField(max_length=MAX_EXTERNAL_ID)
     email = fields.CharField(max_length=254, null=True)
     name = fields.CharField(max_length=200, null=True)
     address: fields.Field[dict[str, Any] | None] = fields.JSONField(null=True)

@@ -20,7 +20,7 @@ from core.security import (
 )
 from models.field_limits import check_columns
 from models.points import PointDefinition
-from models.tenants import ApiKey, Tenant, TenantAdmin
+from models.tenants import MAX_EMAIL, ApiKey, Tenant, TenantAdmin
 
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{1,98}[a-z0-9]$")
 MIN_PASSWORD_LENGTH = 10
@@ -76,7 +76,10 @@ async def add_admin(tenant_id: UUID, email: str, password: str) -> TenantAdmin:
 
 
 async def authenticate_admin(email: str, password: str) -> TenantAdmin:
-    admin = await TenantAdmin.get_or_none(email=email.strip().lower())
+    email = email.strip().lower()
+    # An email longer than the column is nobody's (and Tortoise refuses to filter on it).
+    fits = len(email) <= MAX_EMAIL
+    admin = await TenantAdmin.get_or_none(email=email) if fits else None
     # Verify even when the email is unknown so response time does not reveal accounts.
     if not verify_password(admin.password_hash if admin else None, password) or admin is None:
         raise Unauthenticated("Invalid email or password")

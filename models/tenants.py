@@ -26,12 +26,15 @@ class Tenant(Model):
         table = "tenant"
 
 
+MAX_EMAIL = 254  # TenantAdmin.email's length
+
+
 class TenantAdmin(Model):
     id = fields.UUIDField(primary_key=True)
     tenant: fields.ForeignKeyRelation[Tenant] = fields.ForeignKeyField(
         "models.Tenant", related_name="admins", on_delete=fields.CASCADE
     )
-    email = fields.CharField(max_length=254, unique=True)
+    email = fields.CharField(max_length=MAX_EMAIL, unique=True)
     name = fields.CharField(max_length=200, default="")
     password_hash = fields.CharField(max_length=200)
     created_at = fields.DatetimeField(auto_now_add=True)

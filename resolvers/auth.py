@@ -13,7 +13,7 @@ from core.errors import AuthError, InvalidInput, NotFound, Unauthenticated
 from core.queue import JobQueue, NoQueue
 from core.security import API_KEY_PREFIX, read_token
 from core.settings import Settings
-from models.members import Member
+from models.members import MAX_EXTERNAL_ID, Member
 from models.tenancy import tenant_for_api_key
 
 PrincipalKind = Literal["admin", "api_key", "member"]
@@ -105,6 +105,8 @@ async def target_member(
         member = await Member.get_or_none(
             id=parse_id(member_id, "memberId"), tenant_id=principal.tenant_id
         )
+    elif len(external_user_id or "") > MAX_EXTERNAL_ID:
+        member = None  # no member has it; Tortoise would refuse to look it up
     else:
         member = await Member.get_or_none(
             external_user_id=external_user_id, tenant_id=principal.tenant_id

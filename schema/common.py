@@ -26,7 +26,14 @@ def _parse_datetime(value: object) -> datetime:
         ) from None
     # Naive input means UTC (as the database reads it): comparing it with the aware
     # times the engine keeps would otherwise raise deep inside a resolver.
-    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+    parsed = parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+    try:
+        parsed.astimezone(UTC)  # what the database stores: year 1 at +01:00 has no UTC time
+    except OverflowError:
+        raise StrawberryInputCoercionError(
+            f'Value cannot represent a DateTime: "{value}". It is outside years 1 to 9999 in UTC.'
+        ) from None
+    return parsed
 
 
 UtcDateTime = strawberry.scalar(

@@ -566,6 +566,85 @@ async def test_a_signed_token_with_malformed_claims_is_unauthenticated(
     assert rest.status_code == 401 and rest.json()["error"]["code"] == "UNAUTHENTICATED"
 
 
+LOOKUPS_BY_EXTERNAL_ID = {
+    "awardPoints": (
+        "mutation($x: String!) { awardPoints(input: {externalUserId: $x, amount: 5}) {"
+        " errors { field code } } }",
+        {"awardPoints": {"errors": [{"field": "memberId", "code": "NOT_FOUND"}]}},
+    ),
+    "createMemberToken": (
+        "mutation($x: String!) { createMemberToken(externalUserId: $x) { token"
+        " errors { field code } } }",
+        {
+            "createMemberToken": {
+                "token": None,
+                "errors": [{"field": "memberId", "code": "NOT_FOUND"}],
+            }
+        },
+    ),
+    "member": ("query($x: String!) { member(externalUserId: $x) { id } }", {"member": None}),
+    "pointsLog": ("query($x: String!) { pointsLog(externalUserId: $x) { contactId } }", None),
+}
+
+
+@pytest.mark.parametrize(
+    "operation, data", LOOKUPS_BY_EXTERNAL_ID.values(), ids=LOOKUPS_BY_EXTERNAL_ID.keys()
+)
+async def test_an_external_id_longer_than_any_is_not_found(
+    gql: GraphQLClient, tenant: TenantSession, operation: str, data: Body | None
+) -> None:
+    # when: 201 characters, one more than an externalUserId takes
+    body = await gql(operation, {"x": "x" * 201}, token=tenant.api_key)
+    # then
+    if data is not None:
+        assert body == {"data": data}
+    else:
+        assert _codes(body) == ["NOT_FOUND"]
+
+
+async def test_login_with_an_email_longer_than_any_is_refused_as_bad_credentials(
+    gql: GraphQLClient, tenant: TenantSession
+) -> None:
+    # when
+    body = await gql(
+        'mutation($e: String!) { login(email: $e, password: "secret") { token errors { code } } }',
+        {"e": "a" * 300 + "@example.com"},
+    )
+    # then
+    assert body == {"data": {"login": {"token": None, "errors": [{"code": "INVALID_CREDENTIALS"}]}}}
+
+
+async def test_a_preflight_from_an_origin_longer_than_any_is_refused(
+    gql: GraphQLClient,
+) -> None:
+    # when
+    response = await gql.http.options(
+        "/graphql",
+        headers={
+            "Origin": "https://" + "a" * 400 + ".example",
+            "Access-Control-Request-Method": "POST",
+        },
+    )
+    # then
+    assert response.status_code == 403
+
+
+async def test_a_time_with_no_utc_equivalent_is_a_coded_error(
+    gql: GraphQLClient, tenant: TenantSession
+) -> None:
+    # given: midnight of year 1 at +01:00 is in year 0 in UTC, which no calendar here has
+    member = await make_member(UUID(tenant.tenant_id))
+    award = {"externalUserId": member.external_user_id, "amount": 5}
+    # when
+    body = await gql(
+        AWARD, {"i": award | {"validFrom": "0001-01-01T00:00:00+01:00"}}, tenant.api_key
+    )
+    # then
+    assert body["data"] is None
+    assert _codes(body) == ["BAD_USER_INPUT"]
+    assert "outside years 1 to 9999" in body["errors"][0]["message"]
+
+
 # --------------------------------------------------------------------------- integers
 
 AWARD = (
