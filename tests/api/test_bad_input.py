@@ -679,6 +679,27 @@ async def test_awards_that_would_take_a_balance_past_32_bits_are_refused(
     assert accounts["data"]["member"]["accounts"] == [{"balance": 2_000_000_000, "pending": 0}]
 
 
+async def test_adjustments_that_would_take_a_balance_past_32_bits_are_refused(
+    gql: GraphQLClient, tenant: TenantSession
+) -> None:
+    # given a member (the tenant owns its points) at 2*10^9
+    member = await make_member(UUID(tenant.tenant_id))
+    target = {"externalUserId": member.external_user_id}
+    for _ in range(2):
+        await gql(AWARD, {"i": target | {"amount": 1_000_000_000}}, tenant.api_key)
+    adjust = (
+        "mutation($i: AdjustPointsInput!) { adjustPoints(input: $i) {"
+        " adjustment { id } errors { field code } } }"
+    )
+    # when
+    body = await gql(adjust, {"i": target | {"amount": 1_000_000_000}}, tenant.api_key)
+    # then
+    assert body["data"]["adjustPoints"] == {
+        "adjustment": None,
+        "errors": [{"field": "amount", "code": "BALANCE_LIMIT"}],
+    }
+
+
 async def test_the_balance_may_reach_exactly_the_32_bit_limit(
     gql: GraphQLClient, tenant: TenantSession
 ) -> None:
