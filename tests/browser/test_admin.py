@@ -12,7 +12,10 @@ import httpx
 import pytest
 from playwright.async_api import Page, expect
 
+from core.security import issue_token
+from core.settings import Settings
 from models.origins import set_tenant_origins
+from models.tenants import TenantAdmin
 from tests.browser.admin_fixtures import (  # noqa: F401 (fixtures, by their names)
     AdminTenant,
     Receiver,
@@ -459,6 +462,30 @@ async def test_the_redemptions_tab_keeps_updating_after_the_engine_restarts(
     # then the new redemption still appears on top, and no row is doubled
     await expect(page.locator("admin-table tbody tr").first).to_have_attribute("data-key", second)
     await expect(page.locator("admin-table tbody tr")).to_have_count(2)
+
+
+async def test_an_expired_session_returns_to_the_login_form_in_words(
+    page: Page, admin_tenant: AdminTenant, settings: Settings
+) -> None:
+    # given a tab holding an admin token that has expired
+    admin = await TenantAdmin.get(email=admin_tenant.admin_email)
+    expired = issue_token(
+        settings.secret_key, "admin", str(admin.id), str(admin_tenant.tenant_id), -60
+    )
+    await page.goto(f"{admin_tenant.engine.url}/admin/")
+    await page.evaluate("t => sessionStorage.setItem('gamify-admin-token', t)", expired)
+
+    # when the console opens a screen with it
+    await page.goto(f"{admin_tenant.engine.url}/admin/#/redemptions")
+    await page.reload()
+
+    # then staff are asked to log in again, and are told why
+    await expect(page.locator("main h1")).to_have_text("Log in")
+    await expect(page.get_by_role("alert")).to_have_text("Your session expired. Log in again.")
+    await page.get_by_label("Email").fill(admin_tenant.admin_email)
+    await page.get_by_label("Password").fill(PASSWORD)
+    await page.get_by_role("button", name="Log in").click()
+    await expect(page.locator("main h1")).to_have_text("Redemptions")
 
 
 async def _call(tenant: AdminTenant, query: str, key: str) -> dict[str, Any]:

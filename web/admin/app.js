@@ -61,13 +61,17 @@ async function show() {
   try {
     const screen = await import(`./screens/${name}.js`);
     if (ticket !== rendering) return;
-    main.replaceChildren();
+    // The screen draws into a view of its own, put on the page once drawn: a screen left
+    // (or a session ended) while it still loads never draws over what came next.
+    const view = el("div", { class: "view" });
     const ctx = { session, query, params: found.slice(1) };
-    cleanup = (await screen.render(main, ctx)) || null;
-    if (ticket !== rendering && cleanup) {
-      cleanup();
-      cleanup = null;
+    const stop = (await screen.render(view, ctx)) || null;
+    if (ticket !== rendering) {
+      if (stop) stop();
+      return;
     }
+    cleanup = stop;
+    main.replaceChildren(view);
     const heading = main.querySelector("h1");
     document.title = `${heading ? heading.textContent + " · " : ""}GamifyEngine admin`;
   } catch (err) {
@@ -117,6 +121,7 @@ session.addEventListener("signed-in", () => {
   else show();
 });
 session.addEventListener("signed-out", (e) => {
+  rendering++; // a screen still loading must not draw over the login form
   if (cleanup) {
     cleanup();
     cleanup = null;

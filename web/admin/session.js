@@ -16,7 +16,6 @@ export class Session extends EventTarget {
     super();
     this.token = sessionStorage.getItem(KEY);
     this.client = new GraphQLClient({ endpoint, token: this.token });
-    this.client.addEventListener("token-expired", () => this.expire());
     this.live = null;
   }
 
@@ -24,8 +23,16 @@ export class Session extends EventTarget {
     return Boolean(this.token);
   }
 
-  request(query, variables = {}, options = {}) {
-    return this.client.request(query, variables, options);
+  async request(query, variables = {}, options = {}) {
+    const token = this.token;
+    try {
+      return await this.client.request(query, variables, options);
+    } catch (err) {
+      // Only the token in use expiring ends the session: an answer to a request sent with
+      // an older one (arriving after a new login) must not log staff out again.
+      if (err.code === "TOKEN_EXPIRED" && token && token === this.token) this.expire();
+      throw err;
+    }
   }
 
   async login(email, password) {
@@ -48,15 +55,19 @@ export class Session extends EventTarget {
   }
 
   // The WebSocket is opened on first use and shared by every live part of the console.
+  // Signed out, a screen still finishing its drawing gets nothing to subscribe to.
   liveClient() {
+    if (!this.token) return { subscribe: () => () => {} };
     if (!this.live) {
-      this.live = new LiveClient({ url: wsUrl, token: this.token });
-      this.live.addEventListener("token-expired", () => this.expire());
+      const live = new LiveClient({ url: wsUrl, token: this.token });
+      const current = () => this.live === live;
+      live.addEventListener("token-expired", () => current() && this.expire());
       // Refused without expiry (4403): the credential is no longer good; log in again.
-      this.live.addEventListener("refused", () => this.end("The live connection was refused. Log in again."));
-      this.live.addEventListener("status", (e) =>
-        this.dispatchEvent(new CustomEvent("live-status", { detail: e.detail })),
+      live.addEventListener("refused", () => current() && this.end("The live connection was refused. Log in again."));
+      live.addEventListener("status", (e) =>
+        current() && this.dispatchEvent(new CustomEvent("live-status", { detail: e.detail })),
       );
+      this.live = live;
     }
     return this.live;
   }
