@@ -11,6 +11,12 @@ from uuid import UUID
 from core import clock
 from core.errors import InvalidInput, NotFound
 from models.awards import resolve_definition
+from models.field_limits import (
+    MAX_FULFILLMENT_DATA_BYTES,
+    MAX_REWARD_DESCRIPTION,
+    check_json_size,
+    check_text,
+)
 from models.members import Tier
 from models.rewards import Reward, RewardType
 
@@ -89,6 +95,8 @@ async def _validate(tenant_id: UUID, values: dict[str, Any]) -> dict[str, Any]:
     for name in ("fulfillment_data", "public_data"):
         if values.get(name) is not None and not isinstance(values[name], dict):
             raise InvalidInput("Use a JSON object", field=_camel(name), code="INVALID")
+        check_json_size(values.get(name), MAX_FULFILLMENT_DATA_BYTES, _camel(name))
+    check_text(values.get("description"), MAX_REWARD_DESCRIPTION, "description")
     return values
 
 

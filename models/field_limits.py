@@ -15,7 +15,8 @@ from core.errors import InvalidInput
 
 MAX_FULFILLMENT_DATA_BYTES = 16 * 1024  # a voucher code, a link, a few lines of terms
 MAX_REASON = 1000  # a status change's reason (callback, cancel)
-MAX_DESCRIPTION = 2000  # descriptions of rewards, currencies, ledger entries
+MAX_DESCRIPTION = 2000  # descriptions of currencies and ledger entries
+MAX_REWARD_DESCRIPTION = 10_000  # what a member reads about a reward, terms included
 
 
 def check_text(value: str | None, limit: int, field: str) -> None:

@@ -472,6 +472,20 @@ LENGTH_LIMITED: dict[str, tuple[str, Body, str, str]] = {
         "description",
         "api_key",
     ),
+    "reward description": (
+        'mutation($d: String!) { createReward(input: {name: "Mug", type: GIFT, pointCost: 1,'
+        " description: $d}) { errors { field code } } }",
+        {"d": "{long}"},
+        "description",
+        "admin",
+    ),
+    "reward public data": (
+        'mutation($d: JSON!) { createReward(input: {name: "Mug", type: GIFT, pointCost: 1,'
+        " publicData: $d}) { errors { field code } } }",
+        {"d": {"terms": "{long}"}},
+        "publicData",
+        "admin",
+    ),
     "allowed origin": (
         "mutation($o: [String!]!) { setAllowedOrigins(origins: $o) { errors { field code } } }",
         {"o": ["https://{long}.example"]},
