@@ -488,6 +488,73 @@ async def test_an_expired_session_returns_to_the_login_form_in_words(
     await expect(page.locator("main h1")).to_have_text("Redemptions")
 
 
+async def test_point_modes_switch_with_a_reason_and_a_rotated_key_is_shown_once(
+    page: Page, admin_tenant: AdminTenant, shoot: Shooter
+) -> None:
+    # given staff on the Point master screen
+    await log_in(page, admin_tenant, "point-master")
+    tenant_mode = page.locator("admin-form").first
+
+    # when they switch the tenant's mode without a reason
+    await tenant_mode.get_by_label("Tenant's point mode").select_option("FOLLOWER_BALANCE")
+    await tenant_mode.get_by_role("button", name="Switch").click()
+    # then the reason is asked for, next to its field
+    await expect(tenant_mode.locator('[data-field="reason"] .error')).to_have_text(
+        "This field is required"
+    )
+
+    # when they give one
+    await tenant_mode.get_by_label("Reason for the switch").fill("The CRM owns the points now")
+    await tenant_mode.get_by_role("button", name="Switch").click()
+
+    # then the switch is in the history with who and why, and the currency follows it
+    history = page.locator("table").filter(has_text="Why").locator("tbody tr").first
+    await expect(history).to_contain_text("The CRM owns the points now")
+    await expect(history).to_contain_text("FOLLOWER_BALANCE")
+    await expect(history).to_contain_text("admin:")
+    await expect(page.get_by_text("In force: FOLLOWER BALANCE")).to_be_visible()
+
+    # when they rotate the shared key
+    await page.get_by_role("button", name="Rotate key (new key shown once)").click()
+
+    # then the new key is shown once, and listed as current
+    secret = await page.locator("[data-secret]").inner_text()
+    assert len(secret) == 44  # base64 of 32 bytes
+    await expect(page.get_by_text("(current)")).to_be_visible()
+    await shoot(page, "point-master-switched", full_page=True)
+    await go(page, "dashboard")
+    await go(page, "point-master")
+    await expect(page.locator("[data-secret]")).to_have_count(0)
+
+
+async def test_the_console_is_usable_with_the_keyboard_alone(
+    page: Page, admin_tenant: AdminTenant
+) -> None:
+    # given a redemption
+    redemption_id = await _redeem(
+        admin_tenant, await _reward(admin_tenant), await _member(admin_tenant)
+    )
+    await page.goto(f"{admin_tenant.engine.url}/admin/")
+
+    # when staff log in by typing and pressing Enter
+    await page.keyboard.type(admin_tenant.admin_email)  # the email field has the focus
+    await page.keyboard.press("Tab")
+    await page.keyboard.type(PASSWORD)
+    await page.keyboard.press("Enter")
+    await expect(page.locator("main h1")).to_have_text("Dashboard")
+
+    # and open the Redemptions tab, then the row, with Enter (both take the focus)
+    await page.get_by_role("link", name="Redemptions").focus()
+    await page.keyboard.press("Enter")
+    row = _row(page, redemption_id)
+    await row.focus()
+    await page.keyboard.press("Enter")
+
+    # then the redemption opens
+    await expect(page.locator("main h1")).to_have_text("Redemption")
+    await expect(page.locator("main")).to_contain_text(redemption_id)
+
+
 async def _call(tenant: AdminTenant, query: str, key: str) -> dict[str, Any]:
     async with httpx.AsyncClient(timeout=15, trust_env=False) as http:
         response = await http.post(

@@ -118,7 +118,7 @@ export async function render(main, { session }) {
         : el("p", { class: "muted" }, "No switches yet: the engine owns the points (MASTER)."),
       el("h2", {}, "Master settings"),
       el("section", { class: "panel" }, settings,
-        el("p", { class: "small muted" }, `Last changed by ${who(s.updatedBy)} on ${when(s.updatedAt)}.`)),
+        el("p", { class: "small muted" }, s.updatedBy ? `Last changed by ${who(s.updatedBy)} on ${when(s.updatedAt)}.` : "Not configured yet.")),
       el("h2", {}, "Shared keys"),
       el("section", { class: "panel" },
         s.keys.length
