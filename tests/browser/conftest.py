@@ -10,9 +10,10 @@ Fixtures for any browser test (the widget's and the admin console's):
   page error it did not announce with `page_errors.expect(pattern)`; a screenshot of the
   page is saved when the test ends (`shoot(page, name)` saves more).
 - `shop_site` / `stranger_site`: a shop's pages on other origins (127.0.0.1, other ports):
-  `await open_widget(page, shop_site, token)` shows the widget there.
-- `open_shop(...)`: a tenant with an API key, a member with points and a member token,
-  and the shop site's origin allowed.
+  `await open_widget(page, shop_site, token)` shows the widget there; on
+  `gamify:token-expired` the page asks its backend, which hands out `shop_tokens`.
+- `open_shop(settings, origins, points)`: a tenant with an API key, its allowed origins,
+  and a member with points; `shop.token(ttl)` mints the member's token.
 
 Screenshots go to $GAMIFY_SCREENSHOTS (CI keeps them), else pytest's tmp dir.
 """
@@ -22,7 +23,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import html
-import json
 import os
 import re
 import signal
@@ -427,8 +427,3 @@ async def open_widget(
         {"token": token, "page_lang": page_lang, **({"lang": lang} if lang else {})}
     )
     await page.goto(f"{site.origin}/?{query}")
-
-
-def js(value: Any) -> str:
-    """A Python value as a JavaScript literal."""
-    return json.dumps(value)

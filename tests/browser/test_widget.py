@@ -149,6 +149,8 @@ async def test_widget_shows_balances_and_why_each_reward_can_or_cannot_be_redeem
         await (expect(button).to_be_enabled() if key == "ok" else expect(button).to_be_disabled())
     await expect(widget.locator(f'[data-reward="{rewards["ok"].id}"]')).to_contain_text("3 left")
     await shoot(page, "catalog", full_page=True)
+    await page.set_viewport_size({"width": 380, "height": 800})
+    await shoot(page, "catalog-phone", full_page=True)
 
 
 async def redemptions_of(shop: Shop) -> list[Redemption]:

@@ -35,7 +35,10 @@ export class GamifyRewards extends HTMLElement {
   connectedCallback() {
     // A property set before the element was defined shadows the accessor: move it over.
     for (const name of ["endpoint", "token"]) {
-      if (Object.hasOwn(this, name)) [this[name]] = [this[name], delete this[name]];
+      if (!Object.hasOwn(this, name)) continue;
+      const value = this[name];
+      delete this[name];
+      this[name] = value;
     }
     this._build();
     this._start();
