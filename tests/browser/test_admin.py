@@ -404,6 +404,33 @@ async def test_redemptions_are_filtered_by_status_and_member(
     )
 
 
+async def test_redemptions_are_paginated_newest_first(
+    page: Page, admin_tenant: AdminTenant
+) -> None:
+    # given 26 redemptions (a page holds 25)
+    reward_id = await _reward(admin_tenant, cost=1)
+    ext = await _member(admin_tenant)
+    made = [await _redeem(admin_tenant, reward_id, ext) for _ in range(26)]
+    await log_in(page, admin_tenant, "redemptions")
+    rows = page.locator("admin-table tbody tr")
+
+    # then the first page holds the newest 25, newest on top
+    await expect(rows).to_have_count(25)
+    await expect(rows.first).to_have_attribute("data-key", made[-1])
+
+    # when staff go to the older page, then the oldest one is there alone
+    await page.get_by_role("button", name="Older →").click()
+    await expect(rows).to_have_count(1)
+    await expect(rows.first).to_have_attribute("data-key", made[0])
+    await expect(page.get_by_role("button", name="Older →")).to_be_disabled()
+
+    # when a redemption is made meanwhile and staff go back, it is on top of the newest page
+    newest = await _redeem(admin_tenant, reward_id, ext)
+    await page.get_by_role("button", name="← Newer").click()
+    await expect(rows.first).to_have_attribute("data-key", newest)
+    await expect(rows).to_have_count(25)
+
+
 async def test_staff_change_their_password_and_log_out(
     page: Page, admin_tenant: AdminTenant
 ) -> None:
@@ -534,7 +561,7 @@ async def test_the_console_is_usable_with_the_keyboard_alone(
     redemption_id = await _redeem(
         admin_tenant, await _reward(admin_tenant), await _member(admin_tenant)
     )
-    await page.goto(f"{admin_tenant.engine.url}/admin/")
+    await page.goto(f"{admin_tenant.engine.url}/admin")  # as typed: no trailing slash
 
     # when staff log in by typing and pressing Enter
     await page.keyboard.type(admin_tenant.admin_email)  # the email field has the focus
