@@ -84,6 +84,11 @@ async def clean_db(request: pytest.FixtureRequest) -> AsyncIterator[None]:
         return
     yield
     await assert_ledger_matches_balances()
+    if request.node.get_closest_marker("module_world") is None:
+        await delete_all_rows()
+
+
+async def delete_all_rows() -> None:
     conn = connections.get("default")
     # DELETE, children first: on small tables it is far cheaper than TRUNCATE on PostgreSQL.
     for table in dbsetup.TABLES:

@@ -1,0 +1,125 @@
+"""Tenant B probing webhook endpoints and deliveries of tenant A."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.api.isolation.probes import (
+    ADMIN,
+    DELIVERY_KEYS,
+    NOT_FOUND_PAYLOAD,
+    Probe,
+    _each,
+    check_probe,
+    expect_empty,
+    expect_new_endpoint_of_b,
+    expect_no_endpoint_health,
+    expect_no_error,
+    expect_payload_not_found,
+)
+from tests.api.isolation.world import World
+from tests.graphql_client import GraphQLClient
+
+pytestmark = pytest.mark.module_world
+
+PROBES: list[Probe] = [
+    Probe(
+        "webhookEndpoints",
+        "list",
+        "{ webhookEndpoints { id url events } }",
+        lambda ids: {},
+        ADMIN,
+        expect_no_error,
+    ),
+    Probe(
+        "webhookDeliveries",
+        "list",
+        "{ webhookDeliveries { nodes { id endpointId redemptionId payload status } } }",
+        lambda ids: {},
+        ADMIN,
+        expect_no_error,
+    ),
+    Probe(
+        "webhookDeliveries",
+        "foreign-endpoint-and-redemption",
+        "query($e: ID, $r: ID) {"
+        " byEndpoint: webhookDeliveries(filter: {endpointId: $e}) { nodes { id payload } }"
+        " byRedemption: webhookDeliveries(filter: {redemptionId: $r}) { nodes { id payload } } }",
+        lambda ids: {"e": ids["a_endpoint"], "r": ids["a_redemption_REDEEMED"]},
+        ADMIN,
+        expect_empty,
+    ),
+    Probe(
+        "createWebhookEndpoint",
+        "own-tenant-only",
+        'mutation { createWebhookEndpoint(input: {url: "https://8.8.8.8/beta-hook"})'
+        " { endpoint { id url } secret errors { code field } } }",
+        lambda ids: {},
+        ADMIN,
+        expect_new_endpoint_of_b,
+        same_as_ghost=False,
+    ),
+    Probe(
+        "updateWebhookEndpoint",
+        "foreign-endpoint",
+        "mutation($e: ID!) { updateWebhookEndpoint(id: $e, input: {enabled: false,"
+        f' events: ["reward_redeemed"], payloadFormat: TOOLZZ}}) {{ endpoint {{ id }} secret {NOT_FOUND_PAYLOAD} }} }}',
+        lambda ids: {"e": ids["a_endpoint"]},
+        ADMIN,
+        expect_payload_not_found,
+    ),
+    Probe(
+        "deleteWebhookEndpoint",
+        "foreign-endpoint",
+        *_each("deleteWebhookEndpoint", "id", ["a_endpoint"], "deleted"),
+        ADMIN,
+        expect_payload_not_found,
+    ),
+    Probe(
+        "rotateWebhookSecret",
+        "foreign-endpoint",
+        *_each("rotateWebhookSecret", "id", ["a_endpoint"], "endpoint { id } secret"),
+        ADMIN,
+        expect_payload_not_found,
+    ),
+    Probe(
+        "pingWebhookEndpoint",
+        "foreign-endpoint",
+        *_each("pingWebhookEndpoint", "id", ["a_endpoint"], "deliveries { id payload }"),
+        ADMIN,
+        expect_payload_not_found,
+    ),
+    Probe(
+        "replayDelivery",
+        "every-status",
+        *_each("replayDelivery", "id", DELIVERY_KEYS, "deliveries { id status payload }"),
+        ADMIN,
+        expect_payload_not_found,
+    ),
+    Probe(
+        "replayDeliveries",
+        "foreign-endpoint",
+        'mutation($e: ID!) { replayDeliveries(endpointId: $e, since: "2000-01-01T00:00:00+00:00")'
+        f" {{ deliveries {{ id payload }} {NOT_FOUND_PAYLOAD} }} }}",
+        lambda ids: {"e": ids["a_endpoint"]},
+        ADMIN,
+        expect_payload_not_found,
+    ),
+    Probe(
+        "webhookHealth",
+        "last-day",
+        "{ webhookHealth { endpoint { id url } delivered retrying pending dead } }",
+        lambda ids: {},
+        ADMIN,
+        expect_no_endpoint_health,
+    ),
+]
+
+
+@pytest.mark.parametrize("probe", PROBES, ids=lambda p: p.id)
+async def test_tenant_b_cannot_reach_tenant_a(
+    gql: GraphQLClient, world: World, probe: Probe
+) -> None:
+    # given tenant A's world, and tenant B with its own member, reward and tier
+    # when B calls the field with A's ids, then nothing of A is reached or changed
+    await check_probe(gql, world, probe)
