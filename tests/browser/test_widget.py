@@ -456,3 +456,56 @@ async def test_loading_and_empty_states_follow_the_pages_language(
     await expect(widget.locator('[data-state="empty"]')).to_have_text(
         "No rewards to show right now. Check back soon!"
     )
+
+
+async def test_service_unreachable_then_back_without_a_reload(
+    engine: EngineProcess,
+    shop_site: Site,
+    settings: Settings,
+    page: Page,
+    page_errors: PageErrors,
+    shoot: Shooter,
+) -> None:
+    # given a member's page whose requests to the engine fail for now
+    shop = await open_shop(settings, [shop_site.origin], points=120)
+    down = True
+
+    async def flaky_network(route: Route) -> None:
+        await (route.abort("internetdisconnected") if down else route.fallback())
+
+    await page.route(engine.graphql_url, flaky_network)
+    page_errors.expect("net::ERR_INTERNET_DISCONNECTED")
+
+    # when the widget opens
+    await open_widget(page, shop_site, shop.token())
+    widget = page.locator("gamify-rewards")
+
+    # then it says the service cannot be reached and that it keeps trying
+    await expect(widget.get_by_role("alert")).to_contain_text("Can't reach the rewards service")
+    await shoot(page, "unreachable")
+    # and when the network is back, it shows the member's points by itself
+    down = False
+    await expect(widget.locator(".balance .amount")).to_have_text("120")
+    await expect(widget.get_by_role("alert")).to_have_count(0)
+
+
+async def test_expired_token_without_a_new_one_says_so_until_the_page_sets_one(
+    engine: EngineProcess, shop_site: Site, settings: Settings, page: Page, page_errors: PageErrors
+) -> None:
+    # given a token that has already expired, and a shop backend with nothing to give
+    shop = await open_shop(settings, [shop_site.origin], points=70)
+    page_errors.expect("status of 503")
+
+    # when the page shows the widget with it
+    await open_widget(page, shop_site, shop.token(ttl=-60))
+    widget = page.locator("gamify-rewards")
+
+    # then the member is told the session expired, and the page was told once
+    await expect(widget.get_by_role("alert")).to_contain_text("Your session has expired")
+    await page.wait_for_function("window.expiredEvents.length > 0")
+    assert await page.evaluate("window.expiredEvents.length") == 1
+    # and setting the token property later brings everything back
+    await widget.evaluate("(el, token) => { el.token = token; }", shop.token())
+    await expect(widget.locator(".balance .amount")).to_have_text("70")
+    await expect(widget.get_by_role("alert")).to_have_count(0)
+    await expect(widget.locator(".link")).to_have_attribute("data-state", "open")
