@@ -132,11 +132,15 @@ async def test_every_transition_is_either_allowed_or_refused(
     member = await make_member(t.tenant.id, points=COST * len(cases))
     reward = await make_reward(t.tenant.id, point_cost=COST, stock=len(cases))
     for via, target in cases:
-        with subtests.test(via=via.value, target=target.value):
+        case = f"{via.value}: {current.value} -> {target.value}"
+        with subtests.test(msg=case):
             redemption = await redeem(RedeemRequest(t.tenant.id, member.id, reward.id))
             await _drive_to(t.tenant.id, redemption, current)
-            # when / then
-            await _check_transition(redemption, via, current, target)
+            # when / then (the case named in the failure's one-line summary too)
+            try:
+                await _check_transition(redemption, via, current, target)
+            except AssertionError as exc:
+                raise AssertionError(f"{case}: {exc}") from exc
 
 
 async def test_failed_refunds_points_returns_stock_and_frees_the_member_limit(db: str) -> None:
