@@ -11,6 +11,8 @@ An operation is an object with `kind` and its arguments (ids as strings):
 - award: tenant, member, amount, key?           (award_points, as awardPoints)
 - adjust: tenant, member, amount, key?          (adjust_points by an API key, as adjustPoints)
 - transition: tenant, redemption, target, via   (callbacks and admin confirm/cancel)
+- apply_batch: batch                             (the worker's apply_sync_batch)
+- settle                                         (the points cron: activation and expiry)
 """
 
 from __future__ import annotations
@@ -30,10 +32,12 @@ from core.errors import Conflict, Refused
 from core.settings import tortoise_config
 from models.adjustments import Adjustment, adjust_points
 from models.awards import AwardRequest, award_points
+from models.grants import settle_due
 from models.lifecycle import Via, transition
 from models.points import LedgerSource
 from models.redeem import RedeemRequest, redeem
 from models.redemptions import RedemptionStatus
+from models.sync import apply_batch
 
 POOL_SIZE = 12  # two of these beside the test process stay well under max_connections
 START_TIMEOUT = 30.0
@@ -42,8 +46,12 @@ ACTOR = "race-process"
 
 
 def call(op: dict[str, Any]) -> Awaitable[Any]:
-    tenant = UUID(op["tenant"])
     kind = op["kind"]
+    if kind == "apply_batch":
+        return apply_batch(UUID(op["batch"]))
+    if kind == "settle":
+        return settle_due()
+    tenant = UUID(op["tenant"])
     if kind == "redeem":
         return redeem(
             RedeemRequest(

@@ -14,6 +14,7 @@ import json
 import os
 import sys
 from collections import Counter
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -21,13 +22,23 @@ from uuid import UUID
 import pytest
 from tortoise import connections
 
+from core import clock
+from models.awards import AwardRequest, award_points
+from models.grants import settle_due
+from models.members import Member
+from models.point_modes import set_point_mode
+from models.pointmaster import SyncKind
+from models.pointmaster_settings import rotate_key, save_settings
 from models.points import LedgerEntry, LedgerSource, PointAccount
 from models.redeem import RedeemRequest, redeem
 from models.redemptions import Redemption, RedemptionEvent, RedemptionEventKind
 from models.rewards import Reward
+from models.sync import accept_batch, apply_batch
+from models.tenants import PointMode
 from tests.dbsetup import is_postgres
 from tests.factories import make_member, make_reward, make_tenant
 from tests.models.test_races import seed_members
+from tests.pointmaster.ingest import purchase, stamp
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = Path(__file__).with_name("race_process.py")
@@ -255,3 +266,102 @@ async def test_one_adjustment_key_from_two_processes_applies_once(db: str, tmp_p
     )
     assert [e.amount for e in automation] == [winner["amount"]]
     assert await balance_mismatches() == []
+
+
+async def test_one_upload_applied_by_two_processes_posts_each_item_once(
+    db: str, tmp_path: Path
+) -> None:
+    # given a tenant whose master sends transactions, and one upload of 300 items that
+    # reached the engine twice (the master retried), as two stored batches, twice over
+    t = await make_tenant()
+    await set_point_mode(t.tenant.id, PointMode.FOLLOWER_TRANSACTIONS, actor="test")
+    items = [purchase(f"c-{n % 30}", 10 + n % 7, n, transactionId=f"t-{n}") for n in range(300)]
+    batches = [
+        await accept_batch(t.tenant.id, SyncKind.TRANSACTIONS, part)
+        for part in (items[:150], items[:150], items[150:], items[150:])
+    ]
+    # when two processes apply them at once, each one copy of each half
+    shares = [
+        [{"kind": "apply_batch", "batch": str(b.id)} for b in batches[n::PROCESSES]]
+        for n in range(PROCESSES)
+    ]
+    total = await race_processes(db, tmp_path, shares)
+    # then every batch was applied, and every item posted exactly once
+    assert total == {"apply_batch:ok": 4}
+    entries = await LedgerEntry.filter(tenant_id=t.tenant.id, source=LedgerSource.PURCHASE)
+    assert len(entries) == 300
+    assert sum(e.amount for e in entries) == sum(i["amount"] for i in items)
+    assert await balance_mismatches() == []
+
+
+async def test_redeem_racing_the_expiry_cron_spends_no_expired_point(
+    db: str, tmp_path: Path
+) -> None:
+    # given a member whose only 1,000 points expired a minute ago, not yet settled
+    t = await make_tenant()
+    member = await make_member(t.tenant.id)
+    real_now = clock.now()
+    with clock.frozen_at(real_now - timedelta(hours=1)):
+        await award_points(
+            AwardRequest(
+                tenant_id=t.tenant.id,
+                member_id=member.id,
+                definition_id=None,
+                amount=1000,
+                source=LedgerSource.PURCHASE,
+                valid_to=real_now - timedelta(minutes=1),
+            )
+        )
+    reward = await make_reward(t.tenant.id, point_cost=100)
+    # when one process fires 15 redeems while the other runs the expiry cron 5 times
+    shares = [
+        redeems(t.tenant.id, member.id, reward.id, 15),
+        [{"kind": "settle"}] * 5,
+    ]
+    total = await race_processes(db, tmp_path, shares)
+    await settle_due()
+    # then expired points were never spent: every redeem was refused, the points expired once
+    assert total == {"redeem:INSUFFICIENT_POINTS": 15, "settle:ok": 5}, total
+    expired = await LedgerEntry.filter(account__member_id=member.id, source=LedgerSource.EXPIRY)
+    assert [e.amount for e in expired] == [-1000]
+    assert await balance_of(member.id) == 0
+    assert await balance_mismatches() == []
+
+
+async def test_redeem_racing_balance_snapshots_keeps_the_ledger_whole(
+    db: str, tmp_path: Path
+) -> None:
+    # given a member of a balance-following tenant with 500 points from its master, and a
+    # link to tell the master of redemptions
+    t = await make_tenant()
+    await set_point_mode(t.tenant.id, PointMode.FOLLOWER_BALANCE, actor="test")
+    await save_settings(
+        t.tenant.id, "test", allow_private=True, adjustment_url="http://127.0.0.1:9/master"
+    )
+    await rotate_key(t.tenant.id, "test")
+    first = await accept_batch(t.tenant.id, SyncKind.BALANCES, [balance_item("c-1", 500, 0)])
+    assert (await apply_batch(first.id)) is not None
+    member = await Member.get(tenant_id=t.tenant.id, external_user_id="c-1")
+    reward = await make_reward(t.tenant.id, point_cost=100)
+    # when one process redeems ten times while the other applies ten newer snapshots of 300
+    snapshots = [
+        await accept_batch(t.tenant.id, SyncKind.BALANCES, [balance_item("c-1", 300, n)])
+        for n in range(1, 11)
+    ]
+    shares = [
+        redeems(t.tenant.id, member.id, reward.id, 10),
+        [{"kind": "apply_batch", "batch": str(b.id)} for b in snapshots],
+    ]
+    total = await race_processes(db, tmp_path, shares)
+    # then every snapshot was applied, no redemption spent points the account did not have,
+    # and the cached balance is the sum of the ledger, never below zero
+    assert total["apply_batch:ok"] == 10
+    assert total["redeem:ok"] + total["redeem:INSUFFICIENT_POINTS"] == 10, total
+    debits = await LedgerEntry.filter(account__member_id=member.id, source=LedgerSource.REDEMPTION)
+    assert len(debits) == total["redeem:ok"]
+    assert await balance_of(member.id) >= 0
+    assert await balance_mismatches() == []
+
+
+def balance_item(contact: str, amount: int, n: int) -> dict[str, Any]:
+    return {"contactId": contact, "amount": amount, "definitionId": 1, "timeStamp": stamp(n)}

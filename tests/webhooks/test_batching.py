@@ -47,9 +47,9 @@ async def test_one_refused_item_does_not_fail_the_others() -> None:
 
 
 async def test_a_busy_batcher_waits_for_company() -> None:
-    # given a batcher that lingers (1 s) once batches have company
+    # given a batcher that lingers (2 s, 200 times the gaps below) once batches have company
     flush = Doubler()
-    batcher = Batcher(flush, linger=1.0)
+    batcher = Batcher(flush, linger=2.0)
     await asyncio.gather(batcher.submit(1), batcher.submit(2))  # busy from now on
     # when items arrive 10 ms apart
     tasks = []
