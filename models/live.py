@@ -2,6 +2,13 @@
 
 Callers publish these after their transaction commits (core.broker); a client that was
 away replays stored events after its cursor (`replay_redemption_events`).
+
+A redemption message carries the event's `seq`: its place in the tenant's commit order
+(stamped when the writing transaction commits, migration 0010), dense, and such that every
+smaller number is already committed. Event ids are taken at INSERT and do not follow
+commits across processes, so streams order, resume and fill gaps by `seq`; `eventId`
+stays the event's id, and a client's cursor (the last `eventId` it was given) is turned
+into the `seq` of that event.
 """
 
 from __future__ import annotations
@@ -11,6 +18,7 @@ from datetime import datetime
 from typing import Any, Protocol
 from uuid import UUID
 
+from tortoise import connections
 from tortoise.queryset import QuerySet
 
 from core import clock
@@ -87,34 +95,114 @@ async def announce_redemption(
     channel = redemptions_channel(tenant_id)
     if not await broker.listening(channel):
         return
-    # Both reads at once: this runs between a commit and its subscribers' receipt.
-    redemption, events = await asyncio.gather(
+    # The reads at once: this runs between a commit and its subscribers' receipt.
+    redemption, events, numbers = await asyncio.gather(
         Redemption.get_or_none(id=redemption_id, tenant_id=tenant_id),
         RedemptionEvent.filter(
             redemption_id=redemption_id, tenant_id=tenant_id, created_at__gte=since
-        ).order_by("id"),
+        ),
+        _numbers_of_redemption(tenant_id, redemption_id),
     )
     if redemption is None:
         return
-    for event in events:
-        await broker.publish(channel, redemption_message(redemption, event))
+    for event in sorted(events, key=lambda e: numbers.get(e.id, 0)):
+        await broker.publish(channel, _numbered(redemption_message(redemption, event), numbers))
 
 
 async def replay_redemption_events(
-    tenant_id: UUID, after: int, member_id: UUID | None = None
+    tenant_id: UUID,
+    after: int,
+    member_id: UUID | None = None,
+    upto: int | None = None,
 ) -> list[dict[str, Any]]:
-    """Stored events after the cursor, oldest first, as the live messages were."""
-    query = RedemptionEvent.filter(tenant_id=tenant_id, id__gt=after)
-    if member_id is not None:
-        query = query.filter(redemption__member_id=member_id)
-    events = await query.order_by("id").limit(REPLAY_LIMIT)
+    """Stored events numbered after `after` (and up to `upto`), in commit order, as the
+    live messages were; at most REPLAY_LIMIT of them."""
+    numbers = await _numbers_after(tenant_id, after, member_id, upto)
+    events = await RedemptionEvent.filter(tenant_id=tenant_id, id__in=list(numbers))
     redemptions = {
         r.id: r
         for r in await Redemption.filter(
             tenant_id=tenant_id, id__in={e.redemption_id for e in events}
         )
     }
-    return [redemption_message(redemptions[e.redemption_id], e) for e in events]
+    events.sort(key=lambda e: numbers[e.id])
+    return [_numbered(redemption_message(redemptions[e.redemption_id], e), numbers) for e in events]
+
+
+async def latest_number(tenant_id: UUID) -> int:
+    """The tenant's last committed event number (0 before any): everything up to it is
+    readable now, everything after it commits later."""
+    rows = await _query(
+        'SELECT MAX("seq") AS n FROM "redemption_event" WHERE "tenant_id" = {}', tenant_id
+    )
+    return int(rows[0]["n"] or 0) if rows else 0
+
+
+async def number_of(tenant_id: UUID, event_id: int) -> int:
+    """The number of the tenant's event `event_id` (a client's cursor). For an id that is
+    not one of the tenant's events: the number of its latest event with a smaller id (0 if
+    none), which is where the cursor stood before events were numbered by commit."""
+    rows = await _query(
+        'SELECT "seq" FROM "redemption_event" WHERE "tenant_id" = {} AND "id" = {}',
+        tenant_id,
+        event_id,
+    )
+    if rows and rows[0]["seq"] is not None:
+        return int(rows[0]["seq"])
+    rows = await _query(
+        'SELECT MAX("seq") AS n FROM "redemption_event" WHERE "tenant_id" = {} AND "id" < {}',
+        tenant_id,
+        event_id,
+    )
+    return int(rows[0]["n"] or 0) if rows else 0
+
+
+def _numbered(message: dict[str, Any], numbers: dict[int, int]) -> dict[str, Any]:
+    message["seq"] = numbers.get(message["eventId"])
+    return message
+
+
+async def _numbers_of_redemption(tenant_id: UUID, redemption_id: UUID) -> dict[int, int]:
+    rows = await _query(
+        'SELECT "id", "seq" FROM "redemption_event" WHERE "tenant_id" = {} '
+        'AND "redemption_id" = {} AND "seq" IS NOT NULL',
+        tenant_id,
+        redemption_id,
+    )
+    return {int(r["id"]): int(r["seq"]) for r in rows}
+
+
+async def _numbers_after(
+    tenant_id: UUID, after: int, member_id: UUID | None, upto: int | None
+) -> dict[int, int]:
+    """id -> number of the events numbered after `after`, lowest first, a page of them."""
+    sql = 'SELECT e."id", e."seq" FROM "redemption_event" AS e '
+    values: list[object] = []
+    if member_id is not None:
+        sql += 'JOIN "redemption" AS r ON r."id" = e."redemption_id" AND r."member_id" = {} '
+        values.append(member_id)
+    sql += 'WHERE e."tenant_id" = {} AND e."seq" > {} '
+    values += [tenant_id, after]
+    if upto is not None:
+        sql += 'AND e."seq" <= {} '
+        values.append(upto)
+    sql += 'ORDER BY e."seq" LIMIT {}'
+    values.append(REPLAY_LIMIT)
+    rows = await _query(sql, *values)
+    return {int(r["id"]): int(r["seq"]) for r in rows}
+
+
+async def _query(sql: str, *values: object) -> list[dict[str, Any]]:
+    """`sql` with `{}` for each value, in the dialect's placeholders. `seq` is not a field
+    of the model: the database stamps it, so no save can write it back."""
+    conn = connections.get("default")
+    if conn.capabilities.dialect == "postgres":
+        marks = [f"${n}" for n in range(1, len(values) + 1)]
+        args = list(values)
+    else:
+        marks = ["?"] * len(values)
+        args = [str(v) if isinstance(v, UUID) else v for v in values]
+    return await conn.execute_query_dict(sql.format(*marks), args)
 
 
 async def announce_balances(broker: LiveBroker, tenant_id: UUID, member_id: UUID) -> None:

@@ -1,10 +1,17 @@
-"""Subscriptions: replay what a client missed after its cursor, then stream live."""
+"""Subscriptions: replay what a client missed after its cursor, then stream live.
+
+Redemption updates go out in the tenant's commit order (models.live, models.live_order):
+a client's cursor is the last `eventId` it was given, and the events after it are those
+numbered after that event, including ones whose ids are smaller but committed later.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections import OrderedDict, deque
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Hashable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -25,8 +32,11 @@ from models.live import (
     REPLAY_LIMIT,
     announce_balances,
     announce_redemption,
+    latest_number,
+    number_of,
     replay_redemption_events,
 )
+from models.live_order import CommitOrder
 from models.redemptions import RedemptionStatus as StatusModel
 from resolvers.auth import BACKEND, Principal, parse_id, require
 from resolvers.live_sharing import LEADING, SHARING, Sharing, shareable_after
@@ -35,6 +45,39 @@ from schema.live import BalanceUpdate, RedemptionUpdate, RedemptionUpdateFilter
 # Errors that end a subscription and ask its client to subscribe again after its cursor.
 RESUME_CODES = ("SUBSCRIBER_TOO_SLOW", "UPDATES_INTERRUPTED", "UPDATES_UNAVAILABLE")
 SEEN = 10_000  # event ids remembered to drop a duplicate at the replay/live seam
+_ID_BITS = 64  # event ids are BIGINT: a key below 2**64 is an id without a number
+
+
+def _key(message: dict[str, Any]) -> int | None:
+    """What a shared group is told each result is about (resolvers.live_sharing): one int
+    that sorts by commit number then id, so a resumer can skip what it had; the event id
+    is in the low bits. A message without a number keys on its id alone."""
+    event_id = message.get("eventId")
+    if event_id is None:
+        return None
+    seq = message.get("seq")
+    return event_id if seq is None else (seq << _ID_BITS) | event_id
+
+
+def _event_id(key: int | None) -> int | None:
+    return None if key is None else key & ((1 << _ID_BITS) - 1)
+
+
+@dataclass(frozen=True)
+class _Events:
+    """The stored events a stream replays and fills gaps from: a tenant's, or a member's."""
+
+    tenant_id: UUID
+    member_id: UUID | None = None
+
+    def latest(self) -> Awaitable[int]:
+        return latest_number(self.tenant_id)
+
+    def number_of(self, event_id: int) -> Awaitable[int]:
+        return number_of(self.tenant_id, event_id)
+
+    def read(self, after: int, upto: int) -> Awaitable[list[dict[str, Any]]]:
+        return replay_redemption_events(self.tenant_id, after, self.member_id, upto)
 
 
 class _Seen:
@@ -113,36 +156,54 @@ async def _subscribed(broker: Broker, channel: str, after: int | None) -> AsyncI
 
 
 async def _replayed(
-    replay: Callable[[int], Awaitable[list[dict[str, Any]]]],
+    events: _Events,
     after: int,
+    upto: int,
     accept: Callable[[dict[str, Any]], bool],
     seen: _Seen,
 ) -> AsyncGenerator[dict[str, Any], None]:
-    """Stored events after the cursor that `accept` takes, page by page (a client away for
-    longer than one page must not get a gap), each added to `seen` as it is delivered."""
+    """Stored events numbered in (after, upto] that `accept` takes, page by page (a client
+    away for longer than one page must not get a gap), each added to `seen` as it is
+    delivered."""
     cursor = after
-    while True:
-        page = await replay(cursor)
+    while cursor < upto:
+        page = await events.read(cursor, upto)
         for message in page:
             if accept(message):
                 seen.add(message["eventId"])
                 yield message
         if len(page) < REPLAY_LIMIT:
             return
-        cursor = page[-1]["eventId"]
+        cursor = page[-1]["seq"]
+
+
+async def _ready(subscriber: Subscriber, order: CommitOrder | None) -> list[dict[str, Any]]:
+    """The next messages that may go on, in commit order when the stream keeps one."""
+    if order is None:
+        return [await subscriber.next()]
+    wait = order.wait()
+    if wait is None:
+        return order.arrived(await subscriber.next())
+    try:
+        async with asyncio.timeout(wait):
+            message = await subscriber.next()
+    except TimeoutError:
+        return await order.filled()
+    return order.arrived(message)
 
 
 async def _stream(
     info: strawberry.Info,
     channel: str,
     accept: Callable[[dict[str, Any]], bool],
-    replay: Callable[[int], Awaitable[list[dict[str, Any]]]] | None = None,
+    events: _Events | None = None,
     after: int | None = None,
     scope: Hashable | None = None,
 ) -> AsyncGenerator[dict[str, Any], None]:
-    """Replay after the cursor, then live messages `accept` takes. With a `scope` (what of
-    the caller the results depend on), on a transport that offers it, the live part is
-    shared with identical subscriptions (resolvers.live_sharing)."""
+    """Replay after the cursor, then live messages `accept` takes; with `events`, all in
+    commit order. With a `scope` (what of the caller the results depend on), on a
+    transport that offers it, the live part is shared with identical subscriptions
+    (resolvers.live_sharing)."""
     broker = info.context.broker
     if broker is None:
         raise GraphQLError("Live updates are not available", extensions={"code": "UNAVAILABLE"})
@@ -150,7 +211,7 @@ async def _stream(
     if sharing is not None:
         shareable, after_variable = shareable_after(info)
         if shareable:
-            async for message in _joined(sharing, scope, after_variable, accept, replay, after):
+            async for message in _joined(sharing, scope, after_variable, accept, events, after):
                 yield message
             return
     leader = LEADING.get()
@@ -159,29 +220,39 @@ async def _stream(
         if leader is not None:
             leader.subscribed()
         seen = _Seen(SEEN)
-        if replay is not None and after is not None:
-            async for message in _replayed(replay, after, accept, seen):
-                yield message
+        order = None
+        if events is not None:
+            # Everything numbered up to the latest number is committed, the rest is
+            # published after this subscription: the replay ends and the order starts there.
+            latest = await events.latest()
+            if after is not None:
+                cursor = await events.number_of(after)
+                async for message in _replayed(events, cursor, latest, accept, seen):
+                    yield message
+            order = CommitOrder(latest, events.read, REPLAY_LIMIT, resumed=after is not None)
         while True:
             try:
-                message = await subscriber.next()
+                ready = await _ready(subscriber, order)
             except Overflowed:
                 raise _resume_error("SUBSCRIBER_TOO_SLOW", seen.last) from None
             except Interrupted:
                 raise _resume_error("UPDATES_INTERRUPTED", seen.last) from None
-            event_id = message.get("eventId")
-            # A publisher may announce events late (a worker announces all since its job
-            # started): the client had those at or before its cursor, or in the replay.
-            if event_id is not None and (
-                event_id in seen or (after is not None and event_id <= after)
-            ):
-                continue
-            if accept(message):
-                if event_id is not None:
-                    seen.add(event_id)
-                if leader is not None:
-                    leader.about(event_id)
-                yield message
+            for message in ready:
+                event_id = message.get("eventId")
+                # A publisher may announce events late (a worker announces all since its job
+                # started): the order drops the numbered ones handled already; a message
+                # without a number is dropped at or before the cursor, or if delivered.
+                if event_id is not None and (
+                    event_id in seen
+                    or (message.get("seq") is None and after is not None and event_id <= after)
+                ):
+                    continue
+                if accept(message):
+                    if event_id is not None:
+                        seen.add(event_id)
+                    if leader is not None:
+                        leader.about(_key(message))
+                    yield message
 
 
 async def _joined(
@@ -189,24 +260,42 @@ async def _joined(
     scope: Hashable,
     after_variable: str | None,
     accept: Callable[[dict[str, Any]], bool],
-    replay: Callable[[int], Awaitable[list[dict[str, Any]]]] | None,
+    events: _Events | None,
     after: int | None,
 ) -> AsyncGenerator[dict[str, Any], None]:
     """The shared live part: joined (so subscribed) before the replay, as above; the group
-    keeps what arrives meanwhile and drops, at the seam and later, what this subscriber had
-    at or before its cursor or in the replay."""
+    (in commit order itself) keeps what arrives meanwhile and drops, at the seam and later,
+    what this subscriber had at or before its cursor or in the replay."""
     async with sharing.join(scope, after_variable) as seat:
         seen = _Seen(SEEN)
-        if replay is not None and after is not None:
-            async for message in _replayed(replay, after, accept, seen):
+        last: int | None = None
+        skip: Callable[[int], bool] | None = None
+        if events is not None and after is not None:
+            latest = await events.latest()
+            cursor = await events.number_of(after)
+            async for message in _replayed(events, cursor, latest, accept, seen):
+                last = _key(message)
                 yield message
-        cursor = after
-        skip = None if cursor is None else (lambda e: e <= cursor or e in seen)
-        ending = await seat.serve(skip, seen.last)
+            skip = _skip(latest, after, seen)
+        ending = await seat.serve(skip, last)
     if ending.code in RESUME_CODES:
-        raise _resume_error(ending.code, ending.last_event_id)
+        raise _resume_error(ending.code, _event_id(ending.last_event_id))
     if ending.error is not None:
         raise GraphQLError(ending.error["message"], extensions=ending.error.get("extensions"))
+
+
+def _skip(replayed_upto: int, after: int, seen: _Seen) -> Callable[[int], bool]:
+    """What a resumer drops of its group's results (by `_key`): what it had in the replay,
+    numbered up to where the replay ended, or (without a number) at or before its cursor."""
+
+    def skip(key: int) -> bool:
+        if _event_id(key) in seen:
+            return True
+        if key >> _ID_BITS:
+            return key >> _ID_BITS <= replayed_upto
+        return key <= after
+
+    return skip
 
 
 def _scope(principal: Principal) -> Hashable:
@@ -246,12 +335,9 @@ async def redemption_updates(
         )
 
     cursor = _cursor(after)
-
-    def replay(since: int) -> Awaitable[list[dict[str, Any]]]:
-        return replay_redemption_events(principal.tenant_id, since)
-
+    events = _Events(principal.tenant_id)
     async for message in _stream(
-        info, redemptions_channel(principal.tenant_id), accept, replay, cursor, _scope(principal)
+        info, redemptions_channel(principal.tenant_id), accept, events, cursor, _scope(principal)
     ):
         yield _redemption_update(message)
 
@@ -263,15 +349,11 @@ async def my_redemption_updates(
     principal = require(info, ("member",))
     me = str(principal.subject_id)
     cursor = _cursor(after)
-
-    def replay(since: int) -> Awaitable[list[dict[str, Any]]]:
-        return replay_redemption_events(principal.tenant_id, since, principal.subject_id)
-
     async for message in _stream(
         info,
         redemptions_channel(principal.tenant_id),
         lambda m: m["memberId"] == me,
-        replay,
+        _Events(principal.tenant_id, principal.subject_id),
         cursor,
         _scope(principal),
     ):

@@ -373,29 +373,31 @@ async def test_an_overflowing_member_is_told_to_resume_while_its_group_carries_o
 async def test_a_resumer_joins_a_live_group_with_no_gap_and_no_duplicate_at_the_seam(
     server: LiveServer,
 ) -> None:
-    # given an admin watching live, who saw a first redemption
+    # given a first redemption, its last event the cursor a client would hold, and 1,200
+    # bulky events stored since (more than a replay page), never announced; stored before
+    # anyone watches, as a live stream reads back a committed event it was not told about
     shop = await open_shop(server, points=100_000, point_cost=10, stock=None)
     auth = f"Bearer {shop.admin_token}"
+    first = await redeem(server, shop.member_token, shop.reward_id)
+    cursor = str((await _stored(shop.tenant_id))[-1].id)
+    await RedemptionEvent.bulk_create(
+        [
+            RedemptionEvent(
+                tenant_id=shop.tenant_id,
+                redemption_id=UUID(first),
+                kind=RedemptionEventKind.DATA_ADDED,
+                message=f"note {n}",
+                data={"pad": secrets.token_hex(REPLAY_PAD // 2)},  # compresses badly
+                created_at=clock.now(),
+            )
+            for n in range(1200)
+        ],
+        batch_size=200,
+    )
+    # and an admin watching live
     async with SubscriptionClient.connected(server.ws_url, auth) as watcher:
         await watcher.subscribe("live", REDEMPTION_UPDATES)
         await until(_all_ready(server, [shop], 1))
-        first = await redeem(server, shop.member_token, shop.reward_id)
-        cursor = (await watcher.collect("live", 2))[-1]["eventId"]
-        # and 1,200 bulky events stored since (more than a replay page), never announced
-        await RedemptionEvent.bulk_create(
-            [
-                RedemptionEvent(
-                    tenant_id=shop.tenant_id,
-                    redemption_id=UUID(first),
-                    kind=RedemptionEventKind.DATA_ADDED,
-                    message=f"note {n}",
-                    data={"pad": secrets.token_hex(REPLAY_PAD // 2)},  # compresses badly
-                    created_at=clock.now(),
-                )
-                for n in range(1200)
-            ],
-            batch_size=200,
-        )
 
         # when another admin, on a compressed connection it does not read yet, subscribes
         # with the same document and `after` = that cursor, so its replay stalls
