@@ -144,16 +144,21 @@ async def apply_batch(batch_id: UUID) -> SyncBatch | None:
             return await _failed(batch, reason)
         return await _retry_later(batch, reason)
     done = clock.now()
-    await SyncBatch.filter(id=batch_id).update(
-        status=SyncStatus.COMPLETED_WITH_ERRORS if outcome.rejected else SyncStatus.COMPLETED,
-        applied_count=outcome.applied,
-        messages=outcome.messages(),
-        leased_until=None,
-        finished_at=done,
-        updated_at=done,
-    )
+    finished = {
+        "status": SyncStatus.COMPLETED_WITH_ERRORS if outcome.rejected else SyncStatus.COMPLETED,
+        "applied_count": outcome.applied,
+        "messages": outcome.messages(),
+        "leased_until": None,
+        "finished_at": done,
+        "updated_at": done,
+    }
+    # Forwarded adjustments the master now includes, before the batch says it is done: a
+    # client that sees it done also sees them REFLECTED.
+    for name, value in finished.items():
+        setattr(batch, name, value)
+    await reflect_adjustments(batch)
+    await SyncBatch.filter(id=batch_id).update(**finished)
     await batch.refresh_from_db()
-    await reflect_adjustments(batch)  # forwarded adjustments the master now includes
     return batch
 
 
