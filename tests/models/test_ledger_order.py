@@ -17,10 +17,15 @@ import pytest
 
 from core.settings import Settings
 from engine.app import create_app
-from models.points import PointAccount
+from models.members import Member
+from models.points import LedgerEntry, PointAccount
+from models.sync import apply_batch
 from models.tenancy import create_api_key
+from models.tenants import PointMode
 from tests.factories import make_member, make_reward, make_tenant
 from tests.graphql_client import GraphQLClient
+from tests.pointmaster.conftest import follower_of
+from tests.pointmaster.ingest import post, purchase
 
 REDEEM = """mutation($r: ID!, $m: ID!) {
   redeemReward(rewardId: $r, memberId: $m) { redemption { id } errors { code } } }"""
@@ -87,3 +92,37 @@ async def test_concurrent_redemptions_and_awards_list_as_a_balance_chain(
     assert entries[-1]["balanceBefore"] == 0
     account = await PointAccount.get(member_id=member.id)
     assert entries[0]["balanceAfter"] == account.balance == 500 - 40 * 10 + 10 * 5
+
+
+async def test_uploads_applied_at_once_number_their_postings_in_the_chain(
+    gql: GraphQLClient,
+) -> None:
+    # given four transaction uploads from the point master for one contact (the bulk path)
+    follower = await follower_of(gql.http, PointMode.FOLLOWER_TRANSACTIONS)
+    uploads = [
+        await post(
+            follower,
+            "transactions",
+            [purchase("racer", 5 + k, 100 * u + k) for k in range(20)],
+        )
+        for u in range(4)
+    ]
+
+    # when they are applied at once
+    applied = await asyncio.gather(*(apply_batch(u) for u in uploads))
+    assert all(b is not None and b.status == "Completed" for b in applied), applied
+
+    # then the account's postings are numbered 1..80 in the order the balance moved
+    member = await Member.get(tenant_id=follower.tenant_id, external_user_id="racer")
+    account = await PointAccount.get(member_id=member.id)
+    numbered = await LedgerEntry.filter(account_id=account.id).order_by("seq")
+    assert [e.seq for e in numbered] == list(range(1, 81))
+    assert all(
+        older.balance_after == newer.balance_before for older, newer in itertools.pairwise(numbered)
+    )
+    assert account.ledger_seq == 80
+    # and the ledger lists them in that order
+    listed = await _listed(gql, follower.api_key, str(member.id))
+    assert [(e["balanceBefore"], e["balanceAfter"]) for e in listed] == [
+        (e.balance_before, e.balance_after) for e in reversed(numbered)
+    ]
