@@ -6,6 +6,7 @@ and each is kept as a screenshot."""
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -16,6 +17,7 @@ from core.security import issue_token
 from core.settings import Settings
 from models.origins import set_tenant_origins
 from models.tenants import TenantAdmin
+from models.webhooks import DeliveryStatus, WebhookDelivery
 from tests.browser.admin_fixtures import (  # noqa: F401 (fixtures, by their names)
     AdminTenant,
     Receiver,
@@ -580,6 +582,100 @@ async def test_the_console_is_usable_with_the_keyboard_alone(
     # then the redemption opens
     await expect(page.locator("main h1")).to_have_text("Redemption")
     await expect(page.locator("main")).to_contain_text(redemption_id)
+
+
+async def test_endpoints_are_disabled_and_pinged_and_dead_deliveries_replayed_since_a_time(
+    page: Page, admin_tenant: AdminTenant, receiver: Receiver, shoot: Shooter
+) -> None:
+    # given an endpoint whose delivery ran out of retries (DEAD) while its receiver was down
+    path = f"dead-{admin_tenant.tenant_id}"
+    receiver.reply(path, 200, {})
+    endpoint_id = await _endpoint(admin_tenant, receiver, path)
+    redemption_id = await _redeem(
+        admin_tenant, await _reward(admin_tenant), await _member(admin_tenant)
+    )
+    delivery = await WebhookDelivery.get(redemption_id=redemption_id)
+    await log_in(page, admin_tenant, f"webhooks/deliveries?endpoint={endpoint_id}")
+    status = page.locator(f'tr[data-key="{delivery.id}"] [data-column="status"]')
+    await expect(status).to_have_text("DELIVERED", timeout=SLOW_MS)  # the worker is done with it
+    await WebhookDelivery.filter(id=delivery.id).update(
+        status=DeliveryStatus.DEAD, attempt_count=8, next_attempt_at=None, last_status_code=500
+    )
+    await go(page, "webhooks")
+    card = page.locator(f'section.endpoint[data-url="{receiver.url}/{path}"]')
+
+    # when staff ping it
+    await card.get_by_role("button", name="Ping").click()
+    # then a ping is sent to the receiver
+    await expect(card.get_by_role("status")).to_have_text("Ping sent: see the delivery log.")
+
+    # when they list the DEAD deliveries
+    await page.get_by_role("link", name="Dead deliveries →").click()
+    rows = page.locator("admin-table tbody tr")
+    # then only the dead one is listed
+    await expect(rows).to_have_count(1)
+    await expect(rows.first.locator('[data-column="status"]')).to_have_text("DEAD")
+    await shoot(page, "dead-deliveries", full_page=True)
+
+    # when they replay the endpoint's dead deliveries since an hour ago
+    since = page.locator("admin-form").nth(1)
+    await since.get_by_label("Endpoint").select_option(endpoint_id)
+    hour_ago = (datetime.now(UTC) - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M")
+    await since.get_by_label("Dead deliveries created since (UTC)").fill(hour_ago)
+    await page.get_by_role("button", name="Replay dead deliveries").click()
+
+    # then it is queued again and delivered
+    await expect(
+        page.get_by_role("status").filter(has_text="1 delivery queued again.")
+    ).to_be_visible()
+    await go(page, f"webhooks/deliveries?endpoint={endpoint_id}")
+    await expect(status).to_have_text("DELIVERED", timeout=SLOW_MS)
+    assert [r["body"].get("event") for r in receiver.received(path)].count("ping") == 1
+
+    # when they disable the endpoint
+    await go(page, "webhooks")
+    await card.get_by_role("button", name="Disable").click()
+    # then it says so, and can be enabled again
+    await expect(card.locator(".status")).to_have_text("DISABLED")
+    await expect(card.get_by_role("button", name="Enable")).to_be_visible()
+
+
+async def test_members_are_searched_and_rewards_archived(
+    page: Page, admin_tenant: AdminTenant
+) -> None:
+    # given two members and a reward
+    ann, bob = await _member(admin_tenant), await _member(admin_tenant)
+    await admin_tenant.backend(
+        'mutation($e: String!) { upsertMember(input: {externalUserId: $e, email: "bob@shop.test",'
+        ' name: "Bob Tran"}) { member { id } errors { code } } }',
+        {"e": bob},
+    )
+    reward_id = await _reward(admin_tenant, name="Old mug")
+    await log_in(page, admin_tenant, "members")
+    rows = page.locator("admin-table tbody tr")
+    await expect(rows).to_have_count(2)
+
+    # when staff search by part of an email
+    await page.get_by_label("Search members").fill("BOB@shop")
+    await page.get_by_role("button", name="Search").click()
+
+    # then only that member is listed, and opens its card
+    await expect(rows).to_have_count(1)
+    await rows.first.get_by_role("link", name=bob).click()
+    await expect(page.locator("main h1")).to_have_text(f"Member {bob}")
+    assert ann != bob
+
+    # when they archive a reward
+    await go(page, f"rewards/{reward_id}")
+    page.once("dialog", lambda dialog: dialog.accept())
+    await page.get_by_role("button", name="Archive").click()
+
+    # then it leaves the list, and shows among the archived ones
+    await expect(page.locator("main h1")).to_have_text("Rewards")
+    await expect(page.get_by_text("No active rewards.")).to_be_visible()
+    await page.get_by_label("Show archived").check()
+    await expect(rows.first).to_contain_text("Old mug")
+    await expect(rows.first.locator(".status")).to_have_text("ARCHIVED")
 
 
 async def _call(tenant: AdminTenant, query: str, key: str) -> dict[str, Any]:
