@@ -1,10 +1,13 @@
 """The worker of `gamify worker` and `gamify serve` outlives Redis going away and coming
-back: a real redis-server is stopped and started again, twice, under a running worker."""
+back: a real redis-server is stopped and started again, twice, under a running worker (in
+this process, and as the `gamify worker` command)."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import sys
 import uuid
 from collections.abc import Callable
 from dataclasses import replace
@@ -114,3 +117,59 @@ async def test_a_worker_started_before_redis_waits_for_it(
             await pool.aclose()
         await asyncio.to_thread(server.stop)
     assert failure is None
+
+
+async def test_gamify_worker_keeps_running_across_redis_outages(db: str, tmp_path: Path) -> None:
+    # given `gamify worker`, an OS process of its own, on a redis-server of the test's own
+    server = EmbeddedRedis(tmp_path / "redis")
+    url = await asyncio.to_thread(server.start)
+    env = {
+        **os.environ,
+        "DATABASE_URL": db,
+        "REDIS_URL": url,
+        "GAMIFY_DATA_DIR": str(tmp_path / "data"),
+    }
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "engine.cli", "worker",
+        env=env, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    logged: list[str] = []
+
+    async def read_log() -> None:
+        assert process.stderr is not None
+        async for line in process.stderr:
+            logged.append(line.decode(errors="replace"))
+
+    reader = asyncio.create_task(read_log())
+    pool = await create_pool(redis_settings_from_url(url))
+    try:
+        first = await _enqueue(pool, "settle_points")
+        assert await first.result(timeout=WAIT) == 0
+
+        for _ in (1, 2):
+            # when Redis goes away until the worker notices, and comes back
+            noticed = sum("Redis is unavailable" in line for line in logged)
+            await asyncio.to_thread(server.stop)
+            await _until(
+                lambda n=noticed: (
+                    process.returncode is not None
+                    or sum("Redis is unavailable" in line for line in logged) > n
+                )
+            )
+            await asyncio.to_thread(server.start)
+
+            # then the process still runs, and runs the next job
+            assert process.returncode is None, "".join(logged[-20:])
+            job = await _enqueue(pool, "settle_points")
+            assert await job.result(timeout=WAIT) == 0
+    finally:
+        if process.returncode is None:
+            process.terminate()
+        async with asyncio.timeout(WAIT):
+            code = await process.wait()
+        await reader
+        await pool.aclose()
+        await asyncio.to_thread(server.stop)
+
+    # and it stops cleanly on SIGTERM
+    assert code == 0, "".join(logged[-20:])
