@@ -49,6 +49,22 @@ def usage_gate(
     return None
 
 
+def available_at(
+    reward: Reward,
+    usage: MemberRewardUsage | None,
+    reason: Ineligibility | None,
+    now: datetime,
+) -> datetime | None:
+    """When a reward refused for `reason` becomes redeemable again by itself: the end of a
+    cooldown, or the start of the availability window; None when waiting will not do."""
+    if reason == Ineligibility.COOLDOWN and usage is not None and usage.last_redeemed_at:
+        return usage.last_redeemed_at + timedelta(seconds=reward.cooldown_seconds or 0)
+    if reason == Ineligibility.NOT_AVAILABLE and reward.enabled and reward.archived_at is None:
+        if reward.available_from is not None and now < reward.available_from:
+            return reward.available_from
+    return None
+
+
 def eligibility(
     reward: Reward,
     member_tier: Tier | None,

@@ -9,7 +9,7 @@ import strawberry
 from core import clock
 from core.errors import DomainError
 from models.catalog import RewardFields, archive_reward, create_reward, get_reward, update_reward
-from models.eligibility import eligibility
+from models.eligibility import available_at, eligibility
 from models.grants import account_view
 from models.members import Tier as TierModel
 from models.pagination import paginate
@@ -148,7 +148,12 @@ async def catalog(
                 now,
             )
             items.append(
-                CatalogItem(reward=Reward.from_model(r), can_redeem=reason is None, reason=reason)
+                CatalogItem(
+                    reward=Reward.from_model(r),
+                    can_redeem=reason is None,
+                    reason=reason,
+                    available_at=available_at(r, usage.get(r.id), reason, now),
+                )
             )
     return CatalogConnection(
         nodes=items,

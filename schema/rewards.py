@@ -109,6 +109,11 @@ class CatalogItem:
     reward: Reward
     can_redeem: bool
     reason: RedeemBlockReason | None  # type: ignore[valid-type]
+    available_at: datetime | None = strawberry.field(
+        default=None,
+        description="When it becomes redeemable again by itself: the end of a COOLDOWN, or "
+        "the start of the availability window (NOT_AVAILABLE); null otherwise",
+    )
 
 
 @strawberry.type

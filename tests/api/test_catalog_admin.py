@@ -11,6 +11,7 @@ import pytest
 
 from core import clock
 from models.lifecycle import Via, transition
+from models.redeem import RedeemRequest, redeem
 from models.redemptions import RedemptionStatus
 from tests.factories import make_member, make_reward
 from tests.graphql_client import GraphQLClient, TenantSession
@@ -634,7 +635,6 @@ query($filter: RedemptionFilter) {
 
 async def test_redemptions_filter_newest_first(gql: GraphQLClient, tenant: TenantSession) -> None:
     # given two members redeeming two rewards, an hour apart, left in several statuses
-    from models.redeem import RedeemRequest, redeem
 
     tenant_id = uuid.UUID(tenant.tenant_id)
     mug, cap = (
@@ -704,3 +704,36 @@ async def test_redemptions_filter_newest_first(gql: GraphQLClient, tenant: Tenan
         nodes = body["data"]["redemptions"]["nodes"]
         assert [n["id"] for n in nodes] == ids, filter_
         assert all(n["status"] in (filter_ or {}).get("status", [n["status"]]) for n in nodes)
+
+
+async def test_catalog_says_when_a_waiting_member_may_redeem(
+    gql: GraphQLClient, tenant: TenantSession
+) -> None:
+    # given a reward with a day's cooldown the member just redeemed, one opening in two
+    # days, one gated on a tier, and one closed for good
+    tenant_id = uuid.UUID(tenant.tenant_id)
+    gold = await _tier(gql, tenant, "Gold", 10)
+    opens = (clock.now() + timedelta(days=2)).replace(microsecond=0)
+    daily = await make_reward(tenant_id, name="Daily", point_cost=1, cooldown_seconds=86_400)
+    await make_reward(tenant_id, name="Soon", point_cost=1, available_from=opens)
+    await make_reward(tenant_id, name="Gold only", point_cost=1, min_tier_id=uuid.UUID(gold["id"]))
+    await make_reward(
+        tenant_id, name="Over", point_cost=1, available_until=clock.now() - timedelta(days=1)
+    )
+    member = await make_member(tenant_id, points=10)
+    redeemed = await redeem(RedeemRequest(tenant_id, member.id, daily.id))
+    token = await _member_token(gql, tenant, str(member.id))
+    # when the member reads the catalog
+    body = await gql("{ catalog { nodes { reward { name } reason availableAt } } }", token=token)
+    # then a cooldown and a window not open yet say when; the others cannot be waited out
+    seen = {
+        n["reward"]["name"]: (n["reason"], n["availableAt"])
+        for n in body["data"]["catalog"]["nodes"]
+    }
+    back = redeemed.created_at + timedelta(days=1)
+    assert seen == {
+        "Daily": ("COOLDOWN", back.isoformat()),
+        "Soon": ("NOT_AVAILABLE", opens.isoformat()),
+        "Gold only": ("TIER_REQUIRED", None),
+        "Over": ("NOT_AVAILABLE", None),
+    }

@@ -274,12 +274,6 @@ export class GamifyRewards extends HTMLElement {
     return this._data?.me?.accounts.find((a) => a.pointDefinition.id === definitionId)?.balance ?? 0;
   }
 
-  _lastRedeemedAt(rewardId) {
-    let last = null;
-    for (const r of this._data?.redemptions.values() ?? []) if (r.reward.id === rewardId && (!last || r.createdAt > last)) last = r.createdAt;
-    return last;
-  }
-
   _announce(text) {
     this._status.textContent = text;
   }
@@ -315,7 +309,6 @@ export class GamifyRewards extends HTMLElement {
       const ctx = {
         t, f,
         balanceOf: (id) => this._balanceOf(id),
-        lastRedeemedAt: (id) => this._lastRedeemedAt(id),
         onRedeem: (item, opener) => this._openConfirm(item, opener),
       };
       const { catalog, redemptions } = this._data;

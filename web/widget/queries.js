@@ -4,8 +4,8 @@ const REDEMPTION = `id status pointsSpent createdAt fulfillmentData reward { id 
 export const LOAD = `query Widget {
   me { name tier { name }
     accounts { id balance pending expiringSoon nextExpiryAt pointDefinition { id name } } }
-  catalog(first: 100) { nodes { canRedeem reason reward { id name description pointCost stock imageUrl
-    cooldownSeconds availableFrom pointDefinition { id name } minTier { name } } } }
+  catalog(first: 100) { nodes { canRedeem reason availableAt reward { id name description pointCost stock
+    imageUrl pointDefinition { id name } minTier { name } } } }
   redemptions(first: 30) { nodes { ${REDEMPTION} events { id } } }
 }`;
 

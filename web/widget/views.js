@@ -34,7 +34,7 @@ export function balanceCard(account, t, f) {
 }
 
 // Why the member cannot redeem `item` now, in words; null when they can.
-export function reasonText(item, { t, f, balanceOf, lastRedeemedAt }) {
+export function reasonText(item, { t, f, balanceOf }) {
   const reward = item.reward;
   switch (item.reason) {
     case null:
@@ -44,15 +44,10 @@ export function reasonText(item, { t, f, balanceOf, lastRedeemedAt }) {
       return t("INSUFFICIENT_POINTS", { n: f.n(Math.max(1, reward.pointCost - balanceOf(reward.pointDefinition.id))) });
     case "TIER_REQUIRED":
       return t("TIER_REQUIRED", { tier: reward.minTier?.name ?? "" });
-    case "COOLDOWN": {
-      const last = lastRedeemedAt(reward.id);
-      if (!last || !reward.cooldownSeconds) return t("COOLDOWN_LATER");
-      return t("COOLDOWN", { date: f.date(Date.parse(last) + reward.cooldownSeconds * 1000) });
-    }
+    case "COOLDOWN":
+      return item.availableAt ? t("COOLDOWN", { date: f.date(item.availableAt) }) : t("COOLDOWN_LATER");
     case "NOT_AVAILABLE":
-      if (reward.availableFrom && Date.parse(reward.availableFrom) > Date.now())
-        return t("AVAILABLE_FROM", { date: f.date(reward.availableFrom) });
-      return t("NOT_AVAILABLE");
+      return item.availableAt ? t("AVAILABLE_FROM", { date: f.date(item.availableAt) }) : t("NOT_AVAILABLE");
     default:
       return t(item.reason);
   }
