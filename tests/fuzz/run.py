@@ -418,6 +418,9 @@ def summarise(results: list[Result], seconds: float, log_path: Path) -> str:
         operations = {call["operation"] for call in result.calls}
         answered = sum(1 for call in result.calls if call["status"] == 200 and not call["codes"])
         codes = Counter(code for call in result.calls for code in call["codes"])
+        # A refused request (429 from a rate limit, 413, 400) is no failure, but many of them
+        # mean the cases never reached the API: shown so a reader sees it.
+        codes.update(f"HTTP {c['status']}" for c in result.calls if c["status"] != 200)
         lines.append(
             f"{result.credential:>7}: {len(operations)} operations, {len(result.calls)} cases,"
             f" {len(result.failures)} failing, {result.seconds:.0f} s"
@@ -425,7 +428,7 @@ def summarise(results: list[Result], seconds: float, log_path: Path) -> str:
         )
         lines.append(
             f"         {answered} answered without error; error codes: "
-            + ", ".join(f"{code} {n}" for code, n in codes.most_common(6))
+            + ", ".join(f"{code} {n}" for code, n in codes.most_common(8))
         )
         if result.exit_code != 0 and not result.calls:
             lines.append(f"  schemathesis made no call:\n{result.output_tail}")
