@@ -224,7 +224,7 @@ async def test_a_failing_receiver_shows_its_attempts_and_a_replay_delivers(
     )
     await row.locator('[data-column="attempts"] summary').click()
     await expect(row.locator('[data-column="attempts"] li').first).to_contain_text("HTTP 500")
-    await expect(row.locator('[data-column="status"]')).to_have_text("PENDING")
+    await expect(row.locator('[data-column="status"] .status')).to_have_text("PENDING")
     await shoot(page, "deliveries-failing", full_page=True)
 
     # when the receiver recovers and staff replay the delivery (the next retry is 5 min away)
@@ -233,7 +233,7 @@ async def test_a_failing_receiver_shows_its_attempts_and_a_replay_delivers(
 
     # then it is DELIVERED
     await expect(page.get_by_role("status").filter(has_text="queued again")).to_be_visible()
-    delivered = page.locator("admin-table tbody tr").first.locator('[data-column="status"]')
+    delivered = page.locator("admin-table tbody tr").first.locator('[data-column="status"] .status')
     await expect(delivered).to_have_text("DELIVERED", timeout=SLOW_MS)
     assert len(receiver.received(path)) == 3
     await shoot(page, "deliveries-replayed", full_page=True)
@@ -596,7 +596,7 @@ async def test_endpoints_are_disabled_and_pinged_and_dead_deliveries_replayed_si
     )
     delivery = await WebhookDelivery.get(redemption_id=redemption_id)
     await log_in(page, admin_tenant, f"webhooks/deliveries?endpoint={endpoint_id}")
-    status = page.locator(f'tr[data-key="{delivery.id}"] [data-column="status"]')
+    status = page.locator(f'tr[data-key="{delivery.id}"] [data-column="status"] .status')
     await expect(status).to_have_text("DELIVERED", timeout=SLOW_MS)  # the worker is done with it
     await WebhookDelivery.filter(id=delivery.id).update(
         status=DeliveryStatus.DEAD, attempt_count=8, next_attempt_at=None, last_status_code=500
@@ -614,7 +614,7 @@ async def test_endpoints_are_disabled_and_pinged_and_dead_deliveries_replayed_si
     rows = page.locator("admin-table tbody tr")
     # then only the dead one is listed
     await expect(rows).to_have_count(1)
-    await expect(rows.first.locator('[data-column="status"]')).to_have_text("DEAD")
+    await expect(rows.first.locator('[data-column="status"] .status')).to_have_text("DEAD")
     await shoot(page, "dead-deliveries", full_page=True)
 
     # when they replay the endpoint's dead deliveries since an hour ago

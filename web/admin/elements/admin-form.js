@@ -44,6 +44,7 @@ export class AdminForm extends HTMLElement {
         input.append(el("option", { value: option.value }, option.label));
       }
       input.value = value ?? field.options?.[0]?.value ?? "";
+      if (input.selectedIndex < 0) input.selectedIndex = 0; // a value no option has
     } else if (field.type === "textarea" || field.type === "json") {
       input = el("textarea", { id, name: field.name, rows: field.type === "json" ? 5 : 3, spellcheck: "false" });
       input.value = field.type === "json" ? (value == null ? "" : JSON.stringify(value, null, 2)) : value ?? "";

@@ -93,10 +93,14 @@ export async function render(main, { session, query }) {
       ...(filter.endpointId ? [] : [{ key: "endpoint", label: "Endpoint", render: (d) => el("span", { class: "mono small" }, urls[d.endpointId] || shortId(d.endpointId)) }]),
       { key: "event", label: "Event", render: (d) => d.event },
       { key: "redemption", label: "Redemption", render: (d) => (d.redemptionId ? el("a", { href: `#/redemptions/${d.redemptionId}`, class: "mono" }, shortId(d.redemptionId)) : "—") },
-      { key: "status", label: "Status", render: (d) => statusBadge(d.status) },
+      {
+        key: "status", label: "Status",
+        // The replay button sits under the status, so it stays in view on a tablet.
+        render: (d) => [statusBadge(d.status), el("div", { style: "margin-top:6px" },
+          el("button", { type: "button", class: "secondary", onclick: () => replay(d.id), "aria-label": `Replay delivery ${shortId(d.id)}` }, "Replay"))],
+      },
       { key: "attempts", label: "Attempts", render: attempts },
       { key: "next", label: "Next attempt", render: (d) => (d.status === "PENDING" ? when(d.nextAttemptAt) : "—") },
-      { key: "replay", label: "", render: (d) => el("button", { type: "button", class: "secondary", onclick: () => replay(d.id), "aria-label": `Replay delivery ${shortId(d.id)}` }, "Replay") },
     ],
     empty: filter.status === "DEAD" ? "No dead deliveries." : "No deliveries.",
     load: (after) => session.request(LIST, { filter, after }).then((d) => d.webhookDeliveries),
