@@ -16,13 +16,15 @@ import secrets
 import subprocess
 import sys
 from collections.abc import Coroutine, Sequence
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any, TypeVar
 
 from core.errors import DomainError, NotFound
 from core.settings import SettingError, Settings, load_settings, log_format
-from engine import runtime
+from engine import cli_accounts, runtime
 from engine.bootstrap import bootstrap_demo
+from engine.cli_errors import explain
 from engine.embedded import EmbeddedRedis
 from engine.logging_setup import configure_logging
 from engine.metrics import serve_worker_metrics, shared_metrics_dir
@@ -45,16 +47,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingError as exc:
         print(f"gamify: {exc}", file=sys.stderr)
         return 2
+    except Exception as exc:
+        explained = explain(exc)
+        if explained is None:
+            raise
+        print(f"gamify: {explained}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="gamify", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"gamify {version('gamify-engine')}")
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
 
     serve = commands.add_parser("serve", help="run the engine: HTTP app and a worker")
     serve.add_argument("--no-worker", action="store_true", help="run no arq worker")
+    serve.add_argument("--host", help="address to listen on (default GAMIFY_HOST, 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port to listen on (default GAMIFY_PORT, 8000)")
     serve.add_argument(
         "--workers",
         type=int,
@@ -74,9 +85,11 @@ def _parser() -> argparse.ArgumentParser:
         required=True, metavar="ACTION"
     )
     create_tenant = tenant.add_parser("create", help="create a tenant and its first admin")
-    create_tenant.add_argument("--name", required=True)
-    create_tenant.add_argument("--slug", required=True)
-    create_tenant.add_argument("--admin-email", required=True)
+    create_tenant.add_argument("--name", required=True, help="the tenant's display name")
+    create_tenant.add_argument(
+        "--slug", required=True, help="3-100 lowercase letters, digits and dashes; unique"
+    )
+    create_tenant.add_argument("--admin-email", required=True, help="the first admin's login")
     create_tenant.add_argument("--admin-password", help="generated and printed when omitted")
     create_tenant.set_defaults(command=_create_tenant)
 
@@ -84,8 +97,8 @@ def _parser() -> argparse.ArgumentParser:
         required=True, metavar="ACTION"
     )
     create_key = apikey.add_parser("create", help="create an API key (printed once)")
-    create_key.add_argument("--tenant", required=True, metavar="SLUG")
-    create_key.add_argument("--name", required=True)
+    create_key.add_argument("--tenant", required=True, metavar="SLUG", help="the tenant's slug")
+    create_key.add_argument("--name", required=True, help="what the key is for (e.g. 'shop')")
     create_key.set_defaults(command=_create_api_key)
 
     shop = commands.add_parser(
@@ -100,6 +113,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     shop.set_defaults(command=_demo_shop)
 
+    cli_accounts.add_commands(commands, tenant, apikey, _run)
+
     export = commands.add_parser("export-schema", help="print the GraphQL schema (SDL)")
     export.add_argument("--output", type=Path, help="write to this file instead")
     export.set_defaults(command=_export_schema)
@@ -108,6 +123,9 @@ def _parser() -> argparse.ArgumentParser:
 
 def _serve(args: argparse.Namespace) -> int:
     settings = load_settings()
+    settings = dataclasses.replace(
+        settings, host=args.host or settings.host, port=args.port or settings.port
+    )
     _log_jobs(settings)
     if args.workers > 1 and settings.embedded_database:
         print(
