@@ -18,7 +18,7 @@ def explain(exc: BaseException) -> str | None:
     if isinstance(exc, ModuleNotFoundError | ConfigurationError) and _is_url_problem(exc):
         return f"DATABASE_URL is not a database this engine can use: {exc} (use postgres:// or sqlite://)"
     if isinstance(exc, OperationalError) and _MISSING_TABLE.search(str(exc)):
-        return f"{database} is not migrated: run `gamify migrate` first"
+        return f"{database} is not migrated: run gamify migrate first"
     if isinstance(exc, DBConnectionError | ConnectionRefusedError | TimeoutError):
         return f"cannot reach {database}: {exc}"
     if isinstance(exc, OSError) and exc.errno is not None:

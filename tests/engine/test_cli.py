@@ -114,7 +114,7 @@ def test_an_operator_lists_tenants_and_keys_revokes_a_key_and_resets_a_password(
 @pytest.mark.parametrize(
     ("environment", "command", "said"),
     [
-        ({}, ["tenant", "list"], "the embedded database is not migrated: run `gamify migrate`"),
+        ({}, ["tenant", "list"], "the embedded database is not migrated: run gamify migrate"),
         ({"DATABASE_URL": "mysql://u@db.example/x"}, ["tenant", "list"], "DATABASE_URL is not a database"),
         ({"DATABASE_URL": "postgres://u@127.0.0.1:1/x"}, ["migrate"], "cannot reach DATABASE_URL"),
     ],
