@@ -2,8 +2,9 @@
 
 `BodyGuard` (ASGI middleware) reads the body of every POST to `/graphql` and `/api/` up
 to the configured limit (413 `BODY_TOO_LARGE` beyond it) and, for `/graphql`, also checks
-that it is a JSON object the GraphQL layer can take; the REST handlers parse theirs with
-`parse_json`. Refusals are coded in each endpoint's own error shape:
+that it is a JSON object the GraphQL layer can take (and, for GET, that its `variables`
+parameter is such JSON); the REST handlers parse theirs with `parse_json`. Refusals are
+coded in each endpoint's own error shape:
 `{"errors": [{"message", "extensions": {"code", "field"}}]}` on `/graphql`,
 `{"error": {"code", "message", "field"}}` on the REST endpoints.
 """
@@ -33,6 +34,10 @@ class BadBody(Exception):
         self.code = code
         self.status = status
         self.field = field
+
+
+def _too_large(limit: int) -> BadBody:
+    return BadBody(f"The body is larger than {limit} bytes", "BODY_TOO_LARGE", status=413)
 
 
 def _no_constant(name: str) -> Any:
@@ -89,7 +94,7 @@ async def read_limited(receive: Receive, limit: int) -> bytes:
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:
-            raise BadBody(f"The body is larger than {limit} bytes", "BODY_TOO_LARGE", status=413)
+            raise _too_large(limit)
         chunks.append(chunk)
         more = message.get("more_body", False)
     return b"".join(chunks)
@@ -113,6 +118,8 @@ def _graphql_query_variables(scope: Scope) -> None:
 
 
 class BodyGuard:
+    """The checks above, in front of the GraphQL and REST routes; other routes pass through."""
+
     def __init__(self, app: ASGIApp, *, max_bytes: int, max_upload_bytes: int) -> None:
         self.app = app
         self.max_bytes = max_bytes
@@ -132,32 +139,29 @@ class BodyGuard:
         if limit is None or scope["method"] not in ("GET", "POST"):
             await self.app(scope, receive, send)
             return
-        path = scope["path"]
-        if scope["method"] == "GET":
-            try:
+        try:
+            if scope["method"] == "GET":
                 _graphql_query_variables(scope)
-            except BadBody as exc:
-                await error_json(path, exc)(scope, receive, send)
+                await self.app(scope, receive, send)
                 return
-            await self.app(scope, receive, send)
+            raw = await self._body(scope, receive, limit)
+        except BadBody as exc:
+            await error_json(scope["path"], exc)(scope, receive, send)
             return
+        await self.app(scope, _replay(raw, receive), send)
+
+    async def _body(self, scope: Scope, receive: Receive, limit: int) -> bytes:
         headers = Headers(scope=scope)
         try:
             declared = int(headers.get("content-length") or 0)
         except ValueError:
             declared = 0
-        try:
-            if declared > limit:
-                raise BadBody(
-                    f"The body is larger than {limit} bytes", "BODY_TOO_LARGE", status=413
-                )
-            raw = await read_limited(receive, limit)
-            if path == GRAPHQL_PATH and "application/json" in headers.get("content-type", ""):
-                _graphql_body(raw)
-        except BadBody as exc:
-            await error_json(path, exc)(scope, receive, send)
-            return
-        await self.app(scope, _replay(raw, receive), send)
+        if declared > limit:
+            raise _too_large(limit)  # refused before reading a byte of it
+        raw = await read_limited(receive, limit)
+        if scope["path"] == GRAPHQL_PATH and "application/json" in headers.get("content-type", ""):
+            _graphql_body(raw)
+        return raw
 
 
 def _replay(raw: bytes, receive: Receive) -> Receive:

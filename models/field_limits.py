@@ -27,7 +27,8 @@ def check_text(value: str | None, limit: int, field: str) -> None:
 def check_json_size(value: Any, limit: int, field: str) -> None:
     if value is None:
         return
-    size = len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode())
+    encoded = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    size = len(encoded.encode("utf-8", "surrogatepass"))  # sizing only: text is checked apart
     if size > limit:
         raise InvalidInput(
             f"Use at most {limit} bytes of JSON ({size} given)", field=field, code="TOO_LONG"

@@ -17,7 +17,8 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
 from core import clock
-from core.errors import Conflict, NotFound
+from core.errors import Conflict, InvalidInput, NotFound
+from core.text import json_problem
 from models.field_limits import MAX_FULFILLMENT_DATA_BYTES, MAX_REASON, check_json_size, check_text
 from models.ledger import lock_account, post_entry
 from models.members import Member
@@ -84,6 +85,10 @@ async def transition(
 ) -> Transition:
     """Move the redemption to `target`. `occurred_at` is when the caller says it happened
     (e.g. the provider's `fulfilled_at`); it is kept on the timeline event."""
+    # The API refuses such text at the door; a provider's webhook answer arrives here directly.
+    problem = json_problem({"data": data, "reason": reason})
+    if problem is not None:
+        raise InvalidInput(problem.message, field=problem.field, code=problem.code)
     check_json_size(data, MAX_FULFILLMENT_DATA_BYTES, "data")
     check_text(reason, MAX_REASON, "reason")
     for _ in range(_MAX_RACES):

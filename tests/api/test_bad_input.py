@@ -12,11 +12,13 @@ from uuid import UUID, uuid4
 import httpx
 import pytest
 
+from core.errors import InvalidInput
 from core.security import issue_token
 from core.settings import Settings
+from models.lifecycle import Via, transition
 from models.pointmaster import SyncBatch
 from models.redeem import RedeemRequest, redeem
-from models.redemptions import Redemption
+from models.redemptions import Redemption, RedemptionStatus
 from tests.api.test_protections import app_client
 from tests.factories import make_member, make_reward
 from tests.graphql_client import GraphQLClient, TenantSession
@@ -352,6 +354,28 @@ async def test_uploads_refuse_unstorable_text_naming_the_item_field(
         ("INVALID_STRING", f"[1].{name}"),
     }
     assert await SyncBatch.filter(tenant_id=tenant.tenant_id).count() == 0
+
+
+@pytest.mark.parametrize("bad", UNSTORABLE.values(), ids=UNSTORABLE.keys())
+async def test_a_providers_answer_with_unstorable_text_is_refused_before_the_database(
+    tenant: TenantSession, bad: str
+) -> None:
+    # given a redemption, and a webhook answer that reaches the lifecycle without the API
+    redemption_id = await _redemption(tenant)
+    # when
+    with pytest.raises(InvalidInput) as refused:
+        await transition(
+            UUID(tenant.tenant_id),
+            redemption_id,
+            RedemptionStatus.FULFILLED,
+            Via.PROVIDER,
+            actor="system:webhook-response",
+            data={"code": bad},
+        )
+    # then
+    assert (refused.value.code, refused.value.field) == ("INVALID_STRING", "data.code")
+    stored = await Redemption.get(id=redemption_id)
+    assert stored.status == "REDEEMED" and stored.fulfillment_data is None
 
 
 # ------------------------------------------------------------------------ types and sizes
