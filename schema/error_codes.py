@@ -21,7 +21,8 @@ BAD_USER_INPUT = "BAD_USER_INPUT"
 INTERNAL = "INTERNAL_SERVER_ERROR"
 
 
-def _code_of(error: GraphQLError) -> str:
+def refusal_code(error: GraphQLError) -> str:
+    """The code of a refusal by graphql-core (an error before execution, without a code)."""
     if isinstance(error, GraphQLSyntaxError):
         return PARSE_FAILED
     # graphql-core's coercion of `variables` words each of its errors this way.
@@ -37,7 +38,7 @@ def label(errors: list[GraphQLError]) -> None:
     for error in errors:
         if (error.extensions or {}).get("code") or error.path:
             continue
-        error.extensions = {**(error.extensions or {}), "code": _code_of(error)}
+        error.extensions = {**(error.extensions or {}), "code": refusal_code(error)}
 
 
 class RefusalCodes(SchemaExtension):

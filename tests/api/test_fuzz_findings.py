@@ -62,6 +62,18 @@ async def test_a_document_over_the_token_limit_is_coded(
     assert _codes(body) == ["GRAPHQL_PARSE_FAILED"]
 
 
+async def test_a_document_over_the_alias_limit_is_coded(
+    gql: GraphQLClient, tenant: TenantSession, settings: Settings
+) -> None:
+    # given a document with one alias more than the limit allows
+    aliases = " ".join(f"t{n}: tiers {{ id }}" for n in range(settings.max_query_aliases + 1))
+    # when it is sent
+    body = await gql(f"{{ {aliases} }}", token=tenant.api_key)
+    # then it is refused by validation, with a code
+    assert body["data"] is None
+    assert _codes(body) == ["GRAPHQL_VALIDATION_FAILED"]
+
+
 @pytest.mark.parametrize(
     ("variables", "expected"),
     [({"first": "ten"}, "BAD_USER_INPUT"), ({}, "BAD_USER_INPUT")],
