@@ -11,12 +11,18 @@ const REPLAY = `mutation($id: ID!) { replayDelivery(id: $id) { deliveries { id s
 const REPLAY_SINCE = `mutation($endpointId: ID!, $since: DateTime!) { replayDeliveries(endpointId: $endpointId, since: $since) {
   deliveries { id } errors { field code message } } }`;
 
+// Deliveries whose attempts staff opened: kept open when the log is read again.
+const opened = new Set();
+
 function attempts(d) {
   if (!d.attempts.length) return el("span", { class: "muted" }, "none yet");
-  return el("details", {}, el("summary", {}, `${d.attempts.length} attempt${d.attempts.length > 1 ? "s" : ""}`),
+  const details = el("details", { open: opened.has(d.id) },
+    el("summary", {}, `${d.attempts.length} attempt${d.attempts.length > 1 ? "s" : ""}`),
     el("ol", { class: "small" }, d.attempts.map((a) => el("li", {},
       `${when(a.attemptedAt)} · ${a.statusCode !== null ? "HTTP " + a.statusCode : a.error || "no answer"} · ${a.latencyMs} ms`,
       a.responseBody ? el("pre", {}, a.responseBody.slice(0, 300)) : null))));
+  details.addEventListener("toggle", () => (details.open ? opened.add(d.id) : opened.delete(d.id)));
+  return details;
 }
 
 export async function render(main, { session, query }) {
@@ -96,11 +102,12 @@ export async function render(main, { session, query }) {
       {
         key: "status", label: "Status",
         // The replay button sits under the status, so it stays in view on a tablet.
-        render: (d) => [statusBadge(d.status), el("div", { style: "margin-top:6px" },
+        render: (d) => [statusBadge(d.status),
+          d.status === "PENDING" && d.nextAttemptAt ? el("div", { class: "small muted" }, `next ${when(d.nextAttemptAt)}`) : null,
+          el("div", { style: "margin-top:6px" },
           el("button", { type: "button", class: "secondary", onclick: () => replay(d.id), "aria-label": `Replay delivery ${shortId(d.id)}` }, "Replay"))],
       },
       { key: "attempts", label: "Attempts", render: attempts },
-      { key: "next", label: "Next attempt", render: (d) => (d.status === "PENDING" ? when(d.nextAttemptAt) : "—") },
     ],
     empty: filter.status === "DEAD" ? "No dead deliveries." : "No deliveries.",
     load: (after) => session.request(LIST, { filter, after }).then((d) => d.webhookDeliveries),
