@@ -8,8 +8,10 @@ from typing import Any
 from urllib.parse import urlparse
 from uuid import UUID
 
+from tortoise.exceptions import IntegrityError
+
 from core import clock
-from core.errors import InvalidInput, NotFound
+from core.errors import InvalidInput, NotFound, Refused
 from models.awards import resolve_definition
 from models.field_limits import (
     MAX_FULFILLMENT_DATA_BYTES,
@@ -18,6 +20,7 @@ from models.field_limits import (
     check_text,
 )
 from models.members import Tier
+from models.redemptions import Redemption
 from models.rewards import Reward, RewardType
 
 UNSET: Any = object()
@@ -146,6 +149,21 @@ async def update_reward(tenant_id: UUID, reward_id: UUID, spec: RewardFields) ->
         await Reward.filter(id=reward.id).update(**values, updated_at=clock.now())
         await reward.refresh_from_db()
     return reward
+
+
+async def delete_reward(tenant_id: UUID, reward_id: UUID) -> None:
+    """Delete a reward nobody ever redeemed (one made by mistake); a redeemed one keeps
+    its row for its redemptions' sake and can only be archived."""
+    reward = await get_reward(tenant_id, reward_id)
+    refusal = Refused(
+        "This reward has redemptions: archive it instead", field="id", code="HAS_REDEMPTIONS"
+    )
+    if await Redemption.filter(reward_id=reward.id).exists():
+        raise refusal
+    try:
+        await Reward.filter(id=reward.id, tenant_id=tenant_id).delete()
+    except IntegrityError as exc:  # redeemed meanwhile: the foreign key keeps the row
+        raise refusal from exc
 
 
 async def archive_reward(tenant_id: UUID, reward_id: UUID) -> Reward:

@@ -8,7 +8,14 @@ import strawberry
 
 from core import clock
 from core.errors import DomainError
-from models.catalog import RewardFields, archive_reward, create_reward, get_reward, update_reward
+from models.catalog import (
+    RewardFields,
+    archive_reward,
+    create_reward,
+    delete_reward,
+    get_reward,
+    update_reward,
+)
 from models.eligibility import available_at, eligibility
 from models.grants import account_view
 from models.members import Tier as TierModel
@@ -27,6 +34,7 @@ from schema.rewards import (
     RewardInput,
     RewardPayload,
 )
+from schema.tenants import DeletePayload
 
 _RENAMED = {"point_definition_id": "definition_id"}
 _ID_FIELDS = {"point_definition_id": "pointDefinitionId", "min_tier_id": "minTierId"}
@@ -70,6 +78,16 @@ async def archive_reward_(info: strawberry.Info, id: strawberry.ID) -> RewardPay
     except DomainError as exc:
         return RewardPayload(errors=[user_error(CatalogError, exc)])
     return RewardPayload(reward=Reward.from_model(reward))
+
+
+async def delete_reward_(info: strawberry.Info, id: strawberry.ID) -> DeletePayload:
+    """A reward made by mistake, never redeemed; others are archived (archiveReward)."""
+    principal = require(info, ADMIN)
+    try:
+        await delete_reward(principal.tenant_id, parse_id(id, "id"))  # type: ignore[arg-type]
+    except DomainError as exc:
+        return DeletePayload(errors=[user_error(CatalogError, exc)])
+    return DeletePayload(deleted=True)
 
 
 async def rewards(

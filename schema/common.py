@@ -58,6 +58,7 @@ class CatalogErrorCode(Enum):
     NOT_FOUND = "NOT_FOUND"
     ARCHIVED = "ARCHIVED"
     DUPLICATE = "DUPLICATE"
+    HAS_REDEMPTIONS = "HAS_REDEMPTIONS"
 
 
 @strawberry.enum

@@ -152,6 +152,7 @@ class Mutation:
     create_reward: RewardPayload = strawberry.mutation(resolver=reward_resolvers.create_reward_)
     update_reward: RewardPayload = strawberry.mutation(resolver=reward_resolvers.update_reward_)
     archive_reward: RewardPayload = strawberry.mutation(resolver=reward_resolvers.archive_reward_)
+    delete_reward: DeletePayload = strawberry.mutation(resolver=reward_resolvers.delete_reward_)
     upsert_member: MemberPayload = strawberry.mutation(resolver=member_resolvers.upsert_member_)
     award_points: PointsPayload = strawberry.mutation(resolver=point_resolvers.award_points_)
     redeem_reward: RedemptionPayload = strawberry.mutation(

@@ -316,6 +316,7 @@ async def _roles_world(gql: GraphQLClient, t: TenantSession) -> dict[str, str]:
     )
     keys = await gql(LIST_KEYS, token=t.admin_token)
     tier = await make_tier(tenant_id, "roles-tier", 3)
+    unredeemed = await make_reward(tenant_id, point_cost=100)
     endpoint = await create_endpoint(
         tenant_id,
         "https://8.8.8.8/roles",
@@ -325,6 +326,7 @@ async def _roles_world(gql: GraphQLClient, t: TenantSession) -> dict[str, str]:
     )
     return {
         "tier": str(tier.id),
+        "unredeemed": str(unredeemed.id),
         "endpoint": str(endpoint.endpoint.id),
         "reward": str(reward.id),
         "member": str(member.id),
@@ -353,6 +355,11 @@ ADMIN_ONLY: list[Call] = [
         "updateReward",
         'mutation($r: ID!) { updateReward(id: $r, input: {name: "x"}) { reward { id } errors { code } } }',
         lambda w: {"r": w["reward"]},
+    ),
+    (
+        "deleteReward",
+        "mutation($r: ID!) { deleteReward(id: $r) { deleted errors { code } } }",
+        lambda w: {"r": w["unredeemed"]},
     ),
     (
         "archiveReward",

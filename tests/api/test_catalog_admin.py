@@ -737,3 +737,30 @@ async def test_catalog_says_when_a_waiting_member_may_redeem(
         "Gold only": ("TIER_REQUIRED", None),
         "Over": ("NOT_AVAILABLE", None),
     }
+
+
+async def test_a_reward_never_redeemed_is_deleted_a_redeemed_one_only_archived(
+    gql: GraphQLClient, tenant: TenantSession
+) -> None:
+    # given a reward made by mistake and one a member redeemed
+    tenant_id = uuid.UUID(tenant.tenant_id)
+    mistake = await make_reward(tenant_id, name="Typo")
+    kept = await make_reward(tenant_id, name="Coffee", point_cost=10)
+    member = await make_member(tenant_id, points=10)
+    await redeem(RedeemRequest(tenant_id, member.id, kept.id))
+    delete = (
+        "mutation($id: ID!) { deleteReward(id: $id) { deleted errors { field code message } } }"
+    )
+    # when the admin deletes both
+    deleted = await gql(delete, {"id": str(mistake.id)}, tenant.admin_token)
+    refused = await gql(delete, {"id": str(kept.id)}, tenant.admin_token)
+    listed = await gql(
+        "{ rewards(includeArchived: true) { nodes { name } } }", token=tenant.admin_token
+    )
+    # then the mistake is gone; the redeemed one stays, with the way out said
+    assert deleted["data"]["deleteReward"] == {"deleted": True, "errors": []}
+    assert refused["data"]["deleteReward"]["deleted"] is False
+    (error,) = refused["data"]["deleteReward"]["errors"]
+    assert (error["field"], error["code"]) == ("id", "HAS_REDEMPTIONS")
+    assert "archive" in error["message"]
+    assert [n["name"] for n in listed["data"]["rewards"]["nodes"]] == ["Coffee"]

@@ -141,6 +141,16 @@ PROBES: list[Probe] = [
         ADMIN,
         expect_payload_not_found,
     ),
+    Probe(
+        "deleteReward",
+        "foreign-rewards",
+        "mutation($a: ID!, $b: ID!) {"
+        f" a: deleteReward(id: $a) {{ deleted {NOT_FOUND_PAYLOAD} }}"
+        f" b: deleteReward(id: $b) {{ deleted {NOT_FOUND_PAYLOAD} }} }}",
+        lambda ids: {"a": ids["a_unredeemed"], "b": ids["a_reward"]},
+        ADMIN,
+        expect_payload_not_found,
+    ),
 ]
 
 

@@ -32,6 +32,7 @@ async def test_tenant_a_sees_its_world(gql: GraphQLClient, world: World) -> None
         "alpha-voucher",
         "alpha-gated",
         "alpha-retired",
+        "alpha-unredeemed",
     }
     assert {t["name"] for t in catalog["tiers"]} == {"alpha-gold", "alpha-silver"}
     assert catalog["allowedOrigins"] == ["https://alpha-shop.example"]

@@ -92,6 +92,9 @@ async def build_alpha(gql: GraphQLClient) -> Alpha:
     gated = await make_reward(ta, name="alpha-gated", point_cost=50, stock=5, min_tier_id=gold.id)
     await set_tenant_origins(ta, ["https://alpha-shop.example"])
     retired = await make_reward(ta, name="alpha-retired", point_cost=10)
+    # never redeemed (so deleting it would succeed if a probe reached it), and archived
+    unredeemed = await make_reward(ta, name="alpha-unredeemed", point_cost=10)
+    await archive_reward(ta, unredeemed.id)
     m1 = await make_member(ta, points=5000, tier=gold, email="alpha-m1@example.com")
     m2 = await make_member(ta, points=3000, tier=silver, email="alpha-m2@example.com")
     hook = await create_endpoint(
@@ -145,6 +148,7 @@ async def build_alpha(gql: GraphQLClient) -> Alpha:
         "a_reward": str(voucher.id),
         "a_gated": str(gated.id),
         "a_retired": str(retired.id),
+        "a_unredeemed": str(unredeemed.id),
         "a_tier": str(gold.id),
         "a_tier2": str(silver.id),
         "a_definition": str(points.id),
