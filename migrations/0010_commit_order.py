@@ -111,7 +111,7 @@ async def _backward(_apps, editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("models", "0008_tenant_origins")]
+    dependencies = [("models", "0009_sync_batch_attempts")]
 
     initial = False
 
