@@ -13,14 +13,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from models.awards import MAX_AMOUNT
+from models.awards import MAX_AMOUNT, MAX_BALANCE
 from models.points import LedgerSource
 
 MAX_CONTACT_ID = 200
 MAX_TRANSACTION_ID = 150
 INT32 = (-(2**31), 2**31 - 1)  # definitionId is stored as a 32-bit integer
-# The largest balance GraphQL's 32-bit Int can return: no upload may set or credit beyond it.
-MAX_BALANCE = 2**31 - 1
 
 SOURCES = {
     "purchase": LedgerSource.PURCHASE,

@@ -27,7 +27,7 @@ from tortoise.transactions import in_transaction
 
 from core import clock
 from core.errors import InvalidInput
-from models.awards import AwardRequest, validate_award
+from models.awards import MAX_BALANCE, AwardRequest, validate_award
 from models.idempotency import request_fingerprint
 from models.pointmaster import ForwardedAdjustment
 from models.sync_apply import CHUNK_ITEMS, BatchApplier, Outcome
@@ -39,7 +39,7 @@ from models.sync_bulk import (
     key_fingerprints,
     release_keys,
 )
-from models.sync_items import MAX_BALANCE, TransactionItem, dedupe_key, transaction_item
+from models.sync_items import TransactionItem, dedupe_key, transaction_item
 
 TOO_LOW = "The balance is too low for this deduction"
 
