@@ -678,6 +678,33 @@ async def test_members_are_searched_and_rewards_archived(
     await expect(rows.first.locator(".status")).to_have_text("ARCHIVED")
 
 
+async def test_the_member_card_says_when_the_master_cannot_be_read(
+    page: Page, admin_tenant: AdminTenant, receiver: Receiver
+) -> None:
+    # given a follower tenant whose master answers 500
+    tid = admin_tenant.tenant_id
+    receiver.reply(f"broken-{tid}/shop-9", 500, {"error": "maintenance"})
+    await admin_tenant.admin(
+        'mutation { setPointMode(mode: FOLLOWER_BALANCE, reason: "CRM") { mode errors { code } } }'
+    )
+    await admin_tenant.admin(
+        "mutation($log: String!) { setPointMasterSettings(input: {pointsLogUrl: $log})"
+        " { settings { pointsLogUrl } errors { code message } } }",
+        {"log": f"{receiver.url}/broken-{tid}/{{contactId}}"},
+    )
+    member = await admin_tenant.backend(
+        'mutation { upsertMember(input: {externalUserId: "shop-9"}) { member { id } errors { code } } }'
+    )
+
+    # when staff open the member card
+    await log_in(page, admin_tenant, f"members/{member['member']['id']}")
+
+    # then the points log says, in words, that the master failed
+    log = page.locator("#points-log")
+    await expect(log.locator(".alert.error")).to_contain_text("(MASTER_ERROR)", timeout=SLOW_MS)
+    await expect(log).to_contain_text("No copy of the points log yet.")
+
+
 async def _call(tenant: AdminTenant, query: str, key: str) -> dict[str, Any]:
     async with httpx.AsyncClient(timeout=15, trust_env=False) as http:
         response = await http.post(
