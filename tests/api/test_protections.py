@@ -308,6 +308,7 @@ PAGINATED: dict[str, str] = {
     "redemptions": "redemptions(first: $first) { nodes { id } }",
     "webhookDeliveries": "webhookDeliveries(first: $first) { nodes { id } }",
     "pointAdjustments": "pointAdjustments(first: $first) { nodes { id } }",
+    "syncBatches": "syncBatches(first: $first) { nodes { id } }",
 }
 
 
