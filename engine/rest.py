@@ -41,9 +41,14 @@ def error_response(exc: DomainError | AuthError) -> JSONResponse:
 
 
 async def api_key_principal(request: Request, settings: Settings) -> Principal:
-    principal = await authenticate(request.headers.get("authorization"), settings)
+    """The API key of `Authorization: Bearer gk_...`, or of `apikey: gk_...` as Voyado's
+    clients send it."""
+    authorization = request.headers.get("authorization")
+    if authorization is None and "apikey" in request.headers:
+        authorization = f"Bearer {request.headers['apikey']}"
+    principal = await authenticate(authorization, settings)
     if principal is None:
-        raise AuthError("Send 'Authorization: Bearer gk_...'")
+        raise AuthError("Send 'Authorization: Bearer gk_...' (or 'apikey: gk_...')")
     if principal.kind != "api_key":
         raise Forbidden("This endpoint takes an API key")
     return principal

@@ -19,7 +19,7 @@ from uuid import UUID, uuid4
 from tortoise.expressions import F, Q
 
 from core import clock
-from core.errors import Conflict, InvalidInput, NotFound
+from core.errors import InvalidInput, NotFound, Refused
 from models.adjustments import reflect_adjustments
 from models.point_modes import mode_in_use
 from models.pointmaster import SyncBatch, SyncKind, SyncStatus
@@ -57,9 +57,11 @@ async def accept_batch(tenant_id: UUID, kind: SyncKind, body: Any) -> SyncBatch:
         raise InvalidInput("Send at least one item", code="EMPTY_BATCH")
     tenant = await Tenant.get(id=tenant_id)
     if not await mode_in_use(tenant, MODE_FOR[kind]):
-        raise Conflict(
-            f"This tenant's point mode is {tenant.point_mode} and no point definition "
-            f"overrides it: {kind.value.lower()} uploads need {MODE_FOR[kind]}",
+        # Voyado answers this 400 "New point system not active"; masters built for it know it.
+        raise Refused(
+            f"New point system not active: this tenant's point mode is {tenant.point_mode} "
+            f"and no point definition overrides it: {kind.value.lower()} uploads need "
+            f"{MODE_FOR[kind]}",
             code="WRONG_POINT_MODE",
         )
     now = clock.now()

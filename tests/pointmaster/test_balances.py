@@ -146,7 +146,9 @@ async def test_refusals(balances_follower: Follower) -> None:
     refused = await http.post(
         "/api/v2/point-accounts/balances", json=body, headers={"Authorization": f"Bearer {key}"}
     )
-    assert refused.status_code == 409 and refused.json()["error"]["code"] == "WRONG_POINT_MODE"
+    # (Voyado's answer: 400 "New point system not active", with our code beside it)
+    assert refused.status_code == 400 and refused.json()["error"]["code"] == "WRONG_POINT_MODE"
+    assert refused.json()["error"]["message"].startswith("New point system not active")
     # not an array, invalid JSON
     assert (await balances_follower.post("balances", {"a": 1})).status_code == 400
     broken = await http.post(
@@ -159,3 +161,24 @@ async def test_refusals(balances_follower: Follower) -> None:
     assert (await other.status("balances", mine)).status_code == 404
     assert (await balances_follower.status("balances", "nope")).status_code == 404
     assert await SyncBatch.filter(tenant_id=master.tenant.id).count() == 0
+
+
+async def test_voyado_clients_send_the_key_as_apikey(balances_follower: Follower) -> None:
+    # given a master configured as for Voyado, sending `apikey: <key>` instead of a bearer
+    headers = {"apikey": balances_follower.api_key}
+    # when it uploads and asks for the status
+    posted = await balances_follower.http.post(
+        "/api/v2/point-accounts/balances", json=fixture("voyado_balances_request.json"),
+        headers=headers,
+    )  # fmt: skip
+    status = await balances_follower.http.get(
+        f"/api/v2/point-accounts/balances/status/{posted.json()['id']}", headers=headers
+    )
+    wrong = await balances_follower.http.get(
+        f"/api/v2/point-accounts/balances/status/{posted.json()['id']}",
+        headers={"apikey": "gk_" + "x" * 43},
+    )
+    # then both are answered as with the bearer header; an unknown key is refused
+    assert posted.status_code == 202 and status.status_code == 200
+    assert status.json()["id"] == posted.json()["id"]
+    assert wrong.status_code == 401

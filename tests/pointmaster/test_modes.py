@@ -48,7 +48,7 @@ async def test_switching_is_recorded_and_gates_uploads(http: httpx.AsyncClient) 
     headers = {"Authorization": f"Bearer {key}"}
     body = fixture("voyado_balances_request.json")
     url = "/api/v2/point-accounts/balances"
-    assert (await http.post(url, json=body, headers=headers)).status_code == 409
+    assert (await http.post(url, json=body, headers=headers)).status_code == 400
 
     # when the admin switches to FOLLOWER_BALANCE, twice
     first = await _gql(http, SET_MODE, token, mode="FOLLOWER_BALANCE", reason="Voyado owns it")
@@ -78,7 +78,7 @@ async def test_switching_is_recorded_and_gates_uploads(http: httpx.AsyncClient) 
     refused = await http.post(
         "/api/v2/point-accounts/transactions", json=transactions, headers=headers
     )
-    assert refused.status_code == 409
+    assert refused.status_code == 400
 
 
 async def test_only_an_admin_switches(http: httpx.AsyncClient) -> None:
