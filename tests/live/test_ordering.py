@@ -16,13 +16,14 @@ from collections.abc import AsyncIterator
 from typing import Any
 from uuid import UUID
 
+import pytest
 from tortoise.transactions import in_transaction
 
 from core import clock
 from models.live import announce_redemption
 from models.redemptions import RedemptionEvent, RedemptionEventKind
 from tests.dbsetup import is_postgres
-from tests.live.client import REDEMPTION_UPDATES, SubscriptionClient
+from tests.live.client import MY_REDEMPTION_UPDATES, REDEMPTION_UPDATES, SubscriptionClient
 from tests.live.conftest import CANCEL, LiveServer, Shop, open_shop, redeem
 
 
@@ -58,30 +59,36 @@ async def _until_event(
             return updates
 
 
+@pytest.mark.parametrize("watcher", ["admin", "member"])
 async def test_resuming_after_a_later_commit_still_gets_the_earlier_event(
-    server: LiveServer,
+    server: LiveServer, watcher: str
 ) -> None:
-    # given an admin watching the tenant's updates, who saw a first redemption
+    # given an admin watching the tenant's updates (or the member its own), who saw a
+    # first redemption
     shop = await open_shop(server, points=1000)
-    auth = f"Bearer {shop.admin_token}"
-    async with SubscriptionClient.connected(server.ws_url, auth) as admin:
-        await admin.subscribe("1", REDEMPTION_UPDATES)
+    token, query = {
+        "admin": (shop.admin_token, REDEMPTION_UPDATES),
+        "member": (shop.member_token, MY_REDEMPTION_UPDATES),
+    }[watcher]
+    auth = f"Bearer {token}"
+    async with SubscriptionClient.connected(server.ws_url, auth) as client:
+        await client.subscribe("1", query)
         first = await redeem(server, shop.member_token, shop.reward_id)
-        await _until_event(admin, "1", first, "POINTS_WITHDRAWN")
+        await _until_event(client, "1", first, "POINTS_WITHDRAWN")
 
         # when writer A writes an event while writer B redeems (commits and publishes),
-        # and the admin leaves once it saw B's last event
+        # and the client leaves once it saw B's last event
         async with writer_a(shop, first) as a_event:
             second = await redeem(server, shop.member_token, shop.reward_id)
-            before_leaving = await _until_event(admin, "1", second, "POINTS_WITHDRAWN")
+            before_leaving = await _until_event(client, "1", second, "POINTS_WITHDRAWN")
     cursor = before_leaving[-1]["eventId"]
     await announce_redemption(server.broker, shop.tenant_id, UUID(first), a_event.created_at)
 
     # and it comes back with `after` = the last eventId it was given; a cancel follows
-    async with SubscriptionClient.connected(server.ws_url, auth) as admin:
-        await admin.subscribe("2", REDEMPTION_UPDATES, {"after": cursor})
+    async with SubscriptionClient.connected(server.ws_url, auth) as client:
+        await client.subscribe("2", query, {"after": cursor})
         await server.gql(CANCEL, {"id": second}, shop.admin_token)
-        after_coming_back = await _until_event(admin, "2", second, "STOCK_RETURNED")
+        after_coming_back = await _until_event(client, "2", second, "STOCK_RETURNED")
 
     # then between its two visits it got every event after the first redemption's once:
     # A's, B's two and the cancel's three
