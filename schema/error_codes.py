@@ -10,7 +10,9 @@ tools already know; an internal error masked by `MaskErrors` gets INTERNAL_SERVE
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
+from typing import Any
 
 from graphql import GraphQLError, GraphQLSyntaxError
 from strawberry.extensions import MaskErrors, ParserCache, SchemaExtension
@@ -52,6 +54,13 @@ class RefusalCodes(SchemaExtension):
         if errors:
             label(errors)
 
+    def on_stream_result(self, result: Any) -> Iterator[None]:
+        # Subscriptions: each result is sent before on_operation ends, so labelled here.
+        errors = getattr(result, "errors", None)
+        if errors:
+            label(errors)
+        yield
+
 
 class MaskInternalErrors(MaskErrors):
     """Strawberry's MaskErrors, with a code on the masked error."""
@@ -63,12 +72,15 @@ class MaskInternalErrors(MaskErrors):
 
 
 class ParserCacheWithCodes(ParserCache):
-    """Strawberry's ParserCache parses in its `on_parse` hook, so a syntax error escapes the
-    operation and is answered without RefusalCodes seeing it: labelled here instead."""
+    """Strawberry's ParserCache parses in its `on_parse` hook and lets a syntax error escape
+    the operation: no extension sees it (no code), and over the WebSocket nothing answers
+    it (the subscription just completes). Here a document that does not parse is left
+    unparsed, and Strawberry parses it again itself and answers the error as any refusal."""
 
     def on_parse(self) -> Iterator[None]:
-        try:
-            yield from super().on_parse()
-        except GraphQLSyntaxError as error:
-            label([error])
-            raise
+        context = self.execution_context
+        with contextlib.suppress(GraphQLError):
+            context.graphql_document = self.cached_parse_document(
+                context.query, **context.parse_options
+            )
+        yield

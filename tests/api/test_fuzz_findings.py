@@ -1,14 +1,17 @@
 """What the fuzz run (tests/fuzz) found, each as a test: every error of a GraphQL answer
-carries `extensions.code`, whatever the caller got wrong."""
+carries `extensions.code`, whatever the caller got wrong, over HTTP and over the WebSocket."""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import pytest
 
 from core.settings import Settings
 from tests.graphql_client import GraphQLClient, TenantSession
+from tests.live.client import SubscriptionClient
+from tests.live.conftest import serving
 
 
 def _codes(body: dict[str, Any]) -> list[str | None]:
@@ -97,3 +100,66 @@ async def test_the_codes_of_resolvers_are_kept(gql: GraphQLClient) -> None:
     body = await gql("{ tiers { id } }")
     # then the resolver's own code is answered, not replaced
     assert _codes(body) == ["UNAUTHENTICATED"]
+
+
+SUBSCRIPTIONS_REFUSED = {
+    "a field the type does not have": (
+        "subscription { redemptionUpdates { nope } }",
+        {},
+        "GRAPHQL_VALIDATION_FAILED",
+    ),
+    "a variable of the wrong type": (
+        "subscription($f: RedemptionUpdateFilter) { redemptionUpdates(filter: $f) { eventId } }",
+        {"f": {"status": ["NOPE"]}},
+        "BAD_USER_INPUT",
+    ),
+}
+
+
+@pytest.mark.parametrize(
+    ("document", "variables", "expected"),
+    SUBSCRIPTIONS_REFUSED.values(),
+    ids=SUBSCRIPTIONS_REFUSED.keys(),
+)
+async def test_a_subscription_the_schema_refuses_is_coded(
+    settings: Settings,
+    redis_url: str,
+    tenant: TenantSession,
+    document: str,
+    variables: dict[str, Any],
+    expected: str,
+) -> None:
+    # given an admin's WebSocket on a served engine
+    live = dataclasses.replace(settings, redis_url=redis_url)
+    async with (
+        serving(live) as server,
+        SubscriptionClient.connected(server.ws_url, f"Bearer {tenant.admin_token}") as client,
+    ):
+        # when it subscribes with a document or variables the schema refuses
+        await client.subscribe("refused", document, variables)
+        operation = await client.ended("refused")
+        # then the refusal carries its code, and the connection stays open
+        (errors,) = operation.errors
+        assert [error["extensions"]["code"] for error in errors] == [expected], errors
+        assert client.closed is None
+
+
+async def test_a_subscription_that_does_not_parse_closes_the_socket_with_4400(
+    settings: Settings, redis_url: str, tenant: TenantSession
+) -> None:
+    """It used to escape the operation (Strawberry's ParserCache raised it): the server
+    logged an exception and completed the subscription as if it had ended normally."""
+    # given an admin's WebSocket on a served engine
+    live = dataclasses.replace(settings, redis_url=redis_url)
+    async with (
+        serving(live) as server,
+        SubscriptionClient.connected(server.ws_url, f"Bearer {tenant.admin_token}") as client,
+    ):
+        # when it subscribes with a document cut short
+        await client.subscribe("cut", "subscription { redemptionUpdates(")
+        operation = await client.ended("cut")
+        # then graphql-transport-ws's answer to a malformed subscribe: 4400 with the reason
+        assert client.closed is not None, (operation.errors, operation.completed)
+        assert client.closed.code == 4400
+        assert client.closed.reason.startswith("Syntax Error: Expected Name, found <EOF>")
+        assert not operation.completed
