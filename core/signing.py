@@ -15,12 +15,30 @@ import hmac
 import secrets
 from collections.abc import Sequence
 
+from core.errors import InvalidInput
+
 SECRET_PREFIX = "whsec_"
 TOLERANCE_SECONDS = 300
 
 
 def new_secret() -> str:
     return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+def check_secret(secret: str) -> str:
+    """A secret a tenant chose (to share one with other platforms): a Standard Webhooks
+    secret, `whsec_` and the base64 of 24 to 64 random bytes."""
+    try:
+        key = base64.b64decode(secret.removeprefix(SECRET_PREFIX), validate=True)
+    except ValueError:
+        key = b""
+    if not secret.startswith(SECRET_PREFIX) or not 24 <= len(key) <= 64:
+        raise InvalidInput(
+            "Use whsec_ and the base64 of 24 to 64 random bytes",
+            field="secret",
+            code="INVALID_SECRET",
+        )
+    return secret
 
 
 def _standard_key(secret: str) -> bytes:

@@ -9,7 +9,7 @@ from uuid import UUID
 
 from core import clock
 from core.errors import InvalidInput, NotFound
-from core.signing import new_secret
+from core.signing import check_secret, new_secret
 from core.ssrf import checked_addresses
 from models.webhooks import MAX_URL, PayloadFormat, WebhookEndpoint, WebhookEvent
 
@@ -53,10 +53,12 @@ async def create_endpoint(
     payload_format: PayloadFormat,
     *,
     allow_private: bool,
+    secret: str | None = None,
 ) -> EndpointWithSecret:
+    """`secret`: the tenant's own (check_secret), else a new one."""
     _not_point_master(payload_format)
     await _checked_url(url, allow_private)
-    secret = new_secret()
+    secret = check_secret(secret) if secret is not None else new_secret()
     endpoint = await WebhookEndpoint.create(
         tenant_id=tenant_id,
         url=url,
@@ -113,13 +115,17 @@ async def delete_endpoint(tenant_id: UUID, endpoint_id: UUID) -> None:
 
 
 async def rotate_secret(
-    tenant_id: UUID, endpoint_id: UUID, overlap: timedelta = DEFAULT_ROTATION_OVERLAP
+    tenant_id: UUID,
+    endpoint_id: UUID,
+    overlap: timedelta = DEFAULT_ROTATION_OVERLAP,
+    secret: str | None = None,
 ) -> EndpointWithSecret:
-    """A new secret; the old one keeps signing alongside it until the overlap ends."""
+    """A new secret (the tenant's own, or made here); the old one keeps signing alongside it
+    until the overlap ends."""
     if overlap < timedelta(0) or overlap > timedelta(days=7):
         raise InvalidInput("Overlap must be 0 to 7 days", field="overlapSeconds")
     endpoint = await get_endpoint(tenant_id, endpoint_id)
-    secret = new_secret()
+    secret = check_secret(secret) if secret is not None else new_secret()
     endpoint.previous_secret = endpoint.secret
     endpoint.previous_secret_until = clock.now() + overlap
     endpoint.secret = secret

@@ -8,7 +8,7 @@ import strawberry
 from tortoise.transactions import in_transaction
 
 from core import clock
-from core.errors import DomainError
+from core.errors import DomainError, InvalidInput
 from models.outbox import add_deliveries, replay, replay_dead_since
 from models.pagination import paginate
 from models.webhook_endpoints import (
@@ -50,6 +50,7 @@ async def create_webhook_endpoint(
             input.events or [WebhookEvent.REWARD_REDEEMED.value],
             FormatModel(input.payload_format or FormatModel.GAMIFY),
             allow_private=info.context.settings.webhook_allow_private,
+            secret=input.secret,
         )
     except DomainError as exc:
         return WebhookEndpointPayload(errors=[user_error(WebhookError, exc)])
@@ -62,6 +63,13 @@ async def update_webhook_endpoint(
     info: strawberry.Info, id: strawberry.ID, input: WebhookEndpointInput
 ) -> WebhookEndpointPayload:
     principal = require(info, ADMIN)
+    if input.secret is not None:
+        refused = InvalidInput(
+            "Change the secret with rotateWebhookSecret (the old one keeps signing meanwhile)",
+            field="secret",
+            code="INVALID_SECRET",
+        )
+        return WebhookEndpointPayload(errors=[user_error(WebhookError, refused)])
     try:
         endpoint = await update_endpoint(
             principal.tenant_id,
@@ -87,15 +95,20 @@ async def delete_webhook_endpoint(info: strawberry.Info, id: strawberry.ID) -> W
 
 
 async def rotate_webhook_secret(
-    info: strawberry.Info, id: strawberry.ID, overlap_seconds: int = 86400
+    info: strawberry.Info,
+    id: strawberry.ID,
+    overlap_seconds: int = 86400,
+    secret: str | None = None,
 ) -> WebhookEndpointPayload:
-    """A new secret; the old one stays valid (both signatures sent) for the overlap."""
+    """A new secret (`secret`: the tenant's own); the old one stays valid (both signatures
+    sent) for the overlap."""
     principal = require(info, ADMIN)
     try:
         rotated = await rotate_secret(
             principal.tenant_id,
             parse_id(id, "id"),  # type: ignore[arg-type]
             timedelta(seconds=overlap_seconds),
+            secret,
         )
     except DomainError as exc:
         return WebhookEndpointPayload(errors=[user_error(WebhookError, exc)])

@@ -117,6 +117,7 @@ class WebhookErrorCode(Enum):
     BLOCKED_ADDRESS = "BLOCKED_ADDRESS"
     UNRESOLVABLE = "UNRESOLVABLE"
     NOT_FOUND = "NOT_FOUND"
+    INVALID_SECRET = "INVALID_SECRET"
 
 
 @strawberry.type

@@ -115,6 +115,11 @@ class WebhookEndpointInput:
     events: list[str] | None = None
     payload_format: PayloadFormat | None = None  # type: ignore[valid-type]
     enabled: bool | None = None
+    secret: str | None = strawberry.field(
+        default=None,
+        description="On create: the tenant's own signing secret (whsec_ and the base64 of 24 "
+        "to 64 random bytes) instead of a new one; change it with rotateWebhookSecret",
+    )
 
 
 @strawberry.input

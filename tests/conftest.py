@@ -17,7 +17,7 @@ from core.settings import Settings, load_settings, tortoise_config
 from engine.app import create_app
 from engine.embedded import EmbeddedRedis
 from tests import dbsetup
-from tests.graphql_client import GraphQLClient
+from tests.graphql_client import GraphQLClient, TenantSession, open_tenant
 
 
 @pytest.fixture(scope="session")
@@ -119,6 +119,16 @@ async def gql(db: str, settings: Settings) -> AsyncIterator[GraphQLClient]:
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
         yield GraphQLClient(http)
+
+
+@pytest.fixture
+async def tenant(gql: GraphQLClient) -> TenantSession:
+    return await open_tenant(gql)
+
+
+@pytest.fixture
+async def other_tenant(gql: GraphQLClient) -> TenantSession:
+    return await open_tenant(gql)
 
 
 @pytest.fixture

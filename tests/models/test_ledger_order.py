@@ -9,14 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import AsyncIterator
 from typing import Any
 
-import httpx
-import pytest
-
-from core.settings import Settings
-from engine.app import create_app
 from models.members import Member
 from models.points import LedgerEntry, PointAccount
 from models.sync import apply_batch
@@ -35,14 +29,6 @@ LEDGER = """query($m: ID!, $after: String) {
   ledger(memberId: $m, first: 7, after: $after) {
     nodes { balanceBefore balanceAfter amount }
     pageInfo { hasNextPage endCursor } } }"""
-
-
-@pytest.fixture
-async def gql(db: str, settings: Settings) -> AsyncIterator[GraphQLClient]:
-    app = create_app(settings, init_orm=False)
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
-        yield GraphQLClient(http)
 
 
 async def _listed(gql: GraphQLClient, key: str, member_id: str) -> list[dict[str, Any]]:

@@ -4,7 +4,6 @@ retry schedule to DEAD, never a delivery left PENDING and sent again forever."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
@@ -15,7 +14,6 @@ from tortoise.transactions import in_transaction
 
 from core import clock
 from core.settings import Settings
-from engine.app import create_app
 from models.outbox import RETRY_SCHEDULE, add_deliveries
 from models.webhook_endpoints import create_endpoint
 from models.webhooks import (
@@ -26,7 +24,7 @@ from models.webhooks import (
     WebhookEndpoint,
 )
 from tests.factories import make_tenant
-from tests.graphql_client import GraphQLClient, TenantSession, open_tenant
+from tests.graphql_client import GraphQLClient, TenantSession
 from workers.webhooks import deliver
 
 START = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
@@ -49,19 +47,6 @@ POINT_MASTER = """
 mutation($input: PointMasterSettingsInput!) {
   setPointMasterSettings(input: $input) { errors { field code message } }
 }"""
-
-
-@pytest.fixture
-async def gql(db: str, settings: Settings) -> AsyncIterator[GraphQLClient]:
-    app = create_app(settings, init_orm=False)
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
-        yield GraphQLClient(http)
-
-
-@pytest.fixture
-async def tenant(gql: GraphQLClient) -> TenantSession:
-    return await open_tenant(gql)
 
 
 def _errors(body: dict[str, Any]) -> list[tuple[str, str]]:
