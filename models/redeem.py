@@ -188,7 +188,14 @@ async def _redeem_in(
                 kind=RedemptionEventKind.REDEEM_REQUESTED,
                 message=f"Redeem requested: {req.quantity} x {reward.name}",
                 to_status=RedemptionStatus.REDEEMED,
-                data={"quantity": req.quantity, "pointCost": reward.point_cost},
+                # Xtremepush's "User initially triggered redeem option" names the user.
+                data={
+                    "quantity": req.quantity,
+                    "pointCost": reward.point_cost,
+                    "userId": str(member.id),
+                    "externalUserId": member.external_user_id,
+                    "email": member.email,
+                },
                 actor=req.actor,
                 created_at=now,
             ),
@@ -197,8 +204,11 @@ async def _redeem_in(
                 redemption_id=redemption_id,
                 kind=RedemptionEventKind.POINTS_WITHDRAWN,
                 message=f"{cost} points withdrawn",
+                # Xtremepush's "Token withdrawal": the user, the transaction, the balances.
                 data={
                     "amount": cost,
+                    "userId": str(member.id),
+                    "transactionId": str(redemption_id),
                     "balanceBefore": balance_before,
                     "balanceAfter": account.balance if account else 0,
                     "ledgerEntryId": str(entry.id) if entry else None,

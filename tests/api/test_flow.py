@@ -60,7 +60,7 @@ async def test_member_redeems_and_backend_fulfils(
     )
     reward = body["data"]["createReward"]["reward"]
     assert reward["pointDefinition"]["name"] == "points"
-    _, member_token = await _member_with_token(gql, tenant, 700)
+    me_id, member_token = await _member_with_token(gql, tenant, 700)
 
     # when the member looks at the catalog and redeems twice
     catalog = await gql(CATALOG, token=member_token)
@@ -71,9 +71,25 @@ async def test_member_redeems_and_backend_fulfils(
     assert catalog["data"]["catalog"]["nodes"][0]["canRedeem"] is True
     redemption = first["data"]["redeemReward"]["redemption"]
     assert redemption["status"] == "REDEEMED" and redemption["pointsSpent"] == 600
-    withdrawn = redemption["events"][1]
+    requested, withdrawn = redemption["events"][:2]
     assert withdrawn["kind"] == "POINTS_WITHDRAWN"
     assert withdrawn["data"]["balanceBefore"] == 700 and withdrawn["data"]["balanceAfter"] == 100
+    # and the timeline carries what Xtremepush's transaction events do: the token withdrawal
+    # names the user and the transaction (the member sees its own ids, never others')
+    assert withdrawn["data"]["transactionId"] == redemption["id"]
+    assert withdrawn["data"]["userId"] == me_id
+    assert requested["kind"] == "REDEEM_REQUESTED" and requested["data"] is None
+    by_backend = await gql(
+        "query($id: ID!) { redemption(id: $id) { events { kind data } } }",
+        {"id": redemption["id"]},
+        tenant.api_key,
+    )
+    asked = by_backend["data"]["redemption"]["events"][0]["data"]
+    assert (asked["userId"], asked["externalUserId"], asked["email"]) == (
+        me_id,
+        "shop-42",
+        "a@b.co",
+    )
     assert again["data"]["redeemReward"]["errors"][0]["code"] == "INSUFFICIENT_POINTS"
     me = await gql(ME, token=member_token)
     assert me["data"]["me"]["accounts"][0]["balance"] == 100
