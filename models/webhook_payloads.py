@@ -94,8 +94,9 @@ def reward_redeemed(
                         "name": reward.name,
                         "type": "price",
                         "price": str(reward.point_cost),
-                        # Unlimited stock has no number left: null rather than a made-up one.
-                        "stock_left": None if stock_left is None else str(stock_left),
+                        # Every Toolzz value is a string; unlimited stock has no number
+                        # left: "" rather than a made-up one (README, Webhooks).
+                        "stock_left": "" if stock_left is None else str(stock_left),
                     },
                 },
             },

@@ -29,7 +29,16 @@ def shape(value: Any) -> Any:
     return "leaf"
 
 
-async def _payload(fmt: PayloadFormat) -> tuple[dict[str, Any], Reward, Member]:
+def types(value: Any) -> Any:
+    """The structure of a JSON value with the type of every leaf."""
+    if isinstance(value, dict):
+        return {key: types(item) for key, item in value.items()}
+    return type(value).__name__
+
+
+async def _payload(
+    fmt: PayloadFormat, stock: int | None = 50
+) -> tuple[dict[str, Any], Reward, Member]:
     t = await make_tenant()
     member = await make_member(
         t.tenant.id,
@@ -41,7 +50,7 @@ async def _payload(fmt: PayloadFormat) -> tuple[dict[str, Any], Reward, Member]:
         name="Free Tickets",
         type=RewardType.VOUCHER,
         point_cost=200,
-        stock=50,
+        stock=stock,
         value="50000",
         fulfillment_data={"provider": "giftcards", "sku": "VC-50K"},
     )
@@ -82,6 +91,18 @@ async def test_xtremepush_format_matches_fixture(db: str) -> None:
     assert payload["productName"] == "Free Tickets" and payload["userId"] == member.external_user_id
     assert payload["redeemOptionName"] == str(reward.id) and payload["email"] == member.email
     assert type(payload["price"]) is type(fixture["price"])
+
+
+async def test_toolzz_values_are_all_strings_as_in_its_spec(db: str) -> None:
+    # given Toolzz's own example, where every value is a string
+    fixture = json.loads((FIXTURES / "toolzz_product_redemption.json").read_text())
+    # when a reward with limited stock and one with unlimited stock are redeemed
+    limited, _, _ = await _payload(PayloadFormat.TOOLZZ, stock=50)
+    unlimited, _, _ = await _payload(PayloadFormat.TOOLZZ, stock=None)
+    # then every value of both bodies has the spec's type; unlimited stock is "" (no number)
+    assert types(limited) == types(fixture)
+    assert types(unlimited) == types(fixture)
+    assert unlimited["data"]["exchange"]["product"]["stock_left"] == ""
 
 
 async def test_toolzz_format_matches_fixture(db: str) -> None:
