@@ -70,7 +70,8 @@ async def webhook_health(tenant_id: UUID, since: datetime) -> list[EndpointHealt
                 endpoint=endpoint,
                 delivered=by_status[key, DeliveryStatus.DELIVERED],
                 retrying=retrying.get(key, 0),
-                pending=waiting - retrying.get(key, 0),
+                # Two reads: a delivery retried between them must not count below zero.
+                pending=max(0, waiting - retrying.get(key, 0)),
                 dead=by_status[key, DeliveryStatus.DEAD],
             )
         )
