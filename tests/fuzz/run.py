@@ -83,6 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     if unknown := set(credentials) - set(CREDENTIALS):
         parser.error(f"unknown credentials: {', '.join(sorted(unknown))}")
 
+    args.out = args.out.resolve()  # schemathesis runs in it, and is given paths in it
     args.out.mkdir(parents=True, exist_ok=True)
     for old in [*args.out.glob("*.jsonl"), *args.out.glob("*.schemathesis.txt")]:
         old.unlink()  # the records are appended to
