@@ -8,22 +8,9 @@ from tortoise.fields.base import OnDelete
 from uuid import uuid4
 from tortoise import fields
 from tortoise.indexes import Index
+from migrations._operations import CommentOnlyAlterField
 
-class _CommentOnlyAlterField(ops.AlterField):
-    """A change that only touches the column comment (the enum's members).
-
-    On SQLite, Tortoise would rebuild the table for it, and dropping the old
-    webhook_endpoint table cascades to every delivery and attempt: keep the data."""
-
-    async def database_forward(self, app_label, old_state, new_state, state_editor=None):
-        if state_editor is not None and state_editor.DIALECT == "sqlite":
-            return
-        await super().database_forward(app_label, old_state, new_state, state_editor)
-
-    async def database_backward(self, app_label, old_state, new_state, state_editor=None):
-        if state_editor is not None and state_editor.DIALECT == "sqlite":
-            return
-        await super().database_backward(app_label, old_state, new_state, state_editor)
+_CommentOnlyAlterField = CommentOnlyAlterField  # kept in migrations._operations
 
 
 class Migration(migrations.Migration):

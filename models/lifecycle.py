@@ -145,6 +145,8 @@ async def _move(
         changes["reason"] = reason
     if target == S.FAILED:
         changes["refunded_at"] = now
+    if target == S.FULFILLED:
+        changes["fulfilled_at"] = occurred_at or now
     moved = (
         await Redemption.filter(id=redemption.id, status=current).using_db(conn).update(**changes)
     )

@@ -56,6 +56,9 @@ class Redemption(Model):
     fulfillment_data: fields.Field[dict[str, Any] | None] = fields.JSONField(null=True)
     reason = fields.TextField(null=True)
     refunded_at = fields.DatetimeField(null=True)
+    # When it was fulfilled, as the fulfilment backend says (its callback's fulfilled_at),
+    # else when the engine recorded it.
+    fulfilled_at = fields.DatetimeField(null=True)
     created_at = fields.DatetimeField()
     updated_at = fields.DatetimeField()
 

@@ -74,6 +74,9 @@ class Redemption:
     points_spent: int
     reason: str | None
     refunded_at: datetime | None
+    fulfilled_at: datetime | None = strawberry.field(
+        description="When it was fulfilled: the callback's fulfilled_at, else when recorded"
+    )
     created_at: datetime
     updated_at: datetime
     model: strawberry.Private[m.Redemption]
@@ -115,6 +118,7 @@ class Redemption:
             points_spent=r.points_spent,
             reason=r.reason,
             refunded_at=r.refunded_at,
+            fulfilled_at=r.fulfilled_at,
             created_at=r.created_at,
             updated_at=r.updated_at,
             model=r,

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from uuid import UUID, uuid4
 
+from core import clock
 from models.redeem import RedeemRequest, redeem
 from models.redemptions import Redemption, RedemptionEvent
 from tests.factories import make_member, make_reward
@@ -89,3 +91,30 @@ async def test_callback_needs_this_tenants_api_key(
     assert admin.status_code == 403
     assert unknown.status_code == 404
     assert (await Redemption.get(id=redemption_id)).status == "REDEEMED"
+
+
+async def test_fulfilled_at_is_the_backends_time_or_the_moment_recorded(
+    gql: GraphQLClient, tenant: TenantSession
+) -> None:
+    # given two redemptions: one the backend fulfils saying when, one an admin confirms
+    by_callback, by_admin = await _redemption(tenant), await _redemption(tenant)
+    # when
+    await gql.http.post(
+        f"/api/v1/redemptions/{by_callback}/callback",
+        json={"status": "fulfilled", "fulfilled_at": "2026-11-22T10:00:00Z"},
+        headers={"Authorization": f"Bearer {tenant.api_key}"},
+    )
+    with clock.frozen_at(datetime(2026, 12, 1, 9, 30, tzinfo=UTC)):
+        await gql(
+            "mutation($id: ID!) { confirmRedemption(id: $id) { errors { code } } }",
+            {"id": str(by_admin)},
+            tenant.admin_token,
+        )
+    read = "query($id: ID!) { redemption(id: $id) { status fulfilledAt } }"
+    # then the redemption says when it was fulfilled: the backend's time, else the engine's
+    for redemption_id, when in [
+        (by_callback, "2026-11-22T10:00:00+00:00"),
+        (by_admin, "2026-12-01T09:30:00+00:00"),
+    ]:
+        body = await gql(read, {"id": str(redemption_id)}, tenant.api_key)
+        assert body["data"]["redemption"] == {"status": "FULFILLED", "fulfilledAt": when}
