@@ -4,11 +4,14 @@ carries `extensions.code`, whatever the caller got wrong, over HTTP and over the
 from __future__ import annotations
 
 import dataclasses
+import json
 from typing import Any
 
 import pytest
 
+import resolvers.tenants
 from core.settings import Settings
+from tests.fuzz import verdict
 from tests.graphql_client import GraphQLClient, TenantSession
 from tests.live.client import SubscriptionClient
 from tests.live.conftest import serving
@@ -163,3 +166,46 @@ async def test_a_subscription_that_does_not_parse_closes_the_socket_with_4400(
         assert client.closed.code == 4400
         assert client.closed.reason.startswith("Syntax Error: Expected Name, found <EOF>")
         assert not operation.completed
+
+
+# ---------------------------------------------------------------- the fuzz run's verdict
+
+
+async def test_the_fuzz_verdict_flags_a_masked_internal_error(
+    gql: GraphQLClient, tenant: TenantSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The CI fuzz run reads answers with tests/fuzz/verdict.py: held to what the engine
+    really answers, so a change of the masked answer cannot make the run blind."""
+
+    # given a genuine internal failure behind saveTier (the API offers no way to cause one)
+    async def broken(*_args: Any, **_kwargs: Any) -> Any:
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setattr(resolvers.tenants, "save_tier", broken)
+    # when an admin saves a tier, and sends a document the schema refuses
+    failed = await gql.http.post(
+        "/graphql",
+        json={"query": 'mutation { saveTier(input: {name: "Gold", rank: 1}) { tier { id } } }'},
+        headers={"Authorization": f"Bearer {tenant.admin_token}"},
+    )
+    refused = await gql.http.post(
+        "/graphql",
+        json={"query": "mutation { saveTier(input: {rank: 1}) { tier { id } } }"},
+        headers={"Authorization": f"Bearer {tenant.admin_token}"},
+    )
+    # then the verdict fails the first and passes the coded refusal
+    assert verdict.problems(failed.status_code, failed.content) == [verdict.MASKED]
+    assert verdict.problems(refused.status_code, refused.content) == []
+    assert verdict.codes(refused.content) == ["GRAPHQL_VALIDATION_FAILED"]
+
+
+def test_the_fuzz_verdict_flags_server_errors_and_uncoded_errors() -> None:
+    # given answers of the shapes the run must fail, and ones it must pass
+    uncoded = json.dumps({"data": None, "errors": [{"message": 'Bad "x"'}]}).encode()
+    coded = json.dumps({"errors": [{"message": "No", "extensions": {"code": "FORBIDDEN"}}]})
+    # when they are judged / then
+    assert verdict.problems(500, b"Internal Server Error") == ["HTTP 5xx: 500"]
+    assert verdict.problems(200, b"[]") == [verdict.NOT_JSON]
+    assert verdict.problems(200, uncoded) == [f'{verdict.UNCODED}: Bad "…"']
+    assert verdict.problems(200, coded.encode()) == []
+    assert verdict.problems(429, b"Too Many Requests") == []

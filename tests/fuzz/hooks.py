@@ -1,9 +1,7 @@
 """schemathesis hooks of the fuzz run, loaded with SCHEMATHESIS_HOOKS=tests.fuzz.hooks.
 
 - a strategy for the `JSON` scalar (schemathesis knows `DateTime`, not ours);
-- the check `coded_errors`: what the engine answers to any input is a 4xx or a GraphQL
-  answer whose every error carries `extensions.code`; never a 5xx, never Strawberry's
-  masked "Unexpected error." (an exception nobody turned into a coded error);
+- the check `coded_errors` (tests/fuzz/verdict.py says what fails);
 - a recorder: every call, with the problems `coded_errors` sees in it, one JSON line in
   the file FUZZ_RECORD names, for tests/fuzz/run.py to count and summarise.
 """
@@ -12,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import threading
 from typing import Any
 
@@ -21,12 +18,7 @@ import schemathesis
 from hypothesis import strategies as st
 from schemathesis.graphql import nodes
 
-MASKED_MESSAGE = "Unexpected error"
-INTERNAL_CODE = "INTERNAL_SERVER_ERROR"  # schema/error_codes.py: what a masked error carries
-SERVER_ERROR = "HTTP 5xx"
-MASKED = "Unexpected error (a masked internal error)"
-UNCODED = "error without extensions.code"
-NOT_JSON = "answer is not a JSON object"
+from tests.fuzz.verdict import codes, problems
 
 _record_lock = threading.Lock()
 _QUERY_CHARS = 1500
@@ -96,54 +88,6 @@ schemathesis.graphql.scalar("Int", INTS)
 schemathesis.graphql.scalar("ID", IDS)
 
 
-# ------------------------------------------------------------------ what is wrong
-
-
-def _shape(message: str) -> str:
-    """A message with its literals blanked, so one cause groups its many examples."""
-    message = re.sub(r'"(?:[^"\\]|\\.)*"', '"…"', message)
-    message = re.sub(r"'[^']*'", "'…'", message)
-    message = re.sub(r"-?\d+(?:\.\d+)?(?:e[+-]?\d+)?", "N", message)
-    return message[:160]
-
-
-def _codes(content: bytes) -> list[str]:
-    """The `extensions.code` of each error of a GraphQL answer ("-" for none)."""
-    try:
-        payload = json.loads(content)
-    except ValueError:
-        return []
-    errors = payload.get("errors") if isinstance(payload, dict) else None
-    return [
-        str((error.get("extensions") or {}).get("code") or "-") if isinstance(error, dict) else "-"
-        for error in errors or []
-    ]
-
-
-def problems(status_code: int, content: bytes) -> list[str]:
-    """The causes (one line each) that make an answer a failure of the fuzz run."""
-    if status_code >= 500:
-        return [f"{SERVER_ERROR}: {status_code}"]
-    if status_code >= 400:
-        return []  # a refused request (bad JSON, too large, rate limited) is an answer
-    try:
-        payload = json.loads(content)
-    except ValueError:
-        return [NOT_JSON]
-    if not isinstance(payload, dict):
-        return [NOT_JSON]
-    found: set[str] = set()
-    for error in payload.get("errors") or []:
-        message = str(error.get("message", "")) if isinstance(error, dict) else str(error)
-        extensions = error.get("extensions") if isinstance(error, dict) else None
-        code = extensions.get("code") if isinstance(extensions, dict) else None
-        if message.startswith(MASKED_MESSAGE) or code == INTERNAL_CODE:
-            found.add(MASKED)
-        elif not code:
-            found.add(f"{UNCODED}: {_shape(message)}")
-    return sorted(found)
-
-
 @schemathesis.check
 def coded_errors(ctx: Any, response: Any, case: Any) -> bool | None:
     """No 5xx, no masked internal error, every GraphQL error with a code."""
@@ -166,7 +110,7 @@ def after_call(context: Any, case: Any, response: Any) -> None:
         "operation": case.operation.label,
         "status": response.status_code,
         "problems": found,
-        "codes": _codes(response.content),
+        "codes": codes(response.content),
     }
     # Every answer's start, to see what the cases reached; the whole call when it failed.
     chars = _QUERY_CHARS if found else _ANSWER_CHARS

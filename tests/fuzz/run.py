@@ -448,13 +448,18 @@ def summarise(results: list[Result], seconds: float, log_path: Path) -> str:
             "",
             f"{sum(where.values())}x {cause}",
             "   in: " + ", ".join(f"{op} ({n})" for op, n in where.most_common(8)),
-            f"   e.g. ({example['credential']}) {example['query'][:400]}",
-            f"   answer: {example['answer'][:300]}",
+            f"   e.g. ({example['credential']}) {_printable(example['query'][:400])}",
+            f"   answer: {_printable(example['answer'][:300])}",
         ]
     if exceptions := _engine_exceptions(log_path):
         lines += ["", f"exceptions in the engine's log ({log_path}):"]
         lines += [f"{n:>6}x {line}" for line, n in exceptions.most_common(15)]
     return "\n".join(lines)
+
+
+def _printable(text: str) -> str:
+    """Control characters (a fuzzed NUL) escaped, so the summary stays text in a CI log."""
+    return re.sub(r"[\x00-\x08\x0b-\x1f\x7f]", lambda m: f"\\x{ord(m.group()):02x}", text)
 
 
 def _engine_exceptions(log_path: Path) -> Counter[str]:
@@ -466,7 +471,7 @@ def _engine_exceptions(log_path: Path) -> Counter[str]:
     with open(log_path, encoding="utf-8", errors="replace") as log:
         for line in log:
             if re.match(r"[A-Za-z_][\w.]*(Error|Exception)(: |$)", line):
-                found[line.strip()[:160]] += 1
+                found[_printable(line.strip()[:160])] += 1
     return found
 
 
