@@ -341,6 +341,7 @@ class Result:
     exit_code: int
     calls: list[dict[str, Any]] = field(default_factory=list)
     output_tail: str = ""
+    engine_answers: bool = True  # /health after the run: a crashed engine fails it
 
     @property
     def failures(self) -> list[dict[str, Any]]:
@@ -348,8 +349,14 @@ class Result:
 
     @property
     def failed(self) -> bool:
-        # schemathesis exits 1 on our check's failures, and also when it could not run.
-        return bool(self.failures) or (self.exit_code != 0 and not self.calls)
+        # schemathesis exits 1 on our check's failures (and on network errors, which a
+        # dead engine would cause: /health tells); other codes, or none, when it could not run.
+        return (
+            bool(self.failures)
+            or not self.engine_answers
+            or self.exit_code not in (0, 1)
+            or not self.calls
+        )
 
 
 def fuzz(
@@ -400,6 +407,7 @@ def fuzz(
     result = Result(credential, time.monotonic() - started, code)
     result.calls = [json.loads(line) for line in record.read_text().splitlines() if line]
     result.output_tail = "\n".join(output.read_text().splitlines()[-15:])
+    result.engine_answers = _answers(f"{url}/health")
     print(
         f"  {credential:>7}: {len(result.calls)} cases, {len(result.failures)} failing,"
         f" {result.seconds:.0f} s",
@@ -431,8 +439,10 @@ def summarise(results: list[Result], seconds: float, log_path: Path) -> str:
             f"         {answered} answered without error; error codes: "
             + ", ".join(f"{code} {n}" for code, n in codes.most_common(8))
         )
-        if result.exit_code != 0 and not result.calls:
-            lines.append(f"  schemathesis made no call:\n{result.output_tail}")
+        if not result.engine_answers:
+            lines.append("  the engine no longer answers /health: see its log")
+        if result.exit_code not in (0, 1) or not result.calls:
+            lines.append(f"  schemathesis did not run through:\n{result.output_tail}")
         for call in result.failures:
             for cause in call["problems"]:
                 causes[cause][f"{result.credential} {call['operation']}"] += 1
