@@ -2,15 +2,14 @@
 
     .venv/bin/python -m tests.fuzz.run [--examples N] [--workers N] [--seed N]
 
-Starts `gamify serve --no-worker` on a free port with a temporary GAMIFY_DATA_DIR,
-the embedded SQLite and Redis (with DATABASE_URL, a PostgreSQL server: a throwaway
-database is made in it and dropped afterwards), creates a tenant with `gamify tenant
-create` and gives it data over GraphQL (an API key, a member with points and a member
-token, a reward, a redemption). Then it runs schemathesis against /graphql for every
-operation, once with no credential, a member token, the API key and the admin JWT (the
-admin last: its mutations may archive and revoke what the others use), with the check
-`coded_errors` of tests/fuzz/hooks.py. It prints the operations and cases per credential
-and the failures grouped by cause, with an example each, and exits 1 on any failure.
+Starts the engine (tests/fuzz/engine.py: `gamify serve --no-worker`, embedded SQLite and
+Redis, or with DATABASE_URL a throwaway database on that PostgreSQL server), seeds its
+tenant (tests/fuzz/tenant.py: an API key, a member with points and a member token, a
+reward, a redemption), then runs schemathesis against /graphql for every operation, once
+with no credential, a member token, the API key and the admin JWT (the admin last: its
+mutations may archive and revoke what the others use), with the hooks of
+tests/fuzz/hooks.py. It prints the operations and cases per credential and the failures
+(tests/fuzz/verdict.py) grouped by cause, with an example each, and exits 1 on any failure.
 
 The engine's log, the calls with problems (JSON lines) and schemathesis' output are kept
 in --out (default artifacts/fuzz) for triage.
@@ -19,44 +18,26 @@ in --out (default artifacts/fuzz) for triage.
 from __future__ import annotations
 
 import argparse
-import asyncio
-import contextlib
 import json
 import os
 import re
-import secrets
 import signal
-import socket
 import subprocess
 import sys
-import tempfile
 import time
-import uuid
 from collections import Counter, defaultdict
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
-from urllib.parse import urlsplit, urlunsplit
+from typing import Any
 
-import httpx
+from tests.fuzz.engine import Engine, answers
+from tests.fuzz.tenant import fuzz_config, seed_tenant
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
-START_TIMEOUT = 60.0
 # Per credential: a hung run fails the step instead of CI's whole budget.
 RUN_TIMEOUT = 120.0
-ADMIN_EMAIL = "admin@fuzz.test"
 CREDENTIALS = ("none", "member", "apikey", "admin")
-# Rate limits would answer the fuzzer's volume with 429s instead of exercising the API.
-UNLIMITED = str(10**9)
-RATE_LIMIT_SETTINGS = (
-    "GAMIFY_RATE_LIMIT_PER_CREDENTIAL",
-    "GAMIFY_RATE_LIMIT_PER_ADDRESS",
-    "GAMIFY_RATE_LIMIT_ANONYMOUS",
-    "GAMIFY_LOGIN_ATTEMPTS_PER_ACCOUNT",
-    "GAMIFY_LOGIN_ATTEMPTS_PER_ADDRESS",
-)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -103,232 +84,6 @@ def main(argv: list[str] | None = None) -> int:
     print(report)
     (args.out / "summary.txt").write_text(report + "\n")
     return 1 if any(r.failed for r in results) else 0
-
-
-# ------------------------------------------------------------------ the engine
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-@dataclass
-class Engine:
-    url: str
-    env: dict[str, str]
-    src: Path
-    admin_password: str
-    log_path: Path
-    backend: str
-
-    @classmethod
-    @contextlib.contextmanager
-    def started(cls, out: Path, src: Path) -> Iterator[Engine]:
-        port = _free_port()
-        server_url = os.environ.get("DATABASE_URL")
-        with tempfile.TemporaryDirectory(prefix="gamify-fuzz-") as data_dir:
-            env = {
-                k: v
-                for k, v in os.environ.items()
-                if k not in ("DATABASE_URL", "REDIS_URL", "GAMIFY_SECRET_KEY")
-            }
-            env.update(
-                GAMIFY_DATA_DIR=data_dir,
-                GAMIFY_HOST="127.0.0.1",
-                GAMIFY_PORT=str(port),
-                GAMIFY_SECRET_KEY=secrets.token_urlsafe(48),
-                GAMIFY_GRAPHIQL="0",
-                PYTHONPATH=str(src),
-                **dict.fromkeys(RATE_LIMIT_SETTINGS, UNLIMITED),
-            )
-            with _throwaway_database(server_url) as database_url:
-                if database_url:
-                    env["DATABASE_URL"] = database_url
-                engine = cls(
-                    url=f"http://127.0.0.1:{port}",
-                    env=env,
-                    src=src,
-                    admin_password=secrets.token_urlsafe(18),
-                    log_path=out / "engine.log",
-                    backend="PostgreSQL" if database_url else "SQLite",
-                )
-                engine._gamify("migrate")
-                engine._gamify(
-                    "tenant", "create", "--name", "Fuzz", "--slug", "fuzz",
-                    "--admin-email", ADMIN_EMAIL, "--admin-password", engine.admin_password,
-                )  # fmt: skip
-                with open(engine.log_path, "w") as log, engine._serving(log):
-                    yield engine
-
-    def _gamify(self, *args: str) -> None:
-        done = subprocess.run(
-            [sys.executable, "-m", "engine.cli", *args],
-            env=self.env,
-            cwd=self.src,
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            timeout=START_TIMEOUT,
-        )
-        if done.returncode != 0:
-            raise SystemExit(f"gamify {' '.join(args[:2])} failed:\n{done.stderr[-3000:]}")
-
-    @contextlib.contextmanager
-    def _serving(self, log: TextIO) -> Iterator[None]:
-        process = subprocess.Popen(
-            # No worker: the fuzzer saves webhook and points-log URLs of its own making, and
-            # the worker would send to them; the API's answers are what is under test.
-            [sys.executable, "-m", "engine.cli", "serve", "--no-worker"],
-            env=self.env,
-            cwd=self.src,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            deadline = time.monotonic() + START_TIMEOUT
-            while not _answers(f"{self.url}/health"):
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise SystemExit(f"gamify serve did not start; see {self.log_path}")
-                time.sleep(0.2)
-            yield
-        finally:
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-
-
-def _answers(url: str) -> bool:
-    try:
-        return httpx.get(url, timeout=2).status_code == 200
-    except httpx.TransportError:
-        return False
-
-
-@contextlib.contextmanager
-def _throwaway_database(server_url: str | None) -> Iterator[str | None]:
-    """A new database on the PostgreSQL server of `server_url`, dropped afterwards."""
-    if not server_url:
-        yield None
-        return
-    import asyncpg
-
-    name = f"gamify_fuzz_{uuid.uuid4().hex[:10]}"
-    admin_url = server_url.replace("postgres://", "postgresql://", 1)
-
-    async def execute(statement: str) -> None:
-        connection = await asyncpg.connect(admin_url)
-        try:
-            await connection.execute(statement)
-        finally:
-            await connection.close()
-
-    asyncio.run(execute(f'CREATE DATABASE "{name}"'))
-    try:
-        parts = urlsplit(server_url.replace("postgresql://", "postgres://", 1))
-        yield urlunsplit(parts._replace(path=f"/{name}"))
-    finally:
-        asyncio.run(execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-
-
-# ------------------------------------------------------------------ the tenant's data
-
-
-def _call(url: str, token: str | None, query: str, **variables: Any) -> dict[str, Any]:
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
-    answer = httpx.post(
-        f"{url}/graphql",
-        json={"query": query, "variables": variables},
-        headers=headers,
-        timeout=30,
-    )
-    body: dict[str, Any] = answer.json()
-    if body.get("errors"):
-        raise SystemExit(f"seeding failed: {query.split('(')[0]}: {body['errors']}")
-    data: dict[str, Any] = next(iter(body["data"].values()))
-    if data.get("errors"):
-        raise SystemExit(f"seeding failed: {query.split('(')[0]}: {data['errors']}")
-    return data
-
-
-LOGIN = "mutation($e: String!, $p: String!) { login(email: $e, password: $p) { token errors { code } } }"
-CREATE_KEY = 'mutation { createApiKey(name: "fuzz") { key apiKey { id } errors { code } } }'
-SAVE_TIER = 'mutation { saveTier(input: {name: "Gold", rank: 1}) { tier { id } errors { code } } }'
-UPSERT_MEMBER = (
-    'mutation($t: ID) { upsertMember(input: {externalUserId: "fuzz-1", email: "m@fuzz.test",'
-    ' name: "Fuzz Member", tierId: $t}) { member { id } errors { code } } }'
-)
-AWARD = (
-    'mutation { awardPoints(input: {externalUserId: "fuzz-1", amount: 5000, source: PURCHASE,'
-    ' description: "seed"}) { entry { id } account { pointDefinition { id } } errors { code } } }'
-)
-MEMBER_TOKEN = 'mutation { createMemberToken(externalUserId: "fuzz-1") { token errors { code } } }'
-CREATE_REWARD = (
-    'mutation { createReward(input: {name: "Mug", type: GIFT, value: "1 mug", pointCost: 10,'
-    " enabled: true}) { reward { id } errors { code } } }"
-)
-REDEEM = "mutation($r: ID!) { redeemReward(rewardId: $r) { redemption { id } errors { code } } }"
-
-
-@dataclass
-class Tenant:
-    """The credentials of each kind, and the ids of the data seeded for them to find."""
-
-    tokens: dict[str, str]
-    ids: dict[str, str]
-    external_user_id: str = "fuzz-1"
-
-
-def seed_tenant(engine: Engine) -> Tenant:
-    url = engine.url
-    admin = _call(url, None, LOGIN, e=ADMIN_EMAIL, p=engine.admin_password)["token"]
-    created = _call(url, admin, CREATE_KEY)
-    key = created["key"]
-    tier = _call(url, admin, SAVE_TIER)["tier"]["id"]
-    member = _call(url, key, UPSERT_MEMBER, t=tier)["member"]["id"]
-    award = _call(url, key, AWARD)
-    member_token = _call(url, key, MEMBER_TOKEN)["token"]
-    reward = _call(url, admin, CREATE_REWARD)["reward"]["id"]
-    redemption = _call(url, member_token, REDEEM, r=reward)["redemption"]["id"]
-    return Tenant(
-        tokens={"admin": admin, "apikey": key, "member": member_token},
-        ids={
-            "apiKeyId": created["apiKey"]["id"],
-            "tierId": tier,
-            "memberId": member,
-            "ledgerEntryId": award["entry"]["id"],
-            "pointDefinitionId": award["account"]["pointDefinition"]["id"],
-            "rewardId": reward,
-            "redemptionId": redemption,
-        },
-    )
-
-
-def fuzz_config(tenant: Tenant, path: Path) -> Path:
-    """A schemathesis config that feeds the seeded ids and the member's external id to the
-    arguments of those names (`id` takes any of them), half of the time: most generated
-    ids are otherwise random strings, which only ever reach NOT_FOUND."""
-    ids = list(tenant.ids.values())
-    lines = [
-        f"[dictionaries.ids]\nvalues = {json.dumps(ids)}",
-        f"[dictionaries.external]\nvalues = {json.dumps([tenant.external_user_id])}",
-        "[parameters]",
-    ]
-    bindings = {name: "ids" for name in (*tenant.ids, "id", "endpointId")}
-    bindings["externalUserId"] = "external"
-    bindings["contactId"] = "external"
-    for name, dictionary in bindings.items():
-        for where in (f"*.*.{name}", f"*.*.input.{name}", f"*.*.filter.{name}"):
-            lines.append(f'"{where}" = {{ dictionary = "{dictionary}", probability = 0.5 }}')
-    path.write_text("\n".join(lines) + "\n")
-    return path
 
 
 # ------------------------------------------------------------------ schemathesis
@@ -407,7 +162,7 @@ def fuzz(
     result = Result(credential, time.monotonic() - started, code)
     result.calls = [json.loads(line) for line in record.read_text().splitlines() if line]
     result.output_tail = "\n".join(output.read_text().splitlines()[-15:])
-    result.engine_answers = _answers(f"{url}/health")
+    result.engine_answers = answers(f"{url}/health")
     print(
         f"  {credential:>7}: {len(result.calls)} cases, {len(result.failures)} failing,"
         f" {result.seconds:.0f} s",
