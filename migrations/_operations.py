@@ -26,3 +26,18 @@ class CommentOnlyAlterField(ops.AlterField):
         if state_editor is not None and state_editor.DIALECT == "sqlite":
             return
         await super().database_backward(app_label, old_state, new_state, state_editor)
+
+
+class AddColumnWithDefault(ops.AddField):
+    """Tortoise adds a NOT NULL column without a DEFAULT clause, which fails on a table
+    that has rows (both backends): add it with its default in the database too."""
+
+    def __init__(self, *, model_name: str, name: str, field: Any, sql: dict[str, str]) -> None:
+        super().__init__(model_name=model_name, name=name, field=field)
+        self._sql = sql
+
+    async def database_forward(
+        self, app_label: Any, old_state: Any, new_state: Any, state_editor: Any = None
+    ) -> None:
+        if state_editor is not None:
+            await state_editor._run_sql(self._sql[state_editor.DIALECT])

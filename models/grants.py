@@ -7,11 +7,14 @@ Reads compute the settled view without writing.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 from uuid import UUID
 
 from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.expressions import F
 from tortoise.functions import Min
 from tortoise.transactions import in_transaction
 
@@ -21,6 +24,8 @@ from models.points import GrantStatus, LedgerSource, PointAccount, PointGrant
 from models.sql import guarded_add
 
 EXPIRING_SOON = timedelta(days=30)
+MAX_SETTLE_FAILURES = 3  # cron runs (a minute apart) before a grant is FAILED
+log = logging.getLogger(__name__)
 
 
 async def settle_account(conn: BaseDBAsyncClient, account: PointAccount, now: datetime) -> None:
@@ -137,17 +142,39 @@ async def settle_due(now: datetime | None = None, limit: int = 500) -> Settled:
     )
     settled = 0
     for account_id in dict.fromkeys(due):
-        async with in_transaction() as conn:
-            account = await PointAccount.filter(id=account_id).select_for_update().first()
-            if account is None:
-                continue
-            account.next_settle_at = now  # settle even if the hint was lost
-            before = await _count_open(conn, account.id, now)
-            await settle_account(conn, account, now)
-            settled += before
-            if before:
-                members.add((account.tenant_id, account.member_id))
+        try:
+            async with in_transaction() as conn:
+                account = await PointAccount.filter(id=account_id).select_for_update().first()
+                if account is None:
+                    continue
+                account.next_settle_at = now  # settle even if the hint was lost
+                before = await _count_open(conn, account.id, now)
+                await settle_account(conn, account, now)
+        except Exception as exc:
+            # One account's bad data must not stop the others' points, run after run.
+            log.exception("settling account %s failed", account_id)
+            await _count_failure(account_id, now, exc)
+            continue
+        settled += before
+        if before:
+            members.add((account.tenant_id, account.member_id))
     return Settled(settled, frozenset(members))
+
+
+async def _count_failure(account_id: Any, now: datetime, exc: Exception) -> None:
+    """Count a failed settlement against the account's due grants; at MAX_SETTLE_FAILURES
+    they are FAILED, with the error, and no longer due (so the account's postings, which
+    settle it first, work again)."""
+    open_due = PointGrant.filter(
+        account_id=account_id,
+        status__in=[GrantStatus.PENDING, GrantStatus.ACTIVE],
+        due_at__lte=now,
+    )
+    error = f"{type(exc).__name__}: {exc}"[:500]
+    await open_due.update(settle_failures=F("settle_failures") + 1, settle_error=error)
+    await open_due.filter(settle_failures__gte=MAX_SETTLE_FAILURES).update(
+        status=GrantStatus.FAILED, due_at=None
+    )
 
 
 async def _count_open(conn: BaseDBAsyncClient, account_id: UUID, now: datetime) -> int:

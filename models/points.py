@@ -36,6 +36,7 @@ class GrantStatus(StrEnum):
     PENDING = "PENDING"
     ACTIVE = "ACTIVE"
     EXPIRED = "EXPIRED"
+    FAILED = "FAILED"  # could not be settled (settle_error says why): neither activated nor expired
 
 
 class PointDefinition(Model):
@@ -137,6 +138,9 @@ class PointGrant(Model):
     valid_from = fields.DatetimeField(null=True)
     valid_to = fields.DatetimeField(null=True)
     status = fields.CharEnumField(GrantStatus, max_length=16)
+    # Cron runs that could not settle this grant's account; at MAX_SETTLE_FAILURES it FAILED.
+    settle_failures = fields.IntField(default=0)
+    settle_error = fields.TextField(null=True)
     # When the worker must look at it next: valid_from while PENDING, valid_to while ACTIVE.
     due_at = fields.DatetimeField(null=True, db_index=True)
     actor = fields.CharField(max_length=200, default="system")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime
 from enum import Enum
+from typing import Annotated
 
 import strawberry
 
@@ -12,10 +13,11 @@ from models import points as m
 from models.grants import AccountView
 from models.point_modes import definition_mode
 from models.tenants import PointMode as PointModeModel
-from schema.common import CatalogError, PageInfo, PointsError
+from schema.common import CatalogError, PageInfo, PointsError, is_member
 
 LedgerSource = strawberry.enum(m.LedgerSource, name="LedgerSource")
 GrantStatus = strawberry.enum(m.GrantStatus, name="GrantStatus")
+MAX_GRANTS_LISTED = 100
 
 
 @strawberry.enum(description="Who owns the points")
@@ -85,6 +87,24 @@ class PointAccount:
     async def next_expiry_at(self) -> datetime | None:
         return None if await self.history_at_master() else self.view.next_expiry_at
 
+    @strawberry.field(
+        description="Points with a validity window on this account, oldest first, of the "
+        "given statuses (all when none); FAILED ones could not be settled (see settleError)"
+    )
+    async def grants(
+        self,
+        info: strawberry.Info,
+        status: list[GrantStatus] | None = None,  # type: ignore[valid-type]
+    ) -> list[Annotated[PointGrant, strawberry.lazy("schema.points")]]:
+        rows = m.PointGrant.filter(account_id=self.view.account.id)
+        if status:
+            rows = rows.filter(status__in=[m.GrantStatus(s) for s in status])
+        hide_errors = is_member(info)
+        return [
+            PointGrant.from_model(g, with_error=not hide_errors)
+            for g in await rows.order_by("created_at").limit(MAX_GRANTS_LISTED)
+        ]
+
     @classmethod
     def from_view(cls, view: AccountView, definition: m.PointDefinition) -> PointAccount:
         return cls(
@@ -139,9 +159,13 @@ class PointGrant:
     status: GrantStatus  # type: ignore[valid-type]
     valid_from: datetime | None
     valid_to: datetime | None
+    settle_error: str | None = strawberry.field(
+        default=None,
+        description="Why the cron could not settle it (FAILED); null for member tokens",
+    )
 
     @classmethod
-    def from_model(cls, g: m.PointGrant) -> PointGrant:
+    def from_model(cls, g: m.PointGrant, *, with_error: bool = True) -> PointGrant:
         return cls(
             id=strawberry.ID(str(g.id)),
             amount=g.amount,
@@ -149,6 +173,7 @@ class PointGrant:
             status=m.GrantStatus(g.status),
             valid_from=g.valid_from,
             valid_to=g.valid_to,
+            settle_error=g.settle_error if with_error else None,
         )
 
 
