@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
+from uuid import UUID
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -14,13 +16,19 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
     Operation,
 )
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
+    ConnectionInitMessage,
+    SubscribeMessage,
+)
 
-from core.errors import AuthError
+from core.errors import AuthError, Unauthenticated
 from core.metrics import LIVE_SUBSCRIPTIONS
 from core.queue import JobQueue, NoQueue
+from core.rate_limit import Counters
 from core.settings import Settings
 from engine.cors import OriginPolicy
-from engine.live_groups import LiveGroups
+from engine.credential_watch import OpenSockets, close_unless_valid
+from engine.live_groups import LiveGroups, shares_executions
 from resolvers.auth import Context, authenticate
 from resolvers.live_sharing import SHARING
 from schema.root import build_schema
@@ -33,12 +41,45 @@ class SharingTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
     take. Everything else, the protocol included, is Strawberry's."""
 
     view: GamifyGraphQL
+    _watched: UUID | None = None  # the credential subject under engine.credential_watch
 
     async def run_operation(self, operation: Operation[Context, None]) -> None:
         # Runs as the operation's own task: the context variable is this operation's alone.
-        SHARING.set(self.view.live_groups.offer(self, operation))
+        # Groups reach into Strawberry's handler: only on the version they were checked with.
+        if shares_executions():
+            SHARING.set(self.view.live_groups.offer(self, operation))
         with LIVE_SUBSCRIPTIONS.track_inprogress():
             await super().run_operation(operation)
+
+    # The credential stays under watch while the socket is open (engine.credential_watch).
+    async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
+        await super().handle_connection_init(message)
+        principal = self.context.principal
+        if self.connection_acknowledged and principal is not None and self._watched is None:
+            self._watched = principal.subject_id
+            self.view.sockets.add(self, principal.subject_id, principal.expires_at)
+
+    async def handle_subscribe(self, message: SubscribeMessage) -> None:
+        # A credential revoked, expired or deleted since connection_init starts nothing.
+        if self.connection_acknowledged and not await close_unless_valid(self):
+            return
+        await super().handle_subscribe(message)
+
+    async def shutdown(self) -> None:
+        if self._watched is not None:
+            self.view.sockets.remove(self, self._watched)
+        await super().shutdown()
+
+    async def recheck(self) -> None:
+        params = self.context.connection_params or {}
+        credential = params.get("Authorization") or params.get("authorization")
+        again = await authenticate(credential, self.view.settings)
+        if again != self.context.principal:
+            raise Unauthenticated("Authorization required")
+
+    async def close_for(self, code: int, reason: str) -> None:
+        with contextlib.suppress(RuntimeError, OSError):  # already closed
+            await self.websocket.close(code=code, reason=reason)
 
 
 class GamifyGraphQL(GraphQL[Context, None]):
@@ -59,6 +100,8 @@ class GamifyGraphQL(GraphQL[Context, None]):
         self.queue: JobQueue = NoQueue()  # the app's lifespan sets the Redis-backed one
         self.broker: Any = None  # likewise, the event broker for subscriptions
         self.live_groups = LiveGroups(self.schema)
+        self.sockets = OpenSockets()
+        self.counters = Counters()  # the app's lifespan connects them to Redis
         self.origins = OriginPolicy(settings.allowed_origins)
 
     def is_websocket_origin_allowed(self, request: Any, origin: str) -> bool:
@@ -77,6 +120,7 @@ class GamifyGraphQL(GraphQL[Context, None]):
             response=response,
             queue=self.queue,
             broker=self.broker,
+            counters=self.counters,
         )
         if isinstance(request, WebSocket):
             return context  # WebSockets authenticate in connection_init (on_ws_connect)

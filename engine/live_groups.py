@@ -29,6 +29,7 @@ import json
 import logging
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Hashable
+from importlib.metadata import version
 from typing import TYPE_CHECKING, Any
 
 from starlette.websockets import WebSocketDisconnect
@@ -48,9 +49,20 @@ if TYPE_CHECKING:
     )
 
 log = logging.getLogger(__name__)
+# Groups use Strawberry's transport-ws handler internals (its operations, context, view's
+# encoder, its Starlette socket): checked against this version; on another one every
+# subscription runs on its own, as stock Strawberry runs it.
+CHECKED_STRAWBERRY_VERSION = "0.341.2"
 COMPLETED = Ending(None, None)
 TOO_SLOW = Ending("SUBSCRIBER_TOO_SLOW", None)
 _Key = tuple[Hashable, str, str | None, str]
+
+
+INSTALLED_STRAWBERRY_VERSION = version("strawberry-graphql")  # read once: not per subscribe
+
+
+def shares_executions() -> bool:
+    return INSTALLED_STRAWBERRY_VERSION == CHECKED_STRAWBERRY_VERSION
 
 
 class LiveGroups:
@@ -64,6 +76,8 @@ class LiveGroups:
     def offer(
         self, handler: BaseGraphQLTransportWSHandler[Any, Any], op: Operation[Any, Any]
     ) -> _Offer:
+        """The offer to share `op`'s execution (engine.graphql); made only where
+        `shares_executions()`, as it uses the handler's internals."""
         return _Offer(self, handler, op)
 
     def members(self) -> list[_Member]:

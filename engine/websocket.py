@@ -20,9 +20,18 @@ from __future__ import annotations
 
 from typing import Any
 
+import uvicorn
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
 FRAMES = "gamify.websocket.frames"  # the scope["extensions"] key
+# FrameWriter reads uvicorn's protocol state (handshake_complete, close_sent, disconnected,
+# writable, transport): checked against this version; on another one no writer is lent and
+# every frame goes through ASGI.
+CHECKED_UVICORN_VERSION = "0.54.0"
+
+
+def lends_frame_writers() -> bool:
+    return uvicorn.__version__ == CHECKED_UVICORN_VERSION
 
 
 def text_frame(*parts: bytes) -> bytes:
@@ -63,6 +72,7 @@ class FrameWritingProtocol(WebSocketsSansIOProtocol):
     """uvicorn's websockets-sansio protocol plus a FrameWriter in scope["extensions"]."""
 
     async def run_asgi(self) -> None:
-        extensions: dict[str, Any] = self.scope.setdefault("extensions", {})
-        extensions[FRAMES] = FrameWriter(self)
+        if lends_frame_writers():
+            extensions: dict[str, Any] = self.scope.setdefault("extensions", {})
+            extensions[FRAMES] = FrameWriter(self)
         await super().run_asgi()
