@@ -71,6 +71,7 @@ STRINGS = st.one_of(_ordinary_text, _ordinary_text, _hostile_text).map(nodes.Str
 
 _BOUNDS = [0, 1, -1, 2**31 - 1, -(2**31), 10**9, -(10**9), 10**9 + 1, 2**30]
 INTS = st.one_of(
+    st.integers(min_value=1, max_value=100),  # a valid page size, quantity, rank
     st.integers(min_value=-(2**31), max_value=2**31 - 1),
     st.integers(min_value=-100, max_value=10_000),
     st.sampled_from(_BOUNDS),
@@ -115,7 +116,7 @@ def after_call(context: Any, case: Any, response: Any) -> None:
     # Every answer's start, to see what the cases reached; the whole call when it failed.
     chars = _QUERY_CHARS if found else _ANSWER_CHARS
     line["answer"] = response.content[:chars].decode("utf-8", "replace")
-    if found:
+    if found or os.environ.get("FUZZ_RECORD_QUERIES"):
         query = case.body if isinstance(case.body, str) else json.dumps(case.body)
         line["query"] = query[:_QUERY_CHARS] + ("…" if len(query) > _QUERY_CHARS else "")
     with _record_lock, open(path, "a", encoding="utf-8") as record:
