@@ -194,3 +194,8 @@ def redemptions_channel(tenant_id: object) -> str:
 
 def balances_channel(tenant_id: object) -> str:
     return f"gamify:{tenant_id}:balances"
+
+
+def revoked_credentials_channel() -> str:
+    """Revoked API keys, for every API process to close their WebSockets."""
+    return "gamify:credentials:revoked"

@@ -46,6 +46,7 @@ class TokenClaims:
     kind: TokenKind
     subject: str
     tenant_id: str
+    expires_at: int  # epoch seconds
 
 
 def issue_token(secret: str, kind: TokenKind, subject: str, tenant_id: str, ttl: int) -> str:
@@ -87,7 +88,9 @@ def read_token(secret: str, token: str) -> TokenClaims:
     # hand-made token): callers turn sub and tid into UUIDs, so check them here.
     if not (_is_uuid(payload["sub"]) and _is_uuid(payload["tid"])):
         raise Unauthenticated("Invalid token")
-    return TokenClaims(kind=payload["typ"], subject=payload["sub"], tenant_id=payload["tid"])
+    return TokenClaims(
+        kind=payload["typ"], subject=payload["sub"], tenant_id=payload["tid"], expires_at=expires
+    )
 
 
 def _is_uuid(value: object) -> bool:

@@ -89,6 +89,12 @@ class Settings:
     max_body_bytes: int = 1_048_576
     max_upload_bytes: int = 4_194_304
     max_query_cost: int = 10_000
+    rate_limit_window: int = 60
+    rate_limit_per_address: int = 10_000
+    rate_limit_per_credential: int = 10_000
+    login_window: int = 900
+    login_failures_per_account: int = 10
+    login_failures_per_address: int = 100
 
     @property
     def embedded_database(self) -> bool:
@@ -166,6 +172,12 @@ def load_settings() -> Settings:
         max_body_bytes=_int("GAMIFY_MAX_BODY_BYTES", 1_048_576),
         max_upload_bytes=_int("GAMIFY_MAX_UPLOAD_BYTES", 4_194_304),
         max_query_cost=_int("GAMIFY_MAX_QUERY_COST", 10_000),
+        rate_limit_window=_int("GAMIFY_RATE_LIMIT_WINDOW", 60),
+        rate_limit_per_address=_int("GAMIFY_RATE_LIMIT_PER_ADDRESS", 10_000),
+        rate_limit_per_credential=_int("GAMIFY_RATE_LIMIT_PER_CREDENTIAL", 10_000),
+        login_window=_int("GAMIFY_LOGIN_WINDOW", 900),
+        login_failures_per_account=_int("GAMIFY_LOGIN_FAILURES_PER_ACCOUNT", 10),
+        login_failures_per_address=_int("GAMIFY_LOGIN_FAILURES_PER_ADDRESS", 100),
     )
 
 

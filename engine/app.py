@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -21,10 +22,12 @@ from core.broker import Broker
 from core.queue import ArqQueue, JobQueue, NoQueue
 from core.settings import Settings, load_settings, tortoise_config
 from engine.cors import CORSMiddleware
+from engine.credential_watch import watch_revocations
 from engine.graphql import GamifyGraphQL
 from engine.logging_setup import configure_logging
 from engine.metrics import metrics_endpoint
 from engine.pointmaster_rest import pointmaster_routes
+from engine.rate_limit import RateLimitMiddleware
 from engine.readiness import ready_endpoint
 from engine.request_body import BodyGuard
 from engine.request_id import RequestIdMiddleware
@@ -72,6 +75,10 @@ def create_app(settings: Settings, *, init_orm: bool = True) -> Starlette:
                 stack.push_async_callback(broker.close)
                 graphql.broker = broker
                 callback_broker.target = broker
+                graphql.counters.connect(settings.redis_url)
+                stack.push_async_callback(graphql.counters.close)
+                watch = asyncio.create_task(watch_revocations(broker, graphql.sockets))
+                stack.push_async_callback(_cancelled, watch)
             yield
 
     graphql.queue = queue
@@ -105,8 +112,21 @@ def create_app(settings: Settings, *, init_orm: bool = True) -> Starlette:
             max_bytes=settings.max_body_bytes,
             max_upload_bytes=settings.max_upload_bytes,
         ),
+        Middleware(
+            RateLimitMiddleware,
+            counters=graphql.counters,
+            per_address=settings.rate_limit_per_address,
+            per_credential=settings.rate_limit_per_credential,
+            window=settings.rate_limit_window,
+        ),
     ]
     return Starlette(routes=routes, middleware=middleware, lifespan=lifespan, debug=settings.debug)
+
+
+async def _cancelled(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 class LazyQueue:

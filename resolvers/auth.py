@@ -8,13 +8,15 @@ from uuid import UUID
 
 import strawberry
 from graphql import GraphQLError
+from starlette.responses import Response
 
 from core.errors import AuthError, InvalidInput, NotFound, Unauthenticated
 from core.queue import JobQueue, NoQueue
+from core.rate_limit import Counters, RateLimited
 from core.security import API_KEY_PREFIX, read_token
 from core.settings import Settings
 from models.members import MAX_EXTERNAL_ID, Member
-from models.tenancy import tenant_for_api_key
+from models.tenancy import admin_exists, tenant_for_api_key
 
 PrincipalKind = Literal["admin", "api_key", "member"]
 ADMIN: tuple[PrincipalKind, ...] = ("admin",)
@@ -28,6 +30,9 @@ class Principal:
     tenant_id: UUID
     subject_id: UUID
     actor: str  # how events and ledger entries name who did it
+    # When a token stops being valid (epoch seconds; None for API keys): open WebSockets
+    # are closed then. Not part of who the caller is, so not of equality either.
+    expires_at: int | None = field(default=None, compare=False)
 
     @property
     def member_id(self) -> UUID | None:
@@ -44,6 +49,7 @@ class Context:
     queue: JobQueue = field(default_factory=NoQueue)
     broker: Any = None  # core.broker.Broker when Redis is configured
     connection_params: dict[str, Any] | None = None  # WebSocket connection_init payload
+    counters: Counters = field(default_factory=Counters)  # rate limits (Redis, once connected)
 
 
 async def authenticate(authorization: str | None, settings: Settings) -> Principal | None:
@@ -60,12 +66,31 @@ async def authenticate(authorization: str | None, settings: Settings) -> Princip
     claims = read_token(settings.secret_key, credential)
     tenant_id, subject = UUID(claims.tenant_id), UUID(claims.subject)
     if claims.kind == "admin":
-        return Principal("admin", tenant_id, subject, f"admin:{subject}")
-    return Principal("member", tenant_id, subject, f"member:{subject}")
+        # A token outlives nothing: an admin removed since it was issued is nobody.
+        if not await admin_exists(tenant_id, subject):
+            raise Unauthenticated("Unknown admin")
+        return Principal("admin", tenant_id, subject, f"admin:{subject}", claims.expires_at)
+    return Principal("member", tenant_id, subject, f"member:{subject}", claims.expires_at)
 
 
 def auth_error(exc: AuthError) -> GraphQLError:
     return GraphQLError(exc.message, extensions={"code": exc.code}, original_error=exc)
+
+
+def client_address(request: Any) -> str:
+    """The caller's address, as the server saw it (behind a proxy, uvicorn's
+    --forwarded-allow-ips makes it the client's)."""
+    client = getattr(request, "client", None)
+    return client.host if client is not None else "unknown"
+
+
+def rate_limited(info: strawberry.Info, exc: RateLimited) -> GraphQLError:
+    """The top-level error for a rate limit; over HTTP the answer is a 429 with Retry-After."""
+    response = info.context.response
+    if isinstance(response, Response):
+        response.status_code = 429
+        response.headers["Retry-After"] = str(exc.retry_after)
+    return GraphQLError(exc.message, extensions={"code": exc.code, "retryAfter": exc.retry_after})
 
 
 def require(info: strawberry.Info, kinds: tuple[PrincipalKind, ...]) -> Principal:

@@ -7,14 +7,26 @@ from datetime import timedelta
 import strawberry
 
 from core import clock
+from core.broker import revoked_credentials_channel
 from core.errors import DomainError, Unauthenticated
+from core.rate_limit import RateLimited
 from core.security import issue_token
+from models.login_attempts import LoginLimits, login_admin
 from models.members import Tier as TierModel
 from models.membership import delete_tier, save_point_definition, save_tier
 from models.points import PointDefinition as DefinitionModel
-from models.tenancy import authenticate_admin, create_api_key, revoke_api_key
+from models.tenancy import create_api_key, revocation, revoke_api_key
 from models.tenants import ApiKey as ApiKeyModel
-from resolvers.auth import ADMIN, ANYONE, BACKEND, parse_id, require, target_member
+from resolvers.auth import (
+    ADMIN,
+    ANYONE,
+    BACKEND,
+    client_address,
+    parse_id,
+    rate_limited,
+    require,
+    target_member,
+)
 from schema.common import AccountError, AccountErrorCode, CatalogError, user_error
 from schema.points import PointDefinition, PointDefinitionInput, PointDefinitionPayload
 from schema.tenants import (
@@ -29,8 +41,18 @@ from schema.tenants import (
 
 
 async def login(info: strawberry.Info, email: str, password: str) -> TokenPayload:
+    settings = info.context.settings
+    limits = LoginLimits(
+        settings.login_window,
+        settings.login_failures_per_account,
+        settings.login_failures_per_address,
+    )
     try:
-        admin = await authenticate_admin(email, password)
+        admin = await login_admin(
+            email, password, client_address(info.context.request), info.context.counters, limits
+        )
+    except RateLimited as exc:
+        raise rate_limited(info, exc) from None
     except Unauthenticated as exc:
         return TokenPayload(
             errors=[
@@ -79,6 +101,9 @@ async def revoke_key(info: strawberry.Info, id: strawberry.ID) -> ApiKeyPayload:
         key = await revoke_api_key(principal.tenant_id, parse_id(id, "id"))  # type: ignore[arg-type]
     except DomainError as exc:
         return ApiKeyPayload(errors=[user_error(AccountError, exc)])
+    if info.context.broker is not None:
+        # Committed: every API process closes the key's open WebSockets.
+        await info.context.broker.publish(revoked_credentials_channel(), revocation(key.id))
     return ApiKeyPayload(api_key=ApiKey.from_model(key))
 
 
