@@ -42,7 +42,6 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -56,6 +55,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from measure import free_port  # noqa: E402
 
 # The process, CPU and PostgreSQL plumbing of the webhook benchmark (same directory).
 from webhooks import (  # noqa: E402
@@ -74,12 +74,6 @@ from webhooks import (  # noqa: E402
 CHILDREN: list[subprocess.Popen[bytes]] = []
 SEED_AMOUNT = 1_000_000  # existing accounts can take every deduction of every run
 BASE_TIME = datetime(2031, 1, 1, tzinfo=UTC)  # item timeStamps: distinct per run and item
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 # ---------------------------------------------------------------------------- payloads

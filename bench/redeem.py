@@ -50,20 +50,28 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT))
-
 import asyncpg  # noqa: E402
+from measure import (  # noqa: E402
+    descendants,
+    free_port,
+    log,
+    machine_cpu,
+    percentile,
+    proc_cpu,
+    wait_for_quiet,
+    with_database,
+)
 
 POINT_COST = 10
 START_POINTS = 10**12
 HOT_STOCK = 2_000_000_000  # the column is an int4
 DISTINCT_STOCK = 100_000_000
 KIND_MEMBER, KIND_REWARD, KIND_ACCOUNT = 1, 2, 3
-HZ = os.sysconf("SC_CLK_TCK")
 
 QUERY = (
     "mutation Redeem($r: ID!, $m: ID, $k: String) { "
@@ -85,15 +93,6 @@ AS $$ SELECT (lpad(to_hex(kind), 8, '0') || '-0000-4000-8000-' || lpad(to_hex(n)
 
 
 # ---------------------------------------------------------------------------- helpers
-
-
-def log(msg: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
-
-
-def with_database(url: str, name: str) -> str:
-    parts = urlsplit(url.replace("postgresql://", "postgres://", 1))
-    return urlunsplit(parts._replace(path=f"/{name}"))
 
 
 def asyncpg_url(url: str) -> str:
@@ -161,50 +160,6 @@ class Monitor:
             self.loop.close()
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def proc_cpu(pid: int) -> float:
-    """utime + stime of one process, in seconds; 0 if it is gone."""
-    try:
-        raw = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return 0.0
-    rest = raw[raw.rindex(")") + 2 :].split()
-    return (int(rest[11]) + int(rest[12])) / HZ
-
-
-def descendants(root: int) -> list[int]:
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            raw = (entry / "stat").read_text()
-        except OSError:
-            continue
-        ppid = int(raw[raw.rindex(")") + 2 :].split()[1])
-        children.setdefault(ppid, []).append(int(entry.name))
-    out, todo = [], [root]
-    while todo:
-        pid = todo.pop()
-        for child in children.get(pid, []):
-            out.append(child)
-            todo.append(child)
-    return out
-
-
-def machine_cpu() -> tuple[float, float]:
-    """(busy, total) jiffies of the whole machine."""
-    values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:9]]
-    total = sum(values)
-    idle = values[3] + values[4]
-    return (total - idle) / HZ, total / HZ
-
-
 def run_child(cmd: list[str], env: dict[str, str], out_path: Path) -> tuple[int, str, Any]:
     """Run to completion; (exit code, stdout+stderr, rusage of that child)."""
     with open(out_path, "wb") as out:
@@ -212,36 +167,6 @@ def run_child(cmd: list[str], env: dict[str, str], out_path: Path) -> tuple[int,
         _, status, rusage = os.wait4(proc.pid, 0)
         proc.returncode = code = os.waitstatus_to_exitcode(status)
     return code, out_path.read_text(errors="replace"), rusage
-
-
-def wait_for_quiet(max_wait: float, threshold: float = 20.0) -> float:
-    """Wait (up to max_wait s) until other processes leave the machine mostly idle.
-
-    Returns the machine's busy % over the last second looked at.
-    """
-    deadline = time.monotonic() + max_wait
-    waited = False
-    while True:
-        busy0, total0 = machine_cpu()
-        time.sleep(1.0)
-        busy1, total1 = machine_cpu()
-        busy = 100 * (busy1 - busy0) / max(total1 - total0, 1e-9)
-        if busy < threshold or time.monotonic() >= deadline:
-            if busy >= threshold:
-                log(f"machine still {busy:.0f}% busy (other processes): measuring anyway")
-            elif waited:
-                log(f"machine {busy:.0f}% busy: go")
-            return busy
-        if not waited:
-            log(f"machine {busy:.0f}% busy (other processes): waiting up to {max_wait:g} s")
-            waited = True
-
-
-def percentile(sorted_values: list[float], pct: float) -> float:
-    if not sorted_values:
-        return float("nan")
-    k = min(len(sorted_values) - 1, max(0, round(pct / 100 * (len(sorted_values) - 1))))
-    return sorted_values[k]
 
 
 class PgCpu(threading.Thread):

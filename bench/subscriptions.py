@@ -55,7 +55,6 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -65,17 +64,15 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT))
-
 import asyncpg  # noqa: E402
 import httpx  # noqa: E402
 import redis  # noqa: E402
+from measure import free_port, log, machine_cpu, proc_cpu, wait_for_quiet, with_database  # noqa: E402
 
-HZ = os.sysconf("SC_CLK_TCK")
 MEMBERS = 20
 START_POINTS = 10**9
 SUBSCRIPTION = (
@@ -91,15 +88,6 @@ COMPLETE = (
 # ---------------------------------------------------------------------------- helpers
 
 
-def log(msg: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
-
-
-def with_database(url: str, name: str) -> str:
-    parts = urlsplit(url.replace("postgresql://", "postgres://", 1))
-    return urlunsplit(parts._replace(path=f"/{name}"))
-
-
 async def _sql(url: str, query: str) -> list[asyncpg.Record]:
     conn = await asyncpg.connect(url.replace("postgres://", "postgresql://", 1))
     try:
@@ -112,52 +100,11 @@ def sql(url: str, query: str) -> list[asyncpg.Record]:
     return asyncio.run(_sql(url, query))
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def proc_cpu(pid: int) -> float:
-    """utime + stime of one process, in seconds; 0 if it is gone."""
-    try:
-        raw = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return 0.0
-    rest = raw[raw.rindex(")") + 2 :].split()
-    return (int(rest[11]) + int(rest[12])) / HZ
-
-
-def machine_cpu() -> tuple[float, float]:
-    """(busy, total) CPU seconds of the whole machine so far."""
-    values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:9]]
-    total = sum(values)
-    return (total - values[3] - values[4]) / HZ, total / HZ
-
-
 def pct(sorted_values: list[float], p: float) -> float:
     if not sorted_values:
         return float("nan")
     k = min(len(sorted_values) - 1, max(0, round(p / 100 * (len(sorted_values) - 1))))
     return sorted_values[k]
-
-
-def wait_for_quiet(max_wait: float, threshold: float = 20.0) -> float:
-    """Wait (up to max_wait s) until the machine is mostly idle; returns its busy %."""
-    deadline = time.monotonic() + max_wait
-    told = False
-    while True:
-        b0, t0 = machine_cpu()
-        time.sleep(1.0)
-        b1, t1 = machine_cpu()
-        busy = 100 * (b1 - b0) / max(t1 - t0, 1e-9)
-        if busy < threshold or time.monotonic() >= deadline:
-            if busy >= threshold:
-                log(f"machine still {busy:.0f}% busy (other processes): measuring anyway")
-            return busy
-        if not told:
-            log(f"machine {busy:.0f}% busy (other processes): waiting up to {max_wait:g} s")
-            told = True
 
 
 # ---------------------------------------------------------------------------- setup

@@ -60,26 +60,16 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT))
-
 import asyncpg  # noqa: E402
+from measure import log, machine_cpu, percentile, proc_cpu, with_database  # noqa: E402
 
-HZ = os.sysconf("SC_CLK_TCK")
 POINT_COST = 10
 MEMBER_POINTS = 10**9  # award_points' maximum; 10^8 redemptions per member
-
-
-def log(msg: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
-
-
-def with_database(url: str, name: str) -> str:
-    parts = urlsplit(url.replace("postgresql://", "postgres://", 1))
-    return urlunsplit(parts._replace(path=f"/{name}"))
 
 
 async def pg(url: str, query: str, *args: Any) -> list[asyncpg.Record]:
@@ -111,30 +101,7 @@ async def db_xacts(server_url: str, dbname: str) -> int:
     return int(rows[0]["n"])
 
 
-def percentile(sorted_values: list[float], pct: float) -> float:
-    if not sorted_values:
-        return float("nan")
-    k = min(len(sorted_values) - 1, max(0, round(pct / 100 * (len(sorted_values) - 1))))
-    return sorted_values[k]
-
-
 # ---------------------------------------------------------------------------- CPU accounting
-
-
-def proc_cpu(pid: int) -> float:
-    """utime + stime of one process, in seconds; 0 if it is gone."""
-    try:
-        raw = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return 0.0
-    rest = raw[raw.rindex(")") + 2 :].split()
-    return (int(rest[11]) + int(rest[12])) / HZ
-
-
-def machine_cpu() -> tuple[float, float]:
-    """(busy, total) CPU seconds of the whole machine."""
-    values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:9]]
-    return (sum(values) - values[3] - values[4]) / HZ, sum(values) / HZ
 
 
 def pids_matching(*needles: bytes) -> list[int]:
