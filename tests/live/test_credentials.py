@@ -201,3 +201,19 @@ async def test_revoking_a_key_closes_its_sockets_in_every_gamify_serve_process(
             except BaseException:
                 print(outputs([a, b, worker]))
                 raise
+
+
+async def test_a_deleted_admin_token_is_refused_over_http(server: LiveServer) -> None:
+    # given an admin token whose admin is removed
+    shop = await open_shop(server)
+    await TenantAdmin.filter(tenant_id=shop.tenant_id).delete()
+    # when it asks for the tenant's API keys
+    response = await server.http.post(
+        "/graphql",
+        json={"query": "{ apiKeys { id } }"},
+        headers={"Authorization": f"Bearer {shop.admin_token}"},
+    )
+    # then it is nobody
+    errors = response.json()["errors"]
+    assert [e["extensions"]["code"] for e in errors] == ["UNAUTHENTICATED"]
+    assert errors[0]["message"] == "Unknown admin"
