@@ -146,10 +146,3 @@ async def _lease_sqlite(
             body = json.dumps(row.pop("payload"), separators=(",", ":"))
             joined.append({**endpoint, **row, "body": body})
     return joined
-
-
-async def lease(
-    delivery_id: UUID, now: datetime | None = None, duration: timedelta = LEASE
-) -> Leased | None:
-    """Take one delivery for one attempt; None if it is not due, done, or leased by another."""
-    return (await lease_many([delivery_id], now, duration)).get(delivery_id)

@@ -239,20 +239,6 @@ def mine(leased: Leased) -> QuerySet[WebhookDelivery]:
     )
 
 
-async def record_attempt(
-    leased: Leased,
-    result: AttemptResult,
-    *,
-    disable_after: timedelta,
-    now: datetime | None = None,
-) -> DeliveryStatus | None:
-    """Store one attempt. Returns the delivery's new status, or None if its lease had
-    already passed to another attempt (the attempt is logged all the same)."""
-    decided = plan(leased, result, disable_after=disable_after, now=now)
-    (applied,) = await record_many([decided])
-    return decided.status if applied else None
-
-
 async def give_up(leased: Leased, reason: str) -> bool:
     """DEAD without an attempt (its endpoint was disabled or deleted meanwhile)."""
     return bool(

@@ -124,11 +124,6 @@ class Settled:
     members: frozenset[tuple[UUID, UUID]]  # (tenant id, member id) whose points moved
 
 
-async def settle_due_grants(now: datetime | None = None, limit: int = 500) -> int:
-    """Settle every account that has a grant due. Returns grants settled."""
-    return (await settle_due(now, limit)).grants
-
-
 async def settle_due(now: datetime | None = None, limit: int = 500) -> Settled:
     """Worker entry: settle every account that has a grant due; says whose points moved."""
     now = now or clock.now()

@@ -10,7 +10,7 @@ import pytest
 from core import clock
 from core.errors import Refused
 from models.awards import AwardRequest, PointsPosted, award_points
-from models.grants import account_view, settle_due_grants
+from models.grants import account_view, settle_due
 from models.points import LedgerEntry, LedgerSource, PointAccount
 from models.redeem import RedeemRequest, redeem
 from models.rewards import Reward
@@ -99,7 +99,7 @@ async def test_pending_points_are_not_spendable_one_second_before_valid_from(
     await _award(tenant_id, member_id, 300, valid_from=T0 + DAY)
     clock.advance(DAY - timedelta(seconds=1))
     # when
-    settled = await settle_due_grants()
+    settled = (await settle_due()).grants
     # then
     assert settled == 0
     with pytest.raises(Refused):
@@ -118,7 +118,7 @@ async def test_the_cron_activates_pending_points_at_valid_from(db: str, frozen: 
     assert (view.active, view.pending) == (300, 0)
     assert await _entries(member_id) == []
     # when
-    settled = await settle_due_grants()
+    settled = (await settle_due()).grants
     # then
     assert settled == 1
     account = await _account(member_id)
@@ -128,7 +128,7 @@ async def test_the_cron_activates_pending_points_at_valid_from(db: str, frozen: 
     assert entry.valid_from == T0 + DAY
     assert entry.created_at == T0 + DAY
     # running the cron again changes nothing
-    assert await settle_due_grants() == 0
+    assert (await settle_due()).grants == 0
     assert len(await _entries(member_id)) == 1
 
 
@@ -146,7 +146,7 @@ async def test_a_redeem_after_valid_from_activates_without_the_cron(
     account = await _account(member_id)
     assert (account.balance, account.pending) == (200, 0)
     assert await _entries(member_id) == [(300, "PURCHASE"), (-100, "REDEMPTION")]
-    assert await settle_due_grants() == 0
+    assert (await settle_due()).grants == 0
 
 
 async def test_an_award_after_valid_from_activates_the_earlier_pending_points(
@@ -174,7 +174,7 @@ async def test_points_expire_at_valid_to(db: str, frozen: object) -> None:
     view = await account_view(await _account(member_id))
     assert (view.active, view.expiring_soon) == (0, 0)
     # when
-    settled = await settle_due_grants()
+    settled = (await settle_due()).grants
     # then
     assert settled == 1
     account = await _account(member_id)
@@ -182,7 +182,7 @@ async def test_points_expire_at_valid_to(db: str, frozen: object) -> None:
     expiry = await LedgerEntry.get(account_id=account.id, source=LedgerSource.EXPIRY)
     assert (expiry.amount, expiry.balance_before, expiry.balance_after) == (-300, 300, 0)
     assert expiry.created_at == T0 + 10 * DAY
-    assert await settle_due_grants() == 0
+    assert (await settle_due()).grants == 0
 
 
 async def test_points_are_still_active_one_second_before_valid_to(db: str, frozen: object) -> None:
@@ -191,7 +191,7 @@ async def test_points_are_still_active_one_second_before_valid_to(db: str, froze
     await _award(tenant_id, member_id, 300, valid_to=T0 + 10 * DAY)
     clock.advance(10 * DAY - timedelta(seconds=1))
     # when
-    await settle_due_grants()
+    await settle_due()
     redemption = await redeem(RedeemRequest(tenant_id, member_id, reward.id))
     # then
     assert redemption.points_spent == 300
@@ -211,7 +211,7 @@ async def test_a_redeem_right_after_expiry_cannot_spend_expired_points(
     # then
     assert exc.value.code == "INSUFFICIENT_POINTS"
     assert await _entries(member_id) == [(300, "PURCHASE")]
-    await settle_due_grants()
+    await settle_due()
     assert (await _account(member_id)).balance == 0
 
 
@@ -249,7 +249,7 @@ async def test_spending_part_of_expiring_points_expires_only_the_rest(
     view = await account_view(await _account(member_id))
     assert view.active == 0
     # when
-    await settle_due_grants()
+    await settle_due()
     # then
     account = await _account(member_id)
     assert account.balance == 0
@@ -269,7 +269,7 @@ async def test_spending_consumes_expiring_points_before_permanent_ones(
     view = await account_view(await _account(member_id))
     assert (view.active, view.expiring_soon) == (100, 0)
     clock.advance(10 * DAY)
-    await settle_due_grants()
+    await settle_due()
     assert (await _account(member_id)).balance == 100
 
 
@@ -283,11 +283,11 @@ async def test_the_soonest_expiring_points_are_spent_first(db: str, frozen: obje
     await redeem(RedeemRequest(tenant_id, member_id, reward.id, quantity=2))
     # then: the lots expiring at +5 and +20 days were consumed, the +40 one is whole
     clock.advance(21 * DAY)
-    await settle_due_grants()
+    await settle_due()
     assert (await _account(member_id)).balance == 100
     assert LedgerSource.EXPIRY not in {source for _, source in await _entries(member_id)}
     clock.advance(19 * DAY)
-    await settle_due_grants()
+    await settle_due()
     assert (await _account(member_id)).balance == 0
 
 
@@ -324,7 +324,7 @@ async def test_pending_points_with_a_window_activate_then_expire(db: str, frozen
     # when: the cron did not run while they were active
     clock.advance(6 * DAY)
     view = await account_view(await _account(member_id))
-    await settle_due_grants()
+    await settle_due()
     # then
     assert (view.active, view.pending) == (0, 0)
     account = await _account(member_id)
@@ -337,12 +337,12 @@ async def test_activated_points_with_a_window_expire_later(db: str, frozen: obje
     tenant_id, member_id, _ = await _setup()
     await _award(tenant_id, member_id, 80, valid_from=T0 + DAY, valid_to=T0 + 5 * DAY)
     clock.advance(DAY)
-    await settle_due_grants()
+    await settle_due()
     view = await account_view(await _account(member_id))
     assert (view.active, view.pending, view.expiring_soon) == (80, 0, 80)
     # when
     clock.advance(4 * DAY)
-    await settle_due_grants()
+    await settle_due()
     # then
     assert (await _account(member_id)).balance == 0
     assert await _entries(member_id) == [(80, "PURCHASE"), (-80, "EXPIRY")]
@@ -357,7 +357,7 @@ async def test_due_pending_points_with_a_valid_to_show_as_expiring_soon_before_t
     clock.advance(DAY)
     # when
     before_cron = await account_view(await _account(member_id))
-    await settle_due_grants()
+    await settle_due()
     after_cron = await account_view(await _account(member_id))
     # then: the member sees the same thing whether or not the cron ran
     assert (before_cron.active, before_cron.pending, before_cron.expiring_soon) == (80, 0, 80)

@@ -9,8 +9,8 @@ from typing import Any
 
 from core import clock
 from core.settings import Settings
-from models.delivery_lease import lease
-from models.delivery_record import record_attempt
+from models.delivery_lease import lease_many
+from models.delivery_record import plan, record_many
 from models.outbox import AttemptResult, replay
 from models.webhooks import DeliveryStatus, WebhookAttempt, WebhookDelivery
 from tests.webhooks.receiver import Answer, Receiver
@@ -73,29 +73,27 @@ async def test_a_late_attempt_does_not_overwrite_the_attempt_that_replaced_it(
     with clock.frozen_at(START):
         # given a worker whose lease ran out mid-POST, and a second worker that took over
         _, delivery_id = await setup_delivery(receiver)
-        late = await lease(delivery_id, duration=timedelta(seconds=60))
+        late = (await lease_many([delivery_id], duration=timedelta(seconds=60))).get(delivery_id)
         assert late is not None
         clock.advance(timedelta(seconds=61))
-        current = await lease(delivery_id, duration=timedelta(seconds=60))
+        current = (await lease_many([delivery_id], duration=timedelta(seconds=60))).get(delivery_id)
         assert current is not None
 
         # when the late worker's 500 comes back and is recorded
-        late_status = await record_attempt(
-            late, AttemptResult(500, 30, "busy", None), disable_after=DISABLE_AFTER
-        )
+        late_plan = plan(late, AttemptResult(500, 30, "busy", None), disable_after=DISABLE_AFTER)
+        (late_applied,) = await record_many([late_plan])
 
         # then its attempt is logged, but the delivery stays with the second worker's lease
-        assert late_status is None
+        assert late_applied is False
         row = await WebhookDelivery.get(id=delivery_id)
         assert row.leased_until == current.token and row.attempt_count == 0
         assert row.status == DeliveryStatus.PENDING
-        assert await lease(delivery_id) is None  # nobody else may send it meanwhile
+        assert await lease_many([delivery_id]) == {}  # nobody else may send it meanwhile
 
         # and the second worker's 200 settles it
-        status = await record_attempt(
-            current, AttemptResult(200, 20, "", None), disable_after=DISABLE_AFTER
-        )
-    assert status == DeliveryStatus.DELIVERED
+        current_plan = plan(current, AttemptResult(200, 20, "", None), disable_after=DISABLE_AFTER)
+        (current_applied,) = await record_many([current_plan])
+    assert current_applied is True and current_plan.status == DeliveryStatus.DELIVERED
     row = await WebhookDelivery.get(id=delivery_id)
     assert row.status == DeliveryStatus.DELIVERED and row.attempt_count == 1
     assert row.leased_until is None
