@@ -7,17 +7,15 @@ import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 from tortoise import Tortoise, connections
 from tortoise.migrations.api import migrate
 
 from core import clock
 from core.settings import Settings, load_settings, tortoise_config
-from engine.app import create_app
 from engine.embedded import EmbeddedRedis
 from tests import dbsetup
-from tests.graphql_client import GraphQLClient, TenantSession, open_tenant
+from tests.graphql_client import GraphQLClient, TenantSession, in_process, open_tenant
 
 
 @pytest.fixture(scope="session")
@@ -115,10 +113,8 @@ async def assert_ledger_matches_balances() -> None:
 @pytest.fixture
 async def gql(db: str, settings: Settings) -> AsyncIterator[GraphQLClient]:
     """The engine's ASGI app in this process, and a GraphQL client on it."""
-    app = create_app(settings, init_orm=False)
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
-        yield GraphQLClient(http)
+    async with in_process(settings) as client:
+        yield client
 
 
 @pytest.fixture

@@ -3,11 +3,15 @@ directory uses, and a tenant opened the way its admin and backend would."""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
+from core.settings import Settings
+from engine.app import create_app
 from models.tenancy import create_api_key
 from tests.factories import PASSWORD, make_tenant
 
@@ -62,6 +66,15 @@ class TenantSession:
 
 
 LOGIN = "mutation($e: String!, $p: String!) { login(email: $e, password: $p) { token errors { code } } }"
+
+
+@contextlib.asynccontextmanager
+async def in_process(settings: Settings) -> AsyncIterator[GraphQLClient]:
+    """The engine's ASGI app for `settings`, in this process, and a client on it."""
+    app = create_app(settings, init_orm=False)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+        yield GraphQLClient(http)
 
 
 async def open_tenant(gql: GraphQLClient, slug: str | None = None) -> TenantSession:

@@ -4,7 +4,6 @@ delivery log, pings, dead deliveries and their replay, and tenant isolation."""
 from __future__ import annotations
 
 import base64
-import contextlib
 import json
 from collections.abc import AsyncIterator
 from dataclasses import replace
@@ -18,10 +17,9 @@ from tortoise.transactions import in_transaction
 
 from core import clock
 from core.settings import Settings
-from engine.app import create_app
 from models.outbox import add_deliveries
 from tests.factories import make_member, make_reward
-from tests.graphql_client import GraphQLClient, TenantSession, open_tenant
+from tests.graphql_client import GraphQLClient, TenantSession, in_process
 from tests.webhooks.receiver import Answer, Receiver
 from workers.webhooks import deliver
 
@@ -78,33 +76,15 @@ mutation($rewardId: ID!, $memberId: ID!) {
 async def gql(db: str, settings: Settings) -> AsyncIterator[GraphQLClient]:
     """The API as deployed by default: webhooks to private addresses are refused."""
     assert settings.webhook_allow_private is False
-    async with _client(settings) as client:
+    async with in_process(settings) as client:
         yield client
 
 
 @pytest.fixture
 async def gql_private(db: str, settings: Settings) -> AsyncIterator[GraphQLClient]:
     """The API of a deployment that allows private targets (tests, local development)."""
-    async with _client(replace(settings, webhook_allow_private=True)) as client:
+    async with in_process(replace(settings, webhook_allow_private=True)) as client:
         yield client
-
-
-@contextlib.asynccontextmanager
-async def _client(settings: Settings) -> AsyncIterator[GraphQLClient]:
-    app = create_app(settings, init_orm=False)
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
-        yield GraphQLClient(http)
-
-
-@pytest.fixture
-async def tenant(gql: GraphQLClient) -> TenantSession:
-    return await open_tenant(gql)
-
-
-@pytest.fixture
-async def other_tenant(gql: GraphQLClient) -> TenantSession:
-    return await open_tenant(gql)
 
 
 @pytest.fixture

@@ -4,24 +4,20 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-import httpx
 import pytest
 
 from core.settings import Settings
-from engine.app import create_app
 from tests.api.isolation.world import Alpha, World, build_alpha, with_beta
 from tests.conftest import delete_all_rows
-from tests.graphql_client import GraphQLClient
+from tests.graphql_client import GraphQLClient, in_process
 
 
 @pytest.fixture(scope="module")
 async def alpha(db: str, settings: Settings) -> AsyncIterator[Alpha]:
     """Kept for the whole module (its tests are marked `module_world`, so the suite does not
     empty the tables after each), emptied after its last test."""
-    app = create_app(settings, init_orm=False)
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
-        yield await build_alpha(GraphQLClient(http))
+    async with in_process(settings) as client:
+        yield await build_alpha(client)
     await delete_all_rows()
 
 

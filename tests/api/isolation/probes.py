@@ -8,6 +8,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import pytest
+
 from tests.api.isolation.world import STATUSES, Body, Ids, World, snapshot
 from tests.graphql_client import GraphQLClient
 
@@ -203,3 +205,17 @@ async def check_probe(gql: GraphQLClient, world: World, probe: Probe) -> None:
 
     # then A's data is as it was (and A's API key still works)
     assert await snapshot(gql, world) == before
+
+
+def probe_test(probes: list[Probe]) -> Callable[..., Any]:
+    """A domain module's test: every probe of its table, one test each."""
+
+    @pytest.mark.parametrize("probe", probes, ids=lambda p: p.id)
+    async def test_tenant_b_cannot_reach_tenant_a(
+        gql: GraphQLClient, world: World, probe: Probe
+    ) -> None:
+        # given tenant A's world, and tenant B with its own member, reward and tier
+        # when B calls the field with A's ids, then nothing of A is reached or changed
+        await check_probe(gql, world, probe)
+
+    return test_tenant_b_cannot_reach_tenant_a

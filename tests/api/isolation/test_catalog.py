@@ -10,14 +10,12 @@ from tests.api.isolation.probes import (
     BACKEND,
     NOT_FOUND_PAYLOAD,
     Probe,
-    check_probe,
     expect_no_error,
     expect_null,
     expect_payload_not_found,
     expect_top_not_found,
+    probe_test,
 )
-from tests.api.isolation.world import World
-from tests.graphql_client import GraphQLClient
 
 pytestmark = pytest.mark.module_world
 
@@ -154,10 +152,4 @@ PROBES: list[Probe] = [
 ]
 
 
-@pytest.mark.parametrize("probe", PROBES, ids=lambda p: p.id)
-async def test_tenant_b_cannot_reach_tenant_a(
-    gql: GraphQLClient, world: World, probe: Probe
-) -> None:
-    # given tenant A's world, and tenant B with its own member, reward and tier
-    # when B calls the field with A's ids, then nothing of A is reached or changed
-    await check_probe(gql, world, probe)
+test_tenant_b_cannot_reach_tenant_a = probe_test(PROBES)

@@ -8,7 +8,6 @@ from tests.api.isolation.probes import (
     ADMIN,
     NOT_FOUND_PAYLOAD,
     Probe,
-    check_probe,
     expect_invalid_credentials,
     expect_new_key_of_b,
     expect_no_error,
@@ -16,9 +15,8 @@ from tests.api.isolation.probes import (
     expect_origins_of_b,
     expect_payload_not_found,
     expect_wrong_password,
+    probe_test,
 )
-from tests.api.isolation.world import World
-from tests.graphql_client import GraphQLClient
 
 pytestmark = pytest.mark.module_world
 
@@ -82,10 +80,4 @@ PROBES: list[Probe] = [
 ]
 
 
-@pytest.mark.parametrize("probe", PROBES, ids=lambda p: p.id)
-async def test_tenant_b_cannot_reach_tenant_a(
-    gql: GraphQLClient, world: World, probe: Probe
-) -> None:
-    # given tenant A's world, and tenant B with its own member, reward and tier
-    # when B calls the field with A's ids, then nothing of A is reached or changed
-    await check_probe(gql, world, probe)
+test_tenant_b_cannot_reach_tenant_a = probe_test(PROBES)

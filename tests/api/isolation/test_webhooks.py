@@ -10,15 +10,13 @@ from tests.api.isolation.probes import (
     NOT_FOUND_PAYLOAD,
     Probe,
     _each,
-    check_probe,
     expect_empty,
     expect_new_endpoint_of_b,
     expect_no_endpoint_health,
     expect_no_error,
     expect_payload_not_found,
+    probe_test,
 )
-from tests.api.isolation.world import World
-from tests.graphql_client import GraphQLClient
 
 pytestmark = pytest.mark.module_world
 
@@ -116,10 +114,4 @@ PROBES: list[Probe] = [
 ]
 
 
-@pytest.mark.parametrize("probe", PROBES, ids=lambda p: p.id)
-async def test_tenant_b_cannot_reach_tenant_a(
-    gql: GraphQLClient, world: World, probe: Probe
-) -> None:
-    # given tenant A's world, and tenant B with its own member, reward and tier
-    # when B calls the field with A's ids, then nothing of A is reached or changed
-    await check_probe(gql, world, probe)
+test_tenant_b_cannot_reach_tenant_a = probe_test(PROBES)
