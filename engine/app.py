@@ -77,7 +77,7 @@ def create_app(settings: Settings, *, init_orm: bool = True) -> Starlette:
                 callback_broker.target = broker
                 graphql.counters.connect(settings.redis_url)
                 stack.push_async_callback(graphql.counters.close)
-                watch = asyncio.create_task(watch_revocations(broker, graphql.sockets))
+                watch = asyncio.create_task(watch_revocations(settings.redis_url, graphql.sockets))
                 stack.push_async_callback(_cancelled, watch)
             yield
 

@@ -7,23 +7,26 @@ A socket authenticates once, in connection_init, and may stay open for hours. So
   publishes the key on core.broker's revoked_credentials_channel, and each process closes
   its own sockets of that key (4403);
 - every credential is checked again on each subscribe (engine.graphql), and every open
-  socket's whenever the revocation channel was (re)subscribed, or has been quiet for
-  RECHECK_SECONDS: a revocation published while this process was away from Redis, or an
-  admin removed meanwhile, still closes the socket.
+  socket's each time the revocation channel is (re)subscribed and every RECHECK_SECONDS:
+  a revocation published while this process was away from Redis, or an admin removed
+  meanwhile, still closes the socket.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from typing import Any, Protocol
 from uuid import UUID
 
+import redis.asyncio as redis
+
 from core import clock
-from core.broker import Broker, Interrupted, Overflowed, Unavailable, revoked_credentials_channel
+from core.broker import SUBSCRIBE_TIMEOUT, revoked_credentials_channel
 from core.errors import AuthError, TokenExpired
 
 log = logging.getLogger(__name__)
@@ -98,42 +101,51 @@ async def close_unless_valid(socket: Socket) -> bool:
     return True
 
 
-async def watch_revocations(broker: Broker, sockets: OpenSockets) -> None:
-    """Runs for the life of the process (the app's lifespan cancels it)."""
-    channel = revoked_credentials_channel()
+async def watch_revocations(redis_url: str, sockets: OpenSockets) -> None:
+    """Runs for the life of the process (the app's lifespan cancels it), on a Redis
+    connection of its own: the broker's subscriptions come and go with live clients and
+    tell them to resume after a blink, which this has no use for."""
     while True:
+        client = redis.from_url(redis_url)
+        pubsub = client.pubsub()
         try:
-            async with broker.subscribe(channel) as subscription:
-                # Whatever was revoked while this process did not listen.
-                await sockets.recheck_all()
-                await _follow(subscription.next, sockets)
-        except (Unavailable, Interrupted, Overflowed) as exc:
-            log.info("revocations: resubscribing (%s)", type(exc).__name__)
-            await asyncio.sleep(RETRY_SECONDS)
+            await _follow(pubsub, sockets)
+        except (redis.RedisError, OSError) as exc:
+            log.info("revocations: reconnecting to Redis (%s)", type(exc).__name__)
         except Exception:
             # This loop must outlive anything one message or one recheck can do to it.
-            log.exception("revocations: watch failed; resubscribing")
-            await asyncio.sleep(RETRY_SECONDS)
+            log.exception("revocations: watch failed; starting again")
+        finally:
+            await pubsub.aclose()
+            await client.aclose()
+        await asyncio.sleep(RETRY_SECONDS)
 
 
-async def _follow(
-    next_message: Callable[[], Awaitable[dict[str, Any]]], sockets: OpenSockets
-) -> None:
-    quiet_since = time.monotonic()
+async def _follow(pubsub: Any, sockets: OpenSockets) -> None:
+    await pubsub.subscribe(revoked_credentials_channel())
+    async with asyncio.timeout(SUBSCRIBE_TIMEOUT):
+        while (await pubsub.get_message(timeout=1.0) or {}).get("type") != "subscribe":
+            pass
+    # Subscribed: whatever was revoked before, while this process did not listen, is in
+    # the database.
+    await sockets.recheck_all()
+    checked = time.monotonic()
     while True:
-        try:
-            async with asyncio.timeout(RECHECK_SECONDS):
-                message = await next_message()
-        except TimeoutError:
+        message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
+        if message is not None and message.get("type") == "message":
+            _revoked(message["data"], sockets)
+        if time.monotonic() - checked > RECHECK_SECONDS:
             await sockets.recheck_all()
-            quiet_since = time.monotonic()
-            continue
-        key_id = message.get("apiKeyId")
-        with contextlib.suppress(TypeError, ValueError):
-            sockets.revoked(UUID(str(key_id)))
-        if time.monotonic() - quiet_since > RECHECK_SECONDS:
-            await sockets.recheck_all()
-            quiet_since = time.monotonic()
+            checked = time.monotonic()
+
+
+def _revoked(data: bytes, sockets: OpenSockets) -> None:
+    try:
+        key_id = UUID(str(json.loads(data)["apiKeyId"]))
+    except (ValueError, TypeError, KeyError):
+        log.warning("revocations: ignored a malformed message")
+        return
+    sockets.revoked(key_id)
 
 
 _tasks: set[asyncio.Task[None]] = set()
