@@ -5,14 +5,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import signal
 import socket
-from collections.abc import AsyncIterator
+import subprocess
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
+import httpx
 import uvicorn
 from starlette.types import ASGIApp
 
 START_TIMEOUT = 10.0  # seconds; a server that never starts fails the test
+PROCESS_START_TIMEOUT = 60.0  # an engine process migrates first, on a loaded machine
 
 
 def free_port() -> int:
@@ -41,3 +45,33 @@ async def uvicorn_serving(app: ASGIApp, **config: Any) -> AsyncIterator[str]:
         server.should_exit = True
         async with asyncio.timeout(15):
             await task
+
+
+async def until_healthy(
+    url: str, process: subprocess.Popen[Any], output: Callable[[], str]
+) -> None:
+    """Wait for an engine child process to answer `GET /health` (its migrations ran, its
+    lifespan started); fail with its output if it exits or never answers."""
+    async with httpx.AsyncClient(timeout=5, trust_env=False) as http:
+        try:
+            async with asyncio.timeout(PROCESS_START_TIMEOUT):
+                while True:
+                    if process.poll() is not None:
+                        raise AssertionError(f"{url} exited early:\n{output()}")
+                    with contextlib.suppress(httpx.TransportError):
+                        if (await http.get(f"{url}/health")).status_code == 200:
+                            return
+                    await asyncio.sleep(0.1)
+        except TimeoutError:
+            raise AssertionError(f"{url} did not answer in time:\n{output()}") from None
+
+
+def stop_process(process: subprocess.Popen[Any], *, kill: bool = False, grace: float = 30) -> None:
+    """SIGTERM (SIGKILL with `kill`), then SIGKILL if it is still there after `grace` s."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
+    try:
+        process.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()

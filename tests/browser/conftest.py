@@ -25,7 +25,6 @@ import contextlib
 import html
 import os
 import re
-import signal
 import subprocess
 import threading
 from collections.abc import AsyncIterator, Iterator
@@ -49,7 +48,7 @@ from models.origins import set_tenant_origins
 from models.tenancy import create_api_key
 from tests.factories import make_member, make_tenant
 from tests.live.processes import GAMIFY, claimed_redis_database
-from tests.serving import free_port, uvicorn_serving
+from tests.serving import free_port, stop_process, until_healthy, uvicorn_serving
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -60,7 +59,6 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-START_TIMEOUT = 60.0
 WAIT_MS = 10_000  # any single thing a test waits for in the page, on a loaded CI machine
 expect.set_options(timeout=WAIT_MS)
 
@@ -113,28 +111,14 @@ class EngineProcess:
     async def start(self) -> None:
         self._spawn()
         assert self.process is not None
-        async with httpx.AsyncClient(timeout=5, trust_env=False) as http:
-            async with asyncio.timeout(START_TIMEOUT):
-                while True:
-                    if self.process.poll() is not None:
-                        raise AssertionError(f"gamify serve exited early:\n{self.output}")
-                    with contextlib.suppress(httpx.TransportError):
-                        if (await http.get(f"{self.url}/health")).status_code == 200:
-                            return
-                    await asyncio.sleep(0.1)
+        await until_healthy(self.url, self.process, lambda: self.output)
 
     async def stop(self, kill: bool = False) -> None:
         process = self.process
         if process is None:
             return
         self.process = None
-        if process.poll() is None:
-            process.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
-        try:
-            await asyncio.to_thread(process.wait, 30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            await asyncio.to_thread(process.wait)
+        await asyncio.to_thread(stop_process, process, kill=kill)
         if process.stdout is not None:
             process.stdout.close()
 

@@ -21,7 +21,7 @@ from pathlib import Path
 import httpx
 import psutil
 
-from tests.serving import free_port
+from tests.serving import free_port, stop_process
 
 GAMIFY = Path(sys.executable).with_name("gamify")
 START_TIMEOUT = 60.0
@@ -92,13 +92,7 @@ def _gamify_serve(data_dir: Path) -> Iterator[Engine]:
         _wait_until_answering(engine)
         yield engine
     finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process)
         reader.join(timeout=5)
         stdout.close()
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import signal
 import subprocess
 import sys
 import threading
@@ -15,10 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 
-import httpx
 import redis
 
-from tests.serving import free_port
+from tests.serving import free_port, stop_process, until_healthy
 
 GAMIFY = Path(sys.executable).with_name("gamify")
 START_TIMEOUT = 60.0
@@ -93,16 +91,7 @@ def _start(name: str, args: list[str], env: dict[str, str], url: str = "") -> Ch
 
 
 async def _until_answering(child: Child) -> None:
-    async with httpx.AsyncClient(timeout=5, trust_env=False) as http:
-        async with asyncio.timeout(START_TIMEOUT):
-            while True:
-                if child.process.poll() is not None:
-                    raise AssertionError(f"{child.name} exited early:\n{child.output}")
-                with contextlib.suppress(httpx.TransportError):
-                    response = await http.get(f"{child.url}/health")
-                    if response.status_code == 200:
-                        return
-                await asyncio.sleep(0.1)
+    await until_healthy(child.url, child.process, lambda: child.output)
 
 
 async def _until_said(child: Child, text: str) -> None:
@@ -114,13 +103,7 @@ async def _until_said(child: Child, text: str) -> None:
 
 
 def _stop(child: Child) -> None:
-    if child.process.poll() is None:
-        child.process.send_signal(signal.SIGTERM)
-    try:
-        child.process.wait(timeout=STOP_TIMEOUT)
-    except subprocess.TimeoutExpired:
-        child.process.kill()
-        child.process.wait()
+    stop_process(child.process, grace=STOP_TIMEOUT)
     if child.reader is not None:
         child.reader.join(timeout=5)
     if child.process.stdout is not None:
