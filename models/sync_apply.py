@@ -117,8 +117,12 @@ class BatchApplier:
             )
         return found
 
-    async def parse(self, parse: Any) -> list[tuple[int, Any, PointDefinition, UUID]]:
-        """(index, item, definition, member id) of each well-formed item; the rest rejected."""
+    async def parse(
+        self, parse: Any, check: Any = None
+    ) -> list[tuple[int, Any, PointDefinition, UUID]]:
+        """(index, item, definition, member id) of each well-formed item; the rest rejected.
+        `check(item, definition)`: a reason to reject it, or None, before its contact is
+        made a member."""
         parsed = []
         for index, raw in enumerate(self.batch.items):
             try:
@@ -128,12 +132,16 @@ class BatchApplier:
             except Exception as exc:  # e.g. a timeStamp that overflows in UTC
                 self.outcome.reject(index, f"could not be read ({type(exc).__name__})")
         definitions = await self._definitions({item.definition_id for _, item in parsed})
-        known = []
+        known: list[tuple[int, Any, PointDefinition]] = []
         for index, item in parsed:
             definition = definitions[item.definition_id]
             if isinstance(definition, str):
-                self.outcome.reject(index, definition)
+                reason: str | None = definition
             else:
-                known.append((index, item, definition))
+                reason = check(item, definition) if check is not None else None
+                if reason is None:
+                    known.append((index, item, definition))
+            if reason is not None:
+                self.outcome.reject(index, reason)
         members = await ensure_members(self.tenant_id, {item.contact_id for _, item, _ in known})
         return [(i, item, d, members[item.contact_id]) for i, item, d in known]

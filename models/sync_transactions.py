@@ -30,6 +30,7 @@ from core.errors import InvalidInput
 from models.awards import MAX_BALANCE, AwardRequest, validate_award
 from models.idempotency import request_fingerprint
 from models.pointmaster import ForwardedAdjustment
+from models.points import LedgerSource
 from models.sync_apply import CHUNK_ITEMS, BatchApplier, Outcome
 from models.sync_book import AccountBook
 from models.sync_bulk import (
@@ -42,6 +43,7 @@ from models.sync_bulk import (
 from models.sync_items import TransactionItem, dedupe_key, transaction_item
 
 TOO_LOW = "The balance is too low for this deduction"
+_ANY_MEMBER = UUID(int=0)
 
 
 @dataclass
@@ -65,29 +67,45 @@ class _Tx:
         return (self.scope, self.key)
 
     def invalid(self, tenant_id: UUID, now: datetime) -> str | None:
-        """Why award_points would refuse the item (amount, source, validity), or None."""
-        item = self.item
-        request = AwardRequest(
-            tenant_id=tenant_id,
-            member_id=self.member_id,
-            definition_id=self.definition_id,
-            amount=item.amount,
-            source=item.source,
-            description=item.description,
-            valid_from=item.valid_from,
-            valid_to=item.valid_to,
-        )
-        try:
-            validate_award(request, now)
-        except InvalidInput as exc:
-            return exc.message
-        return None
+        return refusal(tenant_id, self.item, self.definition_id, now)
+
+
+def refusal(
+    tenant_id: UUID, item: TransactionItem, definition_id: UUID, now: datetime
+) -> str | None:
+    """Why award_points would refuse the item (amount, source, validity), or None. A validTo
+    already past is no reason: the master's data is trusted ("all the data received will be
+    trusted and used"), and such an item is recorded earned and expired at once (_post)."""
+    valid_to = item.valid_to if item.valid_to is None or item.valid_to > now else None
+    request = AwardRequest(
+        tenant_id=tenant_id,
+        member_id=_ANY_MEMBER,  # validation does not look at who
+        definition_id=definition_id,
+        amount=item.amount,
+        source=item.source,
+        description=item.description,
+        valid_from=item.valid_from,
+        valid_to=valid_to,
+    )
+    if item.amount < 0 and item.valid_to is not None:
+        return "A deduction has no validity window"
+    try:
+        validate_award(request, now)
+    except InvalidInput as exc:
+        return exc.message
+    return None
 
 
 class TransactionsApplier(BatchApplier):
     async def run(self) -> Outcome:
         txs = []
-        for index, item, definition, member_id in await self.parse(transaction_item):
+        now = clock.now()
+
+        def check(item: TransactionItem, definition: Any) -> str | None:
+            return refusal(self.tenant_id, item, definition.id, now)
+
+        # Refused items are refused before their contacts become members: none half-created.
+        for index, item, definition, member_id in await self.parse(transaction_item, check):
             fingerprint = request_fingerprint(
                 definition.id,
                 item.amount,
@@ -98,7 +116,6 @@ class TransactionsApplier(BatchApplier):
             )
             txs.append(_Tx(index, item, definition.id, member_id, dedupe_key(item), fingerprint))
         txs = await self._without_echoes(txs)
-        now = clock.now()
         valid = [t for t in txs if t.invalid(self.tenant_id, now) is None]
         accounts = await ensure_accounts(
             self.tenant_id, {(t.member_id, t.definition_id) for t in valid}
@@ -239,6 +256,11 @@ def _post(book: AccountBook, t: _Tx, actor: str) -> str | None:
         return None
     if not book.post(account_id, item.amount, item.source, entry_id=t.posting_id, **details):
         return TOO_LOW
+    if item.valid_to is not None and item.valid_to <= book.now:
+        # Earned and expired before it reached us: both in the ledger, nothing to settle.
+        expired = f"Expired: {item.description}".strip()
+        book.post(account_id, -item.amount, LedgerSource.EXPIRY, description=expired, actor=actor)
+        return None
     if item.valid_to is not None:
         book.add_grant(account_id, t.posting_id, item.amount, item.source, pending=False, **details)
     return None

@@ -6,7 +6,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from core import clock
-from models.grants import settle_due_grants
+from models.grants import settle_due
+from models.members import Member
 from models.points import GrantStatus, LedgerEntry, PointGrant
 from models.sync_apply import CHUNK_ITEMS
 from tests.pointmaster.conftest import Follower
@@ -87,26 +88,31 @@ async def test_a_batch_mixing_applied_and_rejected_items(transactions_follower: 
         purchase("a", -40, 5),
         purchase("b", 5, 6),
         purchase("a", 0, 7),
+        purchase("never", 0, 8),
     ]
 
     # when it is applied
     batch = await post_and_apply(transactions_follower, "transactions", body)
 
     # then the good items are applied and each bad one has its message, in item order
-    assert (batch.status, batch.applied_count) == ("CompletedWithErrors", 3)
+    assert (batch.status, batch.applied_count) == ("CompletedWithErrors", 4)
     assert [m["message"] for m in batch.messages] == [
         "Item 1: amount must be an integer",
         "Item 2: definitionId 99 is not a point definition",
-        "Item 3: validTo is in the past",
         "Item 4: The balance is too low for this deduction",
         "Item 7: Amount must be non-zero and at most 10^9",
+        "Item 8: Amount must be non-zero and at most 10^9",
     ]
     tenant_id = transactions_follower.tenant_id
     a, b = await account_of(tenant_id, "a"), await account_of(tenant_id, "b")
     assert a is not None and b is not None
     assert [e.amount for e in await assert_chained(a)] == [100, -40]
     assert (await assert_chained(b))[0].amount == 5
-    assert await account_of(tenant_id, "past") is None
+    # and the item that expired before it arrived is recorded earned and expired
+    past = await account_of(tenant_id, "past")
+    assert past is not None and [e.amount for e in await assert_chained(past)] == [100, -100]
+    # and a contact whose only item was refused was not made a member
+    assert await Member.filter(tenant_id=tenant_id, external_user_id="never").count() == 0
 
     # and the refused deduction was not marked as applied: re-sent once the points are
     # there, it is applied
@@ -150,7 +156,7 @@ async def test_expiring_points_are_spent_first_within_and_across_batches(
     # and as time passes: the pending points activate, the spent lot expires with nothing
     # left, and the other lot expires with what was not spent
     for days in (2, 6, 11):
-        await settle_due_grants(now + timedelta(days=days))
+        await settle_due(now + timedelta(days=days))
     await account.refresh_from_db()
     assert (account.balance, account.pending) == (100 + 20 - 70, 0)
     await assert_chained(account)

@@ -8,12 +8,13 @@ from typing import Any
 from uuid import UUID
 
 from core import clock
-from models.grants import settle_due_grants
+from models.grants import settle_due
 from models.members import Member
 from models.pointmaster import SyncBatch
 from models.points import GrantStatus, LedgerEntry, LedgerSource, PointAccount, PointGrant
 from models.sync import apply_batch
 from tests.pointmaster.conftest import Follower, fixture
+from tests.pointmaster.ingest import account_of, assert_chained
 
 FIXTURE_NOW = datetime(2023, 6, 1, 9, 0, tzinfo=UTC)  # just after the fixture's timeStamp
 
@@ -57,14 +58,14 @@ async def test_fixture_accepted_as_is_pending_then_active_then_expired(
     # when validFrom passes, the cron activates them
     valid_from = datetime.fromisoformat(item["validFrom"].replace("Z", "+00:00"))
     valid_to = datetime.fromisoformat(item["validTo"].replace("Z", "+00:00"))
-    assert await settle_due_grants(valid_from + timedelta(seconds=1)) == 1
+    assert (await settle_due(valid_from + timedelta(seconds=1))).grants == 1
     await account.refresh_from_db()
     assert (account.balance, account.pending) == (12, 0)
     entry = await LedgerEntry.get(account_id=account.id)
     assert entry.source == LedgerSource.PURCHASE and entry.description == "Gilded gauntlets"
 
     # and when validTo passes, they expire
-    assert await settle_due_grants(valid_to + timedelta(seconds=1)) == 1
+    assert (await settle_due(valid_to + timedelta(seconds=1))).grants == 1
     await account.refresh_from_db()
     assert account.balance == 0
     assert (await PointGrant.get(account_id=account.id)).status == GrantStatus.EXPIRED
@@ -75,16 +76,29 @@ async def test_fixture_accepted_as_is_pending_then_active_then_expired(
     assert status.json()["status"] == "Completed"
 
 
-async def test_an_item_already_expired_is_reported(transactions_follower: Follower) -> None:
-    # given the fixture posted now (2023's validTo is long past)
+async def test_an_item_already_expired_is_recorded_earned_and_expired(
+    transactions_follower: Follower,
+) -> None:
+    # given the spec's own example posted now (its validTo, in 2024, is long past): the
+    # master's data is trusted, and what it says happened is recorded
     body = fixture("voyado_transactions_request.json")
     batch_id = (await transactions_follower.post("transactions", body)).json()["id"]
 
-    # when applied, then nothing is posted and the message says why
+    # when applied
     batch = await apply_batch(UUID(batch_id))
-    assert batch is not None and batch.status == "CompletedWithErrors"
-    assert batch.messages[0]["message"] == "Item 0: validTo is in the past"
-    assert await LedgerEntry.filter(tenant_id=transactions_follower.tenant_id).count() == 0
+
+    # then the 12 points are in the ledger as earned and as expired, the balance is 0
+    assert batch is not None and (batch.status, batch.messages) == ("Completed", [])
+    account = await account_of(transactions_follower.tenant_id, body[0]["contactId"])
+    assert account is not None and account.balance == 0
+    entries = await assert_chained(account)
+    assert [(e.amount, e.source) for e in entries] == [
+        (12, LedgerSource.PURCHASE),
+        (-12, LedgerSource.EXPIRY),
+    ]
+    assert entries[0].description == "Gilded gauntlets"
+    assert entries[1].description == "Expired: Gilded gauntlets"
+    assert await PointGrant.filter(account_id=account.id).count() == 0
 
 
 async def test_a_batch_posted_twice_concurrently_is_applied_once(
