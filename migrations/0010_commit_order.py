@@ -16,19 +16,10 @@ redemption event's place in its tenant's commit order.
 from tortoise import fields, migrations
 from tortoise.indexes import Index
 from tortoise.migrations import operations as ops
+from migrations._operations import AddColumnWithDefault
 
 
-class _AddColumnWithDefault(ops.AddField):
-    """Tortoise adds a NOT NULL column without a DEFAULT clause, which fails on a table
-    that has rows (both backends): add it with its default in the database too."""
-
-    def __init__(self, *, model_name, name, field, sql):
-        super().__init__(model_name=model_name, name=name, field=field)
-        self._sql = sql
-
-    async def database_forward(self, app_label, old_state, new_state, state_editor=None):
-        if state_editor is not None:
-            await state_editor._run_sql(self._sql[state_editor.DIALECT])
+_AddColumnWithDefault = AddColumnWithDefault  # migrations._operations
 
 
 _NUMBER_ENTRIES = {
