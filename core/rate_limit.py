@@ -93,7 +93,8 @@ class Counters:
         self._hit: Any = None
 
     def connect(self, url: str) -> None:
-        self.redis = redis.from_url(url)
+        # Bounded waits: a request must not hang on a Redis that stopped answering.
+        self.redis = redis.from_url(url, socket_connect_timeout=1.0, socket_timeout=1.0)
         self._hit = self.redis.register_script(_HIT)
 
     async def close(self) -> None:

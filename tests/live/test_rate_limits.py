@@ -8,6 +8,7 @@ import dataclasses
 import json
 import threading
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 from uuid import uuid4
 
@@ -19,6 +20,7 @@ from argon2 import PasswordHasher
 from core import security
 from core.rate_limit import PREFIX
 from core.settings import Settings
+from engine.embedded import EmbeddedRedis
 from models.tenancy import create_api_key
 from tests.factories import PASSWORD, make_tenant
 from tests.graphql_client import GraphQLClient
@@ -241,3 +243,24 @@ async def test_a_credential_has_its_own_limit_on_every_process(
     assert [first.status_code, second.status_code, third.status_code] == [200, 200, 429]
     assert json.loads(third.text)["errors"][0]["extensions"]["code"] == "RATE_LIMITED"
     assert others.status_code == 200 and others.headers["ratelimit-remaining"] == "1"
+
+
+async def test_requests_are_served_while_redis_is_down(
+    db: str, live_settings: Settings, tmp_path: Path
+) -> None:
+    # given an engine with a tight limit, on a Redis of its own
+    own = EmbeddedRedis(tmp_path)
+    url = await asyncio.to_thread(own.start)
+    settings = dataclasses.replace(live_settings, redis_url=url, rate_limit_per_address=100)
+    try:
+        async with serving(settings) as server:
+            counted = await server.http.post("/graphql", json={"query": TIERS})
+            # when Redis stops
+            await asyncio.to_thread(own.stop)
+            uncounted = await server.http.post("/graphql", json={"query": TIERS})
+    finally:
+        await asyncio.to_thread(own.stop)
+
+    # then requests are still answered, only without counting
+    assert counted.headers["ratelimit-remaining"] == "99"
+    assert uncounted.status_code == 200 and "ratelimit-limit" not in uncounted.headers
