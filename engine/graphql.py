@@ -21,13 +21,13 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
     SubscribeMessage,
 )
 
-from core.errors import AuthError, Unauthenticated
+from core.errors import AuthError, TokenExpired, Unauthenticated
 from core.metrics import LIVE_SUBSCRIPTIONS
 from core.queue import JobQueue, NoQueue
 from core.rate_limit import Counters
 from core.settings import Settings
 from engine.cors import OriginPolicy
-from engine.credential_watch import OpenSockets, close_unless_valid
+from engine.credential_watch import REVOKED, OpenSockets, close_unless_valid
 from engine.live_groups import LiveGroups, shares_executions
 from resolvers.auth import Context, authenticate
 from resolvers.live_sharing import SHARING
@@ -73,7 +73,16 @@ class SharingTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
     async def recheck(self) -> None:
         params = self.context.connection_params or {}
         credential = params.get("Authorization") or params.get("authorization")
-        again = await authenticate(credential, self.view.settings)
+        try:
+            again = await authenticate(credential, self.view.settings)
+        except TokenExpired:
+            raise
+        except AuthError:
+            principal = self.context.principal
+            if principal is not None and principal.kind == "api_key":
+                # It authenticated at connection_init: it was revoked since.
+                raise Unauthenticated(REVOKED[1]) from None
+            raise
         if again != self.context.principal:
             raise Unauthenticated("Authorization required")
 

@@ -76,7 +76,7 @@ async def test_a_revoked_api_key_cannot_subscribe_on_a_socket_it_opened_before(
         await client.subscribe("1", REDEMPTION_UPDATES)
         closed = await _closed(client)
     # then the subscription never starts: the socket is closed as forbidden
-    assert closed.code == 4403
+    assert (closed.code, closed.reason) == (4403, "API key revoked")
     assert not client.operations["1"].results
 
 
@@ -138,6 +138,13 @@ async def test_a_socket_is_closed_when_its_token_expires(
     assert (closed.code, closed.reason) == (4401, "Token expired")
 
 
+async def _redeem(server: Server, shop: Shop) -> str:
+    variables = {"rewardId": str(shop.reward_id)}
+    redeemed = await graphql_value(server.http, REDEEM, variables, shop.member_token)
+    redemption_id: str = redeemed["redemption"]["id"]
+    return redemption_id
+
+
 async def _revoke_and_watch(a: Server, b: Server, shop: Shop) -> None:
     # given the shop's key watching on both processes, and another key of the shop on B
     _, other_key = await create_api_key(shop.tenant_id, "other")
@@ -148,15 +155,16 @@ async def _revoke_and_watch(a: Server, b: Server, shop: Shop) -> None:
     ):
         for client in (on_a, on_b, other):
             await client.subscribe("1", REDEMPTION_UPDATES)
+        # and all three hearing a first redemption (their subscriptions are running)
+        await _redeem(a, shop)
+        for client in (on_a, on_b, other):
+            await client.collect("1", 2)
         # when the admin revokes the key through A
         key_id = str(await _key_id(shop.api_key))
         await graphql_value(a.http, REVOKE_KEY, {"id": key_id}, shop.admin_token)
         closed_a, closed_b = await _closed(on_a), await _closed(on_b)
         # and then a member redeems
-        redeemed = await graphql_value(
-            a.http, REDEEM, {"rewardId": str(shop.reward_id)}, shop.member_token
-        )
-        redemption = redeemed["redemption"]["id"]
+        redemption = await _redeem(a, shop)
         seen = await other.collect("1", 2)
 
     # then the revoked key's sockets were closed on both processes
