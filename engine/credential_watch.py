@@ -83,10 +83,6 @@ class OpenSockets:
                 except Exception as exc:  # the database blinked: the next recheck decides
                     log.warning("credential recheck failed (%s)", type(exc).__name__)
 
-    @property
-    def count(self) -> int:
-        return sum(len(sockets) for sockets in self._by_subject.values())
-
 
 async def close_unless_valid(socket: Socket) -> bool:
     """Whether the socket's credential still holds; if not, the socket is being closed."""

@@ -125,10 +125,10 @@ async def test_an_expired_token_cannot_subscribe_on_a_socket_it_opened_before(
 async def test_a_socket_is_closed_when_its_token_expires(
     server: LiveServer, live_settings: Settings
 ) -> None:
-    # given a member token valid for two more seconds, watching its redemptions
+    # given a member token valid for four more seconds, watching its balance
     shop = await open_shop(server)
     token = issue_token(
-        live_settings.secret_key, "member", str(shop.member_id), str(shop.tenant_id), 2
+        live_settings.secret_key, "member", str(shop.member_id), str(shop.tenant_id), 4
     )
     async with SubscriptionClient.connected(server.ws_url, f"Bearer {token}") as client:
         await client.subscribe("1", "subscription { myBalanceChanged { balance } }")
