@@ -12,6 +12,7 @@ from typing import Any
 from uuid import UUID
 
 import httpx
+import pytest
 from tortoise.transactions import in_transaction
 
 from core import clock
@@ -229,15 +230,24 @@ async def test_410_kills_the_delivery_and_disables_the_endpoint(
     assert stored.enabled is False and "410" in (stored.disabled_reason or "")
 
 
-async def test_429_honours_retry_after(
-    db: str, receiver: Receiver, hook_settings: Settings, http: httpx.AsyncClient
+@pytest.mark.parametrize(("status", "seconds"), [(429, 120), (503, 90)])
+async def test_429_and_503_honour_retry_after(
+    db: str,
+    receiver: Receiver,
+    hook_settings: Settings,
+    http: httpx.AsyncClient,
+    status: int,
+    seconds: int,
 ) -> None:
-    receiver.answer(Answer(429, headers={"Retry-After": "120"}))
+    # given a receiver that says when to come back (rate limited, in maintenance)
+    receiver.answer(Answer(status, headers={"Retry-After": str(seconds)}))
     with clock.frozen_at(START):
         _, delivery_id = await setup_delivery(receiver)
         await deliver(delivery_id, hook_settings, http)
+    # then the next attempt is when it asked, not the 5 s of the schedule
     delivery = await WebhookDelivery.get(id=delivery_id)
-    assert delivery.next_attempt_at == START + timedelta(seconds=120)
+    assert delivery.status == DeliveryStatus.PENDING
+    assert delivery.next_attempt_at == START + timedelta(seconds=seconds)
 
 
 async def test_endpoint_failing_too_long_is_disabled(

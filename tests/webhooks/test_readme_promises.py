@@ -1,5 +1,5 @@
 """What the README's Webhooks section promises and no other test held it to: status-change
-webhooks, 503's Retry-After, the 2 KB answer kept, the private-address check at delivery
+webhooks, the 2 KB answer kept, the private-address check at delivery
 time, and pending deliveries of a disabled endpoint becoming dead when their turn comes."""
 
 from __future__ import annotations
@@ -63,21 +63,6 @@ async def test_a_status_change_is_posted_to_endpoints_that_subscribe_to_it(
         "warehouse closed",
     )
     assert body["external_user_id"] == member.external_user_id
-
-
-async def test_503_honours_retry_after(
-    db: str, receiver: Receiver, hook_settings: Settings, http: httpx.AsyncClient
-) -> None:
-    # given a receiver in maintenance that says when to come back
-    receiver.answer(Answer(503, headers={"Retry-After": "90"}))
-    with clock.frozen_at(START):
-        _, delivery_id = await setup_delivery(receiver)
-        # when the worker delivers
-        await deliver(delivery_id, hook_settings, http)
-    # then the next attempt is when the receiver asked, not the 5 s of the schedule
-    delivery = await WebhookDelivery.get(id=delivery_id)
-    assert delivery.status == DeliveryStatus.PENDING
-    assert delivery.next_attempt_at == START + timedelta(seconds=90)
 
 
 async def test_the_first_2_kb_of_an_answer_are_kept(
