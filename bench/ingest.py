@@ -340,7 +340,7 @@ async def measured(
     http: Any, engine: Engine, tenant: Tenant, what: str, body: list[dict[str, Any]],
     args: argparse.Namespace, results: Results,
 ) -> Run:  # fmt: skip
-    from models.pointmaster import SyncBatch
+    from models.pointmaster.tables import SyncBatch
 
     cpu0, machine0 = engine.cpu(), machine_cpu()
     batch_id, accept_ms, applied_ms, status = await post_and_wait(
@@ -371,9 +371,9 @@ async def measured(
 
 
 async def setup_tenants() -> tuple[Tenant, Tenant]:
-    from models.point_modes import set_point_mode
-    from models.tenancy import create_api_key, create_tenant
-    from models.tenants import PointMode
+    from models.pointmaster.modes import set_point_mode
+    from models.tenancy.access import create_api_key, create_tenant
+    from models.tenancy.tables import PointMode
 
     made = []
     for mode in (PointMode.FOLLOWER_TRANSACTIONS, PointMode.FOLLOWER_BALANCE):

@@ -242,9 +242,9 @@ async def seed(args: argparse.Namespace, server_url: str, dbname: str) -> Seeded
     from tortoise.migrations.api import migrate
 
     from core.settings import tortoise_config
-    from models.catalog import RewardFields, create_reward
-    from models.rewards import RewardType
-    from models.tenancy import create_api_key, create_tenant
+    from models.catalog.rewards import RewardFields, create_reward
+    from models.catalog.tables import RewardType
+    from models.tenancy.access import create_api_key, create_tenant
 
     url = with_database(server_url, dbname)
     config = tortoise_config(url, 5)
@@ -858,7 +858,7 @@ PROFILE_BREAKDOWN: list[tuple[str | None, str, str]] = [
     ("  GraphQL validation run (ValidationCache miss)", "validate_document", "strawberry/schema/schema.py"),
     ("  resolver redeem_reward", "redeem_reward", "resolvers/redemptions.py"),
     ("    target_member (1 member SELECT)", "target_member", "resolvers/auth.py"),
-    ("    models.redeem.redeem_with_effects", "redeem_with_effects", "models/redeem.py"),
+    ("    models.redemptions.redeem.redeem_with_effects", "redeem_with_effects", "models/redeem.py"),
     ("      _check_catalog_gate", "_check_catalog_gate", "models/redeem.py"),
     ("      _redeem_in (statements inside the transaction)", "_redeem_in", "models/redeem.py"),
     ("        lock_account (SELECT ... FOR UPDATE)", "lock_account", "models/ledger.py"),

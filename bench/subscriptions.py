@@ -123,13 +123,13 @@ async def seed(url: str, redemptions: int) -> Seeded:
     from tortoise.migrations.api import migrate
 
     from core.settings import tortoise_config
-    from models.awards import AwardRequest, award_points
-    from models.catalog import RewardFields, create_reward
-    from models.membership import upsert_member
-    from models.points import LedgerSource
-    from models.redeem import RedeemRequest, redeem_with_effects
-    from models.rewards import RewardType
-    from models.tenancy import create_api_key, create_tenant
+    from models.catalog.rewards import RewardFields, create_reward
+    from models.catalog.tables import RewardType
+    from models.members.upserts import upsert_member
+    from models.points.awards import AwardRequest, award_points
+    from models.points.tables import LedgerSource
+    from models.redemptions.redeem import RedeemRequest, redeem_with_effects
+    from models.tenancy.access import create_api_key, create_tenant
 
     config = tortoise_config(url, 5)
     await migrate(config=config)

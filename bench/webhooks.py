@@ -22,7 +22,7 @@ What it does:
      webhook-id and time.time() of every POST) and registers it as the tenant's
      `reward_redeemed` endpoint (GAMIFY payloads);
   3. backlog: with no worker running, commits --deliveries redemptions through
-     models.redeem.redeem_with_effects (each writes one outbox row) and enqueues their jobs
+     models.redemptions.redeem.redeem_with_effects (each writes one outbox row) and enqueues their jobs
      with resolvers.jobs.enqueue_deliveries, as the API does after commit; then starts
      ONE `gamify worker` process and times the receipts: deliveries/s;
   4. steady: for each --rates R, commits R redemptions/s for --seconds with the worker
@@ -382,12 +382,12 @@ class Sent:
 
 
 async def seed(members: int) -> Setup:
-    from models.awards import AwardRequest, award_points
-    from models.catalog import RewardFields, create_reward
-    from models.membership import upsert_member
-    from models.points import LedgerSource
-    from models.rewards import RewardType
-    from models.tenancy import create_tenant
+    from models.catalog.rewards import RewardFields, create_reward
+    from models.catalog.tables import RewardType
+    from models.members.upserts import upsert_member
+    from models.points.awards import AwardRequest, award_points
+    from models.points.tables import LedgerSource
+    from models.tenancy.access import create_tenant
 
     slug = f"bench-{secrets.token_hex(3)}"
     new = await create_tenant("Bench", slug, f"admin@{slug}.test", "bench-password-1")
@@ -417,7 +417,7 @@ async def seed(members: int) -> Setup:
 
 async def redeem_one(setup: Setup, n: int, queue: Any, sent: Sent) -> None:
     """What the API does: commit the redemption (with its outbox row), then enqueue."""
-    from models.redeem import RedeemRequest, redeem_with_effects
+    from models.redemptions.redeem import RedeemRequest, redeem_with_effects
     from resolvers.jobs import enqueue_deliveries
 
     member_id = setup.member_ids[n % len(setup.member_ids)]
@@ -549,8 +549,8 @@ async def run(args: argparse.Namespace, db_url: str, dbname: str, workdir: Path)
     from core.queue import ArqQueue
     from core.settings import tortoise_config
     from core.signing import verify_gamify, verify_standard
-    from models.webhook_endpoints import create_endpoint
-    from models.webhooks import PayloadFormat
+    from models.webhooks.endpoints import create_endpoint
+    from models.webhooks.tables import PayloadFormat
     from workers.settings import redis_settings_from_url
 
     main_task = asyncio.current_task()

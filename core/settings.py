@@ -182,14 +182,14 @@ def load_settings() -> Settings:
 
 
 MODEL_MODULES = [
-    "models.tenants",
-    "models.members",
-    "models.points",
-    "models.rewards",
-    "models.redemptions",
-    "models.idempotency",
-    "models.webhooks",
-    "models.pointmaster",
+    "models.tenancy.tables",
+    "models.members.tables",
+    "models.points.tables",
+    "models.catalog.tables",
+    "models.redemptions.tables",
+    "models.db.idempotency",
+    "models.webhooks.tables",
+    "models.pointmaster.tables",
 ]
 
 

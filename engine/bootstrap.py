@@ -13,14 +13,14 @@ from uuid import UUID
 from tortoise.transactions import in_transaction
 
 from core.errors import Conflict
-from models.awards import AwardRequest, award_points
-from models.catalog import RewardFields, create_reward
-from models.members import Tier
-from models.membership import save_tier, upsert_member
-from models.points import LedgerSource
-from models.rewards import RewardType
-from models.tenancy import create_api_key, create_tenant
-from models.tenants import Tenant
+from models.catalog.rewards import RewardFields, create_reward
+from models.catalog.tables import RewardType
+from models.members.tables import Tier
+from models.members.upserts import save_tier, upsert_member
+from models.points.awards import AwardRequest, award_points
+from models.points.tables import LedgerSource
+from models.tenancy.access import create_api_key, create_tenant
+from models.tenancy.tables import Tenant
 
 DEMO_SLUG = "demo"
 DEMO_ADMIN_EMAIL = "admin@demo.local"

@@ -28,8 +28,8 @@ from engine.cli_errors import explain
 from engine.embedded import EmbeddedRedis
 from engine.logging_setup import configure_logging
 from engine.metrics import serve_worker_metrics, shared_metrics_dir
-from models.tenancy import create_api_key, create_tenant
-from models.tenants import Tenant
+from models.tenancy.access import create_api_key, create_tenant
+from models.tenancy.tables import Tenant
 
 T = TypeVar("T")
 logger = logging.getLogger("gamify")

@@ -12,8 +12,8 @@ from core.errors import InvalidInput, NotFound
 from core.security import hash_password
 from core.settings import load_settings
 from engine import runtime
-from models.tenancy import MIN_PASSWORD_LENGTH, revoke_api_key
-from models.tenants import ApiKey, Tenant, TenantAdmin
+from models.tenancy.access import MIN_PASSWORD_LENGTH, revoke_api_key
+from models.tenancy.tables import ApiKey, Tenant, TenantAdmin
 
 
 def add_commands(

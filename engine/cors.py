@@ -18,7 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from core.errors import Forbidden
 from core.origins import parse_origin, request_origin
-from models.origins import allowed_by_any_tenant, allowed_by_tenant
+from models.tenancy.origins import allowed_by_any_tenant, allowed_by_tenant
 
 # Paths a page on another origin may call; static files and /health need no CORS.
 CORS_PATHS = ("/graphql", "/api/")

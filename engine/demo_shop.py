@@ -19,9 +19,9 @@ from starlette.routing import Route
 
 from core import clock
 from engine.bootstrap import DEMO_MEMBER_ID, DEMO_SLUG
-from models.origins import set_tenant_origins, tenant_origins
-from models.tenancy import create_api_key
-from models.tenants import ApiKey, Tenant
+from models.tenancy.access import create_api_key
+from models.tenancy.origins import set_tenant_origins, tenant_origins
+from models.tenancy.tables import ApiKey, Tenant
 
 PAGE = Path(__file__).resolve().parent.parent / "web" / "demo-shop" / "index.html"
 KEY_NAME = "Demo shop"

@@ -22,8 +22,8 @@ from core.errors import AuthError, DomainError
 from core.queue import JobQueue
 from core.settings import Settings
 from engine.rest import api_key_principal, error_response, json_body
-from models.pointmaster import SyncKind
-from models.sync import accept_batch, get_batch, status_json
+from models.pointmaster.tables import SyncKind
+from models.pointmaster.uploads import accept_batch, get_batch, status_json
 from resolvers.pointmaster import enqueue_sync_batch
 
 

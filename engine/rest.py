@@ -17,8 +17,8 @@ from core.errors import AuthError, Conflict, DomainError, Forbidden, InvalidInpu
 from core.queue import JobQueue
 from core.settings import Settings
 from engine.request_body import BadBody, parse_json
-from models.lifecycle import Via, transition
-from models.redemptions import Redemption, RedemptionStatus
+from models.redemptions.lifecycle import Via, transition
+from models.redemptions.tables import Redemption, RedemptionStatus
 from resolvers.auth import Principal, authenticate
 from resolvers.jobs import enqueue_deliveries
 from resolvers.live import publish_balances, publish_redemption

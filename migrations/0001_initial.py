@@ -2,10 +2,10 @@ from tortoise import migrations
 from tortoise.migrations import operations as ops
 import functools
 from json import dumps, loads
-from models.points import GrantStatus, LedgerSource
-from models.redemptions import RedemptionEventKind, RedemptionStatus
-from models.rewards import RewardType
-from models.tenants import PointMode
+from models.points.tables import GrantStatus, LedgerSource
+from models.redemptions.tables import RedemptionEventKind, RedemptionStatus
+from models.catalog.tables import RewardType
+from models.tenancy.tables import PointMode
 from tortoise.fields.base import OnDelete
 from uuid import uuid4
 from tortoise import fields

@@ -1,6 +1,6 @@
 from tortoise import migrations
 from tortoise.migrations import operations as ops
-from models.redemptions import RedemptionEventKind
+from models.redemptions.tables import RedemptionEventKind
 from tortoise import fields
 
 class Migration(migrations.Migration):

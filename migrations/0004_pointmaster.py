@@ -2,8 +2,8 @@ from tortoise import migrations
 from tortoise.migrations import operations as ops
 import functools
 from json import dumps, loads
-from models.pointmaster import SyncKind, SyncStatus
-from models.tenants import PointMode
+from models.pointmaster.tables import SyncKind, SyncStatus
+from models.tenancy.tables import PointMode
 from tortoise.fields.base import OnDelete
 from uuid import uuid4
 from tortoise import fields

@@ -2,8 +2,8 @@ from tortoise import migrations
 from tortoise.migrations import operations as ops
 import functools
 from json import dumps, loads
-from models.tenants import PointMode
-from models.webhooks import PayloadFormat
+from models.tenancy.tables import PointMode
+from models.webhooks.tables import PayloadFormat
 from tortoise.fields.base import OnDelete
 from uuid import uuid4
 from tortoise import fields

@@ -1,6 +1,6 @@
 from tortoise import migrations
 from tortoise.migrations import operations as ops
-from models.pointmaster import SyncStatus
+from models.pointmaster.tables import SyncStatus
 from tortoise import fields
 from migrations._operations import CommentOnlyAlterField
 

@@ -1,6 +1,6 @@
 from tortoise import migrations
 from tortoise.migrations import operations as ops
-from models.points import GrantStatus
+from models.points.tables import GrantStatus
 from tortoise import fields
 from migrations._operations import AddColumnWithDefault, CommentOnlyAlterField
 

@@ -10,13 +10,13 @@ from tortoise.expressions import Q
 from tortoise.queryset import QuerySet
 
 from core.errors import DomainError, InvalidInput
-from models.adjustments import Adjustment, AdjustmentStatus, adjust_points
-from models.grants import account_view
-from models.pagination import paginate
-from models.pointmaster import ForwardedAdjustment
-from models.points import PointDefinition as DefinitionModel
-from models.tenants import TenantAdmin
-from models.webhooks import DeliveryStatus
+from models.db.pagination import paginate
+from models.pointmaster.tables import ForwardedAdjustment
+from models.points.adjustments import Adjustment, AdjustmentStatus, adjust_points
+from models.points.grants import account_view
+from models.points.tables import PointDefinition as DefinitionModel
+from models.tenancy.tables import TenantAdmin
+from models.webhooks.tables import DeliveryStatus
 from resolvers.auth import ANYONE, BACKEND, Principal, parse_id, require, target_member
 from resolvers.errors import query_error
 from resolvers.jobs import enqueue_deliveries

@@ -5,7 +5,7 @@ from __future__ import annotations
 import strawberry
 
 from core.errors import DomainError
-from models.admin_accounts import change_password as change_admin_password
+from models.tenancy.admin_passwords import change_password as change_admin_password
 from resolvers.auth import ADMIN, require
 from schema.admin_accounts import ChangePasswordPayload
 from schema.common import AccountError, user_error

@@ -15,8 +15,8 @@ from core.queue import JobQueue, NoQueue
 from core.rate_limit import Counters, RateLimited
 from core.security import API_KEY_PREFIX, read_token
 from core.settings import Settings
-from models.members import MAX_EXTERNAL_ID, Member
-from models.tenancy import admin_exists, tenant_for_api_key
+from models.members.tables import MAX_EXTERNAL_ID, Member
+from models.tenancy.access import admin_exists, tenant_for_api_key
 
 PrincipalKind = Literal["admin", "api_key", "member"]
 ADMIN: tuple[PrincipalKind, ...] = ("admin",)

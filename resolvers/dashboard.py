@@ -7,12 +7,12 @@ from datetime import datetime, timedelta
 import strawberry
 
 from core import clock
-from models.dashboard import redemption_counts as count_redemptions
-from models.dashboard import webhook_health as endpoint_health
-from models.pagination import paginate
-from models.pointmaster import SyncBatch as SyncBatchModel
-from models.pointmaster import SyncStatus
-from models.redemptions import RedemptionStatus as StatusModel
+from models.db.pagination import paginate
+from models.pointmaster.tables import SyncBatch as SyncBatchModel
+from models.pointmaster.tables import SyncStatus
+from models.redemptions.tables import RedemptionStatus as StatusModel
+from models.reports.dashboard import redemption_counts as count_redemptions
+from models.reports.dashboard import webhook_health as endpoint_health
 from resolvers.auth import ADMIN, require
 from resolvers.errors import query_error
 from schema.common import PageInfo

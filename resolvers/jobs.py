@@ -5,8 +5,8 @@ from __future__ import annotations
 from uuid import UUID
 
 from core.queue import JobQueue
-from models.outbox import attempt_key
-from models.webhooks import WebhookDelivery
+from models.webhooks.outbox import attempt_key
+from models.webhooks.tables import WebhookDelivery
 
 DELIVER_JOB = "deliver_webhook"
 

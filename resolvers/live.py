@@ -1,6 +1,6 @@
 """Subscriptions: replay what a client missed after its cursor, then stream live.
 
-Redemption updates go out in the tenant's commit order (models.live, models.live_order):
+Redemption updates go out in the tenant's commit order (models.live.messages, models.live.ordering):
 a client's cursor is the last `eventId` it was given, and the events after it are those
 numbered after that event, including ones whose ids are smaller but committed later.
 """
@@ -28,7 +28,7 @@ from core.broker import (
     balances_channel,
     redemptions_channel,
 )
-from models.live import (
+from models.live.messages import (
     REPLAY_LIMIT,
     announce_balances,
     announce_redemption,
@@ -36,8 +36,8 @@ from models.live import (
     number_of,
     replay_redemption_events,
 )
-from models.live_order import CommitOrder
-from models.redemptions import RedemptionStatus as StatusModel
+from models.live.ordering import CommitOrder
+from models.redemptions.tables import RedemptionStatus as StatusModel
 from resolvers.auth import BACKEND, Principal, parse_id, require
 from resolvers.live_sharing import LEADING, SHARING, Sharing, shareable_after
 from schema.live import BalanceUpdate, RedemptionUpdate, RedemptionUpdateFilter

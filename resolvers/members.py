@@ -7,10 +7,10 @@ from typing import Any
 import strawberry
 
 from core.errors import DomainError
-from models.member_search import member_search
-from models.members import Member as MemberModel
-from models.membership import upsert_member
-from models.pagination import paginate
+from models.db.pagination import paginate
+from models.members.search import member_search
+from models.members.tables import Member as MemberModel
+from models.members.upserts import upsert_member
 from resolvers.auth import ANYONE, BACKEND, parse_id, require, target_member
 from resolvers.errors import query_error
 from schema.common import MemberError, PageInfo, user_error

@@ -5,7 +5,7 @@ from __future__ import annotations
 import strawberry
 
 from core.errors import DomainError
-from models.origins import set_tenant_origins, tenant_origins
+from models.tenancy.origins import set_tenant_origins, tenant_origins
 from resolvers.auth import ADMIN, require
 from schema.common import AccountError, user_error
 from schema.tenants import AllowedOriginsPayload

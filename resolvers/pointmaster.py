@@ -9,15 +9,15 @@ import strawberry
 
 from core.errors import DomainError, InvalidInput, NotFound
 from core.queue import JobQueue
-from models.point_modes import (
+from models.pointmaster.modes import (
     definition_mode,
     point_mode_changes,
     set_definition_mode,
     set_point_mode,
 )
-from models.pointmaster import SyncKind
-from models.sync import accept_batch, get_batch
-from models.tenants import PointMode as ModelPointMode
+from models.pointmaster.tables import SyncKind
+from models.pointmaster.uploads import accept_batch, get_batch
+from models.tenancy.tables import PointMode as ModelPointMode
 from resolvers.auth import ADMIN, BACKEND, parse_id, require
 from schema.common import AccountError, user_error
 from schema.pointmaster import PointMasterError, PointModeChange, PointModePayload

@@ -7,8 +7,8 @@ from typing import Any
 import strawberry
 
 from core.errors import DomainError
-from models.pointmaster_settings import UNSET, get_settings, keys, rotate_key, save_settings
-from models.webhooks import WebhookEndpoint
+from models.pointmaster.settings import UNSET, get_settings, keys, rotate_key, save_settings
+from models.webhooks.tables import WebhookEndpoint
 from resolvers.auth import ADMIN, require
 from schema.pointmaster import (
     PointMasterError,

@@ -5,12 +5,12 @@ from __future__ import annotations
 import strawberry
 
 from core.errors import DomainError
-from models.awards import AwardRequest, award_points, resolve_definition
-from models.grants import account_view
-from models.ledger_listing import ledger_page
-from models.point_modes import require_engine_owns, require_local_history
-from models.points import LedgerEntry as EntryModel
-from models.points import LedgerSource as SourceModel
+from models.pointmaster.modes import require_engine_owns, require_local_history
+from models.points.awards import AwardRequest, award_points, resolve_definition
+from models.points.grants import account_view
+from models.points.history import ledger_page
+from models.points.tables import LedgerEntry as EntryModel
+from models.points.tables import LedgerSource as SourceModel
 from resolvers.auth import ANYONE, BACKEND, parse_id, require, target_member
 from resolvers.errors import query_error
 from resolvers.live import publish_balances

@@ -5,7 +5,7 @@ from __future__ import annotations
 import strawberry
 
 from core.errors import Refused
-from models.points_log import PointsLogErrorCode, PointsLogView, read_points_log
+from models.pointmaster.points_log import PointsLogErrorCode, PointsLogView, read_points_log
 from resolvers.auth import ANYONE, require, target_member
 from resolvers.errors import query_error
 from schema.points_log import PointsLog

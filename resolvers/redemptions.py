@@ -10,11 +10,11 @@ from strawberry.scalars import JSON
 from core import clock
 from core.errors import DomainError
 from core.metrics import count_redemption
-from models.lifecycle import Via, transition
-from models.pagination import paginate
-from models.redeem import RedeemRequest, redeem_with_effects
-from models.redemptions import Redemption as RedemptionModel
-from models.redemptions import RedemptionStatus as StatusModel
+from models.db.pagination import paginate
+from models.redemptions.lifecycle import Via, transition
+from models.redemptions.redeem import RedeemRequest, redeem_with_effects
+from models.redemptions.tables import Redemption as RedemptionModel
+from models.redemptions.tables import RedemptionStatus as StatusModel
 from resolvers.auth import ADMIN, ANYONE, parse_id, require, target_member
 from resolvers.errors import query_error
 from resolvers.jobs import enqueue_deliveries

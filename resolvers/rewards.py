@@ -8,7 +8,8 @@ import strawberry
 
 from core import clock
 from core.errors import DomainError
-from models.catalog import (
+from models.catalog.eligibility import available_at, eligibility
+from models.catalog.rewards import (
     RewardFields,
     archive_reward,
     create_reward,
@@ -16,13 +17,12 @@ from models.catalog import (
     get_reward,
     update_reward,
 )
-from models.eligibility import available_at, eligibility
-from models.grants import account_view
-from models.members import Tier as TierModel
-from models.pagination import paginate
-from models.points import PointAccount as AccountModel
-from models.rewards import MemberRewardUsage
-from models.rewards import Reward as RewardModel
+from models.catalog.tables import MemberRewardUsage
+from models.catalog.tables import Reward as RewardModel
+from models.db.pagination import paginate
+from models.members.tables import Tier as TierModel
+from models.points.grants import account_view
+from models.points.tables import PointAccount as AccountModel
 from resolvers.auth import ADMIN, ANYONE, BACKEND, parse_id, require, target_member
 from resolvers.errors import query_error
 from schema.common import CatalogError, PageInfo, user_error

@@ -11,12 +11,12 @@ from core.broker import revoked_credentials_channel
 from core.errors import DomainError, Unauthenticated
 from core.rate_limit import RateLimited
 from core.security import issue_token
-from models.login_attempts import LoginLimits, login_admin
-from models.members import Tier as TierModel
-from models.membership import delete_tier, save_point_definition, save_tier
-from models.points import PointDefinition as DefinitionModel
-from models.tenancy import create_api_key, revocation, revoke_api_key
-from models.tenants import ApiKey as ApiKeyModel
+from models.members.tables import Tier as TierModel
+from models.members.upserts import delete_tier, save_point_definition, save_tier
+from models.points.tables import PointDefinition as DefinitionModel
+from models.tenancy.access import create_api_key, revocation, revoke_api_key
+from models.tenancy.login_limits import LoginLimits, login_admin
+from models.tenancy.tables import ApiKey as ApiKeyModel
 from resolvers.auth import (
     ADMIN,
     ANYONE,

@@ -9,20 +9,20 @@ from tortoise.transactions import in_transaction
 
 from core import clock
 from core.errors import DomainError, InvalidInput
-from models.outbox import add_deliveries, replay, replay_dead_since
-from models.pagination import paginate
-from models.webhook_endpoints import (
+from models.db.pagination import paginate
+from models.webhooks.endpoints import (
     create_endpoint,
     delete_endpoint,
     get_endpoint,
     rotate_secret,
     update_endpoint,
 )
-from models.webhooks import DeliveryStatus as StatusModel
-from models.webhooks import PayloadFormat as FormatModel
-from models.webhooks import WebhookDelivery as DeliveryModel
-from models.webhooks import WebhookEndpoint as EndpointModel
-from models.webhooks import WebhookEvent
+from models.webhooks.outbox import add_deliveries, replay, replay_dead_since
+from models.webhooks.tables import DeliveryStatus as StatusModel
+from models.webhooks.tables import PayloadFormat as FormatModel
+from models.webhooks.tables import WebhookDelivery as DeliveryModel
+from models.webhooks.tables import WebhookEndpoint as EndpointModel
+from models.webhooks.tables import WebhookEvent
 from resolvers.auth import ADMIN, parse_id, require
 from resolvers.errors import query_error
 from resolvers.jobs import enqueue_deliveries

@@ -6,8 +6,8 @@ from datetime import datetime
 
 import strawberry
 
-from models import adjustments as m
-from models.pointmaster import ForwardedAdjustment
+from models.pointmaster.tables import ForwardedAdjustment
+from models.points import adjustments as m
 from schema.common import PageInfo
 from schema.pointmaster import PointMasterError
 from schema.points import LedgerEntry, PointAccount

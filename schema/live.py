@@ -7,8 +7,8 @@ from typing import Any
 
 import strawberry
 
-from models.live import redemption_from_message
-from models.redemptions import RedemptionStatus as StatusModel
+from models.live.messages import redemption_from_message
+from models.redemptions.tables import RedemptionStatus as StatusModel
 from schema.redemptions import Redemption, RedemptionEvent, RedemptionStatus
 
 

@@ -8,10 +8,10 @@ from typing import cast
 import strawberry
 from strawberry.scalars import JSON
 
-from models import members as m
-from models.grants import account_view
-from models.points import PointAccount as AccountModel
-from models.points import PointDefinition as DefinitionModel
+from models.members import tables as m
+from models.points.grants import account_view
+from models.points.tables import PointAccount as AccountModel
+from models.points.tables import PointDefinition as DefinitionModel
 from schema.common import MemberError, PageInfo
 from schema.points import PointAccount
 from schema.tenants import Tier

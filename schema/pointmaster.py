@@ -9,9 +9,9 @@ from enum import Enum
 import strawberry
 
 from core.errors import DomainError
-from models import pointmaster as m
-from models.pointmaster_settings import masked
-from models.webhooks import WebhookEndpoint
+from models.pointmaster import tables as m
+from models.pointmaster.settings import masked
+from models.webhooks.tables import WebhookEndpoint
 from schema.common import AccountError
 from schema.points import PointDefinition, PointMode
 

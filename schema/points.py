@@ -9,10 +9,10 @@ from typing import Annotated
 
 import strawberry
 
-from models import points as m
-from models.grants import AccountView
-from models.point_modes import definition_mode
-from models.tenants import PointMode as PointModeModel
+from models.pointmaster.modes import definition_mode
+from models.points import tables as m
+from models.points.grants import AccountView
+from models.tenancy.tables import PointMode as PointModeModel
 from schema.common import CatalogError, PageInfo, PointsError, is_member
 
 LedgerSource = strawberry.enum(m.LedgerSource, name="LedgerSource")

@@ -6,7 +6,7 @@ from datetime import datetime
 
 import strawberry
 
-from models import points_log as m
+from models.pointmaster import points_log as m
 
 PointsLogErrorCode = strawberry.enum(m.PointsLogErrorCode, name="PointsLogErrorCode")
 

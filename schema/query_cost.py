@@ -38,7 +38,7 @@ from graphql import (
     get_nullable_type,
 )
 
-LARGEST_PAGE = 100  # models.pagination.MAX_PAGE: the schema knows no model
+LARGEST_PAGE = 100  # models.db.pagination.MAX_PAGE: the schema knows no model
 UNPAGED_LIST_LENGTH = 5
 
 

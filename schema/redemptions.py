@@ -9,9 +9,9 @@ from typing import cast
 import strawberry
 from strawberry.scalars import JSON
 
-from models import redemptions as m
-from models.members import Member as MemberModel
-from models.rewards import Reward as RewardModel
+from models.catalog.tables import Reward as RewardModel
+from models.members.tables import Member as MemberModel
+from models.redemptions import tables as m
 from schema.common import PageInfo, RedemptionError, is_member
 from schema.members import Member
 from schema.rewards import Reward

@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING, Annotated, cast
 import strawberry
 from strawberry.scalars import JSON
 
-from models import rewards as m
-from models.eligibility import Ineligibility
-from models.members import Tier as TierModel
-from models.points import PointDefinition as DefinitionModel
+from models.catalog import tables as m
+from models.catalog.eligibility import Ineligibility
+from models.members.tables import Tier as TierModel
+from models.points.tables import PointDefinition as DefinitionModel
 from schema.common import CatalogError, PageInfo, is_member
 
 if TYPE_CHECKING:

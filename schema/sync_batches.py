@@ -7,8 +7,8 @@ from typing import Any
 
 import strawberry
 
-from models import pointmaster as m
-from models.sync import status_json
+from models.pointmaster import tables as m
+from models.pointmaster.uploads import status_json
 from schema.pointmaster import PointMasterError
 
 SyncBatchKind = strawberry.enum(m.SyncKind, name="SyncBatchKind")

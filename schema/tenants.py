@@ -6,8 +6,8 @@ from datetime import datetime
 
 import strawberry
 
-from models import members as mm
-from models import tenants as m
+from models.members import tables as mm
+from models.tenancy import tables as m
 from schema.common import AccountError, CatalogError
 
 

@@ -8,7 +8,7 @@ from typing import cast
 import strawberry
 from strawberry.scalars import JSON
 
-from models import webhooks as m
+from models.webhooks import tables as m
 from schema.common import PageInfo, WebhookError
 
 PayloadFormat = strawberry.enum(m.PayloadFormat, name="PayloadFormat")

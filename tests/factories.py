@@ -6,13 +6,13 @@ import itertools
 from typing import Any
 from uuid import UUID
 
-from models.awards import AwardRequest, award_points
-from models.catalog import RewardFields, create_reward
-from models.members import Member, Tier
-from models.membership import save_tier, upsert_member
-from models.points import LedgerSource, PointDefinition
-from models.rewards import Reward, RewardType
-from models.tenancy import NewTenant, create_tenant
+from models.catalog.rewards import RewardFields, create_reward
+from models.catalog.tables import Reward, RewardType
+from models.members.tables import Member, Tier
+from models.members.upserts import save_tier, upsert_member
+from models.points.awards import AwardRequest, award_points
+from models.points.tables import LedgerSource, PointDefinition
+from models.tenancy.access import NewTenant, create_tenant
 
 _seq = itertools.count(1)
 PASSWORD = "correct-horse-battery"

@@ -12,7 +12,7 @@ import httpx
 
 from core.settings import Settings
 from engine.app import create_app
-from models.tenancy import create_api_key
+from models.tenancy.access import create_api_key
 from tests.factories import PASSWORD, make_tenant
 
 

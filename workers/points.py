@@ -6,8 +6,8 @@ from collections import defaultdict
 from typing import Any
 from uuid import UUID
 
-from models.grants import settle_due
-from models.live import announce_members_balances
+from models.live.messages import announce_members_balances
+from models.points.grants import settle_due
 
 
 async def settle_points(ctx: dict[str, Any]) -> int:

@@ -16,8 +16,8 @@ from arq.worker import func
 
 from core.errors import DomainError, InvalidInput
 from core.ssrf import checked_addresses, parse_target
-from models.members import Member
-from models.points_log import (
+from models.members.tables import Member
+from models.pointmaster.points_log import (
     ATTEMPTS,
     BACKOFF,
     FetchResult,

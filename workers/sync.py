@@ -1,7 +1,7 @@
 """Point-master sync jobs: apply a stored upload, and the relay for lost jobs.
 
 The batch row is the truth; the queue is only a transport. Applying is idempotent
-(see models.sync), so a job that runs twice changes nothing the second time.
+(see models.pointmaster.uploads), so a job that runs twice changes nothing the second time.
 """
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ import logging
 from typing import Any
 from uuid import UUID
 
-from models.live import announce_contact_balances
-from models.pointmaster import SyncBatch
-from models.sync import apply_batch, due_batches
+from models.live.messages import announce_contact_balances
+from models.pointmaster.tables import SyncBatch
+from models.pointmaster.uploads import apply_batch, due_batches
 
 log = logging.getLogger(__name__)
 

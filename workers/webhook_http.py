@@ -15,7 +15,7 @@ import httpx
 from core import clock
 from core.errors import InvalidInput
 from core.ssrf import IPAddress, checked_addresses, parse_target
-from models.outbox import RESPONSE_LIMIT, AttemptResult
+from models.webhooks.outbox import RESPONSE_LIMIT, AttemptResult
 from workers.http_shards import ShardedTransport
 
 MAX_RETRY_AFTER = timedelta(hours=24)

@@ -25,13 +25,13 @@ from core.errors import DomainError
 from core.metrics import count_delivery
 from core.settings import Settings
 from core.signing import signature_headers
-from models.delivery_lease import Leased, lease_many
-from models.delivery_record import Plan, give_up, plan, record_many
-from models.lifecycle import Via, transition
-from models.live import announce_redemption
-from models.outbox import AttemptResult, due_deliveries
-from models.redemptions import RedemptionStatus
-from models.webhooks import DeliveryStatus, WebhookEvent
+from models.live.messages import announce_redemption
+from models.redemptions.lifecycle import Via, transition
+from models.redemptions.tables import RedemptionStatus
+from models.webhooks.attempts import Plan, give_up, plan, record_many
+from models.webhooks.lease import Leased, lease_many
+from models.webhooks.outbox import AttemptResult, due_deliveries
+from models.webhooks.tables import DeliveryStatus, WebhookEvent
 from workers.batching import Batcher
 from workers.webhook_http import new_client, post
 

@@ -8,12 +8,12 @@ from datetime import timedelta
 from typing import Any
 
 from core import clock
-from models.lifecycle import Via, transition
-from models.pointmaster import SyncBatch, SyncKind, SyncStatus
-from models.redeem import RedeemRequest, redeem
-from models.redemptions import Redemption, RedemptionStatus
-from models.webhook_endpoints import create_endpoint
-from models.webhooks import DeliveryStatus, PayloadFormat, WebhookDelivery, WebhookEvent
+from models.pointmaster.tables import SyncBatch, SyncKind, SyncStatus
+from models.redemptions.lifecycle import Via, transition
+from models.redemptions.redeem import RedeemRequest, redeem
+from models.redemptions.tables import Redemption, RedemptionStatus
+from models.webhooks.endpoints import create_endpoint
+from models.webhooks.tables import DeliveryStatus, PayloadFormat, WebhookDelivery, WebhookEvent
 from tests.factories import PASSWORD, make_member, make_reward
 from tests.graphql_client import LOGIN, GraphQLClient, TenantSession
 

@@ -14,9 +14,9 @@ from graphql import GraphQLField, GraphQLInputType
 
 from core import clock
 from core.settings import Settings
-from models.tenants import ApiKey as ApiKeyModel
-from models.webhook_endpoints import create_endpoint
-from models.webhooks import PayloadFormat
+from models.tenancy.tables import ApiKey as ApiKeyModel
+from models.webhooks.endpoints import create_endpoint
+from models.webhooks.tables import PayloadFormat
 from schema.root import schema
 from tests.factories import PASSWORD, make_member, make_reward, make_tier
 from tests.graphql_client import GraphQLClient, TenantSession

@@ -15,10 +15,10 @@ import pytest
 from core.errors import InvalidInput
 from core.security import issue_token
 from core.settings import Settings
-from models.lifecycle import Via, transition
-from models.pointmaster import SyncBatch
-from models.redeem import RedeemRequest, redeem
-from models.redemptions import Redemption, RedemptionStatus
+from models.pointmaster.tables import SyncBatch
+from models.redemptions.lifecycle import Via, transition
+from models.redemptions.redeem import RedeemRequest, redeem
+from models.redemptions.tables import Redemption, RedemptionStatus
 from tests.api.test_protections import app_client
 from tests.factories import make_member, make_reward
 from tests.graphql_client import GraphQLClient, TenantSession

@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 from uuid import UUID, uuid4
 
 from core import clock
-from models.redeem import RedeemRequest, redeem
-from models.redemptions import Redemption, RedemptionEvent
+from models.redemptions.redeem import RedeemRequest, redeem
+from models.redemptions.tables import Redemption, RedemptionEvent
 from tests.factories import make_member, make_reward
 from tests.graphql_client import GraphQLClient, TenantSession, open_tenant
 

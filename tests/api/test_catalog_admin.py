@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 from core import clock
-from models.lifecycle import Via, transition
-from models.redeem import RedeemRequest, redeem
-from models.redemptions import RedemptionStatus
+from models.redemptions.lifecycle import Via, transition
+from models.redemptions.redeem import RedeemRequest, redeem
+from models.redemptions.tables import RedemptionStatus
 from tests.factories import make_member, make_reward
 from tests.graphql_client import GraphQLClient, TenantSession
 

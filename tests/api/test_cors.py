@@ -12,7 +12,7 @@ import pytest
 
 from core.settings import Settings
 from engine.app import create_app
-from models.origins import set_tenant_origins
+from models.tenancy.origins import set_tenant_origins
 from tests.factories import make_reward
 from tests.graphql_client import GraphQLClient, TenantSession
 

@@ -17,7 +17,7 @@ import resolvers.tenants
 from core import clock
 from core.settings import Settings
 from engine.app import create_app
-from models.redeem import RedeemRequest, redeem
+from models.redemptions.redeem import RedeemRequest, redeem
 from schema.root import schema
 from tests.factories import make_member, make_reward
 from tests.graphql_client import GraphQLClient, TenantSession

@@ -25,7 +25,7 @@ import httpx
 import pytest
 from playwright.async_api import Page
 
-from models.tenancy import create_api_key
+from models.tenancy.access import create_api_key
 from tests.browser.conftest import EngineProcess
 from tests.factories import PASSWORD, make_tenant
 from tests.live.processes import free_port

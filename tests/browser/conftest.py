@@ -43,9 +43,9 @@ from starlette.routing import Route
 
 from core.security import issue_token
 from core.settings import Settings
-from models.members import Member
-from models.origins import set_tenant_origins
-from models.tenancy import create_api_key
+from models.members.tables import Member
+from models.tenancy.access import create_api_key
+from models.tenancy.origins import set_tenant_origins
 from tests.factories import make_member, make_tenant
 from tests.live.processes import GAMIFY, claimed_redis_database
 from tests.serving import free_port, stop_process, until_healthy, uvicorn_serving

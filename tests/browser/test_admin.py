@@ -15,9 +15,9 @@ from playwright.async_api import Page, expect
 
 from core.security import issue_token
 from core.settings import Settings
-from models.origins import set_tenant_origins
-from models.tenants import TenantAdmin
-from models.webhooks import DeliveryStatus, WebhookDelivery
+from models.tenancy.origins import set_tenant_origins
+from models.tenancy.tables import TenantAdmin
+from models.webhooks.tables import DeliveryStatus, WebhookDelivery
 from tests.browser.admin_fixtures import (  # noqa: F401 (fixtures, by their names)
     AdminTenant,
     Receiver,

@@ -15,11 +15,11 @@ from playwright.async_api import Page, Route, expect
 from core import clock
 from core.settings import Settings
 from engine.demo_shop import ShopConfig, shop_app
-from models.awards import AwardRequest, award_points
-from models.lifecycle import Via, transition
-from models.origins import set_tenant_origins
-from models.points import LedgerSource
-from models.redemptions import Redemption, RedemptionStatus
+from models.points.awards import AwardRequest, award_points
+from models.points.tables import LedgerSource
+from models.redemptions.lifecycle import Via, transition
+from models.redemptions.tables import Redemption, RedemptionStatus
+from models.tenancy.origins import set_tenant_origins
 from tests.browser.conftest import (
     EngineProcess,
     PageErrors,

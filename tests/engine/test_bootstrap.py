@@ -8,11 +8,11 @@ import pytest
 
 from engine import bootstrap
 from engine.bootstrap import DEMO_MEMBER_ID, DEMO_MEMBER_POINTS, DEMO_SLUG, bootstrap_demo
-from models.members import Member, Tier
-from models.points import PointAccount
-from models.rewards import Reward
-from models.tenancy import authenticate_admin, tenant_for_api_key
-from models.tenants import Tenant
+from models.catalog.tables import Reward
+from models.members.tables import Member, Tier
+from models.points.tables import PointAccount
+from models.tenancy.access import authenticate_admin, tenant_for_api_key
+from models.tenancy.tables import Tenant
 
 
 async def test_demo_tenant_is_created_once_with_working_credentials(db: str) -> None:

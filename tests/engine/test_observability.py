@@ -33,9 +33,9 @@ from engine.embedded import EmbeddedRedis
 from engine.logging_setup import log_handler
 from engine.request_id import RequestIdMiddleware
 from engine.runtime import new_worker, start_worker, stop_worker
-from models.tenancy import create_api_key
-from models.webhook_endpoints import create_endpoint
-from models.webhooks import PayloadFormat
+from models.tenancy.access import create_api_key
+from models.webhooks.endpoints import create_endpoint
+from models.webhooks.tables import PayloadFormat
 from schema.error_log import LoggedSchema
 from tests.factories import make_member, make_reward, make_tenant
 from tests.live.client import PROTOCOL, SubscriptionClient

@@ -12,8 +12,8 @@ from arq.connections import RedisSettings, create_pool
 from core import clock
 from core.settings import Settings
 from engine.runtime import new_worker, start_worker, stop_worker
-from models.awards import AwardRequest, award_points
-from models.points import LedgerSource, PointAccount
+from models.points.awards import AwardRequest, award_points
+from models.points.tables import LedgerSource, PointAccount
 from tests.factories import make_member, make_tenant
 from workers.points import settle_points
 from workers.settings import WorkerSettings, redis_settings_from_url

@@ -20,7 +20,7 @@ from core.settings import Settings
 from engine.app import create_app
 from engine.graphql import GamifyGraphQL
 from engine.websocket import FrameWritingProtocol
-from models.tenancy import create_api_key
+from models.tenancy.access import create_api_key
 from tests.factories import PASSWORD, make_member, make_reward, make_tenant
 from tests.graphql_client import graphql_value
 from tests.serving import uvicorn_serving

@@ -10,9 +10,9 @@ from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 from core.broker import redemptions_channel
-from models.live import redemption_message
-from models.redeem import RedeemRequest, redeem
-from models.redemptions import Redemption, RedemptionEvent
+from models.live.messages import redemption_message
+from models.redemptions.redeem import RedeemRequest, redeem
+from models.redemptions.tables import Redemption, RedemptionEvent
 from tests.factories import make_member
 from tests.live.client import SubscriptionClient
 from tests.live.conftest import LiveServer, Shop

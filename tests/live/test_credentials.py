@@ -18,8 +18,8 @@ import pytest
 from core import clock
 from core.security import api_key_digest, issue_token
 from core.settings import Settings
-from models.tenancy import create_api_key, revoke_api_key
-from models.tenants import ApiKey, TenantAdmin
+from models.tenancy.access import create_api_key, revoke_api_key
+from models.tenancy.tables import ApiKey, TenantAdmin
 from tests import dbsetup
 from tests.graphql_client import graphql_value
 from tests.live.client import REDEMPTION_UPDATES, Closed, SubscriptionClient

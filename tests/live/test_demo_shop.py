@@ -7,8 +7,8 @@ import httpx
 
 from engine.bootstrap import DEMO_MEMBER_ID, bootstrap_demo
 from engine.demo_shop import ShopConfig, open_demo_shop, shop_app
-from models.origins import tenant_origins
-from models.tenants import ApiKey, Tenant
+from models.tenancy.origins import tenant_origins
+from models.tenancy.tables import ApiKey, Tenant
 from tests.live.conftest import LiveServer
 
 SHOP_ORIGIN = "http://127.0.0.1:8001"

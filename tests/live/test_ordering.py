@@ -20,8 +20,8 @@ import pytest
 from tortoise.transactions import in_transaction
 
 from core import clock
-from models.live import announce_redemption
-from models.redemptions import RedemptionEvent, RedemptionEventKind
+from models.live.messages import announce_redemption
+from models.redemptions.tables import RedemptionEvent, RedemptionEventKind
 from tests.dbsetup import is_postgres
 from tests.live.client import MY_REDEMPTION_UPDATES, REDEMPTION_UPDATES, SubscriptionClient
 from tests.live.conftest import CANCEL, LiveServer, Shop, open_shop, redeem

@@ -3,7 +3,7 @@ against the credential's tenant."""
 
 from __future__ import annotations
 
-from models.origins import set_tenant_origins
+from models.tenancy.origins import set_tenant_origins
 from tests.live.client import SubscriptionClient
 from tests.live.conftest import LiveServer, open_shop
 

@@ -11,8 +11,8 @@ import httpx
 import pytest
 
 from core.settings import Settings
-from models.redemptions import RedemptionEvent
-from models.tenancy import create_api_key
+from models.redemptions.tables import RedemptionEvent
+from models.tenancy.access import create_api_key
 from tests import dbsetup
 from tests.factories import PASSWORD, make_member, make_reward, make_tenant
 from tests.graphql_client import graphql_value

@@ -21,7 +21,7 @@ from core import security
 from core.rate_limit import PREFIX
 from core.settings import Settings
 from engine.embedded import EmbeddedRedis
-from models.tenancy import create_api_key
+from models.tenancy.access import create_api_key
 from tests.factories import PASSWORD, make_tenant
 from tests.graphql_client import GraphQLClient
 from tests.live.conftest import LOGIN, serving

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from models.redemptions import RedemptionEvent
+from models.redemptions.tables import RedemptionEvent
 from tests.live.client import REDEMPTION_UPDATES, SubscriptionClient, error_codes
 from tests.live.conftest import LiveServer, open_shop, redeem
 

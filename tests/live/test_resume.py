@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 from uuid import UUID
 
 from core import clock
-from models.live import announce_redemption
-from models.redemptions import RedemptionEvent, RedemptionEventKind
+from models.live.messages import announce_redemption
+from models.redemptions.tables import RedemptionEvent, RedemptionEventKind
 from tests.live.client import MY_REDEMPTION_UPDATES, REDEMPTION_UPDATES, SubscriptionClient
 from tests.live.conftest import (
     CANCEL,

@@ -14,9 +14,9 @@ import psutil
 import pytest
 
 from core.settings import Settings
-from models.tenancy import create_api_key
-from models.webhook_endpoints import create_endpoint
-from models.webhooks import DeliveryStatus, PayloadFormat, WebhookDelivery
+from models.tenancy.access import create_api_key
+from models.webhooks.endpoints import create_endpoint
+from models.webhooks.tables import DeliveryStatus, PayloadFormat, WebhookDelivery
 from tests import dbsetup
 from tests.factories import make_member, make_reward, make_tenant
 from tests.live.conftest import REDEEM

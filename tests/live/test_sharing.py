@@ -16,8 +16,8 @@ from core import clock
 from core.broker import redemptions_channel
 from core.settings import Settings
 from engine.websocket import FrameWritingProtocol
-from models.points import PointAccount
-from models.redemptions import Redemption, RedemptionEvent, RedemptionEventKind
+from models.points.tables import PointAccount
+from models.redemptions.tables import Redemption, RedemptionEvent, RedemptionEventKind
 from tests.factories import make_reward
 from tests.live.client import (
     MY_BALANCE,

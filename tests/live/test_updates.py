@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from models.redemptions import RedemptionEvent
+from models.redemptions.tables import RedemptionEvent
 from tests.live.client import (
     MY_BALANCE,
     MY_REDEMPTION_UPDATES,

@@ -30,14 +30,14 @@ from tortoise import Tortoise
 
 from core.errors import Conflict, Refused
 from core.settings import tortoise_config
-from models.adjustments import Adjustment, adjust_points
-from models.awards import AwardRequest, award_points
-from models.grants import settle_due
-from models.lifecycle import Via, transition
-from models.points import LedgerSource
-from models.redeem import RedeemRequest, redeem
-from models.redemptions import RedemptionStatus
-from models.sync import apply_batch
+from models.pointmaster.uploads import apply_batch
+from models.points.adjustments import Adjustment, adjust_points
+from models.points.awards import AwardRequest, award_points
+from models.points.grants import settle_due
+from models.points.tables import LedgerSource
+from models.redemptions.lifecycle import Via, transition
+from models.redemptions.redeem import RedeemRequest, redeem
+from models.redemptions.tables import RedemptionStatus
 
 POOL_SIZE = 12  # two of these beside the test process stay well under max_connections
 START_TIMEOUT = 30.0

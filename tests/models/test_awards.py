@@ -11,9 +11,9 @@ import pytest
 
 from core import clock
 from core.errors import Conflict, InvalidInput, NotFound, Refused
-from models.awards import AwardRequest, award_points
-from models.idempotency import IdempotencyKey
-from models.points import LedgerEntry, LedgerSource, PointAccount, PointGrant
+from models.db.idempotency import IdempotencyKey
+from models.points.awards import AwardRequest, award_points
+from models.points.tables import LedgerEntry, LedgerSource, PointAccount, PointGrant
 from tests.factories import make_member, make_tenant
 
 T0 = datetime(2031, 3, 1, 12, 0, tzinfo=UTC)

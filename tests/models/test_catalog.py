@@ -9,11 +9,17 @@ import pytest
 
 from core import clock
 from core.errors import InvalidInput, NotFound
-from models.catalog import RewardFields, archive_reward, create_reward, get_reward, update_reward
-from models.membership import save_point_definition
-from models.redeem import RedeemRequest, redeem
-from models.redemptions import Redemption
-from models.rewards import Reward, RewardType
+from models.catalog.rewards import (
+    RewardFields,
+    archive_reward,
+    create_reward,
+    get_reward,
+    update_reward,
+)
+from models.catalog.tables import Reward, RewardType
+from models.members.upserts import save_point_definition
+from models.redemptions.redeem import RedeemRequest, redeem
+from models.redemptions.tables import Redemption
 from tests.factories import make_member, make_reward, make_tenant, make_tier
 
 T0 = datetime(2031, 3, 1, 12, 0, tzinfo=UTC)

@@ -10,17 +10,17 @@ import pytest
 
 from core import clock
 from core.errors import NotFound, Refused
-from models.awards import AwardRequest, award_points
-from models.catalog import archive_reward
-from models.eligibility import eligibility
-from models.grants import account_view
-from models.idempotency import IdempotencyKey
-from models.members import Member, Tier
-from models.membership import delete_tier, save_point_definition
-from models.points import LedgerEntry, LedgerSource, PointAccount
-from models.redeem import RedeemRequest, redeem
-from models.redemptions import Redemption, RedemptionEvent
-from models.rewards import MemberRewardUsage, Reward
+from models.catalog.eligibility import eligibility
+from models.catalog.rewards import archive_reward
+from models.catalog.tables import MemberRewardUsage, Reward
+from models.db.idempotency import IdempotencyKey
+from models.members.tables import Member, Tier
+from models.members.upserts import delete_tier, save_point_definition
+from models.points.awards import AwardRequest, award_points
+from models.points.grants import account_view
+from models.points.tables import LedgerEntry, LedgerSource, PointAccount
+from models.redemptions.redeem import RedeemRequest, redeem
+from models.redemptions.tables import Redemption, RedemptionEvent
 from tests.factories import make_member, make_reward, make_tenant, make_tier
 
 T0 = datetime(2031, 3, 1, 12, 0, tzinfo=UTC)

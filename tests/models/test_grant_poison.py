@@ -8,10 +8,10 @@ from datetime import timedelta
 from uuid import UUID, uuid4
 
 from core import clock
-from models.awards import AwardRequest, award_points
-from models.grants import MAX_SETTLE_FAILURES, settle_due
-from models.ledger import ensure_account
-from models.points import GrantStatus, LedgerSource, PointAccount, PointGrant
+from models.points.awards import AwardRequest, award_points
+from models.points.grants import MAX_SETTLE_FAILURES, settle_due
+from models.points.ledger import ensure_account
+from models.points.tables import GrantStatus, LedgerSource, PointAccount, PointGrant
 from tests.factories import default_definition, make_member, make_tenant
 from tests.graphql_client import GraphQLClient, open_tenant
 

@@ -10,8 +10,8 @@ import pytest
 
 from core import clock
 from core.broker import Broker, balances_channel
-from models.awards import AwardRequest, award_points
-from models.points import LedgerSource
+from models.points.awards import AwardRequest, award_points
+from models.points.tables import LedgerSource
 from tests.factories import make_member, make_tenant
 from workers.points import settle_points
 

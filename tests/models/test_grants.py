@@ -9,11 +9,11 @@ import pytest
 
 from core import clock
 from core.errors import Refused
-from models.awards import AwardRequest, PointsPosted, award_points
-from models.grants import account_view, settle_due
-from models.points import LedgerEntry, LedgerSource, PointAccount
-from models.redeem import RedeemRequest, redeem
-from models.rewards import Reward
+from models.catalog.tables import Reward
+from models.points.awards import AwardRequest, PointsPosted, award_points
+from models.points.grants import account_view, settle_due
+from models.points.tables import LedgerEntry, LedgerSource, PointAccount
+from models.redemptions.redeem import RedeemRequest, redeem
 from tests.factories import make_member, make_reward, make_tenant
 
 T0 = datetime(2031, 3, 1, 12, 0, tzinfo=UTC)

@@ -11,11 +11,11 @@ import asyncio
 import itertools
 from typing import Any
 
-from models.members import Member
-from models.points import LedgerEntry, PointAccount
-from models.sync import apply_batch
-from models.tenancy import create_api_key
-from models.tenants import PointMode
+from models.members.tables import Member
+from models.pointmaster.uploads import apply_batch
+from models.points.tables import LedgerEntry, PointAccount
+from models.tenancy.access import create_api_key
+from models.tenancy.tables import PointMode
 from tests.factories import make_member, make_reward, make_tenant
 from tests.graphql_client import GraphQLClient
 from tests.pointmaster.conftest import follower_of

@@ -9,17 +9,17 @@ from uuid import UUID
 import pytest
 
 from core.errors import Conflict, NotFound, Refused
-from models.lifecycle import Via, transition
-from models.points import LedgerEntry, LedgerSource, PointAccount
-from models.redeem import RedeemRequest, redeem
-from models.redemptions import Redemption, RedemptionEvent, RedemptionEventKind
-from models.redemptions import RedemptionStatus as S
-from models.rewards import Reward
+from models.catalog.tables import Reward
+from models.points.tables import LedgerEntry, LedgerSource, PointAccount
+from models.redemptions.lifecycle import Via, transition
+from models.redemptions.redeem import RedeemRequest, redeem
+from models.redemptions.tables import Redemption, RedemptionEvent, RedemptionEventKind
+from models.redemptions.tables import RedemptionStatus as S
 from tests.factories import make_member, make_reward, make_tenant
 
 TERMINAL = {S.FULFILLED, S.FAILED}
 
-# The lifecycle of DESIGN.md, written out independently of models.lifecycle.ALLOWED.
+# The lifecycle of DESIGN.md, written out independently of models.redemptions.lifecycle.ALLOWED.
 EXPECTED_ALLOWED = {
     (Via.CALLBACK, S.REDEEMED, S.FULFILLED),
     (Via.CALLBACK, S.REDEEMED, S.FAILED),

@@ -23,18 +23,18 @@ import pytest
 from tortoise import connections
 
 from core import clock
-from models.awards import AwardRequest, award_points
-from models.grants import settle_due
-from models.members import Member
-from models.point_modes import set_point_mode
-from models.pointmaster import SyncKind
-from models.pointmaster_settings import rotate_key, save_settings
-from models.points import LedgerEntry, LedgerSource, PointAccount
-from models.redeem import RedeemRequest, redeem
-from models.redemptions import Redemption, RedemptionEvent, RedemptionEventKind
-from models.rewards import Reward
-from models.sync import accept_batch, apply_batch
-from models.tenants import PointMode
+from models.catalog.tables import Reward
+from models.members.tables import Member
+from models.pointmaster.modes import set_point_mode
+from models.pointmaster.settings import rotate_key, save_settings
+from models.pointmaster.tables import SyncKind
+from models.pointmaster.uploads import accept_batch, apply_batch
+from models.points.awards import AwardRequest, award_points
+from models.points.grants import settle_due
+from models.points.tables import LedgerEntry, LedgerSource, PointAccount
+from models.redemptions.redeem import RedeemRequest, redeem
+from models.redemptions.tables import Redemption, RedemptionEvent, RedemptionEventKind
+from models.tenancy.tables import PointMode
 from tests.dbsetup import is_postgres
 from tests.factories import make_member, make_reward, make_tenant
 from tests.models.test_races import seed_members

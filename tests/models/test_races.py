@@ -19,13 +19,18 @@ import pytest
 
 from core import clock
 from core.errors import Conflict, Refused
-from models.awards import AwardRequest, award_points
-from models.lifecycle import Transition, Via, transition
-from models.members import Member
-from models.points import LedgerEntry, LedgerSource, PointAccount
-from models.redeem import RedeemRequest, redeem
-from models.redemptions import Redemption, RedemptionEvent, RedemptionEventKind, RedemptionStatus
-from models.rewards import MemberRewardUsage, Reward
+from models.catalog.tables import MemberRewardUsage, Reward
+from models.members.tables import Member
+from models.points.awards import AwardRequest, award_points
+from models.points.tables import LedgerEntry, LedgerSource, PointAccount
+from models.redemptions.lifecycle import Transition, Via, transition
+from models.redemptions.redeem import RedeemRequest, redeem
+from models.redemptions.tables import (
+    Redemption,
+    RedemptionEvent,
+    RedemptionEventKind,
+    RedemptionStatus,
+)
 from tests.factories import default_definition, make_member, make_reward, make_tenant
 
 T = TypeVar("T")

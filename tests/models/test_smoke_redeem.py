@@ -1,6 +1,6 @@
-from models.points import PointAccount
-from models.redeem import RedeemRequest, redeem
-from models.redemptions import RedemptionEvent, RedemptionStatus
+from models.points.tables import PointAccount
+from models.redemptions.redeem import RedeemRequest, redeem
+from models.redemptions.tables import RedemptionEvent, RedemptionStatus
 from tests.factories import make_member, make_reward, make_tenant
 
 

@@ -14,9 +14,9 @@ import pytest
 
 from core.settings import Settings
 from engine.app import create_app
-from models.point_modes import set_point_mode
-from models.tenancy import create_api_key
-from models.tenants import PointMode
+from models.pointmaster.modes import set_point_mode
+from models.tenancy.access import create_api_key
+from models.tenancy.tables import PointMode
 from tests.factories import make_tenant
 from tests.pointmaster.live_engine import Engine, running_engine
 from tests.webhooks.receiver import Receiver, running_receiver

@@ -6,10 +6,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from models.members import Member
-from models.pointmaster import SyncBatch
-from models.points import LedgerEntry, PointAccount
-from models.sync import apply_batch
+from models.members.tables import Member
+from models.pointmaster.tables import SyncBatch
+from models.pointmaster.uploads import apply_batch
+from models.points.tables import LedgerEntry, PointAccount
 from tests.pointmaster.conftest import Follower
 
 BASE = datetime(2030, 1, 1, tzinfo=UTC)

@@ -20,7 +20,7 @@ from core.queue import ArqQueue
 from core.settings import Settings
 from engine.app import create_app
 from engine.runtime import new_worker, start_worker, stop_worker
-from models.tenancy import create_api_key
+from models.tenancy.access import create_api_key
 from tests.factories import PASSWORD, make_tenant
 from tests.graphql_client import post_graphql
 from workers.settings import redis_settings_from_url

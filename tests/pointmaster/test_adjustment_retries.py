@@ -8,13 +8,13 @@ from datetime import UTC, datetime
 
 from core import clock
 from core.settings import Settings
-from models.adjustments import Adjustment, adjust_points
-from models.membership import upsert_member
-from models.outbox import RETRY_SCHEDULE
-from models.point_modes import set_point_mode
-from models.pointmaster_settings import rotate_key, save_settings
-from models.tenants import PointMode
-from models.webhooks import DeliveryStatus, WebhookAttempt, WebhookDelivery
+from models.members.upserts import upsert_member
+from models.pointmaster.modes import set_point_mode
+from models.pointmaster.settings import rotate_key, save_settings
+from models.points.adjustments import Adjustment, adjust_points
+from models.tenancy.tables import PointMode
+from models.webhooks.outbox import RETRY_SCHEDULE
+from models.webhooks.tables import DeliveryStatus, WebhookAttempt, WebhookDelivery
 from tests.graphql_client import GraphQLClient, open_tenant
 from tests.webhooks.receiver import Answer, Receiver
 from workers.webhook_http import new_client

@@ -14,10 +14,10 @@ import pytest
 
 from core.payload_crypto import PayloadDecryptionError, decrypt_json
 from core.security import hash_password
-from models.membership import upsert_member
-from models.point_modes import set_point_mode
-from models.points import LedgerEntry, PointAccount
-from models.tenants import PointMode, TenantAdmin
+from models.members.upserts import upsert_member
+from models.pointmaster.modes import set_point_mode
+from models.points.tables import LedgerEntry, PointAccount
+from models.tenancy.tables import PointMode, TenantAdmin
 from tests.factories import PASSWORD
 from tests.pointmaster.conftest import fixture
 from tests.pointmaster.live_engine import Engine, Tenant, eventually, open_tenant

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from core.broker import Broker, balances_channel
-from models.members import Member
+from models.members.tables import Member
 from schema.live import BalanceUpdate
 from tests.pointmaster.conftest import Follower, fixture
 from workers.sync import apply_sync_batch

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
-from models.members import Member
-from models.pointmaster import SyncBatch
-from models.points import LedgerEntry, LedgerSource, PointAccount
-from models.sync import apply_batch
+from models.members.tables import Member
+from models.pointmaster.tables import SyncBatch
+from models.pointmaster.uploads import apply_batch
+from models.points.tables import LedgerEntry, LedgerSource, PointAccount
 from tests.factories import default_definition, make_tenant
 from tests.pointmaster.conftest import Follower, fixture
 from workers.sync import apply_sync_batch, relay_sync_batches
@@ -140,7 +140,7 @@ async def test_refusals(balances_follower: Follower) -> None:
     assert (await http.post("/api/v2/point-accounts/balances", json=body)).status_code == 401
     # a tenant in MASTER mode
     master = await make_tenant()
-    from models.tenancy import create_api_key
+    from models.tenancy.access import create_api_key
 
     _, key = await create_api_key(master.tenant.id, "k")
     refused = await http.post(

@@ -7,11 +7,11 @@ from typing import Any
 
 import pytest
 
-from models.membership import save_point_definition, upsert_member
-from models.point_modes import set_point_mode
-from models.pointmaster import PointModeChange
-from models.points import PointAccount
-from models.tenants import PointMode
+from models.members.upserts import save_point_definition, upsert_member
+from models.pointmaster.modes import set_point_mode
+from models.pointmaster.tables import PointModeChange
+from models.points.tables import PointAccount
+from models.tenancy.tables import PointMode
 from tests.factories import default_definition
 from tests.pointmaster.live_engine import Engine, Tenant, eventually, open_tenant
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import pytest
 
-from models.pointmaster_settings import PointMasterSettings
-from models.redemptions import RedemptionEvent, RedemptionEventKind
-from models.tenants import PointMode
-from models.webhooks import WebhookEndpoint
+from models.pointmaster.settings import PointMasterSettings
+from models.redemptions.tables import RedemptionEvent, RedemptionEventKind
+from models.tenancy.tables import PointMode
+from models.webhooks.tables import WebhookEndpoint
 from tests.pointmaster.live_engine import Engine
 from tests.pointmaster.test_adjustments import received
 from tests.pointmaster.test_redemption_forwards import balance, member_with_points, redeem

@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
-from models.membership import upsert_member
-from models.point_modes import set_point_mode
-from models.points import PointAccount
-from models.tenants import PointMode
+from models.members.upserts import upsert_member
+from models.pointmaster.modes import set_point_mode
+from models.points.tables import PointAccount
+from models.tenancy.tables import PointMode
 from tests.pointmaster.conftest import fixture
 from tests.pointmaster.live_engine import Engine, Tenant, eventually, open_tenant
 from tests.webhooks.receiver import Receiver

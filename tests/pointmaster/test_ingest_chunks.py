@@ -6,10 +6,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from core import clock
-from models.grants import settle_due
-from models.members import Member
-from models.points import GrantStatus, LedgerEntry, PointGrant
-from models.sync_apply import CHUNK_ITEMS
+from models.members.tables import Member
+from models.pointmaster.applying import CHUNK_ITEMS
+from models.points.grants import settle_due
+from models.points.tables import GrantStatus, LedgerEntry, PointGrant
 from tests.pointmaster.conftest import Follower
 from tests.pointmaster.ingest import (
     account_of,

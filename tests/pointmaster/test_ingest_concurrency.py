@@ -10,9 +10,9 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from models.points import LedgerEntry
-from models.sync import apply_batch
-from models.sync_apply import CHUNK_ITEMS
+from models.pointmaster.applying import CHUNK_ITEMS
+from models.pointmaster.uploads import apply_batch
+from models.points.tables import LedgerEntry
 from tests.pointmaster.conftest import Follower
 from tests.pointmaster.ingest import (
     account_of,

@@ -6,8 +6,8 @@ from typing import Any
 
 import httpx
 
-from models.tenancy import create_api_key
-from models.tenants import Tenant
+from models.tenancy.access import create_api_key
+from models.tenancy.tables import Tenant
 from tests.factories import PASSWORD, make_tenant
 from tests.pointmaster.conftest import fixture
 

@@ -12,11 +12,11 @@ import pytest
 
 from core import clock
 from core.ssrf import BlockedAddress
-from models.membership import upsert_member
-from models.point_modes import set_point_mode
-from models.pointmaster_settings import save_settings
-from models.points_log import LogTarget, PointsLogErrorCode
-from models.tenants import PointMode
+from models.members.upserts import upsert_member
+from models.pointmaster.modes import set_point_mode
+from models.pointmaster.points_log import LogTarget, PointsLogErrorCode
+from models.pointmaster.settings import save_settings
+from models.tenancy.tables import PointMode
 from tests.factories import make_member
 from tests.pointmaster.conftest import fixture
 from tests.pointmaster.live_engine import Engine, Tenant, open_tenant

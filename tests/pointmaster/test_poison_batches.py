@@ -10,10 +10,10 @@ from typing import Any
 from uuid import UUID, uuid4
 
 from core import clock
-from models.members import Member
-from models.pointmaster import SyncBatch, SyncKind, SyncStatus
-from models.points import PointAccount
-from models.sync import MAX_ATTEMPTS, due_batches
+from models.members.tables import Member
+from models.pointmaster.tables import SyncBatch, SyncKind, SyncStatus
+from models.pointmaster.uploads import MAX_ATTEMPTS, due_batches
+from models.points.tables import PointAccount
 from tests.factories import default_definition
 from tests.pointmaster.conftest import Follower
 from workers.sync import apply_sync_batch, relay_sync_batches

@@ -14,13 +14,13 @@ from uuid import UUID
 import pytest
 
 from core.payload_crypto import decrypt_json
-from models.members import Member
-from models.pointmaster import ForwardedAdjustment
-from models.points import LedgerEntry, LedgerSource, PointAccount
-from models.redemptions import Redemption
-from models.sync_items import voyado_time
-from models.tenants import PointMode
-from models.webhooks import WebhookDelivery
+from models.members.tables import Member
+from models.pointmaster.items import voyado_time
+from models.pointmaster.tables import ForwardedAdjustment
+from models.points.tables import LedgerEntry, LedgerSource, PointAccount
+from models.redemptions.tables import Redemption
+from models.tenancy.tables import PointMode
+from models.webhooks.tables import WebhookDelivery
 from tests.factories import make_reward
 from tests.pointmaster.conftest import fixture
 from tests.pointmaster.live_engine import Engine, Tenant, eventually

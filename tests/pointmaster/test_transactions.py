@@ -8,11 +8,11 @@ from typing import Any
 from uuid import UUID
 
 from core import clock
-from models.grants import settle_due
-from models.members import Member
-from models.pointmaster import SyncBatch
-from models.points import GrantStatus, LedgerEntry, LedgerSource, PointAccount, PointGrant
-from models.sync import apply_batch
+from models.members.tables import Member
+from models.pointmaster.tables import SyncBatch
+from models.pointmaster.uploads import apply_batch
+from models.points.grants import settle_due
+from models.points.tables import GrantStatus, LedgerEntry, LedgerSource, PointAccount, PointGrant
 from tests.pointmaster.conftest import Follower, fixture
 from tests.pointmaster.ingest import account_of, assert_chained
 

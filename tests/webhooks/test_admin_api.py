@@ -17,7 +17,7 @@ from tortoise.transactions import in_transaction
 
 from core import clock
 from core.settings import Settings
-from models.outbox import add_deliveries
+from models.webhooks.outbox import add_deliveries
 from tests.factories import make_member, make_reward
 from tests.graphql_client import GraphQLClient, TenantSession, in_process
 from tests.webhooks.receiver import Answer, Receiver

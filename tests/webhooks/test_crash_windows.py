@@ -27,11 +27,11 @@ from tortoise.exceptions import DBConnectionError
 from core.queue import ArqQueue
 from core.settings import Settings
 from engine.runtime import new_worker, start_worker, stop_worker
-from models import delivery_lease
-from models.delivery_lease import Leased
-from models.redeem import RedeemRequest, redeem_with_effects
-from models.webhook_endpoints import create_endpoint
-from models.webhooks import DeliveryStatus, PayloadFormat, WebhookAttempt, WebhookDelivery
+from models.redemptions.redeem import RedeemRequest, redeem_with_effects
+from models.webhooks import lease as delivery_lease
+from models.webhooks.endpoints import create_endpoint
+from models.webhooks.lease import Leased
+from models.webhooks.tables import DeliveryStatus, PayloadFormat, WebhookAttempt, WebhookDelivery
 from resolvers.jobs import enqueue_deliveries
 from tests.factories import make_member, make_reward, make_tenant
 from tests.serving import uvicorn_serving

@@ -17,11 +17,11 @@ from tortoise.transactions import in_transaction
 
 from core import clock
 from core.settings import Settings
-from models.outbox import RETRY_SCHEDULE, add_deliveries
-from models.redeem import RedeemRequest, redeem
-from models.redemptions import Redemption, RedemptionEvent
-from models.webhook_endpoints import EndpointWithSecret, create_endpoint, rotate_secret
-from models.webhooks import (
+from models.redemptions.redeem import RedeemRequest, redeem
+from models.redemptions.tables import Redemption, RedemptionEvent
+from models.webhooks.endpoints import EndpointWithSecret, create_endpoint, rotate_secret
+from models.webhooks.outbox import RETRY_SCHEDULE, add_deliveries
+from models.webhooks.tables import (
     DeliveryStatus,
     PayloadFormat,
     WebhookAttempt,

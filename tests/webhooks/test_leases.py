@@ -9,10 +9,10 @@ from typing import Any
 
 from core import clock
 from core.settings import Settings
-from models.delivery_lease import lease_many
-from models.delivery_record import plan, record_many
-from models.outbox import AttemptResult, replay
-from models.webhooks import DeliveryStatus, WebhookAttempt, WebhookDelivery
+from models.webhooks.attempts import plan, record_many
+from models.webhooks.lease import lease_many
+from models.webhooks.outbox import AttemptResult, replay
+from models.webhooks.tables import DeliveryStatus, WebhookAttempt, WebhookDelivery
 from tests.webhooks.receiver import Answer, Receiver
 from tests.webhooks.test_delivery import setup_delivery
 from workers.webhook_http import new_client

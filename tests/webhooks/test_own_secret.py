@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from core.settings import Settings
-from models.webhooks import WebhookEndpoint
+from models.webhooks.tables import WebhookEndpoint
 from tests.graphql_client import GraphQLClient, TenantSession
 from tests.webhooks.receiver import Receiver
 from tests.webhooks.test_delivery import _setup_delivery_for, gamify_valid, standard_valid
@@ -34,8 +34,8 @@ async def test_deliveries_are_signed_with_the_tenants_own_secret(
     http: httpx.AsyncClient,
 ) -> None:
     # given an endpoint created with the tenant's own secret (a deployment allowing 127.0.0.1)
-    from models.webhook_endpoints import create_endpoint
-    from models.webhooks import PayloadFormat
+    from models.webhooks.endpoints import create_endpoint
+    from models.webhooks.tables import PayloadFormat
 
     created = await create_endpoint(
         tenant.tenant_id,  # type: ignore[arg-type]

@@ -7,13 +7,13 @@ from pathlib import Path
 from typing import Any
 
 from core import clock
-from models.members import Member
-from models.points import PointDefinition
-from models.redeem import RedeemRequest, redeem
-from models.rewards import Reward, RewardType
-from models.tenants import Tenant
-from models.webhook_payloads import reward_redeemed
-from models.webhooks import PayloadFormat
+from models.catalog.tables import Reward, RewardType
+from models.members.tables import Member
+from models.points.tables import PointDefinition
+from models.redemptions.redeem import RedeemRequest, redeem
+from models.tenancy.tables import Tenant
+from models.webhooks.payloads import reward_redeemed
+from models.webhooks.tables import PayloadFormat
 from tests.factories import make_member, make_reward, make_tenant
 
 # Copies of shared/fixtures: the platforms' documented examples.

@@ -14,9 +14,9 @@ from tortoise.transactions import in_transaction
 
 from core import clock
 from core.settings import Settings
-from models.outbox import RETRY_SCHEDULE, add_deliveries
-from models.webhook_endpoints import create_endpoint
-from models.webhooks import (
+from models.webhooks.endpoints import create_endpoint
+from models.webhooks.outbox import RETRY_SCHEDULE, add_deliveries
+from models.webhooks.tables import (
     DeliveryStatus,
     PayloadFormat,
     WebhookAttempt,

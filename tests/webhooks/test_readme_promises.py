@@ -12,12 +12,12 @@ import httpx
 
 from core import clock
 from core.settings import Settings
-from models.lifecycle import Via, transition
-from models.outbox import RESPONSE_LIMIT
-from models.redeem import RedeemRequest, redeem
-from models.redemptions import RedemptionStatus
-from models.webhook_endpoints import create_endpoint
-from models.webhooks import DeliveryStatus, PayloadFormat, WebhookAttempt, WebhookDelivery
+from models.redemptions.lifecycle import Via, transition
+from models.redemptions.redeem import RedeemRequest, redeem
+from models.redemptions.tables import RedemptionStatus
+from models.webhooks.endpoints import create_endpoint
+from models.webhooks.outbox import RESPONSE_LIMIT
+from models.webhooks.tables import DeliveryStatus, PayloadFormat, WebhookAttempt, WebhookDelivery
 from tests.factories import make_member, make_reward, make_tenant
 from tests.webhooks.receiver import Answer, Receiver
 from tests.webhooks.test_delivery import START, _setup_delivery_for, setup_delivery

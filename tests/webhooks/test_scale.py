@@ -17,9 +17,9 @@ import pytest
 
 from core.queue import ArqQueue
 from core.settings import Settings
-from models.redeem import RedeemRequest, redeem_with_effects
-from models.webhook_endpoints import create_endpoint
-from models.webhooks import DeliveryStatus, PayloadFormat, WebhookAttempt, WebhookDelivery
+from models.redemptions.redeem import RedeemRequest, redeem_with_effects
+from models.webhooks.endpoints import create_endpoint
+from models.webhooks.tables import DeliveryStatus, PayloadFormat, WebhookAttempt, WebhookDelivery
 from resolvers.jobs import enqueue_deliveries
 from tests.dbsetup import is_postgres
 from tests.factories import make_reward, make_tenant

@@ -11,16 +11,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from core import clock
-from models import tenancy
-from models.catalog import archive_reward
-from models.lifecycle import Via, transition
-from models.membership import save_point_definition
-from models.origins import set_tenant_origins
-from models.pointmaster import SyncBatch, SyncKind
-from models.redeem import RedeemRequest, redeem
-from models.redemptions import RedemptionStatus
-from models.webhook_endpoints import create_endpoint
-from models.webhooks import DeliveryStatus, PayloadFormat, WebhookDelivery, WebhookEvent
+from models.catalog.rewards import archive_reward
+from models.members.upserts import save_point_definition
+from models.pointmaster.tables import SyncBatch, SyncKind
+from models.redemptions.lifecycle import Via, transition
+from models.redemptions.redeem import RedeemRequest, redeem
+from models.redemptions.tables import RedemptionStatus
+from models.tenancy import access as tenancy
+from models.tenancy.origins import set_tenant_origins
+from models.webhooks.endpoints import create_endpoint
+from models.webhooks.tables import DeliveryStatus, PayloadFormat, WebhookDelivery, WebhookEvent
 from tests.factories import default_definition, make_member, make_reward, make_tier
 from tests.graphql_client import GraphQLClient, TenantSession, open_tenant
 

@@ -1,0 +1,83 @@
+"""The reward catalog and each member's use of a reward (limit and cooldown)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+from uuid import UUID
+
+from tortoise import fields
+from tortoise.models import Model
+
+from models.members.tables import Member, Tier
+from models.points.tables import PointDefinition
+from models.tenancy.tables import Tenant
+
+
+class RewardType(StrEnum):
+    VOUCHER = "VOUCHER"
+    DISCOUNT_CODE = "DISCOUNT_CODE"
+    GIFT = "GIFT"
+    CREDIT = "CREDIT"
+    PHYSICAL = "PHYSICAL"
+    CUSTOM = "CUSTOM"
+
+
+class Reward(Model):
+    id = fields.UUIDField(primary_key=True)
+    tenant: fields.ForeignKeyRelation[Tenant] = fields.ForeignKeyField(
+        "models.Tenant", related_name="rewards", on_delete=fields.CASCADE
+    )
+    name = fields.CharField(max_length=200)
+    description = fields.TextField(default="")
+    type = fields.CharEnumField(RewardType, max_length=32)
+    value = fields.CharField(max_length=100, default="")
+    point_cost = fields.BigIntField()
+    definition: fields.ForeignKeyRelation[PointDefinition] = fields.ForeignKeyField(
+        "models.PointDefinition", related_name="rewards", on_delete=fields.RESTRICT
+    )
+    stock = fields.IntField(null=True)
+    min_tier: fields.ForeignKeyNullableRelation[Tier] = fields.ForeignKeyField(
+        "models.Tier", related_name="rewards", null=True, on_delete=fields.SET_NULL
+    )
+    cooldown_seconds = fields.IntField(null=True)
+    per_member_limit = fields.IntField(null=True)
+    available_from = fields.DatetimeField(null=True)
+    available_until = fields.DatetimeField(null=True)
+    # Tenant-only (sent to the fulfilment backend); `public_data` is what members may read.
+    fulfillment_data: fields.Field[dict[str, Any] | None] = fields.JSONField(null=True)
+    public_data: fields.Field[dict[str, Any] | None] = fields.JSONField(null=True)
+    image_url = fields.CharField(max_length=2000, null=True)
+    enabled = fields.BooleanField(default=True)
+    archived_at = fields.DatetimeField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    tenant_id: UUID
+    definition_id: UUID
+    min_tier_id: UUID
+
+    class Meta:
+        table = "reward"
+        indexes = (("tenant_id", "archived_at"),)
+
+
+class MemberRewardUsage(Model):
+    """How often a member redeemed a reward and when last: the guard for limit and cooldown."""
+
+    id = fields.UUIDField(primary_key=True)
+    member: fields.ForeignKeyRelation[Member] = fields.ForeignKeyField(
+        "models.Member", related_name="reward_usage", on_delete=fields.CASCADE
+    )
+    reward: fields.ForeignKeyRelation[Reward] = fields.ForeignKeyField(
+        "models.Reward", related_name="member_usage", on_delete=fields.CASCADE
+    )
+    redeemed_count = fields.IntField(default=0)
+    last_redeemed_at = fields.DatetimeField(null=True)
+
+    member_id: UUID
+    reward_id: UUID
+
+    class Meta:
+        table = "member_reward_usage"
+        unique_together = (("member", "reward"),)

@@ -1,0 +1,3 @@
+"""What live subscribers are told, and in which order.
+
+Convention: `tables.py` (where present) holds the Tortoise models, the rows; every other module holds rules on them and is named by what it does or holds."""

@@ -1,0 +1,129 @@
+"""Members (upserted by the tenant backend), tiers and point currencies."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from tortoise.exceptions import IntegrityError
+from tortoise.functions import Max
+
+from core.errors import Conflict, InvalidInput, NotFound
+from models.db.field_limits import MAX_DESCRIPTION, check_columns, check_text
+from models.members.tables import Member, Tier
+from models.points.tables import PointDefinition
+
+_UNSET: Any = object()
+
+
+async def upsert_member(
+    tenant_id: UUID,
+    external_user_id: str,
+    *,
+    email: Any = _UNSET,
+    name: Any = _UNSET,
+    address: Any = _UNSET,
+    tier_id: Any = _UNSET,
+) -> tuple[Member, bool]:
+    """Create or update the member known to the tenant as `external_user_id`.
+
+    Returns (member, created). Fields left unset keep their value.
+    """
+    external_user_id = (external_user_id or "").strip()
+    if not external_user_id or len(external_user_id) > 200:
+        raise InvalidInput("Use 1-200 characters", field="externalUserId", code="INVALID")
+    values: dict[str, Any] = {}
+    if email is not _UNSET:
+        if email is not None and "@" not in email:
+            raise InvalidInput("Not an email address", field="email", code="INVALID")
+        values["email"] = email
+    if name is not _UNSET:
+        values["name"] = name
+    if address is not _UNSET:
+        if address is not None and not isinstance(address, dict):
+            raise InvalidInput("Use a JSON object", field="address", code="INVALID")
+        values["address"] = address
+    check_columns(Member, values, {"email": "email", "name": "name"})
+    if tier_id is not _UNSET:
+        if tier_id is not None and not await Tier.exists(id=tier_id, tenant_id=tenant_id):
+            raise NotFound("Tier not found", field="tierId", code="NOT_FOUND")
+        values["tier_id"] = tier_id
+    for _ in range(2):
+        member = await Member.get_or_none(tenant_id=tenant_id, external_user_id=external_user_id)
+        if member is not None:
+            if values:
+                await Member.filter(id=member.id).update(**values)
+                await member.refresh_from_db()
+            return member, False
+        try:
+            return await Member.create(
+                tenant_id=tenant_id, external_user_id=external_user_id, **values
+            ), True
+        except IntegrityError:
+            continue  # created concurrently: update it instead
+    raise Conflict("The member is being changed concurrently, retry", code="CONCURRENT_UPDATE")
+
+
+async def get_member(tenant_id: UUID, member_id: UUID) -> Member:
+    member = await Member.get_or_none(id=member_id, tenant_id=tenant_id)
+    if member is None:
+        raise NotFound("Member not found", field="memberId", code="NOT_FOUND")
+    return member
+
+
+async def save_tier(tenant_id: UUID, tier_id: UUID | None, name: str, rank: int) -> Tier:
+    if not name.strip():
+        raise InvalidInput("A name is required", field="name", code="REQUIRED")
+    check_columns(Tier, {"name": name.strip()}, {})
+    try:
+        if tier_id is None:
+            return await Tier.create(tenant_id=tenant_id, name=name.strip(), rank=rank)
+        tier = await Tier.get_or_none(id=tier_id, tenant_id=tenant_id)
+        if tier is None:
+            raise NotFound("Tier not found", field="id", code="NOT_FOUND")
+        tier.name, tier.rank = name.strip(), rank
+        await tier.save()
+        return tier
+    except IntegrityError as exc:
+        raise Conflict("A tier with this name exists", field="name", code="DUPLICATE") from exc
+
+
+async def delete_tier(tenant_id: UUID, tier_id: UUID) -> None:
+    """Members of a deleted tier keep no tier; rewards gated on it become ungated."""
+    deleted = await Tier.filter(id=tier_id, tenant_id=tenant_id).delete()
+    if not deleted:
+        raise NotFound("Tier not found", field="id", code="NOT_FOUND")
+
+
+async def save_point_definition(
+    tenant_id: UUID, definition_id: UUID | None, name: str, description: str = ""
+) -> PointDefinition:
+    if not name.strip():
+        raise InvalidInput("A name is required", field="name", code="REQUIRED")
+    check_columns(PointDefinition, {"name": name.strip()}, {})
+    check_text(description, MAX_DESCRIPTION, "description")
+    try:
+        if definition_id is None:
+            highest = (
+                await PointDefinition.filter(tenant_id=tenant_id)
+                .annotate(top=Max("external_id"))
+                .values_list("top", flat=True)
+            )
+            next_id = int(highest[0] or 0) + 1 if highest else 1  # type: ignore[arg-type]
+            return await PointDefinition.create(
+                tenant_id=tenant_id,
+                name=name.strip(),
+                description=description,
+                external_id=next_id,
+                is_default=not await PointDefinition.exists(tenant_id=tenant_id),
+            )
+        definition = await PointDefinition.get_or_none(id=definition_id, tenant_id=tenant_id)
+        if definition is None:
+            raise NotFound("Point definition not found", field="id", code="NOT_FOUND")
+        definition.name, definition.description = name.strip(), description
+        await definition.save()
+        return definition
+    except IntegrityError as exc:
+        raise Conflict(
+            "A point definition with this name exists", field="name", code="DUPLICATE"
+        ) from exc

@@ -1,0 +1,289 @@
+"""Redeeming a reward: every check and every effect in one transaction.
+
+Order inside the transaction: idempotency key, account (locked), member usage, redemption
+rows, and the reward's stock last, so the hot row of a popular reward is held for the
+shortest time. Each limit is a conditional UPDATE: zero rows changed means refused.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID, uuid4
+
+from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.exceptions import IntegrityError
+from tortoise.expressions import F, Q
+from tortoise.transactions import in_transaction
+
+from core import clock
+from core.errors import InvalidInput, NotFound, Refused
+from models.catalog.eligibility import Ineligibility, catalog_gate, usage_gate
+from models.catalog.tables import MemberRewardUsage, Reward
+from models.db.guarded_updates import guarded_add
+from models.db.idempotency import claim_key, replayed_result, request_fingerprint, validate_key
+from models.members.tables import Member, Tier
+from models.pointmaster.forwards import MasterLink, master_link
+from models.pointmaster.redemption_forwards import forward_spending, master_owns
+from models.points.grants import settle_account
+from models.points.ledger import lock_account, post_entry
+from models.points.tables import LedgerSource
+from models.redemptions.tables import (
+    Redemption,
+    RedemptionEvent,
+    RedemptionEventKind,
+    RedemptionStatus,
+)
+from models.webhooks.outbox import add_deliveries
+from models.webhooks.payloads import reward_redeemed
+from models.webhooks.tables import PayloadFormat, WebhookEvent
+
+MAX_QUANTITY = 100
+
+_MESSAGES = {
+    Ineligibility.INSUFFICIENT_POINTS: "Not enough points",
+    Ineligibility.TIER_REQUIRED: "The member's tier is too low for this reward",
+    Ineligibility.OUT_OF_STOCK: "The reward is out of stock",
+    Ineligibility.COOLDOWN: "The member redeemed this reward too recently",
+    Ineligibility.LIMIT_REACHED: "The member reached the limit for this reward",
+    Ineligibility.NOT_AVAILABLE: "The reward is not available",
+}
+
+
+def refusal(reason: Ineligibility) -> Refused:
+    return Refused(_MESSAGES[reason], code=reason.value)
+
+
+@dataclass(frozen=True)
+class RedeemRequest:
+    tenant_id: UUID
+    member_id: UUID
+    reward_id: UUID
+    quantity: int = 1
+    idempotency_key: str | None = None
+    actor: str = "system"
+
+
+@dataclass(frozen=True)
+class Redeemed:
+    redemption: Redemption
+    delivery_ids: list[UUID] = field(default_factory=list)  # outbox rows to enqueue
+    replayed: bool = False  # an earlier request with the same idempotency key
+
+
+async def redeem(req: RedeemRequest) -> Redemption:
+    return (await redeem_with_effects(req)).redemption
+
+
+async def redeem_with_effects(req: RedeemRequest, member: Member | None = None) -> Redeemed:
+    """Redeem, and say what must happen after commit (webhook jobs to enqueue)."""
+    if not 1 <= req.quantity <= MAX_QUANTITY:
+        raise InvalidInput(f"Quantity must be 1-{MAX_QUANTITY}", field="quantity")
+    key = validate_key(req.idempotency_key)
+    scope = f"redeem:{req.member_id}"
+    fingerprint = request_fingerprint(req.reward_id, req.quantity)
+    if key:
+        earlier = await replayed_result(req.tenant_id, scope, key, fingerprint)
+        if earlier:
+            return Redeemed(await Redemption.get(id=earlier), replayed=True)
+    # Its currency and tenant come along (one statement): they decide the point mode,
+    # and the webhook payloads need them.
+    reward = (
+        await Reward.filter(id=req.reward_id, tenant_id=req.tenant_id)
+        .select_related("definition", "tenant")
+        .first()
+    )
+    if reward is None:
+        raise NotFound("Reward not found", field="rewardId")
+    if member is None or member.id != req.member_id or member.tenant_id != req.tenant_id:
+        member = await Member.get_or_none(id=req.member_id, tenant_id=req.tenant_id)
+    if member is None:
+        raise NotFound("Member not found", field="memberId")
+    now = clock.now()
+    await _check_catalog_gate(reward, member, now)
+    link = None
+    if reward.point_cost > 0 and master_owns(reward.definition, reward.tenant):
+        link = await master_link(req.tenant_id, reward.tenant.slug)  # refused if unsendable
+    redemption_id = uuid4()
+    try:
+        async with in_transaction() as conn:
+            if key:
+                await claim_key(conn, req.tenant_id, scope, key, fingerprint, redemption_id)
+            return await _redeem_in(conn, req, reward, member, redemption_id, link)
+    except IntegrityError:
+        if key:
+            earlier = await replayed_result(req.tenant_id, scope, key, fingerprint)
+            if earlier:
+                return Redeemed(await Redemption.get(id=earlier), replayed=True)
+        raise
+
+
+async def _check_catalog_gate(reward: Reward, member: Member, now: datetime) -> None:
+    member_tier = await Tier.get_or_none(id=member.tier_id) if member.tier_id else None
+    min_tier = await Tier.get_or_none(id=reward.min_tier_id) if reward.min_tier_id else None
+    gate = catalog_gate(reward, member_tier, min_tier, now)
+    if gate is not None:
+        raise refusal(gate)
+
+
+async def _redeem_in(
+    conn: BaseDBAsyncClient,
+    req: RedeemRequest,
+    reward: Reward,
+    member: Member,
+    redemption_id: UUID,
+    link: MasterLink | None,
+) -> Redeemed:
+    """`link`: the point master owns the points; the deduction is forwarded to it."""
+    now = clock.now()
+    cost = reward.point_cost * req.quantity
+    account = await lock_account(conn, req.member_id, reward.definition_id)
+    if account is None and cost > 0:
+        raise refusal(Ineligibility.INSUFFICIENT_POINTS)
+    if account is not None:
+        await settle_account(conn, account, now)
+    balance_before = account.balance if account else 0
+    description = f"Redeemed {req.quantity} x {reward.name}"
+    entry = None
+    if cost > 0:
+        assert account is not None
+        entry = await post_entry(
+            conn,
+            account,
+            -cost,
+            LedgerSource.REDEMPTION,
+            description=description,
+            actor=req.actor,
+            redemption_id=redemption_id,
+            at=now,
+        )
+        if entry is None:
+            raise refusal(Ineligibility.INSUFFICIENT_POINTS)
+    if reward.per_member_limit is not None or reward.cooldown_seconds:
+        await _count_usage(conn, reward, req, now)
+    redemption = Redemption(
+        id=redemption_id,
+        tenant_id=req.tenant_id,
+        member_id=req.member_id,
+        reward_id=reward.id,
+        definition_id=reward.definition_id,
+        quantity=req.quantity,
+        points_spent=cost,
+        status=RedemptionStatus.REDEEMED,
+        created_at=now,
+        updated_at=now,
+    )
+    await redemption.save(using_db=conn)
+    forwarded, delivery_ids = (
+        await forward_spending(conn, link, redemption, member, reward, description, now)
+        if link is not None and entry is not None
+        else (None, [])
+    )
+    await RedemptionEvent.bulk_create(
+        [
+            RedemptionEvent(
+                tenant_id=req.tenant_id,
+                redemption_id=redemption_id,
+                kind=RedemptionEventKind.REDEEM_REQUESTED,
+                message=f"Redeem requested: {req.quantity} x {reward.name}",
+                to_status=RedemptionStatus.REDEEMED,
+                # Xtremepush's "User initially triggered redeem option" names the user.
+                data={
+                    "quantity": req.quantity,
+                    "pointCost": reward.point_cost,
+                    "userId": str(member.id),
+                    "externalUserId": member.external_user_id,
+                    "email": member.email,
+                },
+                actor=req.actor,
+                created_at=now,
+            ),
+            RedemptionEvent(
+                tenant_id=req.tenant_id,
+                redemption_id=redemption_id,
+                kind=RedemptionEventKind.POINTS_WITHDRAWN,
+                message=f"{cost} points withdrawn",
+                # Xtremepush's "Token withdrawal": the user, the transaction, the balances.
+                data={
+                    "amount": cost,
+                    "userId": str(member.id),
+                    "transactionId": str(redemption_id),
+                    "balanceBefore": balance_before,
+                    "balanceAfter": account.balance if account else 0,
+                    "ledgerEntryId": str(entry.id) if entry else None,
+                    "forwardedAdjustmentId": str(forwarded.id) if forwarded else None,
+                },
+                actor=req.actor,
+                created_at=now,
+            ),
+        ],
+        using_db=conn,
+    )
+    stock_left = None
+    if reward.stock is not None:
+        stock_left = await guarded_add(conn, "reward", "stock", reward.id, -req.quantity)
+        if stock_left is None:
+            raise refusal(Ineligibility.OUT_OF_STOCK)
+    delivery_ids += await _announce(conn, redemption, member, reward, stock_left, now)
+    return Redeemed(redemption, delivery_ids)
+
+
+async def _announce(
+    conn: BaseDBAsyncClient,
+    redemption: Redemption,
+    member: Member,
+    reward: Reward,
+    stock_left: int | None,
+    now: datetime,
+) -> list[UUID]:
+    """Outbox rows for the tenant's `reward_redeemed` webhooks, in this transaction."""
+
+    def payload_for(fmt: PayloadFormat) -> dict[str, Any]:
+        return reward_redeemed(
+            fmt,
+            tenant=reward.tenant,
+            redemption=redemption,
+            member=member,
+            reward=reward,
+            definition=reward.definition,
+            stock_left=stock_left,
+            sent_at=now,
+        )
+
+    return await add_deliveries(
+        conn,
+        redemption.tenant_id,
+        WebhookEvent.REWARD_REDEEMED.value,
+        payload_for,
+        redemption_id=redemption.id,
+        now=now,
+    )
+
+
+async def _count_usage(
+    conn: BaseDBAsyncClient, reward: Reward, req: RedeemRequest, now: object
+) -> None:
+    await MemberRewardUsage.bulk_create(
+        [MemberRewardUsage(id=uuid4(), member_id=req.member_id, reward_id=reward.id)],
+        ignore_conflicts=True,
+        using_db=conn,
+    )
+    query = MemberRewardUsage.filter(member_id=req.member_id, reward_id=reward.id)
+    if reward.per_member_limit is not None:
+        query = query.filter(redeemed_count__lte=reward.per_member_limit - req.quantity)
+    if reward.cooldown_seconds:
+        since = clock.now() - timedelta(seconds=reward.cooldown_seconds)
+        query = query.filter(Q(last_redeemed_at__isnull=True) | Q(last_redeemed_at__lte=since))
+    changed = await query.using_db(conn).update(
+        redeemed_count=F("redeemed_count") + req.quantity, last_redeemed_at=now
+    )
+    if not changed:
+        usage = (
+            await MemberRewardUsage.filter(member_id=req.member_id, reward_id=reward.id)
+            .using_db(conn)
+            .first()
+        )
+        raise refusal(
+            usage_gate(reward, usage, req.quantity, clock.now()) or Ineligibility.COOLDOWN
+        )

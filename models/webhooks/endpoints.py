@@ -1,0 +1,145 @@
+"""Webhook endpoints: saved with an SSRF check, signing secrets shown once and rotatable."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+from uuid import UUID
+
+from core import clock
+from core.errors import InvalidInput, NotFound
+from core.signing import check_secret, new_secret
+from core.ssrf import checked_addresses
+from models.webhooks.tables import MAX_URL, PayloadFormat, WebhookEndpoint, WebhookEvent
+
+DEFAULT_ROTATION_OVERLAP = timedelta(hours=24)
+SUBSCRIBABLE = frozenset({WebhookEvent.REWARD_REDEEMED, WebhookEvent.REDEMPTION_STATUS_CHANGED})
+
+
+@dataclass(frozen=True)
+class EndpointWithSecret:
+    endpoint: WebhookEndpoint
+    secret: str  # shown to the admin once
+
+
+def _events(events: list[str]) -> list[str]:
+    unknown = [e for e in events if e not in {s.value for s in SUBSCRIBABLE}]
+    if not events or unknown:
+        allowed = ", ".join(sorted(s.value for s in SUBSCRIBABLE))
+        raise InvalidInput(f"Choose events among: {allowed}", field="events", code="INVALID")
+    return sorted(set(events))
+
+
+async def _checked_url(url: str, allow_private: bool) -> None:
+    """Syntax (what httpx can send to), length, and the SSRF check of a URL to be saved."""
+    if len(url) > MAX_URL:
+        raise InvalidInput(f"Use at most {MAX_URL} characters", field="url", code="INVALID_URL")
+    await checked_addresses(url, allow_private)
+
+
+def _not_point_master(payload_format: PayloadFormat | None) -> None:
+    if payload_format == PayloadFormat.POINT_MASTER:
+        raise InvalidInput(
+            "The point master's endpoint is set with setPointMasterSettings(adjustmentUrl)",
+            field="payloadFormat",
+        )
+
+
+async def create_endpoint(
+    tenant_id: UUID,
+    url: str,
+    events: list[str],
+    payload_format: PayloadFormat,
+    *,
+    allow_private: bool,
+    secret: str | None = None,
+) -> EndpointWithSecret:
+    """`secret`: the tenant's own (check_secret), else a new one."""
+    _not_point_master(payload_format)
+    await _checked_url(url, allow_private)
+    secret = check_secret(secret) if secret is not None else new_secret()
+    endpoint = await WebhookEndpoint.create(
+        tenant_id=tenant_id,
+        url=url,
+        events=_events(events),
+        payload_format=payload_format,
+        secret=secret,
+    )
+    return EndpointWithSecret(endpoint, secret)
+
+
+async def get_endpoint(tenant_id: UUID, endpoint_id: UUID) -> WebhookEndpoint:
+    endpoint = await WebhookEndpoint.get_or_none(id=endpoint_id, tenant_id=tenant_id)
+    if endpoint is None:
+        raise NotFound("Webhook endpoint not found", field="id")
+    return endpoint
+
+
+async def update_endpoint(
+    tenant_id: UUID,
+    endpoint_id: UUID,
+    *,
+    url: str | None = None,
+    events: list[str] | None = None,
+    payload_format: PayloadFormat | None = None,
+    enabled: bool | None = None,
+    allow_private: bool,
+) -> WebhookEndpoint:
+    endpoint = await get_endpoint(tenant_id, endpoint_id)
+    _not_point_master(payload_format)
+    if endpoint.payload_format == PayloadFormat.POINT_MASTER and (url, events) != (None, None):
+        _not_point_master(PayloadFormat.POINT_MASTER)  # only enabling/disabling it is allowed
+    changes: dict[str, Any] = {}
+    if url is not None:
+        await _checked_url(url, allow_private)
+        changes["url"] = url
+    if events is not None:
+        changes["events"] = _events(events)
+    if payload_format is not None:
+        changes["payload_format"] = payload_format
+    if enabled is not None:
+        changes["enabled"] = enabled
+        if enabled:  # re-enabling forgets why it was disabled
+            changes.update(disabled_reason=None, failing_since=None)
+    if changes:
+        await WebhookEndpoint.filter(id=endpoint.id).update(**changes, updated_at=clock.now())
+        await endpoint.refresh_from_db()
+    return endpoint
+
+
+async def delete_endpoint(tenant_id: UUID, endpoint_id: UUID) -> None:
+    endpoint = await get_endpoint(tenant_id, endpoint_id)
+    _not_point_master(PayloadFormat(endpoint.payload_format))  # its log is the adjustments'
+    await endpoint.delete()
+
+
+async def rotate_secret(
+    tenant_id: UUID,
+    endpoint_id: UUID,
+    overlap: timedelta = DEFAULT_ROTATION_OVERLAP,
+    secret: str | None = None,
+) -> EndpointWithSecret:
+    """A new secret (the tenant's own, or made here); the old one keeps signing alongside it
+    until the overlap ends."""
+    if overlap < timedelta(0) or overlap > timedelta(days=7):
+        raise InvalidInput("Overlap must be 0 to 7 days", field="overlapSeconds")
+    endpoint = await get_endpoint(tenant_id, endpoint_id)
+    secret = check_secret(secret) if secret is not None else new_secret()
+    endpoint.previous_secret = endpoint.secret
+    endpoint.previous_secret_until = clock.now() + overlap
+    endpoint.secret = secret
+    await endpoint.save()
+    return EndpointWithSecret(endpoint, secret)
+
+
+def signing_secrets(endpoint: WebhookEndpoint) -> list[str]:
+    """Every secret that signs now: the current one, and the previous one during overlap."""
+    secrets = [endpoint.secret]
+    if (
+        endpoint.previous_secret
+        and endpoint.previous_secret_until
+        and endpoint.previous_secret_until > clock.now()
+    ):
+        secrets.append(endpoint.previous_secret)
+    return secrets

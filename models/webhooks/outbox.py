@@ -1,0 +1,169 @@
+"""The webhook outbox: rows written with the change they announce, then delivered.
+
+A delivery is PENDING until a 2xx (DELIVERED) or until retries run out (DEAD). A worker
+takes a time-limited lease before sending, so two workers never send the same attempt at
+once, and a worker that dies mid-send loses its lease to the relay.
+"""
+
+from __future__ import annotations
+
+import inspect
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID, uuid4
+
+from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.expressions import Q
+
+from core import clock
+from core.errors import NotFound
+from models.webhooks.tables import DeliveryStatus, PayloadFormat, WebhookDelivery, WebhookEndpoint
+
+RETRY_SCHEDULE = (
+    timedelta(seconds=5),
+    timedelta(minutes=5),
+    timedelta(minutes=30),
+    timedelta(hours=2),
+    timedelta(hours=5),
+    timedelta(hours=10),
+    timedelta(hours=10),
+)
+JITTER = 0.2
+RESPONSE_LIMIT = 2048
+
+
+async def add_deliveries(
+    conn: BaseDBAsyncClient,
+    tenant_id: UUID,
+    event: str,
+    payload_for: Callable[[PayloadFormat], dict[str, Any] | Awaitable[dict[str, Any]]],
+    *,
+    redemption_id: UUID | None = None,
+    now: datetime | None = None,
+    only_endpoint: UUID | None = None,
+) -> list[UUID]:
+    """Outbox rows for every enabled endpoint of the tenant that wants `event`
+    (or for `only_endpoint`, whatever its events: a ping).
+
+    `payload_for` (plain or async) is called only when some endpoint wants the event, so
+    a tenant without webhooks pays one query and no payload building."""
+    now = now or clock.now()
+    query = WebhookEndpoint.filter(tenant_id=tenant_id, enabled=True)
+    if only_endpoint is not None:
+        query = query.filter(id=only_endpoint)
+    wanted = [
+        endpoint
+        for endpoint in await query.using_db(conn)
+        if only_endpoint is not None or event in endpoint.events
+    ]
+    rows = []
+    for endpoint in wanted:
+        payload = payload_for(PayloadFormat(endpoint.payload_format))
+        rows.append(
+            WebhookDelivery(
+                id=uuid4(),
+                tenant_id=tenant_id,
+                endpoint_id=endpoint.id,
+                event=event,
+                redemption_id=redemption_id,
+                payload=await payload if inspect.isawaitable(payload) else payload,
+                status=DeliveryStatus.PENDING,
+                next_attempt_at=now,
+                created_at=now,
+            )
+        )
+    if rows:
+        await WebhookDelivery.bulk_create(rows, using_db=conn)
+    return [row.id for row in rows]
+
+
+async def due_deliveries(now: datetime | None = None, limit: int = 1000) -> list[tuple[UUID, str]]:
+    """(id, attempt key) of deliveries that are due and not leased: the relay's work.
+
+    The attempt key names one attempt (count and due time), so a queue can dedupe jobs.
+    """
+    now = now or clock.now()
+    rows = (
+        await WebhookDelivery.filter(due(now))
+        .order_by("next_attempt_at")
+        .limit(limit)
+        .values_list("id", "attempt_count", "next_attempt_at", "leased_until")
+    )
+    return [(UUID(str(i)), attempt_key(int(n), at, leased)) for i, n, at, leased in rows]
+
+
+def due(now: datetime) -> Q:
+    """Deliveries due for an attempt: PENDING, their time come, and no live lease on them."""
+    return Q(status=DeliveryStatus.PENDING) & Q(next_attempt_at__lte=now) & _not_in_flight(now)
+
+
+def _ms(moment: datetime | None) -> int:
+    return int(moment.timestamp() * 1000) if moment else 0
+
+
+def attempt_key(
+    attempt_count: int, due: datetime | None, leased_until: datetime | None = None
+) -> str:
+    """Names one attempt. A lease that ran out (its worker died) makes a new name, so
+    the relay's job for the retry is not refused as a duplicate of the dead one."""
+    return f"{attempt_count}:{_ms(due)}:{_ms(leased_until)}"
+
+
+@dataclass(frozen=True)
+class AttemptResult:
+    status_code: int | None
+    latency_ms: int
+    response_body: str
+    error: str | None
+    retry_after: timedelta | None = None
+
+    @property
+    def delivered(self) -> bool:
+        return self.status_code is not None and 200 <= self.status_code < 300
+
+
+def next_delay(attempts_made: int, rng: random.Random | None = None) -> timedelta | None:
+    """Delay before the next attempt after `attempts_made` failures; None = give up."""
+    if attempts_made > len(RETRY_SCHEDULE):
+        return None
+    base = RETRY_SCHEDULE[attempts_made - 1]
+    factor = 1 + (rng or random).uniform(-JITTER, JITTER)
+    return timedelta(seconds=base.total_seconds() * factor)
+
+
+async def replay(tenant_id: UUID, delivery_id: UUID) -> WebhookDelivery:
+    """Send a delivery again now (a DEAD one, or a DELIVERED one the receiver lost)."""
+    delivery = await WebhookDelivery.get_or_none(id=delivery_id, tenant_id=tenant_id)
+    if delivery is None:
+        raise NotFound("Delivery not found", field="id")
+    # A replay gets the full retry schedule again; the attempt log keeps the history.
+    # A delivery in flight (a live lease) is left to its attempt: clearing the lease
+    # would let a second worker send it alongside, and that attempt is the replay.
+    now = clock.now()
+    await WebhookDelivery.filter(Q(id=delivery.id) & _not_in_flight(now)).update(
+        status=DeliveryStatus.PENDING, next_attempt_at=now, leased_until=None, attempt_count=0
+    )
+    await delivery.refresh_from_db()
+    return delivery
+
+
+def _not_in_flight(now: datetime) -> Q:
+    return Q(leased_until__isnull=True) | Q(leased_until__lt=now)
+
+
+async def replay_dead_since(tenant_id: UUID, endpoint_id: UUID, since: datetime) -> list[UUID]:
+    endpoint = await WebhookEndpoint.get_or_none(id=endpoint_id, tenant_id=tenant_id)
+    if endpoint is None:
+        raise NotFound("Webhook endpoint not found", field="endpointId")
+    ids = await WebhookDelivery.filter(
+        endpoint_id=endpoint.id, status=DeliveryStatus.DEAD, created_at__gte=since
+    ).values_list("id", flat=True)
+    if ids:
+        now = clock.now()
+        await WebhookDelivery.filter(Q(id__in=list(ids)) & _not_in_flight(now)).update(
+            status=DeliveryStatus.PENDING, next_attempt_at=now, leased_until=None, attempt_count=0
+        )
+    return [UUID(str(i)) for i in ids]
