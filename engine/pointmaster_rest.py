@@ -18,23 +18,23 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from core.after_commit import unit_of_work
 from core.errors import AuthError, DomainError
 from core.queue import JobQueue
 from core.settings import Settings
 from engine.rest import api_key_principal, error_response, json_body
 from models.pointmaster.tables import SyncKind
 from models.pointmaster.uploads import accept_batch, get_batch, status_json
-from resolvers.pointmaster import enqueue_sync_batch
 
 
 def _upload(kind: SyncKind, settings: Settings, queue: JobQueue) -> Any:
     async def upload(request: Request) -> JSONResponse:
         try:
             principal = await api_key_principal(request, settings)
-            batch = await accept_batch(principal.tenant_id, kind, await json_body(request))
+            async with unit_of_work(queue, None):
+                batch = await accept_batch(principal.tenant_id, kind, await json_body(request))
         except (DomainError, AuthError) as exc:
             return error_response(exc)
-        await enqueue_sync_batch(queue, batch.id)
         return JSONResponse(status_json(batch), status_code=202)
 
     return upload

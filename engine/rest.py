@@ -12,7 +12,7 @@ from uuid import UUID
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from core import clock
+from core.after_commit import unit_of_work
 from core.errors import AuthError, Conflict, DomainError, Forbidden, InvalidInput, NotFound
 from core.queue import JobQueue
 from core.settings import Settings
@@ -20,8 +20,6 @@ from engine.request_body import BadBody, parse_json
 from models.redemptions.lifecycle import Via, transition
 from models.redemptions.tables import Redemption, RedemptionStatus
 from resolvers.auth import Principal, authenticate
-from resolvers.jobs import enqueue_deliveries
-from resolvers.live import publish_balances, publish_redemption
 
 CALLBACK_STATUSES = {
     "fulfilled": RedemptionStatus.FULFILLED,
@@ -91,7 +89,10 @@ def redemption_json(redemption: Redemption) -> dict[str, Any]:
 def callback_endpoint(settings: Settings, queue: JobQueue, broker: Any) -> Any:
     async def callback(request: Request) -> JSONResponse:
         """POST /api/v1/redemptions/{id}/callback: the fulfilment backend's outcome."""
-        started = clock.now()
+        async with unit_of_work(queue, broker):
+            return await _callback(request)
+
+    async def _callback(request: Request) -> JSONResponse:
         try:
             principal = await api_key_principal(request, settings)
             try:
@@ -126,10 +127,6 @@ def callback_endpoint(settings: Settings, queue: JobQueue, broker: Any) -> Any:
             )
         except (DomainError, AuthError) as exc:
             return error_response(exc)
-        await enqueue_deliveries(queue, moved.delivery_ids)
-        await publish_redemption(broker, principal.tenant_id, moved.redemption.id, started)
-        if moved.changed and status == RedemptionStatus.FAILED:
-            await publish_balances(broker, principal.tenant_id, moved.redemption.member_id)
         return JSONResponse(
             {"redemption": redemption_json(moved.redemption), "changed": moved.changed}
         )

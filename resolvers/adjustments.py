@@ -19,8 +19,6 @@ from models.tenancy.tables import TenantAdmin
 from models.webhooks.tables import DeliveryStatus
 from resolvers.auth import ANYONE, BACKEND, Principal, parse_id, require, target_member
 from resolvers.errors import query_error
-from resolvers.jobs import enqueue_deliveries
-from resolvers.live import publish_balances
 from schema.adjustments import (
     AdjustPointsInput,
     AdjustPointsPayload,
@@ -72,10 +70,8 @@ async def adjust_points_(info: strawberry.Info, input: AdjustPointsInput) -> Adj
     except DomainError as exc:
         return AdjustPointsPayload(errors=[PointMasterError.from_error(exc)])
     if done.forwarded is not None:
-        await enqueue_deliveries(info.context.queue, list(done.delivery_ids))
         return AdjustPointsPayload(adjustment=PointAdjustment.from_model(done.forwarded))
     assert done.posted is not None
-    await publish_balances(info.context.broker, principal.tenant_id, member.id)
     definition = await DefinitionModel.get(id=done.posted.account.definition_id)
     return AdjustPointsPayload(
         applied=True,

@@ -12,7 +12,6 @@ import contextlib
 from collections import OrderedDict, deque
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Hashable
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -30,8 +29,6 @@ from core.broker import (
 )
 from models.live.messages import (
     REPLAY_LIMIT,
-    announce_balances,
-    announce_redemption,
     latest_number,
     number_of,
     replay_redemption_events,
@@ -373,16 +370,3 @@ async def my_balance_changed(info: strawberry.Info) -> AsyncGenerator[BalanceUpd
         scope=_scope(principal),
     ):
         yield _balance_update(message)
-
-
-async def publish_redemption(
-    broker: Any, tenant_id: UUID, redemption_id: UUID, since: datetime
-) -> None:
-    """After commit: tell subscribers about the redemption's new events."""
-    if broker is not None:
-        await announce_redemption(broker, tenant_id, redemption_id, since)
-
-
-async def publish_balances(broker: Any, tenant_id: UUID, member_id: UUID) -> None:
-    if broker is not None:
-        await announce_balances(broker, tenant_id, member_id)

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 from typing import Any
-from uuid import UUID
 
 import strawberry
 
 from core.errors import DomainError, InvalidInput, NotFound
-from core.queue import JobQueue
 from models.pointmaster.modes import (
     definition_mode,
     point_mode_changes,
@@ -28,13 +26,6 @@ from schema.sync_batches import (
     SyncBatch,
     SyncBatchPayload,
 )
-
-APPLY_SYNC_JOB = "apply_sync_batch"
-
-
-async def enqueue_sync_batch(queue: JobQueue, batch_id: UUID) -> None:
-    """After commit. A lost job is picked up by the `relay_sync_batches` cron."""
-    await queue.enqueue(APPLY_SYNC_JOB, str(batch_id), job_id=f"sync:{batch_id}")
 
 
 async def set_point_mode_(
@@ -84,7 +75,6 @@ async def _upload(
         batch = await accept_batch(principal.tenant_id, kind, items)
     except DomainError as exc:
         return SyncBatchPayload(errors=[PointMasterError.from_error(exc)])
-    await enqueue_sync_batch(info.context.queue, batch.id)
     return SyncBatchPayload(batch=SyncBatch.from_model(batch))
 
 

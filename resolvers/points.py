@@ -13,7 +13,6 @@ from models.points.tables import LedgerEntry as EntryModel
 from models.points.tables import LedgerSource as SourceModel
 from resolvers.auth import ANYONE, BACKEND, parse_id, require, target_member
 from resolvers.errors import query_error
-from resolvers.live import publish_balances
 from schema.common import PageInfo, PointsError, user_error
 from schema.points import (
     AwardPointsInput,
@@ -51,7 +50,6 @@ async def award_points_(info: strawberry.Info, input: AwardPointsInput) -> Point
         )
     except DomainError as exc:
         return PointsPayload(errors=[user_error(PointsError, exc)])
-    await publish_balances(info.context.broker, principal.tenant_id, member.id)
     return PointsPayload(
         entry=LedgerEntry.from_model(posted.entry) if posted.entry else None,
         grant=PointGrant.from_model(posted.grant) if posted.grant else None,

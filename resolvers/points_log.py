@@ -5,12 +5,11 @@ from __future__ import annotations
 import strawberry
 
 from core.errors import Refused
+from core.jobs import FETCH_POINTS_LOG, points_log_job_id
 from models.pointmaster.points_log import PointsLogErrorCode, PointsLogView, read_points_log
 from resolvers.auth import ANYONE, require, target_member
 from resolvers.errors import query_error
 from schema.points_log import PointsLog
-
-FETCH_JOB = "fetch_points_log"
 
 
 async def points_log(
@@ -26,10 +25,10 @@ async def points_log(
 
     async def request_fetch() -> None:
         await info.context.queue.enqueue(
-            FETCH_JOB,
+            FETCH_POINTS_LOG,
             str(principal.tenant_id),
             str(member.id),
-            job_id=f"points-log:{member.id}",
+            job_id=points_log_job_id(member.id),
         )
 
     try:

@@ -7,7 +7,6 @@ from typing import Any, cast
 import strawberry
 from strawberry.scalars import JSON
 
-from core import clock
 from core.errors import DomainError
 from core.metrics import count_redemption
 from models.db.pagination import paginate
@@ -17,8 +16,6 @@ from models.redemptions.tables import Redemption as RedemptionModel
 from models.redemptions.tables import RedemptionStatus as StatusModel
 from resolvers.auth import ADMIN, ANYONE, parse_id, require, target_member
 from resolvers.errors import query_error
-from resolvers.jobs import enqueue_deliveries
-from resolvers.live import publish_balances, publish_redemption
 from schema.common import PageInfo, RedemptionError, user_error
 from schema.redemptions import (
     CompletionStatus,
@@ -39,7 +36,6 @@ async def redeem_reward(
 ) -> RedemptionPayload:
     """Members redeem for themselves; the tenant backend names the member."""
     principal = require(info, ANYONE)
-    started = clock.now()
     try:
         member = await target_member(principal, member_id, external_user_id)
         redeemed = await redeem_with_effects(
@@ -57,12 +53,6 @@ async def redeem_reward(
         count_redemption(exc.code)
         return RedemptionPayload(errors=[user_error(RedemptionError, exc)])
     count_redemption("REPLAYED" if redeemed.replayed else "REDEEMED")
-    await enqueue_deliveries(info.context.queue, redeemed.delivery_ids)
-    if not redeemed.replayed:
-        await publish_redemption(
-            info.context.broker, principal.tenant_id, redeemed.redemption.id, started
-        )
-        await publish_balances(info.context.broker, principal.tenant_id, member.id)
     return RedemptionPayload(redemption=Redemption.from_model(redeemed.redemption))
 
 
@@ -75,7 +65,6 @@ async def _move(
     reason: str | None = None,
 ) -> RedemptionPayload:
     principal = require(info, ADMIN if via == Via.ADMIN else ("api_key",))
-    started = clock.now()
     try:
         moved = await transition(
             principal.tenant_id,
@@ -88,10 +77,6 @@ async def _move(
         )
     except DomainError as exc:
         return RedemptionPayload(errors=[user_error(RedemptionError, exc)])
-    await enqueue_deliveries(info.context.queue, moved.delivery_ids)
-    await publish_redemption(info.context.broker, principal.tenant_id, moved.redemption.id, started)
-    if moved.changed and target == StatusModel.FAILED:
-        await publish_balances(info.context.broker, principal.tenant_id, moved.redemption.member_id)
     return RedemptionPayload(redemption=Redemption.from_model(moved.redemption))
 
 

@@ -7,14 +7,13 @@ from datetime import timedelta
 import strawberry
 
 from core import clock
-from core.broker import revoked_credentials_channel
 from core.errors import DomainError, Unauthenticated
 from core.rate_limit import RateLimited
 from core.security import issue_token
 from models.members.tables import Tier as TierModel
 from models.members.upserts import delete_tier, save_point_definition, save_tier
 from models.points.tables import PointDefinition as DefinitionModel
-from models.tenancy.access import create_api_key, revocation, revoke_api_key
+from models.tenancy.access import create_api_key, revoke_api_key
 from models.tenancy.login_limits import LoginLimits, login_admin
 from models.tenancy.tables import ApiKey as ApiKeyModel
 from resolvers.auth import (
@@ -101,9 +100,6 @@ async def revoke_key(info: strawberry.Info, id: strawberry.ID) -> ApiKeyPayload:
         key = await revoke_api_key(principal.tenant_id, parse_id(id, "id"))  # type: ignore[arg-type]
     except DomainError as exc:
         return ApiKeyPayload(errors=[user_error(AccountError, exc)])
-    if info.context.broker is not None:
-        # Committed: every API process closes the key's open WebSockets.
-        await info.context.broker.publish(revoked_credentials_channel(), revocation(key.id))
     return ApiKeyPayload(api_key=ApiKey.from_model(key))
 
 

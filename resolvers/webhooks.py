@@ -5,9 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import strawberry
-from tortoise.transactions import in_transaction
 
-from core import clock
 from core.errors import DomainError, InvalidInput
 from models.db.pagination import paginate
 from models.webhooks.endpoints import (
@@ -17,7 +15,7 @@ from models.webhooks.endpoints import (
     rotate_secret,
     update_endpoint,
 )
-from models.webhooks.outbox import add_deliveries, replay, replay_dead_since
+from models.webhooks.outbox import ping, replay, replay_dead_since
 from models.webhooks.tables import DeliveryStatus as StatusModel
 from models.webhooks.tables import PayloadFormat as FormatModel
 from models.webhooks.tables import WebhookDelivery as DeliveryModel
@@ -25,7 +23,6 @@ from models.webhooks.tables import WebhookEndpoint as EndpointModel
 from models.webhooks.tables import WebhookEvent
 from resolvers.auth import ADMIN, parse_id, require
 from resolvers.errors import query_error
-from resolvers.jobs import enqueue_deliveries
 from schema.common import PageInfo, WebhookError, user_error
 from schema.webhooks import (
     WebhookDeletePayload,
@@ -124,22 +121,7 @@ async def ping_webhook_endpoint(info: strawberry.Info, id: strawberry.ID) -> Web
         endpoint = await get_endpoint(principal.tenant_id, parse_id(id, "id"))  # type: ignore[arg-type]
     except DomainError as exc:
         return WebhookDeliveryPayload(errors=[user_error(WebhookError, exc)])
-    now = clock.now()
-    payload = {
-        "event": WebhookEvent.PING.value,
-        "endpoint_id": str(endpoint.id),
-        "timestamp": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
-    }
-    async with in_transaction() as conn:
-        ids = await add_deliveries(
-            conn,
-            principal.tenant_id,
-            WebhookEvent.PING.value,
-            lambda _fmt: payload,
-            now=now,
-            only_endpoint=endpoint.id,
-        )
-    await enqueue_deliveries(info.context.queue, ids)
+    ids = await ping(endpoint)
     rows = await DeliveryModel.filter(id__in=ids)
     return WebhookDeliveryPayload(deliveries=[WebhookDelivery.from_model(d) for d in rows])
 
@@ -150,7 +132,6 @@ async def replay_delivery(info: strawberry.Info, id: strawberry.ID) -> WebhookDe
         delivery = await replay(principal.tenant_id, parse_id(id, "id"))  # type: ignore[arg-type]
     except DomainError as exc:
         return WebhookDeliveryPayload(errors=[user_error(WebhookError, exc)])
-    await enqueue_deliveries(info.context.queue, [delivery.id])
     return WebhookDeliveryPayload(deliveries=[WebhookDelivery.from_model(delivery)])
 
 
@@ -167,7 +148,6 @@ async def replay_deliveries(
         )
     except DomainError as exc:
         return WebhookDeliveryPayload(errors=[user_error(WebhookError, exc)])
-    await enqueue_deliveries(info.context.queue, ids)
     rows = await DeliveryModel.filter(id__in=ids).order_by("-created_at")
     return WebhookDeliveryPayload(deliveries=[WebhookDelivery.from_model(d) for d in rows])
 

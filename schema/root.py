@@ -38,6 +38,7 @@ from schema.adjustments import AdjustPointsPayload, PointAdjustmentConnection
 from schema.admin_accounts import ChangePasswordPayload
 from schema.common import UtcDateTime
 from schema.dashboard import RedemptionStatusCount, SyncBatchConnection, WebhookEndpointHealth
+from schema.effects import AfterCommitEffects
 from schema.error_codes import MaskInternalErrors, ParserCacheWithCodes, RefusalCodes
 from schema.error_log import LoggedSchema
 from schema.live import BalanceUpdate, RedemptionUpdate
@@ -247,6 +248,7 @@ def _extensions(settings: Settings) -> list[type[SchemaExtension] | Callable[[],
         lambda: MaskInternalErrors(should_mask_error=lambda e: not _is_user_facing(e)),
         StorableVariables,
         OperationLabel,
+        AfterCommitEffects,
     ]
     if not settings.introspection:
         extensions.append(DisableIntrospection)

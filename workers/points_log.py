@@ -15,6 +15,7 @@ import httpx
 from arq.worker import func
 
 from core.errors import DomainError, InvalidInput
+from core.jobs import FETCH_POINTS_LOG
 from core.ssrf import checked_addresses, parse_target
 from models.members.tables import Member
 from models.pointmaster.points_log import (
@@ -30,7 +31,6 @@ from models.pointmaster.points_log import (
 )
 
 log = logging.getLogger(__name__)
-FETCH_JOB = "fetch_points_log"
 MAX_BODY = 1024 * 1024
 USER_AGENT = "GamifyEngine-PointsLog/1"
 RETRIED = frozenset(
@@ -40,11 +40,6 @@ RETRIED = frozenset(
         PointsLogErrorCode.MASTER_ERROR,
     }
 )
-
-
-def job_id(member_id: UUID | str) -> str:
-    """One fetch per member at a time: concurrent reads wait for the same job."""
-    return f"points-log:{member_id}"
 
 
 async def _get(client: httpx.AsyncClient, target: LogTarget, allow_private: bool) -> FetchResult:
@@ -132,4 +127,4 @@ async def _fetch_points_log(ctx: dict[str, Any], tenant_id: str, member_id: str)
 
 # No result kept: the job id names "a fetch for this member", and a kept result would
 # refuse the next fetch for an hour.
-fetch_points_log = func(_fetch_points_log, name=FETCH_JOB, keep_result=0, max_tries=1)
+fetch_points_log = func(_fetch_points_log, name=FETCH_POINTS_LOG, keep_result=0, max_tries=1)

@@ -5,16 +5,22 @@ Run with `gamify worker` (or `arq workers.settings.WorkerSettings`, which reads 
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import os
-from typing import Any
+from typing import Any, cast
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from arq.connections import RedisSettings
 from arq.cron import cron
+from arq.typing import WorkerCoroutine
+from arq.worker import Function
 from tortoise import Tortoise
 from tortoise.context import get_current_context
 
+from core.after_commit import unit_of_work
 from core.broker import Broker
+from core.queue import ArqQueue, NoQueue
 from core.settings import load_settings, tortoise_config
 from workers.heartbeat import start_heartbeat, stop_heartbeat
 from workers.points import settle_points
@@ -98,21 +104,43 @@ async def shutdown(ctx: dict[str, Any]) -> None:
         await ctx["tortoise"].close_connections()
 
 
+def one_unit(job: WorkerCoroutine) -> WorkerCoroutine:
+    """The job as one unit of work (core.after_commit): the webhooks, jobs and live
+    messages its domain calls said run when it ends."""
+
+    @functools.wraps(job)
+    async def run(ctx: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
+        pool = ctx.get("redis")  # arq's own; absent where a test calls the job itself
+        async with unit_of_work(ArqQueue(pool) if pool else NoQueue(), ctx.get("broker")):
+            return await job(ctx, *args, **kwargs)
+
+    return cast(WorkerCoroutine, run)
+
+
+def _unit_function(job: Function | WorkerCoroutine) -> Function | WorkerCoroutine:
+    if isinstance(job, Function):
+        return dataclasses.replace(job, coroutine=one_unit(job.coroutine))
+    return one_unit(job)
+
+
 class WorkerSettings:
     functions = [
-        settle_points,
-        deliver_webhook,
-        relay_webhooks,
-        apply_sync_batch,
-        relay_sync_batches,
-        fetch_points_log,
+        _unit_function(job)
+        for job in (
+            settle_points,
+            deliver_webhook,
+            relay_webhooks,
+            apply_sync_batch,
+            relay_sync_batches,
+            fetch_points_log,
+        )
     ]
     cron_jobs = [
-        cron(settle_points),  # every minute, at second 0
+        cron(one_unit(settle_points)),  # every minute, at second 0
         # Retries are due from 5 s after a failure on; the relay is what sends them.
-        cron(relay_webhooks, second=set(range(0, 60, 10))),
+        cron(one_unit(relay_webhooks), second=set(range(0, 60, 10))),
         # Uploads whose job was lost; a normal one is applied as soon as it is accepted.
-        cron(relay_sync_batches, second={30}),
+        cron(one_unit(relay_sync_batches), second={30}),
     ]
     on_startup = startup
     on_shutdown = shutdown

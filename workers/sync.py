@@ -10,8 +10,6 @@ import logging
 from typing import Any
 from uuid import UUID
 
-from models.live.messages import announce_contact_balances
-from models.pointmaster.tables import SyncBatch
 from models.pointmaster.uploads import apply_batch, due_batches
 
 log = logging.getLogger(__name__)
@@ -23,21 +21,7 @@ async def apply_sync_batch(ctx: dict[str, Any], batch_id: str) -> str | None:
     if batch is None:
         return None
     log.info("sync batch %s: %s, %s applied", batch.id, batch.status, batch.applied_count)
-    await _announce(ctx, batch)
     return str(batch.status)
-
-
-async def _announce(ctx: dict[str, Any], batch: SyncBatch) -> None:
-    """After commit: subscribers of `myBalanceChanged` hear of the balances the batch set."""
-    broker = ctx.get("broker")
-    if broker is None or not batch.applied_count:
-        return
-    contacts = {
-        item["contactId"].strip()
-        for item in batch.items
-        if isinstance(item, dict) and isinstance(item.get("contactId"), str)
-    }
-    await announce_contact_balances(broker, batch.tenant_id, contacts)
 
 
 async def relay_sync_batches(ctx: dict[str, Any]) -> int:
@@ -53,5 +37,4 @@ async def relay_sync_batches(ctx: dict[str, Any]) -> int:
             continue
         if batch is not None:
             applied += 1
-            await _announce(ctx, batch)
     return applied

@@ -22,10 +22,11 @@ from arq.worker import func
 
 from core import clock
 from core.errors import DomainError
+from core.jobs import DELIVER_WEBHOOK, delivery_job_id
 from core.metrics import count_delivery
 from core.settings import Settings
 from core.signing import signature_headers
-from models.live.messages import announce_redemption
+from models.live.effects import redemption_changed
 from models.redemptions.lifecycle import Via, transition
 from models.redemptions.tables import RedemptionStatus
 from models.webhooks.attempts import Plan, give_up, plan, record_many
@@ -36,16 +37,11 @@ from workers.batching import Batcher
 from workers.webhook_http import new_client, post
 
 log = logging.getLogger(__name__)
-DELIVER_JOB = "deliver_webhook"
 # While busy, a batch waits this long for company (bench/README.md: draining a backlog,
 # 1.7 database transactions per delivery without, 0.5 with these). A lease's wait delays
 # the POST, a record's only the end of its job, so records wait longer.
 LEASE_LINGER = 0.010
 RECORD_LINGER = 0.020
-
-
-def job_id(delivery_id: UUID | str, attempt_key: str) -> str:
-    return f"deliver:{delivery_id}:{attempt_key}"
 
 
 @dataclass(frozen=True)
@@ -135,8 +131,8 @@ async def deliver(
         except Exception:
             # Delivered and recorded: the redemption waits for the callback instead.
             log.exception("provider answer for delivery %s could not be applied", leased.id)
-    if broker is not None and leased.redemption_id is not None:
-        await announce_redemption(broker, leased.tenant_id, leased.redemption_id, started)
+    if leased.redemption_id is not None:
+        redemption_changed(leased.tenant_id, leased.redemption_id, started)
     return (decided.status if applied else None), result
 
 
@@ -179,7 +175,9 @@ async def relay_due(enqueue: Any, now: Any = None, limit: int = 1000) -> int:
     this recovers jobs lost to a crash between commit and enqueue, or to a flushed Redis."""
     due = await due_deliveries(now, limit)
     for delivery_id, attempt_key in due:
-        await enqueue(DELIVER_JOB, str(delivery_id), _job_id=job_id(delivery_id, attempt_key))
+        await enqueue(
+            DELIVER_WEBHOOK, str(delivery_id), _job_id=delivery_job_id(delivery_id, attempt_key)
+        )
     return len(due)
 
 
@@ -201,7 +199,7 @@ async def _deliver_webhook(ctx: dict[str, Any], delivery_id: str) -> str:
 # and the relay names a job by the attempt it makes. A job that failed before taking its
 # lease (the database refused a connection) or was skipped would otherwise keep that
 # attempt from being relayed for an hour. The lease, not arq, keeps attempts single.
-deliver_webhook = func(_deliver_webhook, name=DELIVER_JOB, keep_result=0)
+deliver_webhook = func(_deliver_webhook, name=DELIVER_WEBHOOK, keep_result=0)
 
 
 async def relay_webhooks(ctx: dict[str, Any]) -> int:

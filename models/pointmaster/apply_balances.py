@@ -23,9 +23,9 @@ from datetime import datetime
 from uuid import UUID
 
 from tortoise.backends.base.client import BaseDBAsyncClient
-from tortoise.transactions import in_transaction
 
 from models.db.bulk_statements import update_rows
+from models.db.transactions import atomic
 from models.pointmaster.applying import CHUNK_ITEMS, BatchApplier, Outcome
 from models.pointmaster.items import BalanceItem, balance_item, voyado_time
 from models.pointmaster.tables import BalanceSnapshot, ForwardedAdjustment
@@ -53,7 +53,7 @@ class BalancesApplier(BatchApplier):
 
     async def _chunk(self, chunk: list[_Balance]) -> Outcome:
         outcome = Outcome()
-        async with in_transaction() as conn:
+        async with atomic() as conn:
             account_ids = {b.account_id for b in chunk}
             book = await AccountBook.locked(conn, account_ids)
             snapshots = {

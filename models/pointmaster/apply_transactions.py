@@ -23,11 +23,10 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID, uuid4
 
-from tortoise.transactions import in_transaction
-
 from core import clock
 from core.errors import InvalidInput
 from models.db.idempotency import request_fingerprint
+from models.db.transactions import atomic
 from models.pointmaster.applying import CHUNK_ITEMS, BatchApplier, Outcome
 from models.pointmaster.items import TransactionItem, dedupe_key, transaction_item
 from models.pointmaster.tables import ForwardedAdjustment
@@ -127,7 +126,7 @@ class TransactionsApplier(BatchApplier):
 
     async def _chunk(self, chunk: list[_Tx]) -> Outcome:
         outcome = Outcome()
-        async with in_transaction() as conn:
+        async with atomic() as conn:
             book = await AccountBook.locked(
                 conn, {t.account_id for t in chunk if t.account_id is not None}
             )

@@ -87,9 +87,8 @@ async def write_forward(
     forward: Forward,
     now: datetime,
     forwarded_id: UUID | None = None,
-) -> tuple[ForwardedAdjustment, list[UUID]]:
-    """The record and, when the link allows, its outbox row (returned to enqueue after
-    commit). Without a link or with the endpoint disabled the record has no delivery:
+) -> ForwardedAdjustment:
+    """The record and, when the link allows, its outbox row (sent after commit). Without a link or with the endpoint disabled the record has no delivery:
     it shows as DELIVERY_FAILED, and callers that must not go on call `require_sent`."""
     forwarded_id = forwarded_id or uuid4()
     delivery_ids: list[UUID] = []
@@ -130,7 +129,7 @@ async def write_forward(
         redemption_id=forward.redemption_id,
         using_db=conn,
     )
-    return forwarded, delivery_ids
+    return forwarded
 
 
 def require_sent(forwarded: ForwardedAdjustment) -> None:

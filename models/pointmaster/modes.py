@@ -9,10 +9,10 @@ from __future__ import annotations
 from uuid import UUID, uuid4
 
 from tortoise.backends.base.client import BaseDBAsyncClient
-from tortoise.transactions import in_transaction
 
 from core import clock
 from core.errors import NotFound, Refused
+from models.db.transactions import atomic
 from models.pointmaster.tables import PointModeChange
 from models.points.tables import PointDefinition
 from models.tenancy.tables import PointMode, Tenant
@@ -102,7 +102,7 @@ async def set_point_mode(
     tenant_id: UUID, mode: PointMode, actor: str, reason: str = ""
 ) -> tuple[Tenant, PointModeChange | None]:
     """Set the tenant's mode; returns the tenant and the audit row (None when nothing changed)."""
-    async with in_transaction() as conn:
+    async with atomic() as conn:
         tenant = await Tenant.filter(id=tenant_id).select_for_update().using_db(conn).get()
         old = PointMode(tenant.point_mode)
         if old == mode:
@@ -117,7 +117,7 @@ async def set_definition_mode(
     tenant_id: UUID, definition_id: UUID, mode: PointMode | None, actor: str, reason: str = ""
 ) -> tuple[PointDefinition, PointModeChange | None]:
     """Override one currency's mode (None = follow the tenant's again), recorded."""
-    async with in_transaction() as conn:
+    async with atomic() as conn:
         definition = (
             await PointDefinition.filter(id=definition_id, tenant_id=tenant_id)
             .select_for_update()

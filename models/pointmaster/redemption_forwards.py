@@ -18,7 +18,6 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
-from uuid import UUID
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
@@ -56,7 +55,7 @@ async def forward_spending(
     reward: Reward,
     description: str,
     now: datetime,
-) -> tuple[ForwardedAdjustment, list[UUID]]:
+) -> ForwardedAdjustment:
     """-points_spent to the master; Refused (rolling the redemption back) if unsendable.
     `reward` comes with its definition loaded."""
     definition = reward.definition
@@ -73,7 +72,7 @@ async def forward_spending(
         workflow_id=str(reward.id),
         workflow_name=REDEEM_WORKFLOW,
     )
-    forwarded, delivery_ids = await write_forward(
+    forwarded = await write_forward(
         conn,
         redemption.tenant_id,
         link,
@@ -90,12 +89,12 @@ async def forward_spending(
         now,
     )
     require_sent(forwarded)
-    return forwarded, delivery_ids
+    return forwarded
 
 
 async def forward_refund(
     conn: BaseDBAsyncClient, redemption: Redemption, actor: str, now: datetime
-) -> tuple[ForwardedAdjustment | None, list[UUID]]:
+) -> ForwardedAdjustment | None:
     """+points_spent to the master, if the deduction was forwarded (None otherwise)."""
     spent = (
         await ForwardedAdjustment.filter(
@@ -105,7 +104,7 @@ async def forward_refund(
         .first()
     )
     if spent is None:
-        return None, []
+        return None
     fields: dict[str, Any] = {
         **spent.payload_fields,
         "Amount": redemption.points_spent,

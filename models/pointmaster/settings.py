@@ -13,13 +13,13 @@ from urllib.parse import quote
 from uuid import UUID, uuid4
 
 from tortoise.backends.base.client import BaseDBAsyncClient
-from tortoise.transactions import in_transaction
 
 from core import clock
 from core.errors import InvalidInput, NotFound
 from core.payload_crypto import check_key, new_key, new_key_id
 from core.signing import new_secret
 from core.ssrf import checked_addresses
+from models.db.transactions import atomic
 from models.pointmaster.tables import PointMasterKey, PointMasterSettings
 from models.webhooks.tables import MAX_URL, PayloadFormat, WebhookEndpoint, WebhookEvent
 
@@ -129,7 +129,7 @@ async def save_settings(
     if adjustment_url is not UNSET and adjustment_url:
         await _checked_url(adjustment_url, allow_private, "adjustmentUrl")
     secret: str | None = None
-    async with in_transaction() as conn:
+    async with atomic() as conn:
         row = await get_settings(tenant_id, conn)
         if adjustment_url is not UNSET:
             changes["adjustment_endpoint_id"], secret = await _adjustment_endpoint(
@@ -191,7 +191,7 @@ async def rotate_key(tenant_id: UUID, actor: str, key: str | None = None) -> Poi
 
     Adjustments already in the outbox keep the payload and key id they were encrypted with."""
     secret = _check_key(key) if key else new_key()
-    async with in_transaction() as conn:
+    async with atomic() as conn:
         now = clock.now()
         await (
             PointMasterKey.filter(tenant_id=tenant_id, retired_at__isnull=True)

@@ -12,6 +12,7 @@ can re-send) and to run concurrently with another worker:
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
@@ -19,7 +20,10 @@ from uuid import UUID, uuid4
 from tortoise.expressions import F, Q
 
 from core import clock
+from core.after_commit import Once, after_commit
 from core.errors import InvalidInput, NotFound, Refused
+from core.jobs import APPLY_SYNC_BATCH, sync_batch_job_id
+from core.queue import JobQueue
 from models.pointmaster.apply_balances import BalancesApplier
 from models.pointmaster.apply_transactions import TransactionsApplier
 from models.pointmaster.items import voyado_time
@@ -48,7 +52,8 @@ MODE_FOR = {
 
 
 async def accept_batch(tenant_id: UUID, kind: SyncKind, body: Any) -> SyncBatch:
-    """Store the upload as received (PENDING); the caller enqueues it after this returns."""
+    """Store the upload as received (PENDING); after commit a worker is asked to apply it
+    (a lost job is picked up by the `relay_sync_batches` cron)."""
     if not isinstance(body, list):
         raise InvalidInput("Send a JSON array of items", code="INVALID_JSON")
     if len(body) > MAX_ITEMS:
@@ -65,7 +70,7 @@ async def accept_batch(tenant_id: UUID, kind: SyncKind, body: Any) -> SyncBatch:
             code="WRONG_POINT_MODE",
         )
     now = clock.now()
-    return await SyncBatch.create(
+    batch = await SyncBatch.create(
         id=uuid4(),
         tenant_id=tenant_id,
         kind=kind,
@@ -76,6 +81,18 @@ async def accept_batch(tenant_id: UUID, kind: SyncKind, body: Any) -> SyncBatch:
         created_at=now,
         updated_at=now,
     )
+    after_commit(ApplyBatch(batch.id))
+    return batch
+
+
+@dataclass(frozen=True)
+class ApplyBatch(Once):
+    batch_id: UUID
+
+    async def run(self, queue: JobQueue, broker: Any | None) -> None:
+        await queue.enqueue(
+            APPLY_SYNC_BATCH, str(self.batch_id), job_id=sync_batch_job_id(self.batch_id)
+        )
 
 
 async def get_batch(tenant_id: UUID, batch_id: str) -> SyncBatch:

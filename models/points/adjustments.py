@@ -27,11 +27,11 @@ from typing import Any
 from uuid import UUID, uuid4
 
 from tortoise.exceptions import IntegrityError
-from tortoise.transactions import in_transaction
 
 from core import clock
 from core.errors import InvalidInput
 from models.db.idempotency import claim_key, replayed_result, request_fingerprint, validate_key
+from models.db.transactions import atomic
 from models.members.tables import Member
 from models.pointmaster.forwards import Forward, master_link, require_sent, write_forward
 from models.pointmaster.modes import FOLLOWER_MODES, definition_mode
@@ -74,7 +74,6 @@ class Adjustment:
 class Adjusted:
     posted: PointsPosted | None = None  # applied here (MASTER)
     forwarded: ForwardedAdjustment | None = None  # sent to the master (follower mode)
-    delivery_ids: tuple[UUID, ...] = ()  # to enqueue after commit
 
 
 def _text(value: str, field: str) -> str:
@@ -171,14 +170,14 @@ async def _forward(
         actor=adj.actor,
         reason=adj.reason,
     )
-    async with in_transaction() as conn:
+    async with atomic() as conn:
         if key:
             await claim_key(conn, adj.tenant_id, scope, key, fingerprint, forwarded_id)
-        forwarded, delivery_ids = await write_forward(
+        forwarded = await write_forward(
             conn, adj.tenant_id, link, forward, clock.now(), forwarded_id
         )
         require_sent(forwarded)
-    return Adjusted(forwarded=forwarded, delivery_ids=tuple(delivery_ids))
+    return Adjusted(forwarded=forwarded)
 
 
 async def adjustment_status(adjustment: ForwardedAdjustment) -> AdjustmentStatus:

@@ -8,13 +8,14 @@ from uuid import UUID, uuid4
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.exceptions import IntegrityError
-from tortoise.transactions import in_transaction
 
 from core import clock
 from core.errors import InvalidInput, NotFound, Refused
 from models.db.field_limits import MAX_DESCRIPTION, check_text
 from models.db.guarded_updates import guarded_add
 from models.db.idempotency import claim_key, replayed_result, request_fingerprint, validate_key
+from models.db.transactions import atomic
+from models.live.effects import balances_changed
 from models.members.tables import Member
 from models.points.grants import settle_account
 from models.points.ledger import ensure_account, lock_account, lower_settle_hint, post_entry
@@ -115,7 +116,7 @@ async def award_points(
     await ensure_account(req.tenant_id, member.id, definition.id)
     posting_id = uuid4()
     try:
-        async with in_transaction() as conn:
+        async with atomic() as conn:
             if key:
                 await claim_key(conn, req.tenant_id, scope, key, fingerprint, posting_id)
             account = await lock_account(conn, member.id, definition.id)
@@ -192,6 +193,7 @@ async def _add_grant(
     if pending:
         await guarded_add(conn, "point_account", "pending", account.id, req.amount)
         account.pending += req.amount
+        balances_changed(account.tenant_id, account.member_id)
     await lower_settle_hint(conn, account.id, due)
     return grant
 

@@ -28,6 +28,7 @@ from tortoise.expressions import Q
 
 from core import clock
 from models.db.bulk_statements import insert_rows
+from models.live.effects import balances_changed
 from models.pointmaster.upload_rows import as_uuid
 from models.points.grants import settle_account
 from models.points.tables import GrantStatus, LedgerEntry, LedgerSource, PointAccount, PointGrant
@@ -276,6 +277,9 @@ class AccountBook:
                 raise RuntimeError(f"account {account_id} changed under its lock")
         if len(landed) != len(moves):
             raise RuntimeError("an account update was refused by its guard")
+        for account_id, *_ in landed:
+            account = self.accounts[account_id]
+            balances_changed(account.tenant_id, account.member_id)
 
 
 async def _guarded_moves(

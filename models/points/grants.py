@@ -16,10 +16,10 @@ from uuid import UUID
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.expressions import F
 from tortoise.functions import Min
-from tortoise.transactions import in_transaction
 
 from core import clock
 from models.db.guarded_updates import guarded_add
+from models.db.transactions import atomic
 from models.points.ledger import lock_account, post_entry
 from models.points.tables import GrantStatus, LedgerSource, PointAccount, PointGrant
 
@@ -138,7 +138,7 @@ async def settle_due(now: datetime | None = None, limit: int = 500) -> Settled:
     settled = 0
     for account_id in dict.fromkeys(due):
         try:
-            async with in_transaction() as conn:
+            async with atomic() as conn:
                 account = await PointAccount.filter(id=account_id).select_for_update().first()
                 if account is None:
                     continue
@@ -185,7 +185,7 @@ async def _count_open(conn: BaseDBAsyncClient, account_id: UUID, now: datetime) 
 
 
 async def settle_member_account(member_id: UUID, definition_id: UUID) -> None:
-    async with in_transaction() as conn:
+    async with atomic() as conn:
         account = await lock_account(conn, member_id, definition_id)
         if account is not None:
             await settle_account(conn, account, clock.now())

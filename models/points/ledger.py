@@ -14,6 +14,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.expressions import Q
 
 from core import clock
+from models.live.effects import balances_changed
 from models.points.tables import GrantStatus, LedgerEntry, LedgerSource, PointAccount, PointGrant
 
 
@@ -86,6 +87,7 @@ async def post_entry(
         seq=seq,
     )
     await entry.save(using_db=conn)
+    balances_changed(account.tenant_id, account.member_id)
     account.balance = new_balance
     account.ledger_seq = seq
     if amount < 0 and source != LedgerSource.EXPIRY and account.next_settle_at is not None:

@@ -7,14 +7,13 @@ target) or refused. FAILED refunds the points and returns the stock exactly once
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
 from tortoise.backends.base.client import BaseDBAsyncClient
-from tortoise.transactions import in_transaction
 
 from core import clock
 from core.errors import Conflict, InvalidInput, NotFound
@@ -27,6 +26,8 @@ from models.db.field_limits import (
     check_text,
 )
 from models.db.guarded_updates import guarded_add
+from models.db.transactions import atomic
+from models.live.effects import redemption_changed
 from models.members.tables import Member
 from models.pointmaster.redemption_forwards import forward_refund
 from models.points.ledger import lock_account, post_entry
@@ -70,7 +71,6 @@ class Transition:
     redemption: Redemption
     changed: bool
     from_status: RedemptionStatus
-    delivery_ids: list[UUID] = field(default_factory=list)  # outbox rows to enqueue
 
 
 def allowed(via: Via, current: RedemptionStatus, target: RedemptionStatus) -> bool:
@@ -119,12 +119,12 @@ async def transition(
                 field="status",
                 code=code,
             )
-        async with in_transaction() as conn:
+        async with atomic() as conn:
             moved = await _move(
                 conn, redemption, current, target, via, actor, data, reason, occurred_at
             )
-            if moved is not None:
-                return Transition(redemption, True, current, moved)
+            if moved:
+                return Transition(redemption, True, current)
         # Someone else moved it first: look again.
     raise Conflict("The redemption is changing too fast, retry", code="CONCURRENT_UPDATE")
 
@@ -139,9 +139,9 @@ async def _move(
     data: dict[str, Any] | None,
     reason: str | None,
     occurred_at: datetime | None,
-) -> list[UUID] | None:
-    """The move in one transaction; None if another request moved it first.
-    Returns the outbox rows written for `redemption.status_changed` webhooks."""
+) -> bool:
+    """The move in one transaction; False if another request moved it first. After
+    commit: the `redemption.status_changed` webhooks and live subscribers are told."""
     now = clock.now()
     changes: dict[str, Any] = {"status": target, "updated_at": now}
     if data is not None:
@@ -156,7 +156,7 @@ async def _move(
         await Redemption.filter(id=redemption.id, status=current).using_db(conn).update(**changes)
     )
     if not moved:
-        return None
+        return False
     for name, value in changes.items():
         setattr(redemption, name, value)
     events = [
@@ -177,12 +177,12 @@ async def _move(
             created_at=now,
         )
     ]
-    forwarded: list[UUID] = []
     if target == S.FAILED:
-        refunded, forwarded = await _refund(conn, redemption, actor, now)
-        events += refunded
+        events += await _refund(conn, redemption, actor, now)
     await RedemptionEvent.bulk_create(events, using_db=conn)
-    return forwarded + await _announce(conn, redemption, current, reason, now)
+    await _announce(conn, redemption, current, reason, now)
+    redemption_changed(redemption.tenant_id, redemption.id, now)
+    return True
 
 
 async def _announce(
@@ -191,7 +191,7 @@ async def _announce(
     old_status: RedemptionStatus,
     reason: str | None,
     now: datetime,
-) -> list[UUID]:
+) -> None:
     """Outbox rows for the tenant's `redemption.status_changed` webhooks (one shape for
     every format: the other platforms have none for status changes). The member is read
     once, when the first endpoint wants the event."""
@@ -205,7 +205,7 @@ async def _announce(
             redemption=redemption, member=member, old_status=old_status, reason=reason, sent_at=now
         )
 
-    return await add_deliveries(
+    await add_deliveries(
         conn,
         redemption.tenant_id,
         WebhookEvent.REDEMPTION_STATUS_CHANGED.value,
@@ -216,7 +216,7 @@ async def _announce(
 
 
 async def _add_data(redemption: Redemption, data: dict[str, Any], actor: str) -> None:
-    async with in_transaction() as conn:
+    async with atomic() as conn:
         added = (
             await Redemption.filter(id=redemption.id, fulfillment_data__isnull=True)
             .using_db(conn)
@@ -235,14 +235,14 @@ async def _add_data(redemption: Redemption, data: dict[str, Any], actor: str) ->
             created_at=clock.now(),
             using_db=conn,
         )
+        redemption_changed(redemption.tenant_id, redemption.id, clock.now())
 
 
 async def _refund(
     conn: BaseDBAsyncClient, redemption: Redemption, actor: str, now: Any
-) -> tuple[list[RedemptionEvent], list[UUID]]:
-    """The refund's events, and the outbox rows telling the point master (follower mode)."""
+) -> list[RedemptionEvent]:
+    """The refund's events; the point master is told (follower mode) after commit."""
     events = []
-    delivery_ids: list[UUID] = []
     account = await lock_account(conn, redemption.member_id, redemption.definition_id)
     if account is not None and redemption.points_spent > 0:
         entry = await post_entry(
@@ -256,7 +256,7 @@ async def _refund(
             at=now,
         )
         assert entry is not None  # a credit is never refused
-        forwarded, delivery_ids = await forward_refund(conn, redemption, actor, now)
+        forwarded = await forward_refund(conn, redemption, actor, now)
         events.append(
             RedemptionEvent(
                 tenant_id=redemption.tenant_id,
@@ -300,4 +300,4 @@ async def _refund(
                 created_at=now,
             )
         )
-    return events, delivery_ids
+    return events

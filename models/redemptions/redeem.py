@@ -7,7 +7,7 @@ shortest time. Each limit is a conditional UPDATE: zero rows changed means refus
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
@@ -15,7 +15,6 @@ from uuid import UUID, uuid4
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import F, Q
-from tortoise.transactions import in_transaction
 
 from core import clock
 from core.errors import InvalidInput, NotFound, Refused
@@ -23,6 +22,8 @@ from models.catalog.eligibility import Ineligibility, catalog_gate, usage_gate
 from models.catalog.tables import MemberRewardUsage, Reward
 from models.db.guarded_updates import guarded_add
 from models.db.idempotency import claim_key, replayed_result, request_fingerprint, validate_key
+from models.db.transactions import atomic
+from models.live.effects import redemption_changed
 from models.members.tables import Member, Tier
 from models.pointmaster.forwards import MasterLink, master_link
 from models.pointmaster.redemption_forwards import forward_spending, master_owns
@@ -68,7 +69,6 @@ class RedeemRequest:
 @dataclass(frozen=True)
 class Redeemed:
     redemption: Redemption
-    delivery_ids: list[UUID] = field(default_factory=list)  # outbox rows to enqueue
     replayed: bool = False  # an earlier request with the same idempotency key
 
 
@@ -77,7 +77,7 @@ async def redeem(req: RedeemRequest) -> Redemption:
 
 
 async def redeem_with_effects(req: RedeemRequest, member: Member | None = None) -> Redeemed:
-    """Redeem, and say what must happen after commit (webhook jobs to enqueue)."""
+    """Redeem; after commit, webhooks are sent and live subscribers told (core.after_commit)."""
     if not 1 <= req.quantity <= MAX_QUANTITY:
         raise InvalidInput(f"Quantity must be 1-{MAX_QUANTITY}", field="quantity")
     key = validate_key(req.idempotency_key)
@@ -107,7 +107,7 @@ async def redeem_with_effects(req: RedeemRequest, member: Member | None = None) 
         link = await master_link(req.tenant_id, reward.tenant.slug)  # refused if unsendable
     redemption_id = uuid4()
     try:
-        async with in_transaction() as conn:
+        async with atomic() as conn:
             if key:
                 await claim_key(conn, req.tenant_id, scope, key, fingerprint, redemption_id)
             return await _redeem_in(conn, req, reward, member, redemption_id, link)
@@ -175,10 +175,10 @@ async def _redeem_in(
         updated_at=now,
     )
     await redemption.save(using_db=conn)
-    forwarded, delivery_ids = (
+    forwarded = (
         await forward_spending(conn, link, redemption, member, reward, description, now)
         if link is not None and entry is not None
-        else (None, [])
+        else None
     )
     await RedemptionEvent.bulk_create(
         [
@@ -225,8 +225,9 @@ async def _redeem_in(
         stock_left = await guarded_add(conn, "reward", "stock", reward.id, -req.quantity)
         if stock_left is None:
             raise refusal(Ineligibility.OUT_OF_STOCK)
-    delivery_ids += await _announce(conn, redemption, member, reward, stock_left, now)
-    return Redeemed(redemption, delivery_ids)
+    await _announce(conn, redemption, member, reward, stock_left, now)
+    redemption_changed(req.tenant_id, redemption_id, now)
+    return Redeemed(redemption)
 
 
 async def _announce(
@@ -236,7 +237,7 @@ async def _announce(
     reward: Reward,
     stock_left: int | None,
     now: datetime,
-) -> list[UUID]:
+) -> None:
     """Outbox rows for the tenant's `reward_redeemed` webhooks, in this transaction."""
 
     def payload_for(fmt: PayloadFormat) -> dict[str, Any]:
@@ -251,7 +252,7 @@ async def _announce(
             sent_at=now,
         )
 
-    return await add_deliveries(
+    await add_deliveries(
         conn,
         redemption.tenant_id,
         WebhookEvent.REWARD_REDEEMED.value,

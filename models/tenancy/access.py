@@ -5,13 +5,16 @@ from __future__ import annotations
 import asyncio
 import re
 from dataclasses import dataclass
+from typing import Any
 from uuid import UUID
 
 from tortoise.exceptions import IntegrityError
-from tortoise.transactions import in_transaction
 
 from core import clock
+from core.after_commit import Once, after_commit
+from core.broker import revoked_credentials_channel
 from core.errors import Conflict, InvalidInput, NotFound, Unauthenticated
+from core.queue import JobQueue
 from core.security import (
     api_key_digest,
     api_key_display_prefix,
@@ -20,6 +23,7 @@ from core.security import (
     verify_password,
 )
 from models.db.field_limits import check_columns
+from models.db.transactions import atomic
 from models.points.tables import PointDefinition
 from models.tenancy.tables import MAX_EMAIL, ApiKey, Tenant, TenantAdmin
 
@@ -48,7 +52,7 @@ async def create_tenant(name: str, slug: str, admin_email: str, admin_password: 
     if "@" not in email:
         raise InvalidInput("Not an email address", field="email")
     try:
-        async with in_transaction():
+        async with atomic():
             tenant = await Tenant.create(name=name, slug=slug)
             admin = await TenantAdmin.create(
                 tenant=tenant, email=email, password_hash=hash_password(admin_password)
@@ -116,6 +120,7 @@ async def revoke_api_key(tenant_id: UUID, key_id: UUID) -> ApiKey:
     if key.revoked_at is None:
         await ApiKey.filter(id=key_id, revoked_at__isnull=True).update(revoked_at=clock.now())
         await key.refresh_from_db()
+        after_commit(KeyRevoked(key.id))
     return key
 
 
@@ -123,6 +128,18 @@ def revocation(key_id: UUID) -> dict[str, str]:
     """The message that tells every API process a key was revoked (core.broker's
     revoked_credentials_channel), so each closes the key's open WebSockets."""
     return {"apiKeyId": str(key_id)}
+
+
+@dataclass(frozen=True)
+class KeyRevoked(Once):
+    """After commit: every API process closes the key's open WebSockets (without Redis,
+    each notices at its next check, engine.credential_watch)."""
+
+    key_id: UUID
+
+    async def run(self, queue: JobQueue, broker: Any | None) -> None:
+        if broker is not None:
+            await broker.publish(revoked_credentials_channel(), revocation(self.key_id))
 
 
 async def tenant_for_api_key(plaintext: str) -> ApiKey:

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from tortoise.transactions import in_transaction
-
 from core.errors import InvalidInput
 from core.origins import parse_origin
+from models.db.transactions import atomic
 from models.tenancy.tables import TenantOrigin
 
 MAX_ORIGINS = 50
@@ -40,7 +39,7 @@ async def set_tenant_origins(tenant_id: UUID, values: list[str]) -> list[str]:
             )
         if origin not in origins:
             origins.append(origin)
-    async with in_transaction():
+    async with atomic():
         await TenantOrigin.filter(tenant_id=tenant_id).delete()
         await TenantOrigin.bulk_create(
             [TenantOrigin(tenant_id=tenant_id, origin=o) for o in origins]

@@ -21,9 +21,9 @@ from uuid import UUID
 from tortoise import connections
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.queryset import QuerySet
-from tortoise.transactions import in_transaction
 
 from core import clock
+from models.db.transactions import atomic
 from models.redemptions.tables import RedemptionEvent, RedemptionEventKind
 from models.webhooks.lease import Leased
 from models.webhooks.outbox import RESPONSE_LIMIT, AttemptResult, next_delay
@@ -93,7 +93,7 @@ async def record_many(plans: list[Plan]) -> list[bool]:
     if postgres and not any(p.endpoint_changes for p in plans):
         applied = await _record_pg(conn, plans)  # one statement: its own transaction
     else:
-        async with in_transaction() as tx:
+        async with atomic() as tx:
             applied = await (_record_pg if postgres else _record_orm)(tx, plans)
             await _change_endpoints(tx, plans)
     return [p.leased.id in applied for p in plans]

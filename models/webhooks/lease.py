@@ -18,9 +18,9 @@ from uuid import UUID
 
 from tortoise import connections
 from tortoise.expressions import Q
-from tortoise.transactions import in_transaction
 
 from core import clock
+from models.db.transactions import atomic
 from models.webhooks.outbox import due
 from models.webhooks.tables import WebhookDelivery, WebhookEndpoint
 
@@ -103,7 +103,7 @@ async def _lease_sqlite(
 ) -> list[dict[str, Any]]:
     # One process writes an SQLite file (DESIGN.md), and its transactions are serialised:
     # the token then names exactly the rows this UPDATE took.
-    async with in_transaction() as conn:
+    async with atomic() as conn:
         taken = await (
             WebhookDelivery.filter(Q(id__in=delivery_ids) & due(now))
             .using_db(conn)

@@ -19,8 +19,18 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.expressions import Q
 
 from core import clock
+from core.after_commit import after_commit
 from core.errors import NotFound
-from models.webhooks.tables import DeliveryStatus, PayloadFormat, WebhookDelivery, WebhookEndpoint
+from core.jobs import DELIVER_WEBHOOK, delivery_job_id
+from core.queue import JobQueue
+from models.db.transactions import atomic
+from models.webhooks.tables import (
+    DeliveryStatus,
+    PayloadFormat,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookEvent,
+)
 
 RETRY_SCHEDULE = (
     timedelta(seconds=5),
@@ -33,6 +43,30 @@ RETRY_SCHEDULE = (
 )
 JITTER = 0.2
 RESPONSE_LIMIT = 2048
+
+
+@dataclass(frozen=True)
+class Deliver:
+    """After commit: one job per (delivery id, attempt key). A lost one is re-enqueued by
+    the relay (`due_deliveries`), the outbox row being the truth."""
+
+    attempts: tuple[tuple[UUID, str], ...]
+    key = "deliver"
+
+    def merge(self, later: Deliver) -> Deliver:
+        return Deliver(self.attempts + later.attempts)
+
+    async def run(self, queue: JobQueue, broker: Any | None) -> None:
+        for delivery_id, key in self.attempts:
+            await queue.enqueue(
+                DELIVER_WEBHOOK, str(delivery_id), job_id=delivery_job_id(delivery_id, key)
+            )
+
+
+def deliver_now(ids: list[UUID], now: datetime) -> None:
+    """After commit, send the deliveries made due `now` (first attempt, or a replay)."""
+    if ids:
+        after_commit(Deliver(tuple((i, attempt_key(0, now)) for i in ids)))
 
 
 async def add_deliveries(
@@ -77,7 +111,28 @@ async def add_deliveries(
         )
     if rows:
         await WebhookDelivery.bulk_create(rows, using_db=conn)
-    return [row.id for row in rows]
+    ids = [row.id for row in rows]
+    deliver_now(ids, now)
+    return ids
+
+
+async def ping(endpoint: WebhookEndpoint) -> list[UUID]:
+    """A test event for this endpoint alone, sent now."""
+    now = clock.now()
+    payload = {
+        "event": WebhookEvent.PING.value,
+        "endpoint_id": str(endpoint.id),
+        "timestamp": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+    async with atomic() as conn:
+        return await add_deliveries(
+            conn,
+            endpoint.tenant_id,
+            WebhookEvent.PING.value,
+            lambda _fmt: payload,
+            now=now,
+            only_endpoint=endpoint.id,
+        )
 
 
 async def due_deliveries(now: datetime | None = None, limit: int = 1000) -> list[tuple[UUID, str]]:
@@ -143,9 +198,11 @@ async def replay(tenant_id: UUID, delivery_id: UUID) -> WebhookDelivery:
     # A delivery in flight (a live lease) is left to its attempt: clearing the lease
     # would let a second worker send it alongside, and that attempt is the replay.
     now = clock.now()
-    await WebhookDelivery.filter(Q(id=delivery.id) & _not_in_flight(now)).update(
+    replayed = await WebhookDelivery.filter(Q(id=delivery.id) & _not_in_flight(now)).update(
         status=DeliveryStatus.PENDING, next_attempt_at=now, leased_until=None, attempt_count=0
     )
+    if replayed:
+        deliver_now([delivery.id], now)
     await delivery.refresh_from_db()
     return delivery
 
@@ -161,9 +218,11 @@ async def replay_dead_since(tenant_id: UUID, endpoint_id: UUID, since: datetime)
     ids = await WebhookDelivery.filter(
         endpoint_id=endpoint.id, status=DeliveryStatus.DEAD, created_at__gte=since
     ).values_list("id", flat=True)
-    if ids:
+    replayed = [UUID(str(i)) for i in ids]
+    if replayed:
         now = clock.now()
-        await WebhookDelivery.filter(Q(id__in=list(ids)) & _not_in_flight(now)).update(
+        await WebhookDelivery.filter(Q(id__in=replayed) & _not_in_flight(now)).update(
             status=DeliveryStatus.PENDING, next_attempt_at=now, leased_until=None, attempt_count=0
         )
-    return [UUID(str(i)) for i in ids]
+        deliver_now(replayed, now)
+    return replayed

@@ -15,7 +15,6 @@ from engine.runtime import new_worker, start_worker, stop_worker
 from models.points.awards import AwardRequest, award_points
 from models.points.tables import LedgerSource, PointAccount
 from tests.factories import make_member, make_tenant
-from workers.points import settle_points
 from workers.settings import WorkerSettings, redis_settings_from_url
 
 T0 = datetime(2031, 3, 1, 12, 0, tzinfo=UTC)
@@ -66,7 +65,7 @@ async def test_worker_runs_a_job_enqueued_by_name(
 
 def test_points_are_settled_every_minute() -> None:
     # given the worker's cron job for points
-    (job,) = [job for job in WorkerSettings.cron_jobs if job.coroutine is settle_points]
+    (job,) = [job for job in WorkerSettings.cron_jobs if job.name == "cron:settle_points"]
 
     # when the next runs are computed from 12:00:30
     job.calculate_next(datetime(2031, 3, 1, 12, 0, 30, tzinfo=UTC))

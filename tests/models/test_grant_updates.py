@@ -14,6 +14,7 @@ from models.points.awards import AwardRequest, award_points
 from models.points.tables import LedgerSource
 from tests.factories import make_member, make_tenant
 from workers.points import settle_points
+from workers.settings import one_unit
 
 T0 = datetime(2031, 5, 1, 9, 0, tzinfo=UTC)
 
@@ -53,7 +54,7 @@ async def test_activation_by_the_cron_is_announced_to_the_member(
     async with listener.subscribe(balances_channel(tenant.id)) as subscriber:
         # when the cron runs after the points became valid
         with clock.frozen_at(T0 + timedelta(hours=1, minutes=1)):
-            settled = await settle_points({"broker": publisher})
+            settled = await one_unit(settle_points)({"broker": publisher})
 
         # then the member, and only the member, hears of its new balance
         update = await asyncio.wait_for(subscriber.next(), timeout=5)

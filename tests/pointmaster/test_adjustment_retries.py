@@ -55,7 +55,8 @@ async def test_an_adjustment_whose_retries_run_out_is_delivery_failed(
                 automation=True,
             )
         )
-        (delivery_id,) = adjusted.delivery_ids
+        assert adjusted.forwarded is not None and adjusted.forwarded.delivery_id is not None
+        delivery_id = adjusted.forwarded.delivery_id
         # when the worker tries it on every due time of the schedule
         async with new_client(timeout=local.webhook_timeout) as http:
             for _ in range(len(RETRY_SCHEDULE) + 1):

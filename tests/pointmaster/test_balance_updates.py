@@ -13,6 +13,7 @@ from core.broker import Broker, balances_channel
 from models.members.tables import Member
 from schema.live import BalanceUpdate
 from tests.pointmaster.conftest import Follower, fixture
+from workers.settings import one_unit
 from workers.sync import apply_sync_batch
 
 
@@ -46,7 +47,10 @@ async def test_a_balances_batch_announces_each_members_new_total(
         assert accepted.status_code == 202, accepted.text
 
         # when the worker applies it
-        assert await apply_sync_batch({"broker": publisher}, accepted.json()["id"]) == "Completed"
+        assert (
+            await one_unit(apply_sync_batch)({"broker": publisher}, accepted.json()["id"])
+            == "Completed"
+        )
 
         # then each member's new total arrives; what needs history is null (FOLLOWER_BALANCE)
         updates = await _updates(subscriber, 2)
@@ -74,7 +78,10 @@ async def test_a_transactions_batch_announces_pending_points_too(
         assert accepted.status_code == 202, accepted.text
 
         # when the worker applies the batch
-        assert await apply_sync_batch({"broker": publisher}, accepted.json()["id"]) == "Completed"
+        assert (
+            await one_unit(apply_sync_batch)({"broker": publisher}, accepted.json()["id"])
+            == "Completed"
+        )
 
         # then the member's account is announced with its pending points, history kept here
         (update,) = await _updates(sub, 1)

@@ -24,7 +24,6 @@ from starlette.responses import Response
 from starlette.routing import Route
 from tortoise.exceptions import DBConnectionError
 
-from core.queue import ArqQueue
 from core.settings import Settings
 from engine.runtime import new_worker, start_worker, stop_worker
 from models.redemptions.redeem import RedeemRequest, redeem_with_effects
@@ -32,13 +31,13 @@ from models.webhooks import lease as delivery_lease
 from models.webhooks.endpoints import create_endpoint
 from models.webhooks.lease import Leased
 from models.webhooks.tables import DeliveryStatus, PayloadFormat, WebhookAttempt, WebhookDelivery
-from resolvers.jobs import enqueue_deliveries
 from tests.factories import make_member, make_reward, make_tenant
 from tests.serving import uvicorn_serving
 from tests.webhooks.receiver import Received, Receiver
 from tests.webhooks.worker_process import (
     Queue,
     WorkerProcess,
+    enqueue_deliveries,
     wait_until,
     worker_environment,
 )
@@ -80,7 +79,8 @@ class Shop:
         redeemed = await redeem_with_effects(
             RedeemRequest(self.tenant_id, self.member_id, self.reward_id)
         )
-        return redeemed.delivery_ids
+        rows = WebhookDelivery.filter(redemption_id=redeemed.redemption.id)
+        return list(await rows.values_list("id", flat=True))
 
 
 async def open_shop(receiver_url: str, redemptions: int = 1) -> Shop:
@@ -143,7 +143,7 @@ async def test_flushed_redis_loses_no_delivery_and_duplicates_none(
     shop = await open_shop(receiver.url, redemptions=n)
     ids = [delivery for _ in range(n) for delivery in await shop.redeem()]
     assert len(ids) == n
-    await enqueue_deliveries(ArqQueue(queue.pool), ids)
+    await enqueue_deliveries(queue, ids)
     assert await queue.size() == n
 
     # when Redis loses everything before any worker ran, then the relay and a worker run
@@ -172,7 +172,7 @@ async def test_job_that_failed_before_its_lease_does_not_block_the_relay(
     # connection): arq fails such a job for good, it does not retry it
     shop = await open_shop(receiver.url)
     (delivery_id,) = await shop.redeem()
-    await enqueue_deliveries(ArqQueue(queue.pool), [delivery_id])
+    await enqueue_deliveries(queue, [delivery_id])
     calls = 0
 
     async def refused_once(*args: Any, **kwargs: Any) -> dict[UUID, Leased]:
@@ -306,7 +306,7 @@ async def test_worker_killed_mid_delivery_is_replaced_after_its_lease(
         first = await WorkerProcess.start(queue.name, env, tmp_path / "first.log")
         second: WorkerProcess | None = None
         try:
-            await enqueue_deliveries(ArqQueue(queue.pool), [delivery_id])
+            await enqueue_deliveries(queue, [delivery_id])
             async with asyncio.timeout(15):
                 await receiver.holding.wait()
             leased = await WebhookDelivery.get(id=delivery_id)

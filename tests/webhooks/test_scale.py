@@ -15,12 +15,12 @@ from uuid import UUID
 
 import pytest
 
+from core.after_commit import unit_of_work
 from core.queue import ArqQueue
 from core.settings import Settings
 from models.redemptions.redeem import RedeemRequest, redeem_with_effects
 from models.webhooks.endpoints import create_endpoint
 from models.webhooks.tables import DeliveryStatus, PayloadFormat, WebhookAttempt, WebhookDelivery
-from resolvers.jobs import enqueue_deliveries
 from tests.dbsetup import is_postgres
 from tests.factories import make_reward, make_tenant
 from tests.models.test_races import seed_members
@@ -72,12 +72,12 @@ async def test_thousand_redemptions_give_thousand_deliveries_on_two_workers(
         gate = asyncio.Semaphore(CONCURRENCY)
 
         async def redeem_and_enqueue(member_id: UUID) -> list[UUID]:
-            async with gate:
+            async with gate, unit_of_work(jobs, None):
                 redeemed = await redeem_with_effects(
                     RedeemRequest(t.tenant.id, member_id, reward.id)
                 )
-                await enqueue_deliveries(jobs, redeemed.delivery_ids)
-            return redeemed.delivery_ids
+            rows = WebhookDelivery.filter(redemption_id=redeemed.redemption.id)
+            return list(await rows.values_list("id", flat=True))
 
         started = time.perf_counter()
         async with asyncio.timeout(REDEEM_TIMEOUT):

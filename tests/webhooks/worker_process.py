@@ -24,9 +24,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 from urllib.parse import parse_qs, urlsplit, urlunsplit
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 from arq.connections import ArqRedis, create_pool
+
+from core.queue import ArqQueue
+from models.webhooks.outbox import Deliver, attempt_key
+from models.webhooks.tables import WebhookDelivery
 
 ROOT = Path(__file__).resolve().parents[2]
 READY = "READY"
@@ -109,6 +113,15 @@ async def open_queue(redis_url: str) -> AsyncIterator[Queue]:
                 await pool.delete(*(prefix + job for job in left))
         await pool.delete(name)
         await pool.aclose()
+
+
+async def enqueue_deliveries(queue: Queue, ids: list[UUID]) -> None:
+    """Enqueue the deliveries' current attempts as the after-commit effect does."""
+    rows = await WebhookDelivery.filter(id__in=ids)
+    attempts = tuple(
+        (r.id, attempt_key(r.attempt_count, r.next_attempt_at, r.leased_until)) for r in rows
+    )
+    await Deliver(attempts).run(ArqQueue(queue.pool), None)
 
 
 def worker_environment(database_url: str, queue: Queue, **settings: str) -> dict[str, str]:
