@@ -867,8 +867,7 @@ PROFILE_BREAKDOWN: list[tuple[str | None, str, str]] = [
     ("        bulk_create (INSERT 2 events)", "bulk_create", "tortoise/models.py"),
     ("        guarded_add (UPDATE ... RETURNING)", "guarded_add", "models/sql.py"),
     ("        _announce (webhook endpoints check)", "_announce", "models/redeem.py"),
-    ("    publish_redemption (after commit, Redis)", "publish_redemption", "resolvers/live.py"),
-    ("    publish_balances (after commit, Redis)", "publish_balances", "resolvers/live.py"),
+    ("    redemption changed (after commit, Redis)", "run", "models/live/effects.py"),
     (None, "", ""),  # the lines below cut across the ones above
     ("asyncpg pool release (runs the reset query)", "release", "asyncpg/pool.py"),
     ("Tortoise: SQL text building (pypika)", "get_sql", "pypika"),

@@ -23,7 +23,7 @@ What it does:
      `reward_redeemed` endpoint (GAMIFY payloads);
   3. backlog: with no worker running, commits --deliveries redemptions through
      models.redemptions.redeem.redeem_with_effects (each writes one outbox row) and enqueues their jobs
-     with resolvers.jobs.enqueue_deliveries, as the API does after commit; then starts
+     with the redemption's after-commit effect, as the API does; then starts
      ONE `gamify worker` process and times the receipts: deliveries/s;
   4. steady: for each --rates R, commits R redemptions/s for --seconds with the worker
      running (enqueueing each right after its commit) and measures, per delivery,
@@ -416,30 +416,33 @@ async def seed(members: int) -> Setup:
 
 
 async def redeem_one(setup: Setup, n: int, queue: Any, sent: Sent) -> None:
-    """What the API does: commit the redemption (with its outbox row), then enqueue."""
+    """What the API does: commit the redemption (with its outbox row), then run its
+    after-commit effects (the delivery job)."""
+    from core.after_commit import unit_of_work
     from models.redemptions.redeem import RedeemRequest, redeem_with_effects
-    from resolvers.jobs import enqueue_deliveries
+    from models.webhooks.outbox import Deliver
 
     member_id = setup.member_ids[n % len(setup.member_ids)]
     request = RedeemRequest(
         tenant_id=setup.tenant_id, member_id=member_id, reward_id=setup.reward_id
     )
-    for attempt in range(20):
-        try:
-            done = await redeem_with_effects(request)
-            break
-        except Exception as exc:  # counted and reported; the run goes on
-            if "too many clients" in str(exc) and attempt < 19:
-                # PostgreSQL's max_connections, shared with whatever else runs here
-                sent.failures["retried: too many clients"] += 1
-                await asyncio.sleep(0.5)
-                continue
-            sent.failures[f"{type(exc).__name__}: {exc}"[:120]] += 1
-            return
-    committed = time.time()
-    await enqueue_deliveries(queue, done.delivery_ids)
+    async with unit_of_work(queue, None) as unit:
+        for attempt in range(20):
+            try:
+                await redeem_with_effects(request)
+                break
+            except Exception as exc:  # counted and reported; the run goes on
+                if "too many clients" in str(exc) and attempt < 19:
+                    # PostgreSQL's max_connections, shared with whatever else runs here
+                    sent.failures["retried: too many clients"] += 1
+                    await asyncio.sleep(0.5)
+                    continue
+                sent.failures[f"{type(exc).__name__}: {exc}"[:120]] += 1
+                return
+        committed = time.time()
+        ids = [i for e in unit.effects if isinstance(e, Deliver) for i, _ in e.attempts]
     enqueued = time.time()
-    for delivery_id in done.delivery_ids:
+    for delivery_id in ids:
         sent.committed[str(delivery_id)] = committed
         sent.enqueued[str(delivery_id)] = enqueued
 
