@@ -19,7 +19,7 @@ What it does, in one run:
      --rewards), a short wrk warm-up, then a measured wrk run (32 connections, 2 threads)
      posting redeemReward mutations; redemptions/s is counted in the database;
   4. stops the server and runs pgbench with a script doing the statements of one redeem
-     (models/redeem.py) in one transaction, same concurrency, same scenarios;
+     (models/redemptions/redeem.py) in one transaction, same concurrency, same scenarios;
   5. prints a table and a CPU split, then drops the database and stops the server
      (also on Ctrl-C, SIGTERM or a failure).
 
@@ -617,7 +617,7 @@ def run_wrk(
 
 
 def pgbench_script(scenario: str, args: argparse.Namespace) -> str:
-    """The statements of models/redeem.py for one redemption, with the engine's SQL text.
+    """The statements of models/redemptions/redeem.py for one redemption, with the engine's SQL text.
 
     Ids the engine makes in Python (uuid4) come from gen_random_uuid() in the first
     statement that can return them, so no round trip is added.
@@ -858,15 +858,15 @@ PROFILE_BREAKDOWN: list[tuple[str | None, str, str]] = [
     ("  GraphQL validation run (ValidationCache miss)", "validate_document", "strawberry/schema/schema.py"),
     ("  resolver redeem_reward", "redeem_reward", "resolvers/redemptions.py"),
     ("    target_member (1 member SELECT)", "target_member", "resolvers/auth.py"),
-    ("    models.redemptions.redeem.redeem_with_effects", "redeem_with_effects", "models/redeem.py"),
-    ("      _check_catalog_gate", "_check_catalog_gate", "models/redeem.py"),
-    ("      _redeem_in (statements inside the transaction)", "_redeem_in", "models/redeem.py"),
-    ("        lock_account (SELECT ... FOR UPDATE)", "lock_account", "models/ledger.py"),
-    ("        post_entry (UPDATE balance + INSERT ledger)", "post_entry", "models/ledger.py"),
+    ("    models.redemptions.redeem.redeem_with_effects", "redeem_with_effects", "models/redemptions/redeem.py"),
+    ("      _check_catalog_gate", "_check_catalog_gate", "models/redemptions/redeem.py"),
+    ("      _redeem_in (statements inside the transaction)", "_redeem_in", "models/redemptions/redeem.py"),
+    ("        lock_account (SELECT ... FOR UPDATE)", "lock_account", "models/points/ledger.py"),
+    ("        post_entry (UPDATE balance + INSERT ledger)", "post_entry", "models/points/ledger.py"),
     ("        Model.save (INSERT redemption / ledger)", "save", "tortoise/models.py"),
     ("        bulk_create (INSERT 2 events)", "bulk_create", "tortoise/models.py"),
-    ("        guarded_add (UPDATE ... RETURNING)", "guarded_add", "models/sql.py"),
-    ("        _announce (webhook endpoints check)", "_announce", "models/redeem.py"),
+    ("        guarded_add (UPDATE ... RETURNING)", "guarded_add", "models/db/guarded_updates.py"),
+    ("        _announce (webhook endpoints check)", "_announce", "models/redemptions/redeem.py"),
     ("    redemption changed (after commit, Redis)", "run", "models/live/effects.py"),
     (None, "", ""),  # the lines below cut across the ones above
     ("asyncpg pool release (runs the reset query)", "release", "asyncpg/pool.py"),
