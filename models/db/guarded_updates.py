@@ -9,16 +9,23 @@ from __future__ import annotations
 from uuid import UUID
 
 from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.models import Model
 
 
 async def guarded_add(
-    conn: BaseDBAsyncClient, table: str, column: str, row_id: UUID, delta: int, floor: int = 0
+    conn: BaseDBAsyncClient,
+    model: type[Model],
+    column: str,
+    row_id: UUID,
+    delta: int,
+    floor: int = 0,
 ) -> int | None:
-    """Add `delta` to `table.column` unless the result would fall below `floor`.
+    """Add `delta` to the model's `column` unless the result would fall below `floor`.
 
     Returns the new value, or None when the row is missing or the guard refused.
     A NULL column (e.g. unlimited stock) matches no row and also returns None.
     """
+    table = model._meta.db_table
     if conn.capabilities.dialect == "postgres":
         sql = (
             f'UPDATE "{table}" SET "{column}" = "{column}" + $1 '

@@ -132,9 +132,7 @@ async def replay_redemption_events(
 async def latest_number(tenant_id: UUID) -> int:
     """The tenant's last committed event number (0 before any): everything up to it is
     readable now, everything after it commits later."""
-    rows = await _query(
-        'SELECT MAX("seq") AS n FROM "redemption_event" WHERE "tenant_id" = {}', tenant_id
-    )
+    rows = await _query('SELECT MAX("seq") AS n FROM "{events}" WHERE "tenant_id" = {}', tenant_id)
     return int(rows[0]["n"] or 0) if rows else 0
 
 
@@ -143,14 +141,14 @@ async def number_of(tenant_id: UUID, event_id: int) -> int:
     not one of the tenant's events: the number of its latest event with a smaller id (0 if
     none), which is where the cursor stood before events were numbered by commit."""
     rows = await _query(
-        'SELECT "seq" FROM "redemption_event" WHERE "tenant_id" = {} AND "id" = {}',
+        'SELECT "seq" FROM "{events}" WHERE "tenant_id" = {} AND "id" = {}',
         tenant_id,
         event_id,
     )
     if rows and rows[0]["seq"] is not None:
         return int(rows[0]["seq"])
     rows = await _query(
-        'SELECT MAX("seq") AS n FROM "redemption_event" WHERE "tenant_id" = {} AND "id" < {}',
+        'SELECT MAX("seq") AS n FROM "{events}" WHERE "tenant_id" = {} AND "id" < {}',
         tenant_id,
         event_id,
     )
@@ -164,7 +162,7 @@ def _numbered(message: dict[str, Any], numbers: dict[int, int]) -> dict[str, Any
 
 async def _numbers_of_redemption(tenant_id: UUID, redemption_id: UUID) -> dict[int, int]:
     rows = await _query(
-        'SELECT "id", "seq" FROM "redemption_event" WHERE "tenant_id" = {} '
+        'SELECT "id", "seq" FROM "{events}" WHERE "tenant_id" = {} '
         'AND "redemption_id" = {} AND "seq" IS NOT NULL',
         tenant_id,
         redemption_id,
@@ -176,10 +174,10 @@ async def _numbers_after(
     tenant_id: UUID, after: int, member_id: UUID | None, upto: int | None
 ) -> dict[int, int]:
     """id -> number of the events numbered after `after`, lowest first, a page of them."""
-    sql = 'SELECT e."id", e."seq" FROM "redemption_event" AS e '
+    sql = 'SELECT e."id", e."seq" FROM "{events}" AS e '
     values: list[object] = []
     if member_id is not None:
-        sql += 'JOIN "redemption" AS r ON r."id" = e."redemption_id" AND r."member_id" = {} '
+        sql += 'JOIN "{redemptions}" AS r ON r."id" = e."redemption_id" AND r."member_id" = {} '
         values.append(member_id)
     sql += 'WHERE e."tenant_id" = {} AND e."seq" > {} '
     values += [tenant_id, after]
@@ -193,8 +191,9 @@ async def _numbers_after(
 
 
 async def _query(sql: str, *values: object) -> list[dict[str, Any]]:
-    """`sql` with `{}` for each value, in the dialect's placeholders. `seq` is not a field
-    of the model: the database stamps it, so no save can write it back."""
+    """`sql` with `{}` for each value, in the dialect's placeholders, and `{events}` /
+    `{redemptions}` for the tables. `seq` is not a field of the model: the database stamps
+    it, so no save can write it back."""
     conn = connections.get("default")
     if conn.capabilities.dialect == "postgres":
         marks = [f"${n}" for n in range(1, len(values) + 1)]
@@ -202,7 +201,11 @@ async def _query(sql: str, *values: object) -> list[dict[str, Any]]:
     else:
         marks = ["?"] * len(values)
         args = [str(v) if isinstance(v, UUID) else v for v in values]
-    return await conn.execute_query_dict(sql.format(*marks), args)
+    tables = {
+        "events": RedemptionEvent._meta.db_table,
+        "redemptions": Redemption._meta.db_table,
+    }
+    return await conn.execute_query_dict(sql.format(*marks, **tables), args)
 
 
 async def announce_balances(broker: LiveBroker, tenant_id: UUID, member_id: UUID) -> None:

@@ -18,9 +18,14 @@ from models.db.transactions import atomic
 from models.live.effects import balances_changed
 from models.members.tables import Member
 from models.points.grants import settle_account
-from models.points.ledger import ensure_account, lock_account, lower_settle_hint, post_entry
+from models.points.ledger import (
+    ensure_account,
+    grant_row,
+    lock_account,
+    lower_settle_hint,
+    post_entry,
+)
 from models.points.tables import (
-    GrantStatus,
     LedgerEntry,
     LedgerSource,
     PointAccount,
@@ -172,29 +177,27 @@ async def _add_grant(
 ) -> PointGrant:
     """A pending grant (waits for valid-from) or an expiring one (posted, valid until
     valid-to); either way the account is told when to look at it next."""
-    due = req.valid_from if pending else req.valid_to
-    assert due is not None
     grant = PointGrant(
-        id=posting_id,
-        tenant_id=account.tenant_id,
-        account_id=account.id,
-        amount=req.amount,
-        remaining=0 if pending else req.amount,
-        source=req.source,
-        description=req.description,
-        valid_from=req.valid_from,
-        valid_to=req.valid_to,
-        status=GrantStatus.PENDING if pending else GrantStatus.ACTIVE,
-        due_at=due,
-        actor=req.actor,
-        created_at=now,
+        **grant_row(
+            account,
+            posting_id,
+            req.amount,
+            req.source,
+            description=req.description,
+            actor=req.actor,
+            valid_from=req.valid_from,
+            valid_to=req.valid_to,
+            pending=pending,
+            created_at=now,
+        )
     )
     await grant.save(using_db=conn)
     if pending:
-        await guarded_add(conn, "point_account", "pending", account.id, req.amount)
+        await guarded_add(conn, PointAccount, "pending", account.id, req.amount)
         account.pending += req.amount
         balances_changed(account.tenant_id, account.member_id)
-    await lower_settle_hint(conn, account.id, due)
+    assert grant.due_at is not None  # valid-from (pending) or valid-to (expiring)
+    await lower_settle_hint(conn, account.id, grant.due_at)
     return grant
 
 

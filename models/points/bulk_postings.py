@@ -1,7 +1,8 @@
-"""Postings of many items on locked accounts, computed in memory, written in a few statements.
+"""The ledger's path for many postings: on locked accounts, computed in memory, written in a
+few statements (a point-master upload's chunk) instead of one round trip per posting.
 
-The rules are those of models.points.ledger, models.points.grants and models.points.awards, applied to a chunk of
-a point-master upload at once instead of one round trip per posting:
+Rows, the spending rule and the balance moves are models.points.ledger's (`entry_row`,
+`grant_row`, `spend_lots`, `move_balances`); what this module adds is the order:
 - the chunk's accounts are locked in primary-key order (PostgreSQL) and settled (due pending
   points activated, due expiring points expired) before anything is posted;
 - a posting moves the balance from `balance_before` to `balance_after` and is refused when
@@ -21,7 +22,7 @@ import bisect
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, cast
-from uuid import UUID, uuid4
+from uuid import UUID
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.expressions import Q
@@ -29,8 +30,8 @@ from tortoise.expressions import Q
 from core import clock
 from models.db.bulk_statements import insert_rows
 from models.live.effects import balances_changed
-from models.pointmaster.upload_rows import as_uuid
 from models.points.grants import settle_account
+from models.points.ledger import entry_row, grant_row, move_balances, spend_lots
 from models.points.tables import GrantStatus, LedgerEntry, LedgerSource, PointAccount, PointGrant
 
 
@@ -142,22 +143,19 @@ class AccountBook:
             return False
         account.ledger_seq += 1
         self.entries.append(
-            {
-                "id": entry_id or uuid4(),
-                "tenant_id": account.tenant_id,
-                "account_id": account_id,
-                "amount": amount,
-                "balance_before": account.balance,
-                "balance_after": after,
-                "source": source.value,
-                "description": description,
-                "valid_from": valid_from,
-                "valid_to": valid_to,
-                "redemption_id": None,
-                "actor": actor,
-                "created_at": self._tick(),
-                "seq": account.ledger_seq,
-            }
+            entry_row(
+                account,
+                amount,
+                source,
+                balance_after=after,
+                seq=account.ledger_seq,
+                created_at=self._tick(),
+                description=description,
+                actor=actor,
+                valid_from=valid_from,
+                valid_to=valid_to,
+                entry_id=entry_id,
+            )
         )
         account.balance = after
         if amount < 0 and source != LedgerSource.EXPIRY:
@@ -179,26 +177,21 @@ class AccountBook:
     ) -> None:
         """A pending grant (waits for valid-from) or an expiring one (already posted)."""
         account = self.accounts[account_id]
-        due = valid_from if pending else valid_to
-        assert due is not None
         created_at = self._tick()
-        self.grants.append(
-            {
-                "id": grant_id,
-                "tenant_id": account.tenant_id,
-                "account_id": account_id,
-                "amount": amount,
-                "remaining": 0 if pending else amount,  # an expiring one's: set by write()
-                "source": source.value,
-                "description": description,
-                "valid_from": valid_from,
-                "valid_to": valid_to,
-                "status": (GrantStatus.PENDING if pending else GrantStatus.ACTIVE).value,
-                "due_at": due,
-                "actor": actor,
-                "created_at": created_at,
-            }
+        row = grant_row(
+            account,
+            grant_id,
+            amount,
+            source,
+            description=description,
+            actor=actor,
+            valid_from=valid_from,
+            valid_to=valid_to,
+            pending=pending,
+            created_at=created_at,
         )
+        self.grants.append(row)  # an expiring one's remaining: set by write()
+        due = row["due_at"]
         if pending:
             account.pending += amount
         else:
@@ -226,12 +219,8 @@ class AccountBook:
     def _spend(self, account_id: UUID, spent: int) -> None:
         if self._start[account_id].next_settle_at and account_id not in self._lots_loaded:
             raise RuntimeError(f"debit on account {account_id} before its lots were loaded")
-        for lot in self._lots.get(account_id, []):
-            if spent <= 0:
-                break
-            take = min(lot.remaining, spent)
+        for lot, take in spend_lots(self._lots.get(account_id, []), spent):
             lot.remaining -= take
-            spent -= take
 
     async def write(self) -> None:
         remaining = {lot.grant_id: lot.remaining for lots in self._lots.values() for lot in lots}
@@ -270,7 +259,7 @@ class AccountBook:
                 )  # fmt: skip
         if not moves:
             return
-        landed = await _guarded_moves(self.conn, moves)
+        landed = await move_balances(self.conn, moves)
         for account_id, balance, pending, seq in landed:
             account = self.accounts[account_id]
             if (balance, pending, seq) != (account.balance, account.pending, account.ledger_seq):
@@ -280,46 +269,6 @@ class AccountBook:
         for account_id, *_ in landed:
             account = self.accounts[account_id]
             balances_changed(account.tenant_id, account.member_id)
-
-
-async def _guarded_moves(
-    conn: BaseDBAsyncClient, moves: list[tuple[UUID, int, int, datetime | None, int]]
-) -> list[tuple[UUID, int, int, int]]:
-    """balance += d, pending += p, next_settle_at = hint, ledger_seq += n (the postings'
-    numbers), unless a result would be negative.
-
-    Returns (id, balance, pending, ledger_seq) of the rows that moved. One statement on
-    PostgreSQL.
-    """
-    if conn.capabilities.dialect == "postgres":
-        rows = await conn.execute_query_dict(
-            'UPDATE "point_account" AS a SET "balance" = a."balance" + v.d, '
-            '"pending" = a."pending" + v.p, "next_settle_at" = v.hint, '
-            '"ledger_seq" = a."ledger_seq" + v.n '
-            "FROM unnest($1::uuid[], $2::bigint[], $3::bigint[], $4::timestamptz[], "
-            "$5::bigint[]) AS v(id, d, p, hint, n) "
-            'WHERE a."id" = v.id AND a."balance" + v.d >= 0 AND a."pending" + v.p >= 0 '
-            'RETURNING a."id", a."balance", a."pending", a."ledger_seq"',
-            [[m[0] for m in moves], [m[1] for m in moves], [m[2] for m in moves],
-             [m[3] for m in moves], [m[4] for m in moves]],
-        )  # fmt: skip
-        return [
-            (as_uuid(r["id"]), int(r["balance"]), int(r["pending"]), int(r["ledger_seq"]))
-            for r in rows
-        ]
-    landed = []
-    for account_id, d, p, hint, n in moves:
-        rows = await conn.execute_query_dict(
-            'UPDATE "point_account" SET "balance" = "balance" + ?, "pending" = "pending" + ?, '
-            '"next_settle_at" = ?, "ledger_seq" = "ledger_seq" + ? '
-            'WHERE "id" = ? AND "balance" + ? >= 0 AND "pending" + ? >= 0 '
-            'RETURNING "balance", "pending", "ledger_seq"',
-            [d, p, hint, n, str(account_id), d, p],
-        )
-        if rows:
-            r = rows[0]
-            landed.append((account_id, int(r["balance"]), int(r["pending"]), int(r["ledger_seq"])))
-    return landed
 
 
 async def _not_before_last_entries(

@@ -79,7 +79,7 @@ async def _activate(
     )
     if not changed:
         return
-    await guarded_add(conn, "point_account", "pending", account.id, -grant.amount)
+    await guarded_add(conn, PointAccount, "pending", account.id, -grant.amount)
     account.pending -= grant.amount
     await post_entry(
         conn,

@@ -1,13 +1,18 @@
-"""Ledger postings: the only code that changes an account's balance.
+"""The ledger: the only code that changes an account's balance, for one posting or many.
 
-Every posting is one guarded UPDATE of the cached balance plus one immutable entry, in
-the caller's transaction, so the balance always equals the sum of the entries.
+Every posting is a guarded UPDATE of the cached balance plus one immutable entry, in the
+caller's transaction, so the balance always equals the sum of the entries. One posting
+(`post_entry`) moves its account at once; many (models.points.bulk_postings, a point-master
+upload's chunk) are computed in memory on locked accounts and written with `move_balances`.
+Both build their rows with `entry_row` and `grant_row`, and spend expiring points with
+`spend_lots`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
-from typing import cast
+from typing import Any, Protocol, TypeVar, cast
 from uuid import UUID, uuid4
 
 from tortoise.backends.base.client import BaseDBAsyncClient
@@ -16,6 +21,8 @@ from tortoise.expressions import Q
 from core import clock
 from models.live.effects import balances_changed
 from models.points.tables import GrantStatus, LedgerEntry, LedgerSource, PointAccount, PointGrant
+
+_ACCOUNTS = PointAccount._meta.db_table
 
 
 async def ensure_account(tenant_id: UUID, member_id: UUID, definition_id: UUID) -> PointAccount:
@@ -71,20 +78,20 @@ async def post_entry(
     new_balance, seq = moved
     at = await _not_before_previous(conn, account.id, seq, at or clock.now())
     entry = LedgerEntry(
-        id=entry_id or uuid4(),
-        tenant_id=account.tenant_id,
-        account_id=account.id,
-        amount=amount,
-        balance_before=new_balance - amount,
-        balance_after=new_balance,
-        source=source,
-        description=description,
-        valid_from=valid_from,
-        valid_to=valid_to,
-        redemption_id=redemption_id,
-        actor=actor,
-        created_at=at,
-        seq=seq,
+        **entry_row(
+            account,
+            amount,
+            source,
+            balance_after=new_balance,
+            seq=seq,
+            created_at=at,
+            description=description,
+            actor=actor,
+            valid_from=valid_from,
+            valid_to=valid_to,
+            redemption_id=redemption_id,
+            entry_id=entry_id,
+        )
     )
     await entry.save(using_db=conn)
     balances_changed(account.tenant_id, account.member_id)
@@ -95,6 +102,99 @@ async def post_entry(
     return entry
 
 
+def entry_row(
+    account: PointAccount,
+    amount: int,
+    source: LedgerSource,
+    *,
+    balance_after: int,
+    seq: int,
+    created_at: datetime,
+    description: str,
+    actor: str,
+    valid_from: datetime | None = None,
+    valid_to: datetime | None = None,
+    redemption_id: UUID | None = None,
+    entry_id: UUID | None = None,
+) -> dict[str, Any]:
+    """A ledger entry's column values: `amount` took the balance to `balance_after`."""
+    return {
+        "id": entry_id or uuid4(),
+        "tenant_id": account.tenant_id,
+        "account_id": account.id,
+        "amount": amount,
+        "balance_before": balance_after - amount,
+        "balance_after": balance_after,
+        "source": LedgerSource(source).value,
+        "description": description,
+        "valid_from": valid_from,
+        "valid_to": valid_to,
+        "redemption_id": redemption_id,
+        "actor": actor,
+        "created_at": created_at,
+        "seq": seq,
+    }
+
+
+def grant_row(
+    account: PointAccount,
+    grant_id: UUID,
+    amount: int,
+    source: LedgerSource,
+    *,
+    description: str,
+    actor: str,
+    valid_from: datetime | None,
+    valid_to: datetime | None,
+    pending: bool,
+    created_at: datetime,
+) -> dict[str, Any]:
+    """A grant's column values: PENDING until valid-from (counted in `pending`), or ACTIVE
+    and expiring at valid-to (its points already posted); `due_at` is when it is next
+    looked at."""
+    due = valid_from if pending else valid_to
+    assert due is not None
+    return {
+        "id": grant_id,
+        "tenant_id": account.tenant_id,
+        "account_id": account.id,
+        "amount": amount,
+        "remaining": 0 if pending else amount,
+        "source": LedgerSource(source).value,
+        "description": description,
+        "valid_from": valid_from,
+        "valid_to": valid_to,
+        "status": (GrantStatus.PENDING if pending else GrantStatus.ACTIVE).value,
+        "due_at": due,
+        "actor": actor,
+        "created_at": created_at,
+    }
+
+
+class Lot(Protocol):
+    """Unspent expiring points: a grant's remainder."""
+
+    remaining: int
+
+
+L = TypeVar("L", bound=Lot)
+
+
+def spend_lots(lots: Iterable[L], spent: int) -> list[tuple[L, int]]:
+    """What a debit of `spent` takes from each lot, given soonest expiry first: expiring
+    points are spent before points that never expire. (An expiry posting takes its own
+    grant's remainder and does not come through here.)"""
+    taken = []
+    for lot in lots:
+        if spent <= 0:
+            break
+        take = min(lot.remaining, spent)
+        if take:
+            taken.append((lot, take))
+        spent -= take
+    return taken
+
+
 async def _move_balance(
     conn: BaseDBAsyncClient, account_id: UUID, amount: int
 ) -> tuple[int, int] | None:
@@ -103,14 +203,14 @@ async def _move_balance(
     Returns (new balance, number), None when refused."""
     if conn.capabilities.dialect == "postgres":
         sql = (
-            'UPDATE "point_account" SET "balance" = "balance" + $1, '
+            f'UPDATE "{_ACCOUNTS}" SET "balance" = "balance" + $1, '
             '"ledger_seq" = "ledger_seq" + 1 WHERE "id" = $2 AND "balance" + $1 >= 0 '
             'RETURNING "balance", "ledger_seq"'
         )
         values: list[object] = [amount, account_id]
     else:
         sql = (
-            'UPDATE "point_account" SET "balance" = "balance" + ?, '
+            f'UPDATE "{_ACCOUNTS}" SET "balance" = "balance" + ?, '
             '"ledger_seq" = "ledger_seq" + 1 WHERE "id" = ? AND "balance" + ? >= 0 '
             'RETURNING "balance", "ledger_seq"'
         )
@@ -119,6 +219,46 @@ async def _move_balance(
     if not rows:
         return None
     return int(rows[0]["balance"]), int(rows[0]["ledger_seq"])
+
+
+async def move_balances(
+    conn: BaseDBAsyncClient, moves: list[tuple[UUID, int, int, datetime | None, int]]
+) -> list[tuple[UUID, int, int, int]]:
+    """balance += d, pending += p, next_settle_at = hint, ledger_seq += n (the postings'
+    numbers), unless a result would be negative.
+
+    Returns (id, balance, pending, ledger_seq) of the rows that moved. One statement on
+    PostgreSQL.
+    """
+    if conn.capabilities.dialect == "postgres":
+        rows = await conn.execute_query_dict(
+            f'UPDATE "{_ACCOUNTS}" AS a SET "balance" = a."balance" + v.d, '
+            '"pending" = a."pending" + v.p, "next_settle_at" = v.hint, '
+            '"ledger_seq" = a."ledger_seq" + v.n '
+            "FROM unnest($1::uuid[], $2::bigint[], $3::bigint[], $4::timestamptz[], "
+            "$5::bigint[]) AS v(id, d, p, hint, n) "
+            'WHERE a."id" = v.id AND a."balance" + v.d >= 0 AND a."pending" + v.p >= 0 '
+            'RETURNING a."id", a."balance", a."pending", a."ledger_seq"',
+            [[m[0] for m in moves], [m[1] for m in moves], [m[2] for m in moves],
+             [m[3] for m in moves], [m[4] for m in moves]],
+        )  # fmt: skip
+        return [
+            (UUID(str(r["id"])), int(r["balance"]), int(r["pending"]), int(r["ledger_seq"]))
+            for r in rows
+        ]
+    landed = []
+    for account_id, d, p, hint, n in moves:
+        rows = await conn.execute_query_dict(
+            f'UPDATE "{_ACCOUNTS}" SET "balance" = "balance" + ?, "pending" = "pending" + ?, '
+            '"next_settle_at" = ?, "ledger_seq" = "ledger_seq" + ? '
+            'WHERE "id" = ? AND "balance" + ? >= 0 AND "pending" + ? >= 0 '
+            'RETURNING "balance", "pending", "ledger_seq"',
+            [d, p, hint, n, str(account_id), d, p],
+        )
+        if rows:
+            r = rows[0]
+            landed.append((account_id, int(r["balance"]), int(r["pending"]), int(r["ledger_seq"])))
+    return landed
 
 
 async def _not_before_previous(
@@ -144,12 +284,8 @@ async def consume_expiring(conn: BaseDBAsyncClient, account_id: UUID, spent: int
         .using_db(conn)
         .order_by("valid_to", "created_at")
     )
-    for lot in lots:
-        if spent <= 0:
-            break
-        take = min(lot.remaining, spent)
+    for lot, take in spend_lots(lots, spent):
         await PointGrant.filter(id=lot.id).using_db(conn).update(remaining=lot.remaining - take)
-        spent -= take
 
 
 async def lower_settle_hint(conn: BaseDBAsyncClient, account_id: UUID, due: datetime) -> None:

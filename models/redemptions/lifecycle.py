@@ -18,7 +18,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from core import clock
 from core.errors import Conflict, InvalidInput, NotFound
 from core.text import json_problem
-from models.catalog.tables import MemberRewardUsage
+from models.catalog.tables import MemberRewardUsage, Reward
 from models.db.field_limits import (
     MAX_FULFILLMENT_DATA_BYTES,
     MAX_REASON,
@@ -282,12 +282,8 @@ async def _refund(
         .first()
     )
     if usage is not None:
-        await guarded_add(
-            conn, "member_reward_usage", "redeemed_count", usage.id, -redemption.quantity
-        )
-    restocked = await guarded_add(
-        conn, "reward", "stock", redemption.reward_id, redemption.quantity
-    )
+        await guarded_add(conn, MemberRewardUsage, "redeemed_count", usage.id, -redemption.quantity)
+    restocked = await guarded_add(conn, Reward, "stock", redemption.reward_id, redemption.quantity)
     if restocked is not None:
         events.append(
             RedemptionEvent(

@@ -222,7 +222,7 @@ async def _redeem_in(
     )
     stock_left = None
     if reward.stock is not None:
-        stock_left = await guarded_add(conn, "reward", "stock", reward.id, -req.quantity)
+        stock_left = await guarded_add(conn, Reward, "stock", reward.id, -req.quantity)
         if stock_left is None:
             raise refusal(Ineligibility.OUT_OF_STOCK)
     await _announce(conn, redemption, member, reward, stock_left, now)

@@ -99,7 +99,7 @@ async def record_many(plans: list[Plan]) -> list[bool]:
     return [p.leased.id in applied for p in plans]
 
 
-_PG_RECORD = """
+_PG_RECORD = f"""
 WITH input AS (
     SELECT * FROM unnest(
         $1::uuid[], $2::uuid[], $3::timestamptz[], $4::text[], $5::int[], $6::timestamptz[],
@@ -109,7 +109,7 @@ WITH input AS (
            code, error, latency, response, at, redemption_id, message, url)
 ),
 updated AS (
-    UPDATE webhook_delivery AS d
+    UPDATE {WebhookDelivery._meta.db_table} AS d
     SET status = i.status, attempt_count = i.attempts, leased_until = NULL,
         next_attempt_at = i.next_at, last_status_code = i.code, last_error = i.error,
         delivered_at = CASE WHEN i.status = 'DELIVERED' THEN i.at ELSE d.delivered_at END
@@ -118,12 +118,12 @@ updated AS (
     RETURNING d.id
 ),
 logged AS (
-    INSERT INTO webhook_attempt
+    INSERT INTO {WebhookAttempt._meta.db_table}
         (tenant_id, delivery_id, attempted_at, status_code, latency_ms, response_body, error)
     SELECT tenant_id, id, at, code, latency, response, error FROM input
 ),
 timeline AS (
-    INSERT INTO redemption_event
+    INSERT INTO {RedemptionEvent._meta.db_table}
         (tenant_id, redemption_id, kind, message, data, actor, created_at)
     SELECT i.tenant_id, i.redemption_id, 'WEBHOOK_POSTED', i.message,
            jsonb_build_object(
@@ -131,7 +131,7 @@ timeline AS (
                'attempt', i.attempts, 'payload', d.payload, 'statusCode', i.code,
                'response', i.response, 'error', i.error),
            $15, i.at
-    FROM input AS i JOIN webhook_delivery AS d ON d.id = i.id
+    FROM input AS i JOIN {WebhookDelivery._meta.db_table} AS d ON d.id = i.id
     WHERE i.redemption_id IS NOT NULL
 )
 SELECT id FROM updated

@@ -69,9 +69,9 @@ def _leased(row: dict[str, Any], token: datetime, now: datetime) -> Leased:
     )
 
 
-_PG_LEASE = """
+_PG_LEASE = f"""
 WITH taken AS (
-    UPDATE webhook_delivery SET leased_until = $1
+    UPDATE {WebhookDelivery._meta.db_table} SET leased_until = $1
     WHERE id = ANY($2::uuid[]) AND status = 'PENDING' AND next_attempt_at <= $3
       AND (leased_until IS NULL OR leased_until < $3)
     RETURNING id, tenant_id, endpoint_id, event, redemption_id, payload::text AS body,
@@ -79,7 +79,7 @@ WITH taken AS (
 )
 SELECT taken.*, e.url, e.enabled, e.secret, e.previous_secret, e.previous_secret_until,
        e.failing_since
-FROM taken JOIN webhook_endpoint e ON e.id = taken.endpoint_id
+FROM taken JOIN {WebhookEndpoint._meta.db_table} e ON e.id = taken.endpoint_id
 """
 
 
