@@ -31,7 +31,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import logging
 import os
 import random
 import re
@@ -42,9 +41,7 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-import urllib.request
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
@@ -57,12 +54,21 @@ BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT))
 import asyncpg  # noqa: E402
 from measure import (  # noqa: E402
-    descendants,
+    PgCpu,
+    PySpyRun,
+    UvicornServer,
+    collect_py_spy,
     free_port,
     log,
     machine_cpu,
+    median,
     percentile,
     proc_cpu,
+    profile_tables,
+    request_statements,
+    run_child,
+    signature,
+    start_py_spy,
     wait_for_quiet,
     with_database,
 )
@@ -158,69 +164,6 @@ class Monitor:
             self.loop.run_until_complete(self.conn.close())
         finally:
             self.loop.close()
-
-
-def run_child(cmd: list[str], env: dict[str, str], out_path: Path) -> tuple[int, str, Any]:
-    """Run to completion; (exit code, stdout+stderr, rusage of that child)."""
-    with open(out_path, "wb") as out:
-        proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT)
-        _, status, rusage = os.wait4(proc.pid, 0)
-        proc.returncode = code = os.waitstatus_to_exitcode(status)
-    return code, out_path.read_text(errors="replace"), rusage
-
-
-class PgCpu(threading.Thread):
-    """CPU used by the PostgreSQL backends of our database, and the WAL writer.
-
-    Backends are found by their process title ("postgres: user <db> ..."), sampled every
-    0.2 s so connections that come and go within the run (pgbench's) are counted too, up
-    to their last sample. Backends of other databases (other people's test runs) are left
-    out. A hint, not an accounting.
-    """
-
-    def __init__(self, dbname: str) -> None:
-        super().__init__(daemon=True)
-        self.dbname = dbname
-        self.base: dict[int, float] = {}
-        self.last: dict[int, float] = {}
-        self.stopping = threading.Event()
-
-    def _pids(self) -> list[int]:
-        found = []
-        for entry in Path("/proc").iterdir():
-            if not entry.name.isdigit():
-                continue
-            try:
-                title = (entry / "cmdline").read_bytes()
-            except OSError:
-                continue
-            if title.startswith(b"postgres:") and (
-                f" {self.dbname} ".encode() in title or b"walwriter" in title
-            ):
-                found.append(int(entry.name))
-        return found
-
-    def _sample(self) -> None:
-        for pid in self._pids():
-            cpu = proc_cpu(pid)
-            self.base.setdefault(pid, 0.0)  # appeared during the run: all of it counts
-            if cpu:
-                self.last[pid] = cpu
-
-    def begin(self) -> None:
-        self.base = {pid: proc_cpu(pid) for pid in self._pids()}
-        self.last = dict(self.base)
-        self.start()
-
-    def run(self) -> None:
-        while not self.stopping.wait(0.2):
-            self._sample()
-
-    def end(self) -> float:
-        self.stopping.set()
-        self.join()
-        self._sample()
-        return sum(max(0.0, self.last.get(p, b) - b) for p, b in self.base.items())
 
 
 # ---------------------------------------------------------------------------- setup
@@ -323,56 +266,17 @@ async def seed(args: argparse.Namespace, server_url: str, dbname: str) -> Seeded
 
 
 async def capture_statements(seeded: Seeded) -> list[str]:
-    """The SQL one redeem request makes, captured in-process from Tortoise's query log.
-
-    Also checks that the mutation works before any load is put on it.
-    """
-    import httpx
-    from tortoise import Tortoise
-
-    from core.settings import load_settings, tortoise_config
-    from engine.app import create_app
-
-    statements: list[str] = []
-
-    class Capture(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            text = str(record.msg % record.args if record.args else record.msg)
-            if not text.startswith(("Created connection pool", "Closed connection pool")):
-                statements.append(text)
-
-    await Tortoise.init(config=tortoise_config(seeded.url, 2), _enable_global_fallback=True)
-    try:
-        app = create_app(load_settings(), init_orm=False)
-        body = {
-            "query": QUERY,
-            "variables": {
-                "r": str(bench_uuid(KIND_REWARD, 1)),
-                "m": str(bench_uuid(KIND_MEMBER, 1)),
-                "k": None,
-            },
-        }
-        headers = {"Authorization": f"Bearer {seeded.api_key}"}
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
-            first = await client.post("/graphql", json=body, headers=headers)  # warm caches
-            if '"REDEEMED"' not in first.text:
-                raise SystemExit(f"redeem mutation failed during setup: {first.text}")
-            sql_log = logging.getLogger("tortoise.db_client")
-            handler = Capture(level=logging.DEBUG)
-            old_level = sql_log.level
-            sql_log.addHandler(handler)
-            sql_log.setLevel(logging.DEBUG)
-            try:
-                second = await client.post("/graphql", json=body, headers=headers)
-            finally:
-                sql_log.removeHandler(handler)
-                sql_log.setLevel(old_level)
-            if '"REDEEMED"' not in second.text:
-                raise SystemExit(f"redeem mutation failed during setup: {second.text}")
-    finally:
-        await Tortoise.close_connections()
-    return [re.sub(r"\s+", " ", s.split(": [", 1)[0]) for s in statements]
+    """The SQL one redeem request makes (also checks that the mutation works)."""
+    body = {
+        "query": QUERY,
+        "variables": {
+            "r": str(bench_uuid(KIND_REWARD, 1)),
+            "m": str(bench_uuid(KIND_MEMBER, 1)),
+            "k": None,
+        },
+    }
+    headers = {"Authorization": f"Bearer {seeded.api_key}"}
+    return await request_statements(seeded.url, body, headers, '"REDEEMED"', "redeem mutation")
 
 
 # ---------------------------------------------------------------------------- server
@@ -417,12 +321,10 @@ class RedisServer:
                 self.proc.wait()
 
 
-class Server:
+class Server(UvicornServer):
     def __init__(self, args: argparse.Namespace, seeded: Seeded, workdir: Path) -> None:
-        self.port = free_port()
-        self.log_path = workdir / "uvicorn.log"
-        self.env = dict(os.environ)
-        self.env.update(
+        env = dict(os.environ)
+        env.update(
             DATABASE_URL=seeded.url,
             GAMIFY_DB_POOL_SIZE=str(args.pool_size),
             GAMIFY_SECRET_KEY=os.environ["GAMIFY_SECRET_KEY"],  # same for both workers
@@ -431,62 +333,7 @@ class Server:
             REDIS_URL=args.redis_url or "",
             PYTHONUNBUFFERED="1",
         )
-        self.workers = args.workers
-        self.app = args.app
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        cmd = [
-            sys.executable, "-m", "uvicorn", "--factory", self.app,
-            "--workers", str(self.workers), "--host", "127.0.0.1", "--port", str(self.port),
-            "--no-access-log", "--log-level", "info",
-        ]  # fmt: skip
-        with open(self.log_path, "wb") as out:
-            self.proc = subprocess.Popen(
-                cmd, cwd=ROOT, env=self.env, stdout=out, stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )  # fmt: skip
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise SystemExit(f"uvicorn exited:\n{self.log_path.read_text()[-3000:]}")
-            started = self.log_path.read_text().count("Application startup complete")
-            if started >= self.workers and self._healthy():
-                return
-            time.sleep(0.2)
-        raise SystemExit(f"uvicorn did not start:\n{self.log_path.read_text()[-3000:]}")
-
-    def _healthy(self) -> bool:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/health", timeout=2) as r:
-                return bool(r.status == 200)
-        except OSError:
-            return False
-
-    def worker_pids(self) -> list[int]:
-        assert self.proc is not None
-        # uvicorn's workers are the master's children that run Python (not helpers).
-        return [p for p in descendants(self.proc.pid) if self._is_python(p)]
-
-    @staticmethod
-    def _is_python(pid: int) -> bool:
-        try:
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-        except OSError:
-            return False
-        # multiprocessing's resource tracker is a child too; it serves no requests.
-        return b"python" in cmdline and b"resource_tracker" not in cmdline
-
-    def stop(self) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        pgid = os.getpgid(self.proc.pid)  # our own session, started above
-        os.killpg(pgid, signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(pgid, signal.SIGKILL)
-            self.proc.wait(timeout=10)
+        super().__init__(args.app, env, workdir, workers=args.workers)
 
 
 # ---------------------------------------------------------------------------- runs
@@ -510,7 +357,7 @@ class Result:
 def write_pairs(path: Path, scenario: str, members: int, rewards: int, count: int) -> None:
     rng = random.Random(f"{scenario}-{members}-{rewards}")
     order = list(range(1, members + 1))
-    lines = []
+    lines: list[str] = []
     while len(lines) < count:
         rng.shuffle(order)
         for m in order:
@@ -664,15 +511,19 @@ def pgbench_script(scenario: str, args: argparse.Namespace) -> str:
         f'"created_at","member_id"{ids} FROM "point_account" '
         'WHERE "member_id" = bench_uuid(1, :m) AND "definition_id" = :definition '
         "LIMIT 1 FOR UPDATE \\gset p_",
-        # post_entry(): guarded_add() + the ledger entry
-        'UPDATE "point_account" SET "balance" = "balance" + :delta '
-        'WHERE "id" = :p_id AND "balance" + :delta >= 0 RETURNING "balance" \\gset u_',
+        # post_entry(): _move_balance() (balance and the posting's number), the previous
+        # entry's time (_not_before_previous), the ledger entry
+        'UPDATE "point_account" SET "balance" = "balance" + :delta, '
+        '"ledger_seq" = "ledger_seq" + 1 WHERE "id" = :p_id AND "balance" + :delta >= 0 '
+        'RETURNING "balance", "ledger_seq" \\gset u_',
         "\\set before :u_balance - :delta",
+        "\\set prev :u_ledger_seq - 1",
+        'SELECT "created_at" "0" FROM "ledger_entry" WHERE "account_id" = :p_id AND "seq" = :prev;',
         'INSERT INTO "ledger_entry" ("id","amount","balance_before","balance_after","source",'
-        '"description","valid_from","valid_to","redemption_id","actor","created_at",'
+        '"description","valid_from","valid_to","redemption_id","actor","created_at","seq",'
         '"account_id","tenant_id") VALUES (:p_eid, :delta, :before, :u_balance, '
         "'REDEMPTION', 'Redeemed 1 x Bench reward', NULL, NULL, :p_rid, 'pgbench', now(), "
-        ":p_id, :tenant);",
+        ":u_ledger_seq, :p_id, :tenant);",
         # the redemption row
         'INSERT INTO "redemption" ("id","quantity","points_spent","status","fulfillment_data",'
         '"reason","refunded_at","created_at","updated_at","definition_id","member_id",'
@@ -699,17 +550,6 @@ def pgbench_script(scenario: str, args: argparse.Namespace) -> str:
         )
     lines.append("COMMIT;")
     return "\n".join(lines) + "\n"
-
-
-def signature(statement: str) -> str:
-    """'SELECT member', 'INSERT ledger_entry', 'SELECT point_account FOR UPDATE', ..."""
-    text = statement.strip()
-    verb = text.split(None, 1)[0].upper() if text else "?"
-    if verb in ("BEGIN;", "COMMIT;", "BEGIN", "COMMIT"):
-        return verb.rstrip(";")
-    match = re.search(r'\b(?:FROM|INTO|UPDATE)\s+"?(\w+)"?', text, re.I)
-    table = match.group(1) if match else "?"
-    return f"{verb} {table}" + (" FOR UPDATE" if "FOR UPDATE" in text.upper() else "")
 
 
 def run_pgbench(
@@ -788,46 +628,14 @@ def run_pgbench(
 # ---------------------------------------------------------------------------- profiling
 
 
-def start_profiler(
-    args: argparse.Namespace, workers: list[int], scenario: str
-) -> list[tuple[subprocess.Popen[bytes], Path]]:
-    py_spy = shutil.which("py-spy")
-    if py_spy is None:
-        log("py-spy not found (pip install py-spy): no profile")
-        return []
-    outdir = Path(args.profile)
-    outdir.mkdir(parents=True, exist_ok=True)
-    running = []
-    for pid in workers:
-        out = outdir / f"{scenario}-worker-{pid}.txt"
-        cmd = [
-            py_spy, "record", "--pid", str(pid), "--duration", str(int(args.duration)),
-            "--rate", "200", "--nonblocking", "--format", "raw", "--output", str(out),
-        ]  # fmt: skip
-        running.append(
-            (subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE), out)
-        )
-    return running
+def start_profiler(args: argparse.Namespace, workers: list[int], scenario: str) -> PySpyRun:
+    return start_py_spy(workers, args.duration, Path(args.profile), f"{scenario}-worker")
 
 
 def finish_profiler(
-    args: argparse.Namespace,
-    running: list[tuple[subprocess.Popen[bytes], Path]],
-    scenario: str,
-    cpu_ms: float,
+    args: argparse.Namespace, running: PySpyRun, scenario: str, cpu_ms: float
 ) -> None:
-    stacks: Counter[str] = Counter()
-    for proc, out in running:
-        try:
-            proc.wait(timeout=args.duration + 30)
-        except subprocess.TimeoutExpired:
-            proc.terminate()
-            proc.wait(timeout=10)
-        if out.exists():
-            for line in out.read_text().splitlines():
-                stack, _, count = line.rpartition(" ")
-                if count.isdigit():
-                    stacks[stack] += int(count)
+    stacks = collect_py_spy(running, args.duration + 30)
     if not stacks:
         log("py-spy recorded nothing")
         return
@@ -835,19 +643,6 @@ def finish_profiler(
     path = Path(args.profile) / f"{scenario}-summary.txt"
     path.write_text(summary)
     print(f"\n--- py-spy, uvicorn workers, {scenario} ({path}) ---\n{summary}")
-
-
-# Buckets a sample falls in: the first rule (in this order) whose pattern is on the stack.
-PROFILE_BUCKETS = [
-    ("asyncpg protocol / driver", ("asyncpg/",)),
-    ("tortoise: build query / SQL text", ("pypika", "tortoise/queryset.py", "tortoise/query_utils", "tortoise/expressions")),
-    ("tortoise: model init / rows -> objects", ("tortoise/models.py", "tortoise/backends/base/executor.py", "tortoise/fields")),
-    ("graphql-core execute / strawberry", ("graphql/execution", "strawberry/")),
-    ("graphql-core parse / validate", ("graphql/language", "graphql/validation")),
-    ("starlette / uvicorn / httptools", ("starlette/", "uvicorn/", "httptools")),
-    ("engine code (models/, resolvers/, core/)", ("models/", "resolvers/", "core/", "schema/")),
-    ("asyncio event loop", ("asyncio/", "uvloop")),
-]  # fmt: skip
 
 
 # Inclusive time of request-path functions: (label, function name, file fragment).
@@ -883,27 +678,6 @@ def _frame_is(frame: str, func: str, path: str) -> bool:
 
 def summarize_profile(stacks: Counter[str], cpu_ms: float) -> str:
     total = sum(stacks.values())
-    inclusive: Counter[str] = Counter()
-    self_time: Counter[str] = Counter()
-    buckets: Counter[str] = Counter()
-    for stack, count in stacks.items():
-        frames = [f for f in stack.split(";") if f]
-        seen = set()
-        for frame in frames:
-            name = frame.split(" (")[0] + " " + _short_path(frame)
-            if name not in seen:
-                inclusive[name] += count
-                seen.add(name)
-        if frames:
-            self_time[frames[-1].split(" (")[0] + " " + _short_path(frames[-1])] += count
-        # innermost library that matches decides the bucket
-        bucket = "other"
-        for frame in reversed(frames):
-            hit = next((b for b, pats in PROFILE_BUCKETS if any(p in frame for p in pats)), None)
-            if hit:
-                bucket = hit
-                break
-        buckets[bucket] += count
     breakdown: Counter[str] = Counter()
     for stack, count in stacks.items():
         frames = stack.split(";")
@@ -924,44 +698,11 @@ def summarize_profile(stacks: Counter[str], cpu_ms: float) -> str:
         share = breakdown[label] / total
         lines.append(f"  {100 * share:5.1f}%  {share * cpu_ms:5.2f} ms  {label}")
     lines.append("")
-    lines.append("time by innermost library on the stack:")
-    for name, count in buckets.most_common():
-        lines.append(f"  {100 * count / total:5.1f}%  {name}")
-    lines.append("")
-    lines.append("inclusive time, engine code, Tortoise and asyncpg functions (top 25):")
-    interesting = ("(models/", "(resolvers/", "(core/", "(schema/", "(engine/", "(tortoise/", "(asyncpg/")  # fmt: skip
-    shown = 0
-    for name, count in inclusive.most_common():
-        if any(p in name for p in interesting):
-            lines.append(f"  {100 * count / total:5.1f}%  {name}")
-            shown += 1
-            if shown == 25:
-                break
-    lines.append("")
-    lines.append("self time (top 15):")
-    for name, count in self_time.most_common(15):
-        lines.append(f"  {100 * count / total:5.1f}%  {name}")
+    lines += profile_tables(stacks, top=25, ms_per_unit=cpu_ms, unit="redemption")
     return "\n".join(lines) + "\n"
 
 
-def _short_path(frame: str) -> str:
-    match = re.search(r"\(([^)]*)\)", frame)
-    if not match:
-        return ""
-    path = match.group(1)
-    for marker in ("site-packages/", str(ROOT) + "/", "lib/python3"):
-        if marker in path:
-            path = path.split(marker, 1)[1]
-    return f"({path})"
-
-
 # ---------------------------------------------------------------------------- report
-
-
-def median(values: list[float]) -> float:
-    ordered = sorted(values)
-    mid = len(ordered) // 2
-    return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
 
 
 def report(
@@ -983,7 +724,7 @@ def report(
     print()
     head = (
         f"{'scenario':<10} {'redeem/s':>9} {'p50 ms':>7} {'p99 ms':>7} {'errors':>6} | "
-        f"{'pgbench tps':>11} {'p50 ms':>7} {'p99 ms':>7} | {'ratio':>6}"
+        f"{'pgbench tps':>11} {'p50 ms':>7} {'p99 ms':>7} | {'ratio':>6} | {'API CPU ms':>10}"
     )
     print(head)
     print("-" * len(head))
@@ -1002,9 +743,20 @@ def report(
             ratio = f"{100 * rate / ptps:5.0f}%" if ptps else "   n/a"
         else:
             pcols, ratio = f"{'n/a':>11} {'':>7} {'':>7}", "   n/a"
-        print(f"{scenario:<10} {rate:9.0f} {p50:7.1f} {p99:7.1f} {errors:6d} | {pcols} | {ratio}")
+        api_ms = median([r.cpu["uvicorn"] for r in runs])
+        print(
+            f"{scenario:<10} {rate:9.0f} {p50:7.1f} {p99:7.1f} {errors:6d} | {pcols} | {ratio} | "
+            f"{api_ms:10.2f}"
+        )
     print("-" * len(head))
-    print("target: redemptions/s >= 50% of pgbench tps for the same statements")
+    print(
+        "API CPU ms = CPU time of the uvicorn workers (/proc) per redemption counted in the "
+        "database"
+    )
+    print(
+        "targets (issue 14): distinct >= 35% of pgbench tps for the same statements and "
+        "API CPU <= 1.5 ms per redemption; hot >= 80%"
+    )
     print()
     print(
         "CPU ms per redemption (engine) / per transaction (pgbench), from /proc; "
