@@ -63,6 +63,7 @@ from measure import (  # noqa: E402
     log,
     machine_cpu,
     median,
+    path_breakdown,
     proc_cpu,
     profile_tables,
     request_statements,
@@ -201,6 +202,30 @@ def post(url: str, token: str) -> dict[str, Any]:
         return dict(json.loads(response.read()))
 
 
+# Inclusive time of request-path functions: (label, function name, file fragment).
+# Strawberry runs async resolvers as tasks, so their stacks do not start in the HTTP view:
+# the resolver lines are not parts of the first one. Shares are of all active samples.
+PROFILE_BREAKDOWN: list[tuple[str | None, str, str]] = [
+    ("HTTP request (middleware, view), outside resolver tasks", "RequestIdMiddleware.__call__", "engine/request_id.py"),
+    ("  get_context: token check (authenticate)", "get_context", "engine/graphql.py"),
+    ("  response JSON encoding", "encode_json", "strawberry/http/base.py"),
+    ("GraphQL execution (graphql-core frames, resolvers below included)", "", "graphql/execution/"),
+    ("resolver me (member SELECT)", "me", "resolvers/members.py"),
+    ("Member.accounts (accounts, definitions, account_view)", "accounts", "schema/members.py"),
+    ("PointAccount.pending: definition_mode (tenant SELECT, own task)", "definition_mode", "models/point_modes.py"),
+    ("resolver catalog", "catalog", "resolvers/rewards.py"),
+    ("  target_member (member SELECT)", "target_member", "resolvers/auth.py"),
+    ("  paginate (reward SELECT -> Reward objects)", "paginate", "models/pagination.py"),
+    ("  account_view (point_grant SELECT when points are due soon)", "account_view", "models/grants.py"),
+    ("  eligibility", "eligibility", "models/eligibility.py"),
+    ("  Reward.from_model", "from_model", "schema/rewards.py"),
+    (None, "", ""),  # the lines below cut across the ones above
+    ("asyncpg pool release (runs the reset query)", "release", "asyncpg/pool.py"),
+    ("Tortoise: SQL text building (pypika)", "get_sql", "pypika"),
+    ("Tortoise: rows -> model objects", "_init_from_db", "tortoise/models.py"),
+]  # fmt: skip
+
+
 # ---------------------------------------------------------------------------- runs
 
 
@@ -295,6 +320,9 @@ def run_wrk(
             lines = [
                 f"{sum(stacks.values())} samples (active time only); engine CPU "
                 f"{result.server_ms:.2f} ms per request under py-spy, {result.rps:.0f} req/s",
+                "",
+                "request path, inclusive (% of samples, ~ms of server CPU per request):",
+                *path_breakdown(stacks, PROFILE_BREAKDOWN, result.server_ms),
                 "",
                 *profile_tables(stacks, top=args.top, ms_per_unit=result.server_ms),
             ]

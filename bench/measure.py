@@ -451,3 +451,31 @@ def profile_tables(
     lines += ["", f"self time (top {top}):"]
     lines += [row(count, name) for name, count in self_time.most_common(top)]
     return lines
+
+
+def _frame_is(frame: str, func: str, path: str) -> bool:
+    name = frame.split(" (", 1)[0]
+    return (not func or name == func or name.endswith("." + func)) and path in frame
+
+
+def path_breakdown(
+    stacks: Counter[str], rows: list[tuple[str | None, str, str]], ms_per_unit: float
+) -> list[str]:
+    """Inclusive share of each (label, function name, file fragment) row, as lines with ~ms
+    of CPU per unit; an empty function name matches any function of the file fragment; a
+    row whose label is None prints "across all of the above:"."""
+    total = sum(stacks.values()) or 1
+    hits: Counter[str] = Counter()
+    for stack, count in stacks.items():
+        frames = stack.split(";")
+        for label, func, path in rows:
+            if label and any(_frame_is(f, func, path) for f in frames):
+                hits[label] += count
+    lines = []
+    for label, _, _ in rows:
+        if label is None:
+            lines.append("  across all of the above:")
+            continue
+        share = hits[label] / total
+        lines.append(f"  {100 * share:5.1f}%  {share * ms_per_unit:5.2f} ms  {label}")
+    return lines

@@ -62,6 +62,7 @@ from measure import (  # noqa: E402
     log,
     machine_cpu,
     median,
+    path_breakdown,
     percentile,
     proc_cpu,
     profile_tables,
@@ -671,34 +672,17 @@ PROFILE_BREAKDOWN: list[tuple[str | None, str, str]] = [
 ]  # fmt: skip
 
 
-def _frame_is(frame: str, func: str, path: str) -> bool:
-    name = frame.split(" (", 1)[0]
-    return (name == func or name.endswith("." + func)) and path in frame
-
-
 def summarize_profile(stacks: Counter[str], cpu_ms: float) -> str:
-    total = sum(stacks.values())
-    breakdown: Counter[str] = Counter()
-    for stack, count in stacks.items():
-        frames = stack.split(";")
-        for label, func, path in PROFILE_BREAKDOWN:
-            if label and any(_frame_is(f, func, path) for f in frames):
-                breakdown[label] += count
     lines = [
-        f"{total} samples (active time only; idle waits are not sampled); "
+        f"{sum(stacks.values())} samples (active time only; idle waits are not sampled); "
         f"uvicorn CPU {cpu_ms:.2f} ms per redemption",
         "",
         "request path, inclusive (% of samples, ~ms of worker CPU per redemption; "
         "indented lines are parts of the line above):",
+        *path_breakdown(stacks, PROFILE_BREAKDOWN, cpu_ms),
+        "",
+        *profile_tables(stacks, top=25, ms_per_unit=cpu_ms, unit="redemption"),
     ]
-    for label, _, _ in PROFILE_BREAKDOWN:
-        if label is None:
-            lines.append("  across all of the above:")
-            continue
-        share = breakdown[label] / total
-        lines.append(f"  {100 * share:5.1f}%  {share * cpu_ms:5.2f} ms  {label}")
-    lines.append("")
-    lines += profile_tables(stacks, top=25, ms_per_unit=cpu_ms, unit="redemption")
     return "\n".join(lines) + "\n"
 
 
