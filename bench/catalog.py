@@ -101,13 +101,13 @@ async def seed(args: argparse.Namespace, url: str, dbname: str) -> Seeded:
     from core import clock
     from core.security import issue_token
     from core.settings import tortoise_config
-    from models.awards import AwardRequest, award_points
-    from models.catalog import RewardFields, create_reward
-    from models.membership import save_tier, upsert_member
-    from models.points import LedgerSource
-    from models.redeem import RedeemRequest, redeem_with_effects
-    from models.rewards import RewardType
-    from models.tenancy import create_tenant
+    from models.catalog.rewards import RewardFields, create_reward
+    from models.catalog.tables import RewardType
+    from models.members.upserts import save_tier, upsert_member
+    from models.points.awards import AwardRequest, award_points
+    from models.points.tables import LedgerSource
+    from models.redemptions.redeem import RedeemRequest, redeem_with_effects
+    from models.tenancy.access import create_tenant
 
     config = tortoise_config(url, 5)
     await migrate(config=config)
@@ -212,12 +212,12 @@ PROFILE_BREAKDOWN: list[tuple[str | None, str, str]] = [
     ("GraphQL execution (graphql-core frames, resolvers below included)", "", "graphql/execution/"),
     ("resolver me (member SELECT)", "me", "resolvers/members.py"),
     ("Member.accounts (accounts, definitions, account_view)", "accounts", "schema/members.py"),
-    ("PointAccount.pending: definition_mode (tenant SELECT, own task)", "definition_mode", "models/point_modes.py"),
+    ("PointAccount.pending: definition_mode (tenant SELECT, own task)", "definition_mode", "models/pointmaster/modes.py"),
     ("resolver catalog", "catalog", "resolvers/rewards.py"),
     ("  target_member (member SELECT)", "target_member", "resolvers/auth.py"),
-    ("  paginate (reward SELECT -> Reward objects)", "paginate", "models/pagination.py"),
-    ("  account_view (point_grant SELECT when points are due soon)", "account_view", "models/grants.py"),
-    ("  eligibility", "eligibility", "models/eligibility.py"),
+    ("  paginate (reward SELECT -> Reward objects)", "paginate", "models/db/pagination.py"),
+    ("  account_view (point_grant SELECT when points are due soon)", "account_view", "models/points/grants.py"),
+    ("  eligibility", "eligibility", "models/catalog/eligibility.py"),
     ("  Reward.from_model", "from_model", "schema/rewards.py"),
     (None, "", ""),  # the lines below cut across the ones above
     ("asyncpg pool release (runs the reset query)", "release", "asyncpg/pool.py"),
