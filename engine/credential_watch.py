@@ -25,7 +25,7 @@ from uuid import UUID
 
 import redis.asyncio as redis
 
-from core import clock
+from core import cache, clock
 from core.broker import SUBSCRIBE_TIMEOUT, revoked_credentials_channel
 from core.errors import AuthError, TokenExpired
 
@@ -100,7 +100,8 @@ async def close_unless_valid(socket: Socket) -> bool:
 async def watch_revocations(redis_url: str, sockets: OpenSockets) -> None:
     """Runs for the life of the process (the app's lifespan cancels it), on a Redis
     connection of its own: the broker's subscriptions come and go with live clients and
-    tell them to resume after a blink, which this has no use for."""
+    tell them to resume after a blink, which this has no use for. It also follows the
+    caches' invalidations (core.cache): the caches serve only while it does."""
     while True:
         client = redis.from_url(redis_url)
         pubsub = client.pubsub()
@@ -112,16 +113,20 @@ async def watch_revocations(redis_url: str, sockets: OpenSockets) -> None:
             # This loop must outlive anything one message or one recheck can do to it.
             log.exception("revocations: watch failed; starting again")
         finally:
+            cache.follow(False)
             await pubsub.aclose()
             await client.aclose()
         await asyncio.sleep(RETRY_SECONDS)
 
 
 async def _follow(pubsub: Any, sockets: OpenSockets) -> None:
-    await pubsub.subscribe(revoked_credentials_channel())
+    await pubsub.subscribe(revoked_credentials_channel(), cache.CACHE_CHANNEL)
     async with asyncio.timeout(SUBSCRIBE_TIMEOUT):
-        while (await pubsub.get_message(timeout=1.0) or {}).get("type") != "subscribe":
-            pass
+        confirmed = 0
+        while confirmed < 2:
+            if (await pubsub.get_message(timeout=1.0) or {}).get("type") == "subscribe":
+                confirmed += 1
+    cache.follow(True)
     # Subscribed: whatever was revoked before, while this process did not listen, is in
     # the database.
     await sockets.recheck_all()
@@ -129,7 +134,10 @@ async def _follow(pubsub: Any, sockets: OpenSockets) -> None:
     while True:
         message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
         if message is not None and message.get("type") == "message":
-            _revoked(message["data"], sockets)
+            if message["channel"] in (cache.CACHE_CHANNEL, cache.CACHE_CHANNEL.encode()):
+                cache.dropped(message["data"])
+            else:
+                _revoked(message["data"], sockets)
         if time.monotonic() - checked > RECHECK_SECONDS:
             await sockets.recheck_all()
             checked = time.monotonic()

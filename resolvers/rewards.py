@@ -20,9 +20,9 @@ from models.catalog.rewards import (
 from models.catalog.tables import MemberRewardUsage
 from models.catalog.tables import Reward as RewardModel
 from models.db.pagination import paginate
-from models.members.tables import Tier as TierModel
 from models.points.grants import account_view
 from models.points.tables import PointAccount as AccountModel
+from models.tenancy.facts import tenant_facts
 from resolvers.auth import ADMIN, ANYONE, BACKEND, parse_id, require, target_member
 from resolvers.errors import query_error
 from schema.common import CatalogError, PageInfo, user_error
@@ -145,7 +145,7 @@ async def catalog(
             for r in page.items
         ]
     else:
-        tiers = {t.id: t for t in await TierModel.filter(tenant_id=principal.tenant_id)}
+        tiers = (await tenant_facts(principal.tenant_id)).tiers
         usage = {
             u.reward_id: u
             for u in await MemberRewardUsage.filter(

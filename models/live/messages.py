@@ -27,7 +27,8 @@ from models.pointmaster.modes import effective_mode
 from models.points.grants import account_view
 from models.points.tables import PointAccount
 from models.redemptions.tables import Redemption, RedemptionEvent
-from models.tenancy.tables import PointMode, Tenant
+from models.tenancy.facts import tenant_facts
+from models.tenancy.tables import PointMode
 
 
 class LiveBroker(Protocol):
@@ -251,7 +252,7 @@ async def _publish_balances(
     found = await accounts.select_related("definition").order_by("member_id", "id")
     tenant_mode = PointMode.MASTER  # only read by definitions that follow their tenant
     if any(a.definition.point_mode is None for a in found):
-        tenant_mode = PointMode((await Tenant.get(id=tenant_id)).point_mode)
+        tenant_mode = (await tenant_facts(tenant_id)).point_mode
     now = clock.now()
     for account in found:
         view = await account_view(account, now)

@@ -12,6 +12,7 @@ from core.errors import Conflict, InvalidInput, NotFound
 from models.db.field_limits import MAX_DESCRIPTION, check_columns, check_text
 from models.members.tables import Member, Tier
 from models.points.tables import PointDefinition
+from models.tenancy.facts import facts_changed
 
 _UNSET: Any = object()
 
@@ -77,12 +78,15 @@ async def save_tier(tenant_id: UUID, tier_id: UUID | None, name: str, rank: int)
     check_columns(Tier, {"name": name.strip()}, {})
     try:
         if tier_id is None:
-            return await Tier.create(tenant_id=tenant_id, name=name.strip(), rank=rank)
-        tier = await Tier.get_or_none(id=tier_id, tenant_id=tenant_id)
-        if tier is None:
-            raise NotFound("Tier not found", field="id", code="NOT_FOUND")
-        tier.name, tier.rank = name.strip(), rank
-        await tier.save()
+            tier = await Tier.create(tenant_id=tenant_id, name=name.strip(), rank=rank)
+        else:
+            found = await Tier.get_or_none(id=tier_id, tenant_id=tenant_id)
+            if found is None:
+                raise NotFound("Tier not found", field="id", code="NOT_FOUND")
+            tier = found
+            tier.name, tier.rank = name.strip(), rank
+            await tier.save()
+        facts_changed(tenant_id)
         return tier
     except IntegrityError as exc:
         raise Conflict("A tier with this name exists", field="name", code="DUPLICATE") from exc
@@ -93,6 +97,7 @@ async def delete_tier(tenant_id: UUID, tier_id: UUID) -> None:
     deleted = await Tier.filter(id=tier_id, tenant_id=tenant_id).delete()
     if not deleted:
         raise NotFound("Tier not found", field="id", code="NOT_FOUND")
+    facts_changed(tenant_id)
 
 
 async def save_point_definition(
@@ -110,6 +115,7 @@ async def save_point_definition(
                 .values_list("top", flat=True)
             )
             next_id = int(highest[0] or 0) + 1 if highest else 1  # type: ignore[arg-type]
+            facts_changed(tenant_id)
             return await PointDefinition.create(
                 tenant_id=tenant_id,
                 name=name.strip(),
@@ -122,6 +128,7 @@ async def save_point_definition(
             raise NotFound("Point definition not found", field="id", code="NOT_FOUND")
         definition.name, definition.description = name.strip(), description
         await definition.save()
+        facts_changed(tenant_id)
         return definition
     except IntegrityError as exc:
         raise Conflict(

@@ -15,6 +15,7 @@ from core.errors import NotFound, Refused
 from models.db.transactions import atomic
 from models.pointmaster.tables import PointModeChange
 from models.points.tables import PointDefinition
+from models.tenancy.facts import facts_changed, tenant_facts
 from models.tenancy.tables import PointMode, Tenant
 
 FOLLOWER_MODES = frozenset({PointMode.FOLLOWER_BALANCE, PointMode.FOLLOWER_TRANSACTIONS})
@@ -29,8 +30,7 @@ async def definition_mode(definition: PointDefinition) -> PointMode:
     """The mode that governs this currency: its override, else its tenant's."""
     if definition.point_mode is not None:
         return PointMode(definition.point_mode)
-    tenant_mode = await Tenant.filter(id=definition.tenant_id).values_list("point_mode", flat=True)
-    return PointMode(tenant_mode[0])
+    return (await tenant_facts(definition.tenant_id)).point_mode
 
 
 async def mode_in_use(tenant: Tenant, mode: PointMode) -> bool:
@@ -58,14 +58,14 @@ async def require_local_history(
 ) -> None:
     """The ledger is the history only where the engine sees every transaction: in
     FOLLOWER_BALANCE mode the master sends totals, and the history is its points log."""
-    tenant = await Tenant.get(id=tenant_id)
+    tenant_mode = (await tenant_facts(tenant_id)).point_mode
     if definition_id is not None:
         definitions = await PointDefinition.filter(id=definition_id, tenant_id=tenant_id)
     else:
         definitions = await PointDefinition.filter(
             tenant_id=tenant_id, accounts__member_id=member_id
         )
-    governed = [d for d in definitions if effective_mode(d, tenant.point_mode) == BALANCE]
+    governed = [d for d in definitions if effective_mode(d, tenant_mode) == BALANCE]
     if governed:
         names = ", ".join(sorted(d.name for d in governed))
         raise Refused(
@@ -108,6 +108,7 @@ async def set_point_mode(
         if old == mode:
             return tenant, None
         await Tenant.filter(id=tenant_id).using_db(conn).update(point_mode=mode)
+        facts_changed(tenant_id)
         tenant.point_mode = mode
         change = await _record(conn, tenant_id, None, old, mode, actor, reason)
         return tenant, change
@@ -130,6 +131,7 @@ async def set_definition_mode(
         if old == mode:
             return definition, None
         await PointDefinition.filter(id=definition_id).using_db(conn).update(point_mode=mode)
+        facts_changed(tenant_id)
         definition.point_mode = mode  # type: ignore[assignment]
         change = await _record(conn, tenant_id, definition_id, old, mode, actor, reason)
         return definition, change
