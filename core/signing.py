@@ -14,11 +14,16 @@ import hashlib
 import hmac
 import secrets
 from collections.abc import Sequence
+from enum import StrEnum
 
 from core.errors import InvalidInput
 
 SECRET_PREFIX = "whsec_"
 TOLERANCE_SECONDS = 300
+
+
+class SigningCode(StrEnum):
+    INVALID_SECRET = "INVALID_SECRET"  # not a Standard Webhooks secret
 
 
 def new_secret() -> str:
@@ -36,7 +41,7 @@ def check_secret(secret: str) -> str:
         raise InvalidInput(
             "Use whsec_ and the base64 of 24 to 64 random bytes",
             field="secret",
-            code="INVALID_SECRET",
+            code=SigningCode.INVALID_SECRET,
         )
     return secret
 

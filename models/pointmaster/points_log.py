@@ -119,7 +119,7 @@ async def _configured(tenant_id: UUID) -> PointMasterSettings:
     if settings is None or not settings.points_log_url:
         raise Refused(
             "No points-log URL is set: setPointMasterSettings(pointsLogUrl) first",
-            code=PointsLogErrorCode.NOT_CONFIGURED.value,
+            code=PointsLogErrorCode.NOT_CONFIGURED,
         )
     return settings
 
