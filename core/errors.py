@@ -24,7 +24,11 @@ from enum import StrEnum
 from typing import ClassVar
 
 
-class ErrorCode(StrEnum):
+class Code(StrEnum):
+    """Base of every code enum (they are found by it: `Code.__subclasses__()`)."""
+
+
+class ErrorCode(Code):
     """Codes any domain may use."""
 
     INVALID = "INVALID"
@@ -39,33 +43,31 @@ class ErrorCode(StrEnum):
 class DomainError(Exception):
     """A user error: shown to the caller as `errors { field message code }`."""
 
-    default_code: ClassVar[StrEnum] = ErrorCode.INVALID
+    default_code: ClassVar[Code] = ErrorCode.INVALID
 
-    def __init__(
-        self, message: str, *, code: StrEnum | None = None, field: str | None = None
-    ) -> None:
+    def __init__(self, message: str, *, code: Code | None = None, field: str | None = None) -> None:
         super().__init__(message)
-        if code is not None and not isinstance(code, StrEnum):
+        if code is not None and not isinstance(code, Code):
             raise TypeError(f"A DomainError's code is a member of a code enum, not {code!r}")
         self.message = message
-        self.code: StrEnum = code if code is not None else self.default_code
+        self.code: Code = code if code is not None else self.default_code
         self.field = field
 
 
 class NotFound(DomainError):
-    default_code: ClassVar[StrEnum] = ErrorCode.NOT_FOUND
+    default_code: ClassVar[Code] = ErrorCode.NOT_FOUND
 
 
 class InvalidInput(DomainError):
-    default_code: ClassVar[StrEnum] = ErrorCode.INVALID
+    default_code: ClassVar[Code] = ErrorCode.INVALID
 
 
 class Refused(DomainError):
-    default_code: ClassVar[StrEnum] = ErrorCode.REFUSED
+    default_code: ClassVar[Code] = ErrorCode.REFUSED
 
 
 class Conflict(DomainError):
-    default_code: ClassVar[StrEnum] = ErrorCode.CONFLICT
+    default_code: ClassVar[Code] = ErrorCode.CONFLICT
 
 
 class AuthError(Exception):

@@ -14,15 +14,14 @@ import hashlib
 import hmac
 import secrets
 from collections.abc import Sequence
-from enum import StrEnum
 
-from core.errors import InvalidInput
+from core.errors import Code, InvalidInput
 
 SECRET_PREFIX = "whsec_"
 TOLERANCE_SECONDS = 300
 
 
-class SigningCode(StrEnum):
+class SigningCode(Code):
     INVALID_SECRET = "INVALID_SECRET"  # not a Standard Webhooks secret
 
 

@@ -9,26 +9,25 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
-from enum import StrEnum
 from typing import ClassVar
 from urllib.parse import urlsplit
 
 import httpx
 
-from core.errors import InvalidInput
+from core.errors import Code, InvalidInput
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 _CGNAT = ipaddress.ip_network("100.64.0.0/10")
 
 
-class UrlCode(StrEnum):
+class UrlCode(Code):
     INVALID_URL = "INVALID_URL"
     BLOCKED_ADDRESS = "BLOCKED_ADDRESS"  # resolves to a non-public address
     UNRESOLVABLE = "UNRESOLVABLE"
 
 
 class BlockedAddress(InvalidInput):
-    default_code: ClassVar[StrEnum] = UrlCode.BLOCKED_ADDRESS
+    default_code: ClassVar[Code] = UrlCode.BLOCKED_ADDRESS
 
 
 def is_public(address: IPAddress) -> bool:

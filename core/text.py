@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any
+
+from core.errors import Code
 
 MAX_JSON_DEPTH = 32
 
@@ -20,7 +21,7 @@ MAX_JSON_DEPTH = 32
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
-class TextCode(StrEnum):
+class TextCode(Code):
     INVALID_STRING = "INVALID_STRING"  # text the database cannot store
     TOO_DEEP = "TOO_DEEP"  # JSON nested deeper than allowed
 

@@ -13,20 +13,20 @@ from __future__ import annotations
 
 import json
 import math
-from enum import StrEnum
 from typing import Any
 
 from starlette.datastructures import Headers, QueryParams
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from core.errors import Code
 from core.text import TextCode, json_problem
 
 GRAPHQL_PATH = "/graphql"
 REST_PREFIX = "/api/"
 
 
-class BodyCode(StrEnum):
+class BodyCode(Code):
     BODY_TOO_LARGE = "BODY_TOO_LARGE"
     INVALID_UTF8 = "INVALID_UTF8"
     INVALID_JSON = "INVALID_JSON"

@@ -3,9 +3,9 @@
 
 from __future__ import annotations
 
-from enum import StrEnum
+from core.errors import Code
 
 
-class CatalogCode(StrEnum):
+class CatalogCode(Code):
     ARCHIVED = "ARCHIVED"  # an archived reward cannot change
     HAS_REDEMPTIONS = "HAS_REDEMPTIONS"  # cannot be deleted: archive it instead

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from enum import StrEnum
 
-from core.errors import Refused
+from core.errors import Code, Refused
 from models.catalog.tables import MemberRewardUsage, Reward
 from models.members.tables import Tier
 
 
-class Ineligibility(StrEnum):
+class Ineligibility(Code):
     """Why a member may not redeem a reward: the code of the refusal, and its message."""
 
     INSUFFICIENT_POINTS = "INSUFFICIENT_POINTS"

@@ -3,10 +3,10 @@ sizes, idempotency keys (generic codes are `core.errors.ErrorCode`)."""
 
 from __future__ import annotations
 
-from enum import StrEnum
+from core.errors import Code
 
 
-class DbCode(StrEnum):
+class DbCode(Code):
     TOO_LONG = "TOO_LONG"  # a text or JSON field over its size limit
     INVALID_CURSOR = "INVALID_CURSOR"
     INVALID_PAGE_SIZE = "INVALID_PAGE_SIZE"

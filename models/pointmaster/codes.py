@@ -3,10 +3,10 @@ points log's stored codes are `models.pointmaster.points_log.PointsLogErrorCode`
 
 from __future__ import annotations
 
-from enum import StrEnum
+from core.errors import Code
 
 
-class PointMasterCode(StrEnum):
+class PointMasterCode(Code):
     MASTER_OWNS_POINTS = "MASTER_OWNS_POINTS"  # follower mode: points change at the master
     HISTORY_AT_MASTER = "HISTORY_AT_MASTER"  # follower mode: the ledger lives at the master
     NO_KEY = "NO_KEY"  # no shared key to sign with

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from enum import StrEnum
+from core.errors import Code
 
 
-class PointsCode(StrEnum):
+class PointsCode(Code):
     INSUFFICIENT_POINTS = "INSUFFICIENT_POINTS"
     BALANCE_LIMIT = "BALANCE_LIMIT"  # the balance would pass 2^31-1, GraphQL Int's limit

@@ -3,10 +3,10 @@
 
 from __future__ import annotations
 
-from enum import StrEnum
+from core.errors import Code
 
 
-class RedemptionCode(StrEnum):
+class RedemptionCode(Code):
     INVALID_TRANSITION = "INVALID_TRANSITION"  # the state machine has no such move
     ALREADY_FINAL = "ALREADY_FINAL"  # the redemption reached a final status
     CONTRADICTING_CALLBACK = "CONTRADICTING_CALLBACK"  # a second, different outcome

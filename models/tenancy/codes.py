@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from enum import StrEnum
+from core.errors import Code
 
 
-class AccountCode(StrEnum):
+class AccountCode(Code):
     INVALID_CREDENTIALS = "INVALID_CREDENTIALS"
     PASSWORD_TOO_SHORT = "PASSWORD_TOO_SHORT"
     INVALID_ORIGIN = "INVALID_ORIGIN"
