@@ -85,6 +85,21 @@ def _ours(target: object) -> bool:
     return str(getattr(target, "__module__", "")).split(".")[0] in PACKAGES
 
 
+def _walk(node: ast.AST) -> Iterator[ast.AST]:
+    """ast.walk, less the annotations (they name types; they run nothing)."""
+    pending = [node]
+    while pending:
+        current = pending.pop()
+        yield current
+        for name, value in ast.iter_fields(current):
+            if name in {"annotation", "returns"}:
+                continue
+            if isinstance(value, ast.AST):
+                pending.append(value)
+            elif isinstance(value, list):
+                pending.extend(item for item in value if isinstance(item, ast.AST))
+
+
 def _assigned(node: ast.stmt) -> list[str]:
     if isinstance(node, ast.Assign):
         return [target.id for target in node.targets if isinstance(target, ast.Name)]
@@ -138,7 +153,7 @@ class CallGraph:
         local: set[str],
     ) -> None:
         found = self.functions.setdefault((module, qualname), _Function())
-        for child in ast.walk(node):
+        for child in _walk(node):
             if isinstance(child, ast.Name | ast.Attribute) and isinstance(child.ctx, ast.Load):
                 dotted = self._dotted(child, module, imports, local)
                 if dotted is not None:
