@@ -14,7 +14,7 @@ Codes: each domain owns an enum of its codes (`models/<domain>/codes.py`, or nex
 that decides them, as `models.catalog.eligibility.Ineligibility`); `ErrorCode` below holds the
 generic ones. A DomainError takes an enum member, never a string; its value is what the
 caller receives. The schema derives its GraphQL error enums from these enums
-(`schema.common.error_codes`), and tests/schema/test_error_codes.py proves that every code a
+(`schema.common.error_codes`), and tests/api/test_error_codes.py proves that every code a
 mutation can raise is one its payload's enum has.
 """
 
