@@ -9,37 +9,65 @@ AuthError                 who is asking is unknown or may not do this (top-level
 ├── Unauthenticated
 │   └── TokenExpired      a well-formed token past its expiry: the client should fetch a new one
 └── Forbidden
+
+Codes: each domain owns an enum of its codes (`models/<domain>/codes.py`, or next to the rule
+that decides them, as `models.catalog.eligibility.Ineligibility`); `ErrorCode` below holds the
+generic ones. A DomainError takes an enum member, never a string; its value is what the
+caller receives. The schema derives its GraphQL error enums from these enums
+(`schema.common.error_codes`), and tests/api/test_error_codes.py proves that every code a
+mutation can raise is one its payload's enum has.
 """
 
 from __future__ import annotations
+
+from enum import StrEnum
+from typing import ClassVar
+
+
+class Code(StrEnum):
+    """Base of every code enum (they are found by it: `Code.__subclasses__()`)."""
+
+
+class ErrorCode(Code):
+    """Codes any domain may use."""
+
+    INVALID = "INVALID"
+    REQUIRED = "REQUIRED"
+    NOT_FOUND = "NOT_FOUND"
+    DUPLICATE = "DUPLICATE"
+    REFUSED = "REFUSED"
+    CONFLICT = "CONFLICT"
+    CONCURRENT_UPDATE = "CONCURRENT_UPDATE"  # changed by someone else meanwhile: retry
 
 
 class DomainError(Exception):
     """A user error: shown to the caller as `errors { field message code }`."""
 
-    default_code = "INVALID"
+    default_code: ClassVar[Code] = ErrorCode.INVALID
 
-    def __init__(self, message: str, *, code: str | None = None, field: str | None = None):
+    def __init__(self, message: str, *, code: Code | None = None, field: str | None = None) -> None:
         super().__init__(message)
+        if code is not None and not isinstance(code, Code):
+            raise TypeError(f"A DomainError's code is a member of a code enum, not {code!r}")
         self.message = message
-        self.code = code or self.default_code
+        self.code: Code = code if code is not None else self.default_code
         self.field = field
 
 
 class NotFound(DomainError):
-    default_code = "NOT_FOUND"
+    default_code: ClassVar[Code] = ErrorCode.NOT_FOUND
 
 
 class InvalidInput(DomainError):
-    default_code = "INVALID"
+    default_code: ClassVar[Code] = ErrorCode.INVALID
 
 
 class Refused(DomainError):
-    default_code = "REFUSED"
+    default_code: ClassVar[Code] = ErrorCode.REFUSED
 
 
 class Conflict(DomainError):
-    default_code = "CONFLICT"
+    default_code: ClassVar[Code] = ErrorCode.CONFLICT
 
 
 class AuthError(Exception):

@@ -15,10 +15,14 @@ import hmac
 import secrets
 from collections.abc import Sequence
 
-from core.errors import InvalidInput
+from core.errors import Code, InvalidInput
 
 SECRET_PREFIX = "whsec_"
 TOLERANCE_SECONDS = 300
+
+
+class SigningCode(Code):
+    INVALID_SECRET = "INVALID_SECRET"  # not a Standard Webhooks secret
 
 
 def new_secret() -> str:
@@ -36,7 +40,7 @@ def check_secret(secret: str) -> str:
         raise InvalidInput(
             "Use whsec_ and the base64 of 24 to 64 random bytes",
             field="secret",
-            code="INVALID_SECRET",
+            code=SigningCode.INVALID_SECRET,
         )
     return secret
 

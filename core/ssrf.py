@@ -9,18 +9,25 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
+from typing import ClassVar
 from urllib.parse import urlsplit
 
 import httpx
 
-from core.errors import InvalidInput
+from core.errors import Code, InvalidInput
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 _CGNAT = ipaddress.ip_network("100.64.0.0/10")
 
 
+class UrlCode(Code):
+    INVALID_URL = "INVALID_URL"
+    BLOCKED_ADDRESS = "BLOCKED_ADDRESS"  # resolves to a non-public address
+    UNRESOLVABLE = "UNRESOLVABLE"
+
+
 class BlockedAddress(InvalidInput):
-    default_code = "BLOCKED_ADDRESS"
+    default_code: ClassVar[Code] = UrlCode.BLOCKED_ADDRESS
 
 
 def is_public(address: IPAddress) -> bool:
@@ -34,7 +41,7 @@ def is_public(address: IPAddress) -> bool:
 
 
 def _invalid(message: str) -> InvalidInput:
-    return InvalidInput(message, field="url", code="INVALID_URL")
+    return InvalidInput(message, field="url", code=UrlCode.INVALID_URL)
 
 
 def parse_target(url: str) -> tuple[str, str, int]:
@@ -70,7 +77,9 @@ async def resolve(host: str, port: int) -> list[IPAddress]:
     try:
         infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except socket.gaierror as exc:
-        raise InvalidInput(f"Cannot resolve {host}", field="url", code="UNRESOLVABLE") from exc
+        raise InvalidInput(
+            f"Cannot resolve {host}", field="url", code=UrlCode.UNRESOLVABLE
+        ) from exc
     return [ipaddress.ip_address(str(info[4][0]).split("%", 1)[0]) for info in infos]
 
 

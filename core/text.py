@@ -12,6 +12,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from core.errors import Code
+
 MAX_JSON_DEPTH = 32
 
 # Python's JSON decoder joins a valid surrogate pair into one character, so any character
@@ -19,11 +21,16 @@ MAX_JSON_DEPTH = 32
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
+class TextCode(Code):
+    INVALID_STRING = "INVALID_STRING"  # text the database cannot store
+    TOO_DEEP = "TOO_DEEP"  # JSON nested deeper than allowed
+
+
 @dataclass(frozen=True)
 class TextProblem:
     """Why a value cannot be taken, and where in it (`input.name`, `[3].contactId`)."""
 
-    code: str  # INVALID_STRING | TOO_DEEP
+    code: TextCode
     field: str
     message: str
 
@@ -56,17 +63,21 @@ def json_problem(
         item, where, depth = pending.pop()
         if isinstance(item, str):
             if text and not is_storable(item):
-                return TextProblem("INVALID_STRING", where, unstorable_text_message(item))
+                return TextProblem(TextCode.INVALID_STRING, where, unstorable_text_message(item))
             continue
         if not isinstance(item, dict | list):
             continue
         if depth >= max_depth:
-            return TextProblem("TOO_DEEP", where, f"JSON may be nested at most {max_depth} deep")
+            return TextProblem(
+                TextCode.TOO_DEEP, where, f"JSON may be nested at most {max_depth} deep"
+            )
         if isinstance(item, dict):
             for key, child in item.items():
                 child_path = _join(where, key)
                 if text and not is_storable(key):
-                    return TextProblem("INVALID_STRING", child_path, unstorable_text_message(key))
+                    return TextProblem(
+                        TextCode.INVALID_STRING, child_path, unstorable_text_message(key)
+                    )
                 pending.append((child, child_path, depth + 1))
         else:
             pending.extend((child, _join(where, i), depth + 1) for i, child in enumerate(item))

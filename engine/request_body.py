@@ -19,16 +19,32 @@ from starlette.datastructures import Headers, QueryParams
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from core.text import json_problem
+from core.errors import Code
+from core.text import TextCode, json_problem
 
 GRAPHQL_PATH = "/graphql"
 REST_PREFIX = "/api/"
 
 
+class BodyCode(Code):
+    BODY_TOO_LARGE = "BODY_TOO_LARGE"
+    INVALID_UTF8 = "INVALID_UTF8"
+    INVALID_JSON = "INVALID_JSON"
+    INVALID_NUMBER = "INVALID_NUMBER"
+    INVALID_REQUEST = "INVALID_REQUEST"  # not the JSON object a GraphQL request is
+
+
 class BadBody(Exception):
     """A body the engine will not take; `status` is the HTTP answer."""
 
-    def __init__(self, message: str, code: str, *, status: int = 400, field: str | None = None):
+    def __init__(
+        self,
+        message: str,
+        code: BodyCode | TextCode,
+        *,
+        status: int = 400,
+        field: str | None = None,
+    ):
         super().__init__(message)
         self.message = message
         self.code = code
@@ -37,17 +53,17 @@ class BadBody(Exception):
 
 
 def _too_large(limit: int) -> BadBody:
-    return BadBody(f"The body is larger than {limit} bytes", "BODY_TOO_LARGE", status=413)
+    return BadBody(f"The body is larger than {limit} bytes", BodyCode.BODY_TOO_LARGE, status=413)
 
 
 def _no_constant(name: str) -> Any:
-    raise BadBody(f"{name} is not a JSON number", "INVALID_NUMBER")
+    raise BadBody(f"{name} is not a JSON number", BodyCode.INVALID_NUMBER)
 
 
 def _finite(text: str) -> float:
     value = float(text)
     if not math.isfinite(value):
-        raise BadBody(f"{text} is out of range", "INVALID_NUMBER")
+        raise BadBody(f"{text} is out of range", BodyCode.INVALID_NUMBER)
     return value
 
 
@@ -58,14 +74,14 @@ def parse_json(raw: bytes, *, text: bool = True) -> Any:
     try:
         decoded = raw.decode("utf-8")
     except UnicodeDecodeError:
-        raise BadBody("The body is not UTF-8", "INVALID_UTF8") from None
+        raise BadBody("The body is not UTF-8", BodyCode.INVALID_UTF8) from None
     try:
         value = json.loads(decoded or "null", parse_constant=_no_constant, parse_float=_finite)
     except RecursionError:
         # The C decoder stops at the interpreter's recursion limit, long before memory runs out.
-        raise BadBody("The JSON is nested too deep", "TOO_DEEP") from None
+        raise BadBody("The JSON is nested too deep", TextCode.TOO_DEEP) from None
     except ValueError as exc:  # also the digit limit of huge integers
-        raise BadBody("The body is not valid JSON", "INVALID_JSON") from exc
+        raise BadBody("The body is not valid JSON", BodyCode.INVALID_JSON) from exc
     problem = json_problem(value, text=text)
     if problem is not None:
         raise BadBody(problem.message, problem.code, field=problem.field or None)
@@ -105,7 +121,9 @@ def _graphql_body(raw: bytes) -> None:
     # the path of the variable or argument that holds them.
     body = parse_json(raw, text=False)
     if not isinstance(body, dict):
-        raise BadBody("Send a JSON object: {query, variables, operationName}", "INVALID_REQUEST")
+        raise BadBody(
+            "Send a JSON object: {query, variables, operationName}", BodyCode.INVALID_REQUEST
+        )
 
 
 def _graphql_query_variables(scope: Scope) -> None:

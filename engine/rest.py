@@ -16,7 +16,7 @@ from core.after_commit import unit_of_work
 from core.errors import AuthError, Conflict, DomainError, Forbidden, InvalidInput, NotFound
 from core.queue import JobQueue
 from core.settings import Settings
-from engine.request_body import BadBody, parse_json
+from engine.request_body import BadBody, BodyCode, parse_json
 from models.redemptions.lifecycle import Via, transition
 from models.redemptions.tables import Redemption, RedemptionStatus
 from resolvers.auth import Principal, authenticate
@@ -63,7 +63,7 @@ async def json_body(request: Request) -> Any:
 async def json_object(request: Request) -> dict[str, Any]:
     body = await json_body(request)
     if not isinstance(body, dict):
-        raise InvalidInput("Send a JSON object", code="INVALID_JSON")
+        raise InvalidInput("Send a JSON object", code=BodyCode.INVALID_JSON)
     return body
 
 

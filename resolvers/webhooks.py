@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 import strawberry
 
 from core.errors import DomainError, InvalidInput
+from core.signing import SigningCode
 from models.db.pagination import paginate
 from models.webhooks.endpoints import (
     create_endpoint,
@@ -64,7 +65,7 @@ async def update_webhook_endpoint(
         refused = InvalidInput(
             "Change the secret with rotateWebhookSecret (the old one keeps signing meanwhile)",
             field="secret",
-            code="INVALID_SECRET",
+            code=SigningCode.INVALID_SECRET,
         )
         return WebhookEndpointPayload(errors=[user_error(WebhookError, refused)])
     try:

@@ -9,7 +9,17 @@ from typing import Any, TypeVar
 import strawberry
 from strawberry.exceptions import StrawberryInputCoercionError
 
-from core.errors import DomainError
+from core.errors import Code, DomainError, ErrorCode
+from core.signing import SigningCode
+from core.ssrf import UrlCode
+from core.text import TextCode
+from models.catalog.codes import CatalogCode
+from models.catalog.eligibility import Ineligibility
+from models.db.codes import DbCode
+from models.pointmaster.codes import PointMasterCode
+from models.points.codes import PointsCode
+from models.redemptions.codes import RedemptionCode
+from models.tenancy.codes import AccountCode
 
 
 def _parse_datetime(value: object) -> datetime:
@@ -51,127 +61,136 @@ class PageInfo:
     end_cursor: str | None
 
 
-@strawberry.enum
-class CatalogErrorCode(Enum):
-    INVALID = "INVALID"
-    REQUIRED = "REQUIRED"
-    NOT_FOUND = "NOT_FOUND"
-    ARCHIVED = "ARCHIVED"
-    DUPLICATE = "DUPLICATE"
-    HAS_REDEMPTIONS = "HAS_REDEMPTIONS"
+def error_codes(name: str, *sources: type[Code] | Code) -> Any:
+    """A GraphQL enum of domain codes: each source is a whole code enum (its codes to come
+    included) or one code of a shared enum. Codes keep the order they are first named in,
+    the order the enum was first published in."""
+    values: dict[str, str] = {}
+    for source in sources:
+        for code in [source] if isinstance(source, Code) else list(source):
+            if values.setdefault(code.name, code.value) != code.value:
+                raise ValueError(f"{name}: {code.name} names two values")
+    codes: Any = Enum(name, values)  # type: ignore[misc]
+    return strawberry.enum(codes, name=name)
 
 
-@strawberry.enum
-class MemberErrorCode(Enum):
-    INVALID = "INVALID"
-    REQUIRED = "REQUIRED"
-    NOT_FOUND = "NOT_FOUND"
-    CONCURRENT_UPDATE = "CONCURRENT_UPDATE"
-
-
-@strawberry.enum
-class PointsErrorCode(Enum):
-    INVALID = "INVALID"
-    NOT_FOUND = "NOT_FOUND"
-    INSUFFICIENT_POINTS = "INSUFFICIENT_POINTS"
-    IDEMPOTENCY_CONFLICT = "IDEMPOTENCY_CONFLICT"
-    MASTER_OWNS_POINTS = "MASTER_OWNS_POINTS"
-    BALANCE_LIMIT = "BALANCE_LIMIT"  # the balance would pass 2^31-1, GraphQL Int's limit
-
-
-@strawberry.enum
-class RedemptionErrorCode(Enum):
-    INVALID = "INVALID"
-    NOT_FOUND = "NOT_FOUND"
-    INSUFFICIENT_POINTS = "INSUFFICIENT_POINTS"
-    TIER_REQUIRED = "TIER_REQUIRED"
-    OUT_OF_STOCK = "OUT_OF_STOCK"
-    COOLDOWN = "COOLDOWN"
-    LIMIT_REACHED = "LIMIT_REACHED"
-    NOT_AVAILABLE = "NOT_AVAILABLE"
-    IDEMPOTENCY_CONFLICT = "IDEMPOTENCY_CONFLICT"
-    INVALID_TRANSITION = "INVALID_TRANSITION"
-    ALREADY_FINAL = "ALREADY_FINAL"
-    CONTRADICTING_CALLBACK = "CONTRADICTING_CALLBACK"
-    CONCURRENT_UPDATE = "CONCURRENT_UPDATE"
-    NO_ADJUSTMENT_URL = "NO_ADJUSTMENT_URL"  # follower mode: the master cannot be told
-    NO_KEY = "NO_KEY"
-    ADJUSTMENT_ENDPOINT_DISABLED = "ADJUSTMENT_ENDPOINT_DISABLED"
-
-
-@strawberry.enum
-class AccountErrorCode(Enum):
-    INVALID = "INVALID"
-    INVALID_CREDENTIALS = "INVALID_CREDENTIALS"
-    NOT_FOUND = "NOT_FOUND"
-    DUPLICATE = "DUPLICATE"
-    PASSWORD_TOO_SHORT = "PASSWORD_TOO_SHORT"
-    INVALID_ORIGIN = "INVALID_ORIGIN"
-    TOO_MANY = "TOO_MANY"
-
-
-@strawberry.enum
-class WebhookErrorCode(Enum):
-    INVALID = "INVALID"
-    INVALID_URL = "INVALID_URL"
-    BLOCKED_ADDRESS = "BLOCKED_ADDRESS"
-    UNRESOLVABLE = "UNRESOLVABLE"
-    NOT_FOUND = "NOT_FOUND"
-    INVALID_SECRET = "INVALID_SECRET"
+CatalogErrorCode = error_codes(
+    "CatalogErrorCode",
+    ErrorCode.INVALID,
+    ErrorCode.REQUIRED,
+    ErrorCode.NOT_FOUND,
+    CatalogCode.ARCHIVED,
+    ErrorCode.DUPLICATE,
+    CatalogCode,
+    DbCode.TOO_LONG,
+)
+MemberErrorCode = error_codes(
+    "MemberErrorCode",
+    ErrorCode.INVALID,
+    ErrorCode.REQUIRED,
+    ErrorCode.NOT_FOUND,
+    ErrorCode.CONCURRENT_UPDATE,
+    DbCode.TOO_LONG,
+)
+PointsErrorCode = error_codes(
+    "PointsErrorCode",
+    ErrorCode.INVALID,
+    ErrorCode.NOT_FOUND,
+    PointsCode.INSUFFICIENT_POINTS,
+    DbCode.IDEMPOTENCY_CONFLICT,
+    PointMasterCode.MASTER_OWNS_POINTS,
+    PointsCode,
+    DbCode.TOO_LONG,
+)
+RedemptionErrorCode = error_codes(
+    "RedemptionErrorCode",
+    ErrorCode.INVALID,
+    ErrorCode.NOT_FOUND,
+    Ineligibility,
+    DbCode.IDEMPOTENCY_CONFLICT,
+    RedemptionCode,
+    ErrorCode.CONCURRENT_UPDATE,
+    PointMasterCode.NO_ADJUSTMENT_URL,  # follower mode: the master cannot be told
+    PointMasterCode.NO_KEY,
+    PointMasterCode.ADJUSTMENT_ENDPOINT_DISABLED,
+    TextCode,
+    DbCode.TOO_LONG,
+)
+AccountErrorCode = error_codes(
+    "AccountErrorCode",
+    ErrorCode.INVALID,
+    AccountCode.INVALID_CREDENTIALS,
+    ErrorCode.NOT_FOUND,
+    ErrorCode.DUPLICATE,
+    AccountCode,
+    DbCode.TOO_LONG,
+)
+WebhookErrorCode = error_codes(
+    "WebhookErrorCode",
+    ErrorCode.INVALID,
+    UrlCode,
+    ErrorCode.NOT_FOUND,
+    SigningCode,
+)
 
 
 @strawberry.type
 class WebhookError:
     field: str | None
     message: str
-    code: WebhookErrorCode
+    code: WebhookErrorCode  # type: ignore[valid-type]
 
 
 @strawberry.type
 class CatalogError:
     field: str | None
     message: str
-    code: CatalogErrorCode
+    code: CatalogErrorCode  # type: ignore[valid-type]
 
 
 @strawberry.type
 class MemberError:
     field: str | None
     message: str
-    code: MemberErrorCode
+    code: MemberErrorCode  # type: ignore[valid-type]
 
 
 @strawberry.type
 class PointsError:
     field: str | None
     message: str
-    code: PointsErrorCode
+    code: PointsErrorCode  # type: ignore[valid-type]
 
 
 @strawberry.type
 class RedemptionError:
     field: str | None
     message: str
-    code: RedemptionErrorCode
+    code: RedemptionErrorCode  # type: ignore[valid-type]
 
 
 @strawberry.type
 class AccountError:
     field: str | None
     message: str
-    code: AccountErrorCode
+    code: AccountErrorCode  # type: ignore[valid-type]
 
 
 E = TypeVar("E")
 
-_CODES: dict[type, type[Enum]] = {
-    CatalogError: CatalogErrorCode,
-    MemberError: MemberErrorCode,
-    PointsError: PointsErrorCode,
-    RedemptionError: RedemptionErrorCode,
-    AccountError: AccountErrorCode,
-    WebhookError: WebhookErrorCode,
-}
+
+class UnrepresentableCode(LookupError):
+    """A domain code reached a payload whose GraphQL enum lacks it: add its enum (or the
+    code) to the payload's `error_codes(...)`. tests/api/test_error_codes.py finds these
+    before any request does."""
+
+
+def payload_codes(error_type: Any) -> type[Enum]:
+    """The GraphQL enum of an error type's `code` field."""
+    definition = error_type.__strawberry_definition__
+    field = next(field for field in definition.fields if field.python_name == "code")
+    codes = field.type
+    return codes.wrapped_cls if hasattr(codes, "wrapped_cls") else codes
 
 
 # Fields the models name as the point-master API does, and the GraphQL inputs otherwise.
@@ -179,9 +198,14 @@ _INPUT_FIELDS = {"definitionId": "pointDefinitionId"}
 
 
 def user_error(error_type: type[E], exc: DomainError) -> E:
-    """The domain error as this domain's typed error; unknown codes become INVALID."""
-    codes: Any = _CODES[error_type]
-    code = codes.__members__.get(exc.code, codes.INVALID)
+    """The domain error as this domain's typed error, its code the same value."""
+    codes = payload_codes(error_type)
+    try:
+        code = codes(exc.code.value)
+    except ValueError:
+        raise UnrepresentableCode(
+            f"{error_type.__name__} cannot carry {type(exc.code).__name__}.{exc.code.name}"
+        ) from exc
     field = _INPUT_FIELDS.get(exc.field, exc.field) if exc.field else None
     return error_type(field=field, message=exc.message, code=code)  # type: ignore[call-arg]
 

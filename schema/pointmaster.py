@@ -4,47 +4,48 @@ settings and shared keys, and the errors of the point-master mutations."""
 from __future__ import annotations
 
 from datetime import datetime
-from enum import Enum
 
 import strawberry
 
-from core.errors import DomainError
+from core.errors import DomainError, ErrorCode
+from core.ssrf import UrlCode
+from models.db.codes import DbCode
 from models.pointmaster import tables as m
+from models.pointmaster.codes import PointMasterCode
 from models.pointmaster.settings import masked
+from models.points.codes import PointsCode
 from models.webhooks.tables import WebhookEndpoint
-from schema.common import AccountError
+from schema.common import AccountError, error_codes, user_error
 from schema.points import PointDefinition, PointMode
 
-
-@strawberry.enum
-class PointMasterErrorCode(Enum):
-    INVALID = "INVALID"
-    NOT_FOUND = "NOT_FOUND"
-    INVALID_URL = "INVALID_URL"
-    BLOCKED_ADDRESS = "BLOCKED_ADDRESS"
-    UNRESOLVABLE = "UNRESOLVABLE"
-    WRONG_POINT_MODE = "WRONG_POINT_MODE"
-    TOO_MANY_ITEMS = "TOO_MANY_ITEMS"
-    EMPTY_BATCH = "EMPTY_BATCH"
-    NO_KEY = "NO_KEY"
-    NO_ADJUSTMENT_URL = "NO_ADJUSTMENT_URL"
-    ADJUSTMENT_ENDPOINT_DISABLED = "ADJUSTMENT_ENDPOINT_DISABLED"
-    INSUFFICIENT_POINTS = "INSUFFICIENT_POINTS"
-    IDEMPOTENCY_CONFLICT = "IDEMPOTENCY_CONFLICT"
-    BALANCE_LIMIT = "BALANCE_LIMIT"
+PointMasterErrorCode = error_codes(
+    "PointMasterErrorCode",
+    ErrorCode.INVALID,
+    ErrorCode.NOT_FOUND,
+    UrlCode,
+    PointMasterCode.WRONG_POINT_MODE,
+    PointMasterCode.TOO_MANY_ITEMS,
+    PointMasterCode.EMPTY_BATCH,
+    PointMasterCode.NO_KEY,
+    PointMasterCode.NO_ADJUSTMENT_URL,
+    PointMasterCode.ADJUSTMENT_ENDPOINT_DISABLED,
+    PointsCode.INSUFFICIENT_POINTS,
+    DbCode.IDEMPOTENCY_CONFLICT,
+    PointsCode.BALANCE_LIMIT,
+    PointMasterCode.INVALID_JSON,  # an upload's items, sent other than as a JSON array
+    DbCode.TOO_LONG,
+)
 
 
 @strawberry.type
 class PointMasterError:
     field: str | None
     message: str
-    code: PointMasterErrorCode
+    code: PointMasterErrorCode  # type: ignore[valid-type]
 
     @classmethod
     def from_error(cls, exc: DomainError) -> PointMasterError:
-        code = PointMasterErrorCode.__members__.get(exc.code, PointMasterErrorCode.INVALID)
-        field = "pointDefinitionId" if exc.field == "definitionId" else exc.field
-        return cls(field=field, message=exc.message, code=code)
+        return user_error(cls, exc)
 
 
 def _mode(value: str | None) -> PointMode | None:

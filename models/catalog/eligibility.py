@@ -3,19 +3,40 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from enum import StrEnum
 
+from core.errors import Code, Refused
 from models.catalog.tables import MemberRewardUsage, Reward
 from models.members.tables import Tier
 
 
-class Ineligibility(StrEnum):
+class Ineligibility(Code):
+    """Why a member may not redeem a reward: the code of the refusal, and its message."""
+
     INSUFFICIENT_POINTS = "INSUFFICIENT_POINTS"
     TIER_REQUIRED = "TIER_REQUIRED"
     OUT_OF_STOCK = "OUT_OF_STOCK"
     COOLDOWN = "COOLDOWN"
     LIMIT_REACHED = "LIMIT_REACHED"
     NOT_AVAILABLE = "NOT_AVAILABLE"
+
+    @property
+    def message(self) -> str:
+        return _MESSAGES[self]
+
+
+_MESSAGES = {
+    Ineligibility.INSUFFICIENT_POINTS: "Not enough points",
+    Ineligibility.TIER_REQUIRED: "The member's tier is too low for this reward",
+    Ineligibility.OUT_OF_STOCK: "The reward is out of stock",
+    Ineligibility.COOLDOWN: "The member redeemed this reward too recently",
+    Ineligibility.LIMIT_REACHED: "The member reached the limit for this reward",
+    Ineligibility.NOT_AVAILABLE: "The reward is not available",
+}
+
+
+def refusal(reason: Ineligibility) -> Refused:
+    """The refusal to redeem for `reason`, as the caller receives it."""
+    return Refused(reason.message, code=reason)
 
 
 def catalog_gate(

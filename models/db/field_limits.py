@@ -12,6 +12,7 @@ from tortoise.fields import CharField
 from tortoise.models import Model
 
 from core.errors import InvalidInput
+from models.db.codes import DbCode
 
 MAX_FULFILLMENT_DATA_BYTES = 16 * 1024  # a voucher code, a link, a few lines of terms
 MAX_REASON = 1000  # a status change's reason (callback, cancel)
@@ -21,7 +22,7 @@ MAX_REWARD_DESCRIPTION = 10_000  # what a member reads about a reward, terms inc
 
 def check_text(value: str | None, limit: int, field: str) -> None:
     if value is not None and len(value) > limit:
-        raise InvalidInput(f"Use at most {limit} characters", field=field, code="TOO_LONG")
+        raise InvalidInput(f"Use at most {limit} characters", field=field, code=DbCode.TOO_LONG)
 
 
 def check_json_size(value: Any, limit: int, field: str) -> None:
@@ -31,7 +32,7 @@ def check_json_size(value: Any, limit: int, field: str) -> None:
     size = len(encoded.encode("utf-8", "surrogatepass"))  # sizing only: text is checked apart
     if size > limit:
         raise InvalidInput(
-            f"Use at most {limit} bytes of JSON ({size} given)", field=field, code="TOO_LONG"
+            f"Use at most {limit} bytes of JSON ({size} given)", field=field, code=DbCode.TOO_LONG
         )
 
 

@@ -11,6 +11,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.models import Model
 
 from core.errors import Conflict, InvalidInput
+from models.db.codes import DbCode
 from models.tenancy.tables import Tenant
 
 
@@ -74,7 +75,7 @@ async def replayed_result(tenant_id: UUID, scope: str, key: str, fingerprint: st
         raise Conflict(
             "This idempotency key was used for a different request",
             field="idempotencyKey",
-            code="IDEMPOTENCY_CONFLICT",
+            code=DbCode.IDEMPOTENCY_CONFLICT,
         )
     return UUID(record.result_id)
 

@@ -13,6 +13,7 @@ from tortoise.models import Model
 from tortoise.queryset import QuerySet
 
 from core.errors import InvalidInput
+from models.db.codes import DbCode
 
 MAX_PAGE = 100
 T = TypeVar("T", bound=Model)
@@ -37,13 +38,15 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
             raise ValueError("cursor time without a zone")
         return moment, str(UUID(row_id))
     except (ValueError, UnicodeDecodeError) as exc:
-        raise InvalidInput("Invalid cursor", field="after", code="INVALID_CURSOR") from exc
+        raise InvalidInput("Invalid cursor", field="after", code=DbCode.INVALID_CURSOR) from exc
 
 
 async def paginate(query: QuerySet[T], first: int | None, after: str | None) -> Page[T]:
     limit = MAX_PAGE if first is None else first
     if not 1 <= limit <= MAX_PAGE:
-        raise InvalidInput(f"first must be 1-{MAX_PAGE}", field="first", code="INVALID_PAGE_SIZE")
+        raise InvalidInput(
+            f"first must be 1-{MAX_PAGE}", field="first", code=DbCode.INVALID_PAGE_SIZE
+        )
     if after:
         stamp, row_id = decode_cursor(after)
         query = query.filter(Q(created_at__lt=stamp) | Q(created_at=stamp, id__lt=row_id))

@@ -8,7 +8,7 @@ from uuid import UUID
 from tortoise.exceptions import IntegrityError
 from tortoise.functions import Max
 
-from core.errors import Conflict, InvalidInput, NotFound
+from core.errors import Conflict, ErrorCode, InvalidInput, NotFound
 from models.db.field_limits import MAX_DESCRIPTION, check_columns, check_text
 from models.members.tables import Member, Tier
 from models.points.tables import PointDefinition
@@ -32,22 +32,22 @@ async def upsert_member(
     """
     external_user_id = (external_user_id or "").strip()
     if not external_user_id or len(external_user_id) > 200:
-        raise InvalidInput("Use 1-200 characters", field="externalUserId", code="INVALID")
+        raise InvalidInput("Use 1-200 characters", field="externalUserId", code=ErrorCode.INVALID)
     values: dict[str, Any] = {}
     if email is not _UNSET:
         if email is not None and "@" not in email:
-            raise InvalidInput("Not an email address", field="email", code="INVALID")
+            raise InvalidInput("Not an email address", field="email", code=ErrorCode.INVALID)
         values["email"] = email
     if name is not _UNSET:
         values["name"] = name
     if address is not _UNSET:
         if address is not None and not isinstance(address, dict):
-            raise InvalidInput("Use a JSON object", field="address", code="INVALID")
+            raise InvalidInput("Use a JSON object", field="address", code=ErrorCode.INVALID)
         values["address"] = address
     check_columns(Member, values, {"email": "email", "name": "name"})
     if tier_id is not _UNSET:
         if tier_id is not None and not await Tier.exists(id=tier_id, tenant_id=tenant_id):
-            raise NotFound("Tier not found", field="tierId", code="NOT_FOUND")
+            raise NotFound("Tier not found", field="tierId", code=ErrorCode.NOT_FOUND)
         values["tier_id"] = tier_id
     for _ in range(2):
         member = await Member.get_or_none(tenant_id=tenant_id, external_user_id=external_user_id)
@@ -62,19 +62,21 @@ async def upsert_member(
             ), True
         except IntegrityError:
             continue  # created concurrently: update it instead
-    raise Conflict("The member is being changed concurrently, retry", code="CONCURRENT_UPDATE")
+    raise Conflict(
+        "The member is being changed concurrently, retry", code=ErrorCode.CONCURRENT_UPDATE
+    )
 
 
 async def get_member(tenant_id: UUID, member_id: UUID) -> Member:
     member = await Member.get_or_none(id=member_id, tenant_id=tenant_id)
     if member is None:
-        raise NotFound("Member not found", field="memberId", code="NOT_FOUND")
+        raise NotFound("Member not found", field="memberId", code=ErrorCode.NOT_FOUND)
     return member
 
 
 async def save_tier(tenant_id: UUID, tier_id: UUID | None, name: str, rank: int) -> Tier:
     if not name.strip():
-        raise InvalidInput("A name is required", field="name", code="REQUIRED")
+        raise InvalidInput("A name is required", field="name", code=ErrorCode.REQUIRED)
     check_columns(Tier, {"name": name.strip()}, {})
     try:
         if tier_id is None:
@@ -82,21 +84,23 @@ async def save_tier(tenant_id: UUID, tier_id: UUID | None, name: str, rank: int)
         else:
             found = await Tier.get_or_none(id=tier_id, tenant_id=tenant_id)
             if found is None:
-                raise NotFound("Tier not found", field="id", code="NOT_FOUND")
+                raise NotFound("Tier not found", field="id", code=ErrorCode.NOT_FOUND)
             tier = found
             tier.name, tier.rank = name.strip(), rank
             await tier.save()
         facts_changed(tenant_id)
         return tier
     except IntegrityError as exc:
-        raise Conflict("A tier with this name exists", field="name", code="DUPLICATE") from exc
+        raise Conflict(
+            "A tier with this name exists", field="name", code=ErrorCode.DUPLICATE
+        ) from exc
 
 
 async def delete_tier(tenant_id: UUID, tier_id: UUID) -> None:
     """Members of a deleted tier keep no tier; rewards gated on it become ungated."""
     deleted = await Tier.filter(id=tier_id, tenant_id=tenant_id).delete()
     if not deleted:
-        raise NotFound("Tier not found", field="id", code="NOT_FOUND")
+        raise NotFound("Tier not found", field="id", code=ErrorCode.NOT_FOUND)
     facts_changed(tenant_id)
 
 
@@ -104,7 +108,7 @@ async def save_point_definition(
     tenant_id: UUID, definition_id: UUID | None, name: str, description: str = ""
 ) -> PointDefinition:
     if not name.strip():
-        raise InvalidInput("A name is required", field="name", code="REQUIRED")
+        raise InvalidInput("A name is required", field="name", code=ErrorCode.REQUIRED)
     check_columns(PointDefinition, {"name": name.strip()}, {})
     check_text(description, MAX_DESCRIPTION, "description")
     try:
@@ -125,12 +129,12 @@ async def save_point_definition(
             )
         definition = await PointDefinition.get_or_none(id=definition_id, tenant_id=tenant_id)
         if definition is None:
-            raise NotFound("Point definition not found", field="id", code="NOT_FOUND")
+            raise NotFound("Point definition not found", field="id", code=ErrorCode.NOT_FOUND)
         definition.name, definition.description = name.strip(), description
         await definition.save()
         facts_changed(tenant_id)
         return definition
     except IntegrityError as exc:
         raise Conflict(
-            "A point definition with this name exists", field="name", code="DUPLICATE"
+            "A point definition with this name exists", field="name", code=ErrorCode.DUPLICATE
         ) from exc

@@ -17,6 +17,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 
 from core.errors import DomainError, NotFound, Refused
 from core.payload_crypto import encrypt_json
+from models.pointmaster.codes import PointMasterCode
 from models.pointmaster.tables import ForwardedAdjustment, PointMasterKey, PointMasterSettings
 from models.tenancy.tables import Tenant
 from models.webhooks.outbox import add_deliveries
@@ -55,7 +56,7 @@ async def master_link(
         raise Refused(
             "The point master owns these points and no adjustment URL is set: "
             "setPointMasterSettings(adjustmentUrl) first",
-            code="NO_ADJUSTMENT_URL",
+            code=PointMasterCode.NO_ADJUSTMENT_URL,
         )
     key = (
         await PointMasterKey.filter(tenant_id=tenant_id, retired_at__isnull=True)
@@ -66,7 +67,7 @@ async def master_link(
         raise NotFound(
             "No key is shared with the point master: rotatePointMasterKey first",
             field="key",
-            code="NO_KEY",
+            code=PointMasterCode.NO_KEY,
         )
     if tenant_slug is None:
         tenant_slug = (await Tenant.filter(id=tenant_id).using_db(conn).get()).slug
@@ -138,5 +139,5 @@ def require_sent(forwarded: ForwardedAdjustment) -> None:
         raise Refused(
             "The point master's adjustment endpoint is disabled: enable it or set "
             "the adjustment URL again",
-            code="ADJUSTMENT_ENDPOINT_DISABLED",
+            code=PointMasterCode.ADJUSTMENT_ENDPOINT_DISABLED,
         )

@@ -13,6 +13,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from core import clock
 from core.errors import NotFound, Refused
 from models.db.transactions import atomic
+from models.pointmaster.codes import PointMasterCode
 from models.pointmaster.tables import PointModeChange
 from models.points.tables import PointDefinition
 from models.tenancy.facts import facts_changed, tenant_facts
@@ -49,7 +50,7 @@ async def require_engine_owns(definition: PointDefinition) -> None:
             f"The point master owns the points of '{definition.name}' (mode {mode.value}): "
             "award them at the master, or use adjustPoints, which forwards to it",
             field="pointDefinitionId",
-            code="MASTER_OWNS_POINTS",
+            code=PointMasterCode.MASTER_OWNS_POINTS,
         )
 
 
@@ -72,7 +73,7 @@ async def require_local_history(
             f"The point master keeps only balances here for {names} (FOLLOWER_BALANCE): "
             "the history lives at the master, read it with pointsLog",
             field="pointDefinitionId",
-            code="HISTORY_AT_MASTER",
+            code=PointMasterCode.HISTORY_AT_MASTER,
         )
 
 

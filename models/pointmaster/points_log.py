@@ -17,14 +17,13 @@ import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from enum import StrEnum
 from typing import Any
 from uuid import UUID, uuid4
 
 from tortoise.expressions import F
 
 from core import clock
-from core.errors import Refused
+from core.errors import Code, Refused
 from models.members.tables import Member
 from models.pointmaster.items import ItemError, parse_time
 from models.pointmaster.settings import log_url_for
@@ -37,7 +36,7 @@ POLL = 0.05
 MAX_ENTRIES = 10_000
 
 
-class PointsLogErrorCode(StrEnum):
+class PointsLogErrorCode(Code):
     NOT_CONFIGURED = "NOT_CONFIGURED"  # no points-log URL set
     MASTER_UNAVAILABLE = "MASTER_UNAVAILABLE"  # connection refused, DNS, reset
     MASTER_TIMEOUT = "MASTER_TIMEOUT"
@@ -119,7 +118,7 @@ async def _configured(tenant_id: UUID) -> PointMasterSettings:
     if settings is None or not settings.points_log_url:
         raise Refused(
             "No points-log URL is set: setPointMasterSettings(pointsLogUrl) first",
-            code=PointsLogErrorCode.NOT_CONFIGURED.value,
+            code=PointsLogErrorCode.NOT_CONFIGURED,
         )
     return settings
 

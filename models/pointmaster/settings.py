@@ -18,8 +18,9 @@ from core import clock
 from core.errors import InvalidInput, NotFound
 from core.payload_crypto import check_key, new_key, new_key_id
 from core.signing import new_secret
-from core.ssrf import checked_addresses
+from core.ssrf import UrlCode, checked_addresses
 from models.db.transactions import atomic
+from models.pointmaster.codes import PointMasterCode
 from models.pointmaster.tables import PointMasterKey, PointMasterSettings
 from models.webhooks.tables import MAX_URL, PayloadFormat, WebhookEndpoint, WebhookEvent
 
@@ -75,7 +76,7 @@ async def _checked_url(url: str, allow_private: bool, field: str) -> None:
     """The SSRF and syntax checks of a URL about to be saved, its errors naming `field`."""
     try:
         if len(url) > MAX_URL:
-            raise InvalidInput(f"Use at most {MAX_URL} characters", code="INVALID_URL")
+            raise InvalidInput(f"Use at most {MAX_URL} characters", code=UrlCode.INVALID_URL)
         await checked_addresses(url, allow_private)
     except InvalidInput as exc:
         raise type(exc)(exc.message, code=exc.code, field=field) from None
@@ -215,7 +216,7 @@ async def current_key(tenant_id: UUID) -> PointMasterKey:
         raise NotFound(
             "No key is shared with the point master yet: rotatePointMasterKey first",
             field="key",
-            code="NO_KEY",
+            code=PointMasterCode.NO_KEY,
         )
     return key
 

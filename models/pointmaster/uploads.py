@@ -26,6 +26,7 @@ from core.jobs import APPLY_SYNC_BATCH, sync_batch_job_id
 from core.queue import JobQueue
 from models.pointmaster.apply_balances import BalancesApplier
 from models.pointmaster.apply_transactions import TransactionsApplier
+from models.pointmaster.codes import PointMasterCode
 from models.pointmaster.items import voyado_time
 from models.pointmaster.modes import mode_in_use
 from models.pointmaster.tables import SyncBatch, SyncKind, SyncStatus
@@ -55,11 +56,13 @@ async def accept_batch(tenant_id: UUID, kind: SyncKind, body: Any) -> SyncBatch:
     """Store the upload as received (PENDING); after commit a worker is asked to apply it
     (a lost job is picked up by the `relay_sync_batches` cron)."""
     if not isinstance(body, list):
-        raise InvalidInput("Send a JSON array of items", code="INVALID_JSON")
+        raise InvalidInput("Send a JSON array of items", code=PointMasterCode.INVALID_JSON)
     if len(body) > MAX_ITEMS:
-        raise InvalidInput(f"Too many items: at most {MAX_ITEMS}", code="TOO_MANY_ITEMS")
+        raise InvalidInput(
+            f"Too many items: at most {MAX_ITEMS}", code=PointMasterCode.TOO_MANY_ITEMS
+        )
     if not body:
-        raise InvalidInput("Send at least one item", code="EMPTY_BATCH")
+        raise InvalidInput("Send at least one item", code=PointMasterCode.EMPTY_BATCH)
     tenant = await Tenant.get(id=tenant_id)
     if not await mode_in_use(tenant, MODE_FOR[kind]):
         # Voyado answers this 400 "New point system not active"; masters built for it know it.
@@ -67,7 +70,7 @@ async def accept_batch(tenant_id: UUID, kind: SyncKind, body: Any) -> SyncBatch:
             f"New point system not active: this tenant's point mode is {tenant.point_mode} "
             f"and no point definition overrides it: {kind.value.lower()} uploads need "
             f"{MODE_FOR[kind]}",
-            code="WRONG_POINT_MODE",
+            code=PointMasterCode.WRONG_POINT_MODE,
         )
     now = clock.now()
     batch = await SyncBatch.create(

@@ -17,6 +17,7 @@ from models.db.idempotency import claim_key, replayed_result, request_fingerprin
 from models.db.transactions import atomic
 from models.live.effects import balances_changed
 from models.members.tables import Member
+from models.points.codes import PointsCode
 from models.points.grants import settle_account
 from models.points.ledger import (
     ensure_account,
@@ -131,7 +132,7 @@ async def award_points(
                 raise Refused(
                     f"The balance (with pending points) would exceed {MAX_BALANCE:,}",
                     field="amount",
-                    code="BALANCE_LIMIT",
+                    code=PointsCode.BALANCE_LIMIT,
                 )
             if req.amount > 0 and req.valid_from is not None and req.valid_from > now:
                 pending = await _add_grant(conn, account, req, posting_id, now, pending=True)
@@ -152,7 +153,7 @@ async def award_points(
                 raise Refused(
                     "The balance is too low for this deduction",
                     field="amount",
-                    code="INSUFFICIENT_POINTS",
+                    code=PointsCode.INSUFFICIENT_POINTS,
                 )
             grant: PointGrant | None = None
             if req.valid_to is not None:

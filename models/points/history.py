@@ -16,6 +16,7 @@ from tortoise.expressions import Q
 from tortoise.queryset import QuerySet
 
 from core.errors import InvalidInput
+from models.db.codes import DbCode
 from models.db.pagination import MAX_PAGE, Page
 from models.points.tables import LedgerEntry
 
@@ -36,7 +37,7 @@ def _after(cursor: str) -> Q:
         row_id = str(UUID(parts[-1]))
         seq = int(parts[1]) if len(parts) == 3 else None
     except (ValueError, UnicodeDecodeError) as exc:
-        raise InvalidInput("Invalid cursor", field="after", code="INVALID_CURSOR") from exc
+        raise InvalidInput("Invalid cursor", field="after", code=DbCode.INVALID_CURSOR) from exc
     if seq is None:
         return Q(created_at__lt=moment) | Q(created_at=moment, id__lt=row_id)
     return (
@@ -51,7 +52,9 @@ async def ledger_page(
 ) -> Page[LedgerEntry]:
     limit = MAX_PAGE if first is None else first
     if not 1 <= limit <= MAX_PAGE:
-        raise InvalidInput(f"first must be 1-{MAX_PAGE}", field="first", code="INVALID_PAGE_SIZE")
+        raise InvalidInput(
+            f"first must be 1-{MAX_PAGE}", field="first", code=DbCode.INVALID_PAGE_SIZE
+        )
     if after:
         query = query.filter(_after(after))
     rows = await query.order_by("-created_at", "-seq", "-id").limit(limit + 1)

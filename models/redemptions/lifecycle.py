@@ -16,7 +16,7 @@ from uuid import UUID
 from tortoise.backends.base.client import BaseDBAsyncClient
 
 from core import clock
-from core.errors import Conflict, InvalidInput, NotFound
+from core.errors import Conflict, ErrorCode, InvalidInput, NotFound
 from core.text import json_problem
 from models.catalog.tables import MemberRewardUsage, Reward
 from models.db.field_limits import (
@@ -32,6 +32,7 @@ from models.members.tables import Member
 from models.pointmaster.redemption_forwards import forward_refund
 from models.points.ledger import lock_account, post_entry
 from models.points.tables import LedgerSource
+from models.redemptions.codes import RedemptionCode
 from models.redemptions.tables import (
     TERMINAL_STATUSES,
     Redemption,
@@ -106,14 +107,18 @@ async def transition(
                 raise Conflict(
                     "The redemption was already completed with other data",
                     field="data",
-                    code="CONTRADICTING_CALLBACK",
+                    code=RedemptionCode.CONTRADICTING_CALLBACK,
                 )
             if data is not None and redemption.fulfillment_data is None:
                 # E.g. an admin confirmed first and the voucher code arrives afterwards.
                 await _add_data(redemption, data, actor)
             return Transition(redemption, changed=False, from_status=current)
         if not allowed(via, current, target):
-            code = "ALREADY_FINAL" if current in TERMINAL_STATUSES else "INVALID_TRANSITION"
+            code = (
+                RedemptionCode.ALREADY_FINAL
+                if current in TERMINAL_STATUSES
+                else RedemptionCode.INVALID_TRANSITION
+            )
             raise Conflict(
                 f"Cannot move a {current.value} redemption to {target.value}",
                 field="status",
@@ -126,7 +131,7 @@ async def transition(
             if moved:
                 return Transition(redemption, True, current)
         # Someone else moved it first: look again.
-    raise Conflict("The redemption is changing too fast, retry", code="CONCURRENT_UPDATE")
+    raise Conflict("The redemption is changing too fast, retry", code=ErrorCode.CONCURRENT_UPDATE)
 
 
 async def _move(

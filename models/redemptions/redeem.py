@@ -17,8 +17,8 @@ from tortoise.exceptions import IntegrityError
 from tortoise.expressions import F, Q
 
 from core import clock
-from core.errors import InvalidInput, NotFound, Refused
-from models.catalog.eligibility import Ineligibility, catalog_gate, usage_gate
+from core.errors import InvalidInput, NotFound
+from models.catalog.eligibility import Ineligibility, catalog_gate, refusal, usage_gate
 from models.catalog.tables import MemberRewardUsage, Reward
 from models.db.guarded_updates import guarded_add
 from models.db.idempotency import claim_key, replayed_result, request_fingerprint, validate_key
@@ -41,19 +41,6 @@ from models.webhooks.payloads import reward_redeemed
 from models.webhooks.tables import PayloadFormat, WebhookEvent
 
 MAX_QUANTITY = 100
-
-_MESSAGES = {
-    Ineligibility.INSUFFICIENT_POINTS: "Not enough points",
-    Ineligibility.TIER_REQUIRED: "The member's tier is too low for this reward",
-    Ineligibility.OUT_OF_STOCK: "The reward is out of stock",
-    Ineligibility.COOLDOWN: "The member redeemed this reward too recently",
-    Ineligibility.LIMIT_REACHED: "The member reached the limit for this reward",
-    Ineligibility.NOT_AVAILABLE: "The reward is not available",
-}
-
-
-def refusal(reason: Ineligibility) -> Refused:
-    return Refused(_MESSAGES[reason], code=reason.value)
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from tortoise.exceptions import IntegrityError
 from core import clock
 from core.after_commit import Once, after_commit
 from core.broker import revoked_credentials_channel
-from core.errors import Conflict, InvalidInput, NotFound, Unauthenticated
+from core.errors import Conflict, ErrorCode, InvalidInput, NotFound, Unauthenticated
 from core.queue import JobQueue
 from core.security import (
     api_key_digest,
@@ -25,6 +25,7 @@ from core.security import (
 from models.db.field_limits import check_columns
 from models.db.transactions import atomic
 from models.points.tables import PointDefinition
+from models.tenancy.codes import AccountCode
 from models.tenancy.tables import MAX_EMAIL, ApiKey, Tenant, TenantAdmin
 
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{1,98}[a-z0-9]$")
@@ -46,7 +47,7 @@ async def create_tenant(name: str, slug: str, admin_email: str, admin_password: 
         raise InvalidInput(
             f"Use at least {MIN_PASSWORD_LENGTH} characters",
             field="password",
-            code="PASSWORD_TOO_SHORT",
+            code=AccountCode.PASSWORD_TOO_SHORT,
         )
     email = admin_email.strip().lower()
     if "@" not in email:
@@ -61,7 +62,9 @@ async def create_tenant(name: str, slug: str, admin_email: str, admin_password: 
                 tenant=tenant, name="points", external_id=1, is_default=True
             )
     except IntegrityError as exc:
-        raise Conflict("A tenant with this slug or admin email exists", code="DUPLICATE") from exc
+        raise Conflict(
+            "A tenant with this slug or admin email exists", code=ErrorCode.DUPLICATE
+        ) from exc
     return NewTenant(tenant=tenant, admin=admin, definition=definition)
 
 
@@ -70,14 +73,16 @@ async def add_admin(tenant_id: UUID, email: str, password: str) -> TenantAdmin:
         raise InvalidInput(
             f"Use at least {MIN_PASSWORD_LENGTH} characters",
             field="password",
-            code="PASSWORD_TOO_SHORT",
+            code=AccountCode.PASSWORD_TOO_SHORT,
         )
     try:
         return await TenantAdmin.create(
             tenant_id=tenant_id, email=email.strip().lower(), password_hash=hash_password(password)
         )
     except IntegrityError as exc:
-        raise Conflict("An admin with this email exists", field="email", code="DUPLICATE") from exc
+        raise Conflict(
+            "An admin with this email exists", field="email", code=ErrorCode.DUPLICATE
+        ) from exc
 
 
 async def authenticate_admin(email: str, password: str) -> TenantAdmin:

@@ -7,6 +7,7 @@ from uuid import UUID
 from core.errors import InvalidInput
 from core.security import hash_password, verify_password
 from models.tenancy.access import MIN_PASSWORD_LENGTH
+from models.tenancy.codes import AccountCode
 from models.tenancy.tables import TenantAdmin
 
 
@@ -15,13 +16,15 @@ async def change_password(tenant_id: UUID, admin_id: UUID, current: str, new: st
     admin = await TenantAdmin.get_or_none(id=admin_id, tenant_id=tenant_id)
     if admin is None or not verify_password(admin.password_hash, current):
         raise InvalidInput(
-            "The current password is wrong", field="currentPassword", code="INVALID_CREDENTIALS"
+            "The current password is wrong",
+            field="currentPassword",
+            code=AccountCode.INVALID_CREDENTIALS,
         )
     if len(new) < MIN_PASSWORD_LENGTH:
         raise InvalidInput(
             f"Use at least {MIN_PASSWORD_LENGTH} characters",
             field="newPassword",
-            code="PASSWORD_TOO_SHORT",
+            code=AccountCode.PASSWORD_TOO_SHORT,
         )
     if new == current:
         raise InvalidInput("Choose a password other than the current one", field="newPassword")
@@ -34,5 +37,5 @@ async def change_password(tenant_id: UUID, admin_id: UUID, current: str, new: st
         raise InvalidInput(
             "The password was changed meanwhile",
             field="currentPassword",
-            code="INVALID_CREDENTIALS",
+            code=AccountCode.INVALID_CREDENTIALS,
         )

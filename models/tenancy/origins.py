@@ -12,6 +12,7 @@ from uuid import UUID
 from core.errors import InvalidInput
 from core.origins import parse_origin
 from models.db.transactions import atomic
+from models.tenancy.codes import AccountCode
 from models.tenancy.tables import TenantOrigin
 
 MAX_ORIGINS = 50
@@ -26,7 +27,9 @@ async def tenant_origins(tenant_id: UUID) -> list[str]:
 async def set_tenant_origins(tenant_id: UUID, values: list[str]) -> list[str]:
     """Replace the tenant's list. Every entry must be an origin; duplicates collapse."""
     if len(values) > MAX_ORIGINS:
-        raise InvalidInput(f"At most {MAX_ORIGINS} origins", field="origins", code="TOO_MANY")
+        raise InvalidInput(
+            f"At most {MAX_ORIGINS} origins", field="origins", code=AccountCode.TOO_MANY
+        )
     origins: list[str] = []
     for index, value in enumerate(values):
         origin = parse_origin(value)
@@ -35,7 +38,7 @@ async def set_tenant_origins(tenant_id: UUID, values: list[str]) -> list[str]:
                 f"'{value[:100]}' is not an origin: use scheme://host[:port], "
                 "e.g. https://shop.example",
                 field=f"origins.{index}",
-                code="INVALID_ORIGIN",
+                code=AccountCode.INVALID_ORIGIN,
             )
         if origin not in origins:
             origins.append(origin)

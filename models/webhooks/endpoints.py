@@ -8,9 +8,9 @@ from typing import Any
 from uuid import UUID
 
 from core import clock
-from core.errors import InvalidInput, NotFound
+from core.errors import ErrorCode, InvalidInput, NotFound
 from core.signing import check_secret, new_secret
-from core.ssrf import checked_addresses
+from core.ssrf import UrlCode, checked_addresses
 from models.webhooks.tables import MAX_URL, PayloadFormat, WebhookEndpoint, WebhookEvent
 
 DEFAULT_ROTATION_OVERLAP = timedelta(hours=24)
@@ -27,14 +27,18 @@ def _events(events: list[str]) -> list[str]:
     unknown = [e for e in events if e not in {s.value for s in SUBSCRIBABLE}]
     if not events or unknown:
         allowed = ", ".join(sorted(s.value for s in SUBSCRIBABLE))
-        raise InvalidInput(f"Choose events among: {allowed}", field="events", code="INVALID")
+        raise InvalidInput(
+            f"Choose events among: {allowed}", field="events", code=ErrorCode.INVALID
+        )
     return sorted(set(events))
 
 
 async def _checked_url(url: str, allow_private: bool) -> None:
     """Syntax (what httpx can send to), length, and the SSRF check of a URL to be saved."""
     if len(url) > MAX_URL:
-        raise InvalidInput(f"Use at most {MAX_URL} characters", field="url", code="INVALID_URL")
+        raise InvalidInput(
+            f"Use at most {MAX_URL} characters", field="url", code=UrlCode.INVALID_URL
+        )
     await checked_addresses(url, allow_private)
 
 

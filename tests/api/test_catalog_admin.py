@@ -369,6 +369,11 @@ INVALID_REWARDS: list[tuple[str, dict[str, Any], list[dict[str, str]]]] = [
         {"name": "x" * 201, "type": "GIFT", "pointCost": 1},
         [{"field": "name", "code": "INVALID"}],
     ),
+    (  # the code the REST endpoints send for it too, no longer hidden as INVALID
+        "description too long",
+        {"name": "x", "type": "GIFT", "pointCost": 1, "description": "d" * 10_001},
+        [{"field": "description", "code": "TOO_LONG"}],
+    ),
 ]
 
 
