@@ -73,6 +73,11 @@ class _State:
 _state = _State()
 
 
+def following() -> bool:
+    """Whether this process follows the invalidations (its caches serve)."""
+    return _state.following
+
+
 def follow(on: bool) -> None:
     """The invalidation channel is (on) or is no longer (off) followed by this process.
     Either way what is cached is dropped: messages may have been missed meanwhile."""

@@ -246,7 +246,7 @@ def _demo_shop(args: argparse.Namespace) -> int:
     origins = [f"http://127.0.0.1:{args.port}", f"http://localhost:{args.port}"]
 
     async def open_shop() -> str:
-        async with runtime.database(settings):
+        async with runtime.command(settings):
             return await open_demo_shop(origins)
 
     try:

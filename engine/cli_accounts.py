@@ -8,10 +8,7 @@ import secrets
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
-from core.after_commit import unit_of_work
-from core.broker import Broker
 from core.errors import InvalidInput, NotFound
-from core.queue import NoQueue
 from core.security import hash_password
 from core.settings import load_settings
 from engine import runtime
@@ -30,13 +27,8 @@ def add_commands(
             async def in_database() -> None:
                 settings = load_settings()
                 settings.data_dir.mkdir(parents=True, exist_ok=True)
-                broker = None if settings.redis_url is None else Broker(settings.redis_url)
-                try:
-                    async with runtime.database(settings), unit_of_work(NoQueue(), broker):
-                        await action(args)
-                finally:
-                    if broker is not None:
-                        await broker.close()
+                async with runtime.command(settings):
+                    await action(args)
 
             run(in_database())
             return 0

@@ -17,9 +17,8 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse
 from starlette.routing import Route
 
-from core import clock
 from engine.bootstrap import DEMO_MEMBER_ID, DEMO_SLUG
-from models.tenancy.access import create_api_key
+from models.tenancy.access import create_api_key, revoke_api_key
 from models.tenancy.origins import set_tenant_origins, tenant_origins
 from models.tenancy.tables import ApiKey, Tenant
 
@@ -44,9 +43,8 @@ async def open_demo_shop(origins: list[str]) -> str:
     tenant = await Tenant.get_or_none(slug=DEMO_SLUG)
     if tenant is None:
         raise LookupError("No demo tenant: start the engine once with `gamify serve` first")
-    await ApiKey.filter(tenant_id=tenant.id, name=KEY_NAME, revoked_at__isnull=True).update(
-        revoked_at=clock.now()
-    )
+    for old in await ApiKey.filter(tenant_id=tenant.id, name=KEY_NAME, revoked_at__isnull=True):
+        await revoke_api_key(tenant.id, old.id)
     _, key = await create_api_key(tenant.id, KEY_NAME)
     known = await tenant_origins(tenant.id)
     await set_tenant_origins(tenant.id, known + [o for o in origins if o not in known])

@@ -13,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from tortoise import connections
 
+from core import cache
 from core.settings import Settings
 from workers.heartbeat import last_beat_age
 
@@ -49,8 +50,10 @@ def ready_endpoint(
         )
         checks = {"database": await _database(), "redis": redis_check, "worker": worker_check}
         ok = all(check == "ok" for check in checks.values())
+        # Not a check: without the broadcast the caches are off and reads go to the database.
+        caches = "following" if cache.following() else "off"
         return JSONResponse(
-            {"status": "ready" if ok else "unavailable", "checks": checks},
+            {"status": "ready" if ok else "unavailable", "checks": checks, "caches": caches},
             status_code=200 if ok else 503,
         )
 

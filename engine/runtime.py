@@ -21,6 +21,9 @@ from tortoise.context import TortoiseContext
 from tortoise.migrations.api import migrate
 from uvicorn.config import STARTUP_FAILURE
 
+from core.after_commit import unit_of_work
+from core.broker import Broker
+from core.queue import NoQueue
 from core.settings import Settings, tortoise_config
 from engine.websocket import FrameWritingProtocol
 from workers.claiming import ClaimingWorker
@@ -38,6 +41,21 @@ async def database(settings: Settings) -> AsyncIterator[TortoiseContext]:
     async with TortoiseContext() as ctx:
         await ctx.init(config=config)
         yield ctx
+
+
+@contextlib.asynccontextmanager
+async def command(settings: Settings) -> AsyncIterator[None]:
+    """A CLI command's database and unit of work (core.after_commit): what it changes is
+    announced to the running API processes when it ends, through Redis when REDIS_URL names
+    one. (An embedded Redis is `gamify serve`'s own: there a revoked key is noticed at the
+    processes' next check, and a cached fact drops at its TTL.)"""
+    broker = None if settings.redis_url is None else Broker(settings.redis_url)
+    try:
+        async with database(settings), unit_of_work(NoQueue(), broker):
+            yield
+    finally:
+        if broker is not None:
+            await broker.close()
 
 
 async def apply_migrations(settings: Settings) -> list[str]:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from uuid import UUID
 
+from core.after_commit import after_commit
+from core.cache import Invalidate, TenantCache
 from core.errors import InvalidInput
 from core.origins import parse_origin
 from models.db.transactions import atomic
@@ -17,6 +19,8 @@ from models.tenancy.tables import TenantOrigin
 
 MAX_ORIGINS = 50
 MAX_ORIGIN_LENGTH = 300  # the column's length
+# Asked on every browser request with a credential: cached per tenant (core.cache).
+ORIGINS: TenantCache[frozenset[str]] = TenantCache("tenant-origins")
 
 
 async def tenant_origins(tenant_id: UUID) -> list[str]:
@@ -47,6 +51,7 @@ async def set_tenant_origins(tenant_id: UUID, values: list[str]) -> list[str]:
         await TenantOrigin.bulk_create(
             [TenantOrigin(tenant_id=tenant_id, origin=o) for o in origins]
         )
+    after_commit(Invalidate(ORIGINS.name, tenant_id))
     return sorted(origins)
 
 
@@ -60,4 +65,8 @@ async def allowed_by_any_tenant(origin: str) -> bool:
 async def allowed_by_tenant(tenant_id: UUID, origin: str) -> bool:
     if len(origin) > MAX_ORIGIN_LENGTH:
         return False
-    return await TenantOrigin.exists(tenant_id=tenant_id, origin=origin)
+    return origin in await ORIGINS.get(tenant_id, lambda: _origins(tenant_id))
+
+
+async def _origins(tenant_id: UUID) -> frozenset[str]:
+    return frozenset(await tenant_origins(tenant_id))

@@ -1,0 +1,95 @@
+"""The per-tenant caches across `gamify serve` processes: a process serves a tenant's
+facts from memory, and an admin's change on another process reaches it within moments."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from core.settings import Settings
+from models.members.tables import Tier
+from models.tenancy.access import create_api_key
+from tests import dbsetup
+from tests.factories import PASSWORD, make_member, make_reward, make_tenant, make_tier
+from tests.graphql_client import graphql_value
+from tests.live.conftest import LOGIN, MEMBER_TOKEN
+from tests.live.processes import claimed_redis_database, engine_processes, outputs
+
+CATALOG = "{ catalog(first: 5) { nodes { canRedeem reason } } }"
+SAVE_TIER = """mutation($id: ID, $name: String!, $rank: Int!) {
+  saveTier(input: {id: $id, name: $name, rank: $rank}) { tier { rank } errors { code } }
+}"""
+WITHIN = 5.0  # seconds a change may take to reach another process (it takes milliseconds)
+
+
+async def _following(http: httpx.AsyncClient) -> None:
+    async with asyncio.timeout(30):
+        while (await http.get("/ready")).json().get("caches") != "following":  # noqa: ASYNC110 - another process
+            await asyncio.sleep(0.05)
+
+
+async def _reason(http: httpx.AsyncClient, token: str) -> Any:
+    (item,) = (await graphql_value(http, CATALOG, token=token))["nodes"]
+    return item["reason"]
+
+
+@pytest.mark.skipif(
+    not dbsetup.is_postgres(),
+    reason="several processes writing one SQLite file collide ('database is locked'); "
+    "this runs on PostgreSQL (GAMIFY_TEST_DATABASE_URL)",
+)
+async def test_a_tier_changed_on_one_process_reaches_the_catalog_of_another(
+    db: str, settings: Settings, redis_url: str, tmp_path: Path
+) -> None:
+    # given a member of tier Silver and a reward for Gold and above
+    new = await make_tenant()
+    silver = await make_tier(new.tenant.id, "Silver", 1)
+    gold = await make_tier(new.tenant.id, "Gold", 2)
+    member = await make_member(new.tenant.id, points=1000, tier=silver)
+    await make_reward(new.tenant.id, point_cost=10, min_tier_id=gold.id)
+    _, key = await create_api_key(new.tenant.id, "backend")
+    with claimed_redis_database(redis_url) as own_redis:
+        environment = {
+            "DATABASE_URL": db,
+            "REDIS_URL": own_redis,
+            "GAMIFY_SECRET_KEY": settings.secret_key,
+            "GAMIFY_DATA_DIR": str(tmp_path / "data"),
+            "GAMIFY_DB_POOL_SIZE": "5",
+        }
+        async with engine_processes(2, environment) as ((a, b), worker):
+            try:
+                async with (
+                    httpx.AsyncClient(base_url=a.url, timeout=10, trust_env=False) as on_a,
+                    httpx.AsyncClient(base_url=b.url, timeout=10, trust_env=False) as on_b,
+                ):
+                    await asyncio.gather(_following(on_a), _following(on_b))
+                    admin = await graphql_value(on_a, LOGIN, {"e": new.admin.email, "p": PASSWORD})
+                    made = await graphql_value(on_a, MEMBER_TOKEN, {"id": str(member.id)}, key)
+                    token = made["token"]
+                    # when process B has read the catalog once
+                    assert await _reason(on_b, token) == "TIER_REQUIRED"
+                    # then it serves the tenant's tiers from memory: a row changed behind
+                    # the engine's back (no broadcast) is not seen...
+                    await Tier.filter(id=silver.id).update(rank=5)
+                    assert await _reason(on_b, token) == "TIER_REQUIRED"
+                    # ...while an admin's change made on process A reaches B
+                    changed = await graphql_value(
+                        on_a,
+                        SAVE_TIER,
+                        {"id": str(silver.id), "name": "Silver", "rank": 3},
+                        admin["token"],
+                    )
+                    assert changed["tier"] == {"rank": 3}
+                    started = time.monotonic()
+                    async with asyncio.timeout(WITHIN):
+                        while await _reason(on_b, token) is not None:  # noqa: ASYNC110
+                            await asyncio.sleep(0.01)
+                    print(f"the change reached process B in {time.monotonic() - started:.3f} s")
+            except BaseException:
+                print(outputs([a, b, worker]))
+                raise
