@@ -11,8 +11,8 @@ Both build their rows with `entry_row` and `grant_row`, and spend expiring point
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
-from typing import Any, Protocol, TypeVar, cast
+from datetime import UTC, datetime
+from typing import Any, Protocol, TypeVar
 from uuid import UUID, uuid4
 
 from tortoise.backends.base.client import BaseDBAsyncClient
@@ -23,6 +23,7 @@ from models.live.effects import balances_changed
 from models.points.tables import GrantStatus, LedgerEntry, LedgerSource, PointAccount, PointGrant
 
 _ACCOUNTS = PointAccount._meta.db_table
+_ENTRIES = LedgerEntry._meta.db_table
 
 
 async def ensure_account(tenant_id: UUID, member_id: UUID, definition_id: UUID) -> PointAccount:
@@ -75,8 +76,10 @@ async def post_entry(
     moved = await _move_balance(conn, account.id, amount)
     if moved is None:
         return None
-    new_balance, seq = moved
-    at = await _not_before_previous(conn, account.id, seq, at or clock.now())
+    new_balance, seq, previous_at = moved
+    # A caller's `at` may have been read before it waited for the lock, and lists sort by
+    # time before number: never before the previous entry.
+    at = max(at or clock.now(), previous_at or datetime.min.replace(tzinfo=UTC))
     entry = LedgerEntry(
         **entry_row(
             account,
@@ -195,30 +198,39 @@ def spend_lots(lots: Iterable[L], spent: int) -> list[tuple[L, int]]:
     return taken
 
 
+# The previous entry's time rides on the balance UPDATE (one round trip per posting).
+_PREVIOUS_AT = (
+    f'(SELECT e."created_at" FROM "{_ENTRIES}" AS e WHERE e."account_id" = "{_ACCOUNTS}"."id" '
+    f'AND e."seq" = "{_ACCOUNTS}"."ledger_seq" - 1) AS "previous_at"'
+)
+
+
 async def _move_balance(
     conn: BaseDBAsyncClient, account_id: UUID, amount: int
-) -> tuple[int, int] | None:
+) -> tuple[int, int, datetime | None] | None:
     """balance += amount unless below zero, and the posting's number in the same UPDATE:
     taken under the row's lock, numbers follow the order in which balances moved.
-    Returns (new balance, number), None when refused."""
+    Returns (new balance, number, the previous entry's time), None when refused."""
     if conn.capabilities.dialect == "postgres":
         sql = (
             f'UPDATE "{_ACCOUNTS}" SET "balance" = "balance" + $1, '
             '"ledger_seq" = "ledger_seq" + 1 WHERE "id" = $2 AND "balance" + $1 >= 0 '
-            'RETURNING "balance", "ledger_seq"'
+            f'RETURNING "balance", "ledger_seq", {_PREVIOUS_AT}'
         )
         values: list[object] = [amount, account_id]
     else:
         sql = (
             f'UPDATE "{_ACCOUNTS}" SET "balance" = "balance" + ?, '
             '"ledger_seq" = "ledger_seq" + 1 WHERE "id" = ? AND "balance" + ? >= 0 '
-            'RETURNING "balance", "ledger_seq"'
+            f'RETURNING "balance", "ledger_seq", {_PREVIOUS_AT}'
         )
         values = [amount, str(account_id), amount]
     rows = await conn.execute_query_dict(sql, values)
     if not rows:
         return None
-    return int(rows[0]["balance"]), int(rows[0]["ledger_seq"])
+    row = rows[0]
+    previous_at = LedgerEntry._meta.fields_map["created_at"].to_python_value(row["previous_at"])
+    return int(row["balance"]), int(row["ledger_seq"]), previous_at
 
 
 async def move_balances(
@@ -259,19 +271,6 @@ async def move_balances(
             r = rows[0]
             landed.append((account_id, int(r["balance"]), int(r["pending"]), int(r["ledger_seq"])))
     return landed
-
-
-async def _not_before_previous(
-    conn: BaseDBAsyncClient, account_id: UUID, seq: int, at: datetime
-) -> datetime:
-    """`at`, or the previous entry's time if that is later: a caller's `at` may have been
-    read before it waited for the lock, and lists sort by time before number."""
-    previous = (
-        await LedgerEntry.filter(account_id=account_id, seq=seq - 1)
-        .using_db(conn)
-        .values_list("created_at", flat=True)
-    )
-    return max([at, *cast(list[datetime], previous)])
 
 
 async def consume_expiring(conn: BaseDBAsyncClient, account_id: UUID, spent: int) -> None:
