@@ -110,6 +110,22 @@ def _stop(child: Child) -> None:
         child.process.stdout.close()
 
 
+def engine_environment(
+    database_url: str, redis_url: str, secret_key: str, data_dir: Path, **settings: str
+) -> dict[str, str]:
+    """What `gamify serve` and `gamify worker` children need: the test database, a Redis
+    database of their own, the test's secret key (tokens made here are valid there), and
+    a small pool each (several processes share PostgreSQL's connections)."""
+    return {
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "GAMIFY_SECRET_KEY": secret_key,
+        "GAMIFY_DATA_DIR": str(data_dir),
+        "GAMIFY_DB_POOL_SIZE": "5",
+        **settings,
+    }
+
+
 @contextlib.asynccontextmanager
 async def engine_processes(
     servers: int, environment: dict[str, str]

@@ -18,7 +18,12 @@ from tests import dbsetup
 from tests.factories import PASSWORD, make_member, make_reward, make_tenant, make_tier
 from tests.graphql_client import graphql_value
 from tests.live.conftest import LOGIN, MEMBER_TOKEN
-from tests.live.processes import claimed_redis_database, engine_processes, outputs
+from tests.live.processes import (
+    claimed_redis_database,
+    engine_environment,
+    engine_processes,
+    outputs,
+)
 
 CATALOG = "{ catalog(first: 5) { nodes { canRedeem reason } } }"
 SAVE_TIER = """mutation($id: ID, $name: String!, $rank: Int!) {
@@ -54,13 +59,7 @@ async def test_a_tier_changed_on_one_process_reaches_the_catalog_of_another(
     await make_reward(new.tenant.id, point_cost=10, min_tier_id=gold.id)
     _, key = await create_api_key(new.tenant.id, "backend")
     with claimed_redis_database(redis_url) as own_redis:
-        environment = {
-            "DATABASE_URL": db,
-            "REDIS_URL": own_redis,
-            "GAMIFY_SECRET_KEY": settings.secret_key,
-            "GAMIFY_DATA_DIR": str(tmp_path / "data"),
-            "GAMIFY_DB_POOL_SIZE": "5",
-        }
+        environment = engine_environment(db, own_redis, settings.secret_key, tmp_path / "data")
         async with engine_processes(2, environment) as ((a, b), worker):
             try:
                 async with (

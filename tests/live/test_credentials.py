@@ -24,7 +24,12 @@ from tests import dbsetup
 from tests.graphql_client import graphql_value
 from tests.live.client import REDEMPTION_UPDATES, Closed, SubscriptionClient
 from tests.live.conftest import REDEEM, LiveServer, Shop, open_shop, serving
-from tests.live.processes import claimed_redis_database, engine_processes, outputs
+from tests.live.processes import (
+    claimed_redis_database,
+    engine_environment,
+    engine_processes,
+    outputs,
+)
 
 REVOKE_KEY = """
 mutation($id: ID!) { revokeApiKey(id: $id) { apiKey { id revokedAt } errors { code } } }"""
@@ -193,13 +198,7 @@ async def test_revoking_a_key_closes_its_sockets_in_every_gamify_serve_process(
 ) -> None:
     # given two `gamify serve` processes and a worker on the test database and Redis
     with claimed_redis_database(redis_url) as own_redis:
-        environment = {
-            "DATABASE_URL": db,
-            "REDIS_URL": own_redis,
-            "GAMIFY_SECRET_KEY": settings.secret_key,
-            "GAMIFY_DATA_DIR": str(tmp_path / "data"),
-            "GAMIFY_DB_POOL_SIZE": "5",
-        }
+        environment = engine_environment(db, own_redis, settings.secret_key, tmp_path / "data")
         async with engine_processes(2, environment) as ((a, b), worker):
             try:
                 async with serving(live_settings) as local:

@@ -18,7 +18,12 @@ from tests.factories import PASSWORD, make_member, make_reward, make_tenant
 from tests.graphql_client import graphql_value
 from tests.live.client import MY_REDEMPTION_UPDATES, REDEMPTION_UPDATES, SubscriptionClient
 from tests.live.conftest import LOGIN, MEMBER_TOKEN, REDEEM
-from tests.live.processes import claimed_redis_database, engine_processes, outputs
+from tests.live.processes import (
+    claimed_redis_database,
+    engine_environment,
+    engine_processes,
+    outputs,
+)
 from tests.webhooks.receiver import Answer, running_receiver
 
 pytestmark = pytest.mark.skipif(
@@ -45,15 +50,14 @@ async def test_subscriber_on_one_process_hears_the_other_and_the_worker(
     async with running_receiver() as receiver:
         receiver.default = Answer(200, json.dumps({"status": "fulfilled", "data": {"code": "W-1"}}))
         with claimed_redis_database(redis_url) as own_redis:
-            environment = {
-                "DATABASE_URL": db,
-                "REDIS_URL": own_redis,
-                "GAMIFY_SECRET_KEY": settings.secret_key,
-                "GAMIFY_DATA_DIR": str(tmp_path / "data"),
-                "GAMIFY_WEBHOOK_ALLOW_PRIVATE": "1",
-                "GAMIFY_WEBHOOK_TIMEOUT": "5",
-                "GAMIFY_DB_POOL_SIZE": "5",
-            }
+            environment = engine_environment(
+                db,
+                own_redis,
+                settings.secret_key,
+                tmp_path / "data",
+                GAMIFY_WEBHOOK_ALLOW_PRIVATE="1",
+                GAMIFY_WEBHOOK_TIMEOUT="5",
+            )
             # and two API processes (A, B) and one worker on the test database and Redis
             async with engine_processes(2, environment) as ((a, b), worker):
                 try:
