@@ -12,8 +12,10 @@ from models.db.pagination import paginate
 from models.webhooks.endpoints import (
     create_endpoint,
     delete_endpoint,
+    expiring_soon_days,
     get_endpoint,
     rotate_secret,
+    set_expiring_soon_days,
     update_endpoint,
 )
 from models.webhooks.outbox import ping, replay, replay_dead_since
@@ -34,7 +36,15 @@ from schema.webhooks import (
     WebhookEndpoint,
     WebhookEndpointInput,
     WebhookEndpointPayload,
+    WebhookSettings,
+    WebhookSettingsPayload,
 )
+
+
+def _events(input: WebhookEndpointInput) -> list[str] | None:
+    if input.events is None and input.event_types is None:
+        return None
+    return [*(input.events or []), *(WebhookEvent(e).value for e in input.event_types or [])]
 
 
 async def create_webhook_endpoint(
@@ -45,7 +55,7 @@ async def create_webhook_endpoint(
         created = await create_endpoint(
             principal.tenant_id,
             input.url or "",
-            input.events or [WebhookEvent.REWARD_REDEEMED.value],
+            _events(input) or [WebhookEvent.REDEMPTION_CREATED.value],
             FormatModel(input.payload_format or FormatModel.GAMIFY),
             allow_private=info.context.settings.webhook_allow_private,
             secret=input.secret,
@@ -73,7 +83,7 @@ async def update_webhook_endpoint(
             principal.tenant_id,
             parse_id(id, "id"),  # type: ignore[arg-type]
             url=input.url,
-            events=input.events,
+            events=_events(input),
             payload_format=FormatModel(input.payload_format) if input.payload_format else None,
             enabled=input.enabled,
             allow_private=info.context.settings.webhook_allow_private,
@@ -180,3 +190,19 @@ async def webhook_deliveries(
         nodes=[WebhookDelivery.from_model(d) for d in page.items],
         page_info=PageInfo(has_next_page=page.has_next_page, end_cursor=page.end_cursor),
     )
+
+
+async def webhook_settings(info: strawberry.Info) -> WebhookSettings:
+    principal = require(info, ADMIN)
+    return WebhookSettings(points_expiring_soon_days=await expiring_soon_days(principal.tenant_id))
+
+
+async def set_webhook_settings(
+    info: strawberry.Info, points_expiring_soon_days: int
+) -> WebhookSettingsPayload:
+    principal = require(info, ADMIN)
+    try:
+        days = await set_expiring_soon_days(principal.tenant_id, points_expiring_soon_days)
+    except DomainError as exc:
+        return WebhookSettingsPayload(errors=[user_error(WebhookError, exc)])
+    return WebhookSettingsPayload(settings=WebhookSettings(points_expiring_soon_days=days))

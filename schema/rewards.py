@@ -31,6 +31,9 @@ class Reward:
     value: str
     point_cost: int
     stock: int | None
+    low_stock_threshold: int | None = strawberry.field(
+        description="A reward.low_stock webhook when the stock falls below this"
+    )
     cooldown_seconds: int | None
     per_member_limit: int | None
     available_from: datetime | None
@@ -84,6 +87,7 @@ class Reward:
             value=r.value,
             point_cost=r.point_cost,
             stock=r.stock,
+            low_stock_threshold=r.low_stock_threshold,
             cooldown_seconds=r.cooldown_seconds,
             per_member_limit=r.per_member_limit,
             available_from=r.available_from,
@@ -131,6 +135,7 @@ class RewardInput:
     point_cost: int | None = strawberry.UNSET
     point_definition_id: strawberry.ID | None = strawberry.UNSET
     stock: int | None = strawberry.UNSET
+    low_stock_threshold: int | None = strawberry.UNSET
     min_tier_id: strawberry.ID | None = strawberry.UNSET
     cooldown_seconds: int | None = strawberry.UNSET
     per_member_limit: int | None = strawberry.UNSET

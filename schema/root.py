@@ -73,6 +73,8 @@ from schema.webhooks import (
     WebhookDeliveryPayload,
     WebhookEndpoint,
     WebhookEndpointPayload,
+    WebhookSettings,
+    WebhookSettingsPayload,
 )
 
 
@@ -99,6 +101,10 @@ class Query:
     )
     webhook_deliveries: WebhookDeliveryConnection = strawberry.field(
         resolver=webhook_resolvers.webhook_deliveries
+    )
+    webhook_settings: WebhookSettings = strawberry.field(
+        resolver=webhook_resolvers.webhook_settings,
+        description="The tenant's settings of its webhook events (admin)",
     )
     point_mode_changes: list[PointModeChange] = strawberry.field(
         resolver=pointmaster_resolvers.point_mode_changes_
@@ -188,6 +194,10 @@ class Mutation:
     )
     replay_deliveries: WebhookDeliveryPayload = strawberry.mutation(
         resolver=webhook_resolvers.replay_deliveries
+    )
+    set_webhook_settings: WebhookSettingsPayload = strawberry.mutation(
+        resolver=webhook_resolvers.set_webhook_settings,
+        description="How many days before points expire `points.expiring_soon` goes out (1-365)",
     )
     set_point_mode: PointModePayload = strawberry.mutation(
         resolver=pointmaster_resolvers.set_point_mode_

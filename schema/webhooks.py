@@ -13,6 +13,16 @@ from schema.common import PageInfo, WebhookError
 
 PayloadFormat = strawberry.enum(m.PayloadFormat, name="PayloadFormat")
 DeliveryStatus = strawberry.enum(m.DeliveryStatus, name="DeliveryStatus")
+WebhookEventType = strawberry.enum(
+    m.WebhookEvent,
+    name="WebhookEventType",
+    description="The events an endpoint subscribes to (docs/webhooks.md shows each body); "
+    "`events` takes and shows their names (`redemption.created`, ...), and accepts "
+    "`reward_redeemed` for `redemption.created`",
+)
+
+
+_CATALOGUE = {e.value for e in m.WebhookEvent}
 
 
 @strawberry.type
@@ -20,6 +30,7 @@ class WebhookEndpoint:
     id: strawberry.ID
     url: str
     events: list[str]
+    event_types: list[WebhookEventType]  # type: ignore[valid-type]
     payload_format: PayloadFormat  # type: ignore[valid-type]
     enabled: bool
     disabled_reason: str | None
@@ -33,6 +44,7 @@ class WebhookEndpoint:
             id=strawberry.ID(str(e.id)),
             url=e.url,
             events=list(e.events),
+            event_types=[m.WebhookEvent(name) for name in e.events if name in _CATALOGUE],
             payload_format=m.PayloadFormat(e.payload_format),
             enabled=e.enabled,
             disabled_reason=e.disabled_reason,
@@ -112,7 +124,10 @@ class WebhookDeliveryConnection:
 @strawberry.input
 class WebhookEndpointInput:
     url: str | None = None
-    events: list[str] | None = None
+    events: list[str] | None = strawberry.field(
+        default=None, description="Event names; with eventTypes, the endpoint gets both"
+    )
+    event_types: list[WebhookEventType] | None = None  # type: ignore[valid-type]
     payload_format: PayloadFormat | None = None  # type: ignore[valid-type]
     enabled: bool | None = None
     secret: str | None = strawberry.field(
@@ -141,6 +156,19 @@ class WebhookEndpointPayload:
 @strawberry.type
 class WebhookDeliveryPayload:
     deliveries: list[WebhookDelivery] = strawberry.field(default_factory=list)
+    errors: list[WebhookError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class WebhookSettings:
+    points_expiring_soon_days: int = strawberry.field(
+        description="points.expiring_soon goes out this many days before points expire"
+    )
+
+
+@strawberry.type
+class WebhookSettingsPayload:
+    settings: WebhookSettings | None = None
     errors: list[WebhookError] = strawberry.field(default_factory=list)
 
 

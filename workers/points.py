@@ -1,9 +1,11 @@
-"""Point jobs: activate pending points and expire points whose validity ended."""
+"""Point jobs: activate pending points, expire points whose validity ended, and tell
+webhooks about points that expire soon."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from models.points.announcements import warn_expiring
 from models.points.grants import settle_due
 
 
@@ -14,4 +16,6 @@ async def settle_points(ctx: dict[str, Any]) -> int:
     One batch per run: the cron runs every minute, and postings settle their own
     account on demand, so a backlog never shows in balances.
     """
-    return (await settle_due()).grants
+    settled = (await settle_due()).grants
+    await warn_expiring()  # `points.expiring_soon`, once per grant
+    return settled

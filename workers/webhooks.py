@@ -125,7 +125,7 @@ async def deliver(
         )
         decided = plan(leased, bare, disable_after=disable_after)
         applied = await writers.record.submit(decided)
-    if result.delivered and leased.event == WebhookEvent.REWARD_REDEEMED:
+    if result.delivered and leased.event == WebhookEvent.REDEMPTION_CREATED:
         try:
             await apply_provider_answer(leased, result.response_body)
         except Exception:

@@ -38,6 +38,7 @@ class RewardFields:
     point_cost: Any = UNSET
     definition_id: Any = UNSET
     stock: Any = UNSET
+    low_stock_threshold: Any = UNSET
     min_tier_id: Any = UNSET
     cooldown_seconds: Any = UNSET
     per_member_limit: Any = UNSET
@@ -56,7 +57,7 @@ class RewardFields:
         }
 
 
-_NON_NEGATIVE = ("point_cost", "stock", "cooldown_seconds")
+_NON_NEGATIVE = ("point_cost", "stock", "low_stock_threshold", "cooldown_seconds")
 # Columns without NULL: an explicit None must be refused (or cleared), not reach the database.
 _NOT_NULL = ("type", "point_cost", "enabled")
 _CLEARED_TO_EMPTY = ("description", "value")

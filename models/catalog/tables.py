@@ -37,6 +37,8 @@ class Reward(Model):
         "models.PointDefinition", related_name="rewards", on_delete=fields.RESTRICT
     )
     stock = fields.IntField(null=True)
+    # A `reward.low_stock` webhook when the stock falls below this (null: never).
+    low_stock_threshold = fields.IntField(null=True)
     min_tier: fields.ForeignKeyNullableRelation[Tier] = fields.ForeignKeyField(
         "models.Tier", related_name="rewards", null=True, on_delete=fields.SET_NULL
     )

@@ -10,7 +10,9 @@ from tortoise.functions import Max
 
 from core.errors import Conflict, ErrorCode, InvalidInput, NotFound
 from models.db.field_limits import MAX_DESCRIPTION, check_columns, check_text
+from models.db.transactions import atomic
 from models.members.tables import Member, Tier
+from models.members.tier_events import tier_changed
 from models.points.tables import PointDefinition
 from models.tenancy.facts import facts_changed
 
@@ -50,16 +52,27 @@ async def upsert_member(
             raise NotFound("Tier not found", field="tierId", code=ErrorCode.NOT_FOUND)
         values["tier_id"] = tier_id
     for _ in range(2):
-        member = await Member.get_or_none(tenant_id=tenant_id, external_user_id=external_user_id)
-        if member is not None:
-            if values:
-                await Member.filter(id=member.id).update(**values)
-                await member.refresh_from_db()
-            return member, False
+        async with atomic() as conn:
+            member = (
+                await Member.filter(tenant_id=tenant_id, external_user_id=external_user_id)
+                .select_for_update()
+                .using_db(conn)
+                .first()
+            )
+            if member is not None:
+                old_tier = member.tier_id
+                if values:
+                    await Member.filter(id=member.id).using_db(conn).update(**values)
+                    await member.refresh_from_db(using_db=conn)
+                    await tier_changed(conn, member, old_tier)
+                return member, False
         try:
-            return await Member.create(
-                tenant_id=tenant_id, external_user_id=external_user_id, **values
-            ), True
+            async with atomic() as conn:
+                member = await Member.create(
+                    using_db=conn, tenant_id=tenant_id, external_user_id=external_user_id, **values
+                )
+                await tier_changed(conn, member, None)
+                return member, True
         except IntegrityError:
             continue  # created concurrently: update it instead
     raise Conflict(

@@ -22,7 +22,7 @@ from models.pointmaster.tables import ForwardedAdjustment, PointMasterKey, Point
 from models.tenancy.tables import Tenant
 from models.webhooks.outbox import add_deliveries
 from models.webhooks.payloads import add_points_body
-from models.webhooks.tables import WebhookEvent
+from models.webhooks.tables import SystemEvent
 
 
 @dataclass(frozen=True)
@@ -103,7 +103,7 @@ async def write_forward(
         delivery_ids = await add_deliveries(
             conn,
             tenant_id,
-            WebhookEvent.LOYALTY_ADD_POINTS.value,
+            SystemEvent.LOYALTY_ADD_POINTS.value,
             lambda _fmt: body,
             now=now,
             only_endpoint=link.endpoint_id,

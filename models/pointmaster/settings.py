@@ -22,7 +22,7 @@ from core.ssrf import UrlCode, checked_addresses
 from models.db.transactions import atomic
 from models.pointmaster.codes import PointMasterCode
 from models.pointmaster.tables import PointMasterKey, PointMasterSettings
-from models.webhooks.tables import MAX_URL, PayloadFormat, WebhookEndpoint, WebhookEvent
+from models.webhooks.tables import MAX_URL, PayloadFormat, SystemEvent, WebhookEndpoint
 
 CONTACT = "{contactId}"
 UNSET: Any = object()
@@ -171,7 +171,7 @@ async def _adjustment_endpoint(
     endpoint = await WebhookEndpoint.create(
         tenant_id=row.tenant_id,
         url=url,
-        events=[WebhookEvent.LOYALTY_ADD_POINTS.value],
+        events=[SystemEvent.LOYALTY_ADD_POINTS.value],
         payload_format=PayloadFormat.POINT_MASTER,
         secret=secret,
         using_db=conn,

@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
 
+from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.expressions import F, Q
 
 from core import clock
@@ -24,14 +25,19 @@ from core.after_commit import Once, after_commit
 from core.errors import InvalidInput, NotFound, Refused
 from core.jobs import APPLY_SYNC_BATCH, sync_batch_job_id
 from core.queue import JobQueue
+from models.db.transactions import atomic
 from models.pointmaster.apply_balances import BalancesApplier
 from models.pointmaster.apply_transactions import TransactionsApplier
 from models.pointmaster.codes import PointMasterCode
+from models.pointmaster.applying import Outcome
 from models.pointmaster.items import voyado_time
 from models.pointmaster.modes import mode_in_use
 from models.pointmaster.tables import SyncBatch, SyncKind, SyncStatus
 from models.points.adjustments import reflect_adjustments
 from models.tenancy.tables import PointMode, Tenant
+from models.webhooks.catalogue import batch_failed_items
+from models.webhooks.outbox import add_deliveries
+from models.webhooks.tables import WebhookEvent
 
 MAX_ITEMS = 1000
 LEASE = timedelta(minutes=5)
@@ -179,9 +185,29 @@ async def apply_batch(batch_id: UUID) -> SyncBatch | None:
     for name, value in finished.items():
         setattr(batch, name, value)
     await reflect_adjustments(batch)
-    await SyncBatch.filter(id=batch_id).update(**finished)
+    async with atomic() as conn:
+        await SyncBatch.filter(id=batch_id).using_db(conn).update(**finished)
+        if outcome.rejected:
+            await _announce_failed_items(conn, batch, outcome, done)
     await batch.refresh_from_db()
     return batch
+
+
+async def _announce_failed_items(
+    conn: BaseDBAsyncClient, batch: SyncBatch, outcome: Outcome, done: datetime
+) -> None:
+    """`sync.batch_failed_items`, with the batch's completion."""
+    rejected = [outcome.rejected[i] for i in sorted(outcome.rejected)]
+    body = batch_failed_items(
+        batch.id, SyncKind(batch.kind).value, batch.item_count, outcome.applied, rejected, done
+    )
+    await add_deliveries(
+        conn,
+        batch.tenant_id,
+        WebhookEvent.SYNC_BATCH_FAILED_ITEMS.value,
+        lambda _fmt: body,
+        now=done,
+    )
 
 
 def _message(text: str) -> dict[str, str]:

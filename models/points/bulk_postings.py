@@ -30,6 +30,7 @@ from tortoise.expressions import Q
 from core import clock
 from models.db.bulk_statements import insert_rows
 from models.live.effects import balances_changed
+from models.points.announcements import entries_posted
 from models.points.grants import settle_account
 from models.points.ledger import entry_row, grant_row, move_balances, spend_lots
 from models.points.tables import GrantStatus, LedgerEntry, LedgerSource, PointAccount, PointGrant
@@ -228,6 +229,7 @@ class AccountBook:
             if grant["status"] == GrantStatus.ACTIVE:
                 grant["remaining"] = remaining[grant["id"]]
         await insert_rows(self.conn, LedgerEntry, self.entries)
+        await entries_posted(self.conn, self.entries, self.accounts)  # the tenant's webhooks
         await insert_rows(self.conn, PointGrant, self.grants)
         spent = [
             lot for lots in self._lots.values() for lot in lots

@@ -20,6 +20,7 @@ from tortoise.expressions import Q
 
 from core import clock
 from models.live.effects import balances_changed
+from models.points.announcements import entry_posted
 from models.points.tables import GrantStatus, LedgerEntry, LedgerSource, PointAccount, PointGrant
 
 _ACCOUNTS = PointAccount._meta.db_table
@@ -97,6 +98,7 @@ async def post_entry(
         )
     )
     await entry.save(using_db=conn)
+    await entry_posted(conn, account, entry)  # the tenant's points webhooks
     balances_changed(account.tenant_id, account.member_id)
     account.balance = new_balance
     account.ledger_seq = seq

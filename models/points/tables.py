@@ -141,6 +141,8 @@ class PointGrant(Model):
     # Cron runs that could not settle this grant's account; at MAX_SETTLE_FAILURES it FAILED.
     settle_failures = fields.IntField(default=0)
     settle_error = fields.TextField(null=True)
+    # When its `points.expiring_soon` webhook was written (once per grant).
+    expiry_warned_at = fields.DatetimeField(null=True)
     # When the worker must look at it next: valid_from while PENDING, valid_to while ACTIVE.
     due_at = fields.DatetimeField(null=True, db_index=True)
     actor = fields.CharField(max_length=200, default="system")

@@ -36,7 +36,8 @@ from models.redemptions.tables import (
     RedemptionEventKind,
     RedemptionStatus,
 )
-from models.webhooks.outbox import add_deliveries
+from models.webhooks.catalogue import low_stock
+from models.webhooks.outbox import Announcement, announce
 from models.webhooks.payloads import reward_redeemed
 from models.webhooks.tables import PayloadFormat, WebhookEvent
 
@@ -225,7 +226,8 @@ async def _announce(
     stock_left: int | None,
     now: datetime,
 ) -> None:
-    """Outbox rows for the tenant's `reward_redeemed` webhooks, in this transaction."""
+    """Outbox rows for the tenant's `redemption.created` webhooks, and `reward.low_stock`
+    when this redemption took the stock below the reward's threshold, in this transaction."""
 
     def payload_for(fmt: PayloadFormat) -> dict[str, Any]:
         return reward_redeemed(
@@ -239,14 +241,17 @@ async def _announce(
             sent_at=now,
         )
 
-    await add_deliveries(
-        conn,
-        redemption.tenant_id,
-        WebhookEvent.REWARD_REDEEMED.value,
-        payload_for,
-        redemption_id=redemption.id,
-        now=now,
-    )
+    announcements = [
+        Announcement(WebhookEvent.REDEMPTION_CREATED.value, payload_for, redemption.id)
+    ]
+    threshold = reward.low_stock_threshold
+    if stock_left is not None and threshold is not None:
+        if stock_left < threshold <= stock_left + redemption.quantity:  # fell below it now
+            body = low_stock(reward, stock_left, threshold, "stock", now)
+            announcements.append(
+                Announcement(WebhookEvent.REWARD_LOW_STOCK.value, lambda _fmt: body)
+            )
+    await announce(conn, redemption.tenant_id, announcements, now=now)
 
 
 async def _count_usage(

@@ -20,6 +20,8 @@ class Tenant(Model):
     name = fields.CharField(max_length=200)
     slug = fields.CharField(max_length=100, unique=True)
     point_mode = fields.CharEnumField(PointMode, default=PointMode.MASTER, max_length=32)
+    # `points.expiring_soon` webhooks go out this many days before points expire.
+    points_expiring_soon_days = fields.IntField(default=7)
     created_at = fields.DatetimeField(auto_now_add=True)
 
     class Meta:

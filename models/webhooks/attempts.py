@@ -25,9 +25,16 @@ from tortoise.queryset import QuerySet
 from core import clock
 from models.db.transactions import atomic
 from models.redemptions.tables import RedemptionEvent, RedemptionEventKind
+from models.webhooks.catalogue import endpoint_disabled
 from models.webhooks.lease import Leased
-from models.webhooks.outbox import RESPONSE_LIMIT, AttemptResult, next_delay
-from models.webhooks.tables import DeliveryStatus, WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from models.webhooks.outbox import RESPONSE_LIMIT, AttemptResult, add_deliveries, next_delay
+from models.webhooks.tables import (
+    DeliveryStatus,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookEvent,
+)
 
 ACTOR = "system:webhooks"
 
@@ -225,11 +232,34 @@ async def _change_endpoints(conn: BaseDBAsyncClient, plans: list[Plan]) -> None:
     # they would one statement after another): a batch failing on one endpoint that just
     # started failing would otherwise write its failing_since once per attempt.
     merged: dict[UUID, dict[str, Any]] = {}
+    leased: dict[UUID, Leased] = {}
     for p in plans:
         if p.endpoint_changes:
             merged.setdefault(p.leased.endpoint_id, {}).update(p.endpoint_changes)
+            leased[p.leased.endpoint_id] = p.leased
     for endpoint_id, changes in merged.items():
-        await WebhookEndpoint.filter(id=endpoint_id).using_db(conn).update(**changes)
+        query = WebhookEndpoint.filter(id=endpoint_id)
+        if changes.get("enabled") is False:
+            # Disabled once (by this batch, not by an admin or another worker meanwhile):
+            # the tenant's other endpoints are told once.
+            if await query.filter(enabled=True).using_db(conn).update(**changes):
+                await _announce_disabled(conn, leased[endpoint_id], changes["disabled_reason"])
+            continue
+        await query.using_db(conn).update(**changes)
+
+
+async def _announce_disabled(conn: BaseDBAsyncClient, endpoint: Leased, reason: str) -> None:
+    """`endpoint.disabled` to the tenant's other enabled endpoints that want it (this one
+    is disabled already, in this transaction)."""
+    now = clock.now()
+    body = endpoint_disabled(endpoint.endpoint_id, endpoint.url, reason, now)
+    await add_deliveries(
+        conn,
+        endpoint.tenant_id,
+        WebhookEvent.ENDPOINT_DISABLED.value,
+        lambda _fmt: body,
+        now=now,
+    )
 
 
 def mine(leased: Leased) -> QuerySet[WebhookDelivery]:

@@ -11,10 +11,10 @@ from core import clock
 from core.errors import ErrorCode, InvalidInput, NotFound
 from core.signing import check_secret, new_secret
 from core.ssrf import UrlCode, checked_addresses
+from models.tenancy.tables import Tenant
 from models.webhooks.tables import MAX_URL, PayloadFormat, WebhookEndpoint, WebhookEvent
 
 DEFAULT_ROTATION_OVERLAP = timedelta(hours=24)
-SUBSCRIBABLE = frozenset({WebhookEvent.REWARD_REDEEMED, WebhookEvent.REDEMPTION_STATUS_CHANGED})
 
 
 @dataclass(frozen=True)
@@ -23,14 +23,22 @@ class EndpointWithSecret:
     secret: str  # shown to the admin once
 
 
-def _events(events: list[str]) -> list[str]:
-    unknown = [e for e in events if e not in {s.value for s in SUBSCRIBABLE}]
-    if not events or unknown:
-        allowed = ", ".join(sorted(s.value for s in SUBSCRIBABLE))
+def event_names(events: list[str]) -> list[str]:
+    """The catalogue's names of `events` (`reward_redeemed` is `redemption.created`),
+    sorted, each once; InvalidInput for an unknown one or none."""
+    names = set()
+    for name in events:
+        try:
+            names.add(WebhookEvent(name).value)
+        except ValueError:
+            names.clear()
+            break
+    if not names:
+        allowed = ", ".join(e.value for e in WebhookEvent)
         raise InvalidInput(
             f"Choose events among: {allowed}", field="events", code=ErrorCode.INVALID
         )
-    return sorted(set(events))
+    return sorted(names)
 
 
 async def _checked_url(url: str, allow_private: bool) -> None:
@@ -66,7 +74,7 @@ async def create_endpoint(
     endpoint = await WebhookEndpoint.create(
         tenant_id=tenant_id,
         url=url,
-        events=_events(events),
+        events=event_names(events),
         payload_format=payload_format,
         secret=secret,
     )
@@ -99,7 +107,7 @@ async def update_endpoint(
         await _checked_url(url, allow_private)
         changes["url"] = url
     if events is not None:
-        changes["events"] = _events(events)
+        changes["events"] = event_names(events)
     if payload_format is not None:
         changes["payload_format"] = payload_format
     if enabled is not None:
@@ -147,3 +155,21 @@ def signing_secrets(endpoint: WebhookEndpoint) -> list[str]:
     ):
         secrets.append(endpoint.previous_secret)
     return secrets
+
+
+MAX_EXPIRING_SOON_DAYS = 365
+
+
+async def expiring_soon_days(tenant_id: UUID) -> int:
+    tenant = await Tenant.get(id=tenant_id)
+    return tenant.points_expiring_soon_days
+
+
+async def set_expiring_soon_days(tenant_id: UUID, days: int) -> int:
+    """How many days before points expire their `points.expiring_soon` event goes out."""
+    if not 1 <= days <= MAX_EXPIRING_SOON_DAYS:
+        raise InvalidInput(
+            f"Use 1 to {MAX_EXPIRING_SOON_DAYS} days", field="pointsExpiringSoonDays"
+        )
+    await Tenant.filter(id=tenant_id).update(points_expiring_soon_days=days)
+    return days

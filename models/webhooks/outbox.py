@@ -27,9 +27,9 @@ from models.db.transactions import atomic
 from models.webhooks.tables import (
     DeliveryStatus,
     PayloadFormat,
+    SystemEvent,
     WebhookDelivery,
     WebhookEndpoint,
-    WebhookEvent,
 )
 
 RETRY_SCHEDULE = (
@@ -69,11 +69,24 @@ def deliver_now(ids: list[UUID], now: datetime) -> None:
         after_commit(Deliver(tuple((i, attempt_key(0, now)) for i in ids)))
 
 
+PayloadFor = Callable[[PayloadFormat], dict[str, Any] | Awaitable[dict[str, Any]]]
+
+
+@dataclass(frozen=True)
+class Announcement:
+    """One event to write to the outbox: its name, its body per format (built only for
+    endpoints that want it), the redemption it is about."""
+
+    event: str
+    payload_for: PayloadFor
+    redemption_id: UUID | None = None
+
+
 async def add_deliveries(
     conn: BaseDBAsyncClient,
     tenant_id: UUID,
     event: str,
-    payload_for: Callable[[PayloadFormat], dict[str, Any] | Awaitable[dict[str, Any]]],
+    payload_for: PayloadFor,
     *,
     redemption_id: UUID | None = None,
     now: datetime | None = None,
@@ -84,31 +97,63 @@ async def add_deliveries(
 
     `payload_for` (plain or async) is called only when some endpoint wants the event, so
     a tenant without webhooks pays one query and no payload building."""
+    return await announce(
+        conn,
+        tenant_id,
+        [Announcement(event, payload_for, redemption_id)],
+        now=now,
+        only_endpoint=only_endpoint,
+    )
+
+
+async def subscribers(
+    conn: BaseDBAsyncClient, tenant_id: UUID, events: set[str] | None = None
+) -> list[WebhookEndpoint]:
+    """The tenant's enabled endpoints (that want one of `events`, when given): one query."""
+    endpoints = await WebhookEndpoint.filter(tenant_id=tenant_id, enabled=True).using_db(conn)
+    if events is None:
+        return list(endpoints)
+    return [e for e in endpoints if events.intersection(e.events)]
+
+
+async def announce(
+    conn: BaseDBAsyncClient,
+    tenant_id: UUID,
+    announcements: list[Announcement],
+    *,
+    now: datetime | None = None,
+    only_endpoint: UUID | None = None,
+    endpoints: list[WebhookEndpoint] | None = None,
+) -> list[UUID]:
+    """Outbox rows for many events of one tenant, its endpoints read once (or given as
+    `endpoints`, read by `subscribers`), in the caller's transaction."""
+    if not announcements:
+        return []
     now = now or clock.now()
-    query = WebhookEndpoint.filter(tenant_id=tenant_id, enabled=True)
-    if only_endpoint is not None:
-        query = query.filter(id=only_endpoint)
-    wanted = [
-        endpoint
-        for endpoint in await query.using_db(conn)
-        if only_endpoint is not None or event in endpoint.events
-    ]
+    if endpoints is None:
+        query = WebhookEndpoint.filter(tenant_id=tenant_id, enabled=True)
+        if only_endpoint is not None:
+            query = query.filter(id=only_endpoint)
+        endpoints = list(await query.using_db(conn))
     rows = []
-    for endpoint in wanted:
-        payload = payload_for(PayloadFormat(endpoint.payload_format))
-        rows.append(
-            WebhookDelivery(
-                id=uuid4(),
-                tenant_id=tenant_id,
-                endpoint_id=endpoint.id,
-                event=event,
-                redemption_id=redemption_id,
-                payload=await payload if inspect.isawaitable(payload) else payload,
-                status=DeliveryStatus.PENDING,
-                next_attempt_at=now,
-                created_at=now,
+    for item in announcements:
+        for endpoint in endpoints:
+            if only_endpoint is None and item.event not in endpoint.events:
+                continue
+            payload = item.payload_for(PayloadFormat(endpoint.payload_format))
+            rows.append(
+                WebhookDelivery(
+                    id=uuid4(),
+                    tenant_id=tenant_id,
+                    endpoint_id=endpoint.id,
+                    event=item.event,
+                    redemption_id=item.redemption_id,
+                    payload=await payload if inspect.isawaitable(payload) else payload,
+                    status=DeliveryStatus.PENDING,
+                    next_attempt_at=now,
+                    created_at=now,
+                )
             )
-        )
     if rows:
         await WebhookDelivery.bulk_create(rows, using_db=conn)
     ids = [row.id for row in rows]
@@ -120,7 +165,7 @@ async def ping(endpoint: WebhookEndpoint) -> list[UUID]:
     """A test event for this endpoint alone, sent now."""
     now = clock.now()
     payload = {
-        "event": WebhookEvent.PING.value,
+        "event": SystemEvent.PING.value,
         "endpoint_id": str(endpoint.id),
         "timestamp": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
@@ -128,7 +173,7 @@ async def ping(endpoint: WebhookEndpoint) -> list[UUID]:
         return await add_deliveries(
             conn,
             endpoint.tenant_id,
-            WebhookEvent.PING.value,
+            SystemEvent.PING.value,
             lambda _fmt: payload,
             now=now,
             only_endpoint=endpoint.id,

@@ -16,7 +16,7 @@ from models.members.tables import Member
 from models.points.tables import PointDefinition
 from models.redemptions.tables import Redemption, RedemptionStatus
 from models.tenancy.tables import Tenant
-from models.webhooks.tables import PayloadFormat, WebhookEvent
+from models.webhooks.tables import REWARD_REDEEMED_ALIAS, PayloadFormat, SystemEvent, WebhookEvent
 
 TOOLZZ_ADDRESS_KEYS = (
     "cep",
@@ -102,7 +102,9 @@ def reward_redeemed(
             },
         }
     return {
-        "event": WebhookEvent.REWARD_REDEEMED.value,
+        # The seed spec's name, kept for receivers built on it (the event is
+        # `redemption.created`).
+        "event": REWARD_REDEEMED_ALIAS,
         "redemption_id": str(redemption.id),
         "user_id": str(member.id),
         "external_user_id": member.external_user_id,
@@ -154,7 +156,7 @@ def add_points_body(
     encrypted adjustment (core.payload_crypto); `keyId` names the key it was encrypted
     with, so the master can keep an old key for what was sent before a rotation."""
     return {
-        "eventType": WebhookEvent.LOYALTY_ADD_POINTS.value,
+        "eventType": SystemEvent.LOYALTY_ADD_POINTS.value,
         "id": str(adjustment_id),
         "payload": encrypted_payload,
         "tenant": tenant_slug,

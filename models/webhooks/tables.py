@@ -23,9 +23,37 @@ class PayloadFormat(StrEnum):
     POINT_MASTER = "POINT_MASTER"
 
 
+# The seed spec's name of `redemption.created`: accepted wherever an event is named, and
+# still the `event` of that event's GAMIFY body (docs/webhooks.md).
+REWARD_REDEEMED_ALIAS = "reward_redeemed"
+
+
 class WebhookEvent(StrEnum):
-    REWARD_REDEEMED = "reward_redeemed"
+    """The catalogue endpoints subscribe to, named `noun.verb` (docs/webhooks.md)."""
+
+    REDEMPTION_CREATED = "redemption.created"
     REDEMPTION_STATUS_CHANGED = "redemption.status_changed"
+    POINTS_EARNED = "points.earned"
+    POINTS_SPENT = "points.spent"
+    POINTS_REFUNDED = "points.refunded"
+    POINTS_ADJUSTED = "points.adjusted"
+    POINTS_EXPIRED = "points.expired"
+    POINTS_EXPIRING_SOON = "points.expiring_soon"
+    MEMBER_TIER_CHANGED = "member.tier_changed"
+    REWARD_LOW_STOCK = "reward.low_stock"
+    SYNC_BATCH_FAILED_ITEMS = "sync.batch_failed_items"
+    ENDPOINT_DISABLED = "endpoint.disabled"
+    # A Python alias of REDEMPTION_CREATED (same member), for code written before the rename.
+    REWARD_REDEEMED = "redemption.created"
+
+    @classmethod
+    def _missing_(cls, value: object) -> WebhookEvent | None:
+        return cls.REDEMPTION_CREATED if value == REWARD_REDEEMED_ALIAS else None
+
+
+class SystemEvent(StrEnum):
+    """Deliveries no endpoint subscribes to: a ping, the point master's adjustments."""
+
     PING = "ping"
     LOYALTY_ADD_POINTS = "loyalty.addPoints"
 
