@@ -30,6 +30,7 @@ from models.webhooks.tables import (
     SystemEvent,
     WebhookDelivery,
     WebhookEndpoint,
+    event_name,
 )
 
 RETRY_SCHEDULE = (
@@ -137,8 +138,9 @@ async def announce(
         endpoints = list(await query.using_db(conn))
     rows = []
     for item in announcements:
+        event = event_name(item.event)
         for endpoint in endpoints:
-            if only_endpoint is None and item.event not in endpoint.events:
+            if only_endpoint is None and event not in endpoint.events:
                 continue
             payload = item.payload_for(PayloadFormat(endpoint.payload_format))
             rows.append(
@@ -146,7 +148,7 @@ async def announce(
                     id=uuid4(),
                     tenant_id=tenant_id,
                     endpoint_id=endpoint.id,
-                    event=item.event,
+                    event=event,
                     redemption_id=item.redemption_id,
                     payload=await payload if inspect.isawaitable(payload) else payload,
                     status=DeliveryStatus.PENDING,

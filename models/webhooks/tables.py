@@ -51,6 +51,15 @@ class WebhookEvent(StrEnum):
         return cls.REDEMPTION_CREATED if value == REWARD_REDEEMED_ALIAS else None
 
 
+def event_name(name: str) -> str:
+    """The catalogue's name of an event (`reward_redeemed` is `redemption.created`); other
+    names (system events) as they are."""
+    try:
+        return WebhookEvent(name).value
+    except ValueError:
+        return name
+
+
 class SystemEvent(StrEnum):
     """Deliveries no endpoint subscribes to: a ping, the point master's adjustments."""
 

@@ -123,7 +123,7 @@ async def test_the_secret_is_shown_once_on_create(
     assert secret.startswith("whsec_")
     assert len(base64.b64decode(secret.removeprefix("whsec_"), validate=True)) >= 24
     endpoint = created["endpoint"]
-    assert endpoint["events"] == ["reward_redeemed"] and endpoint["payloadFormat"] == "GAMIFY"
+    assert endpoint["events"] == ["redemption.created"] and endpoint["payloadFormat"] == "GAMIFY"
     # and the list never shows it: no field carries it, and none is named for it
     listed = await gql(ENDPOINTS, token=tenant.admin_token)
     assert [e["id"] for e in listed["data"]["webhookEndpoints"]] == [endpoint["id"]]
@@ -184,9 +184,9 @@ async def test_a_redeem_over_graphql_creates_a_delivery_that_is_sent(
     )
     redemption_id = body["data"]["redeemReward"]["redemption"]["id"]
 
-    # then the delivery log holds one pending reward_redeemed delivery for it
+    # then the delivery log holds one pending redemption.created delivery for it
     (delivery,) = await _deliveries(gql, tenant, redemptionId=redemption_id)
-    assert delivery["endpointId"] == endpoint["id"] and delivery["event"] == "reward_redeemed"
+    assert delivery["endpointId"] == endpoint["id"] and delivery["event"] == "redemption.created"
     assert delivery["status"] == "PENDING" and delivery["attempts"] == []
     assert delivery["payload"]["redemption_id"] == redemption_id
     # and a worker's attempt sends it under its id, and the log shows the 200

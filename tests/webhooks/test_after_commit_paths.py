@@ -63,8 +63,8 @@ async def test_graphql_redeem_and_rest_callback_enqueue_their_webhooks_when_they
             http, REDEEM, {"m": member.external_user_id, "r": str(reward.id)}, key
         )
         redemption_id = redeemed_value["redemption"]["id"]
-        # then its reward_redeemed delivery is queued by the time the answer arrives
-        (redeemed,) = await WebhookDelivery.filter(event="reward_redeemed")
+        # then its redemption.created delivery is queued by the time the answer arrives
+        (redeemed,) = await WebhookDelivery.filter(event="redemption.created")
         assert await _queued(queue, redeemed)
         # when the fulfilment backend calls back
         answer = await http.post(
@@ -86,7 +86,7 @@ async def test_a_provider_answer_queues_its_status_change_webhook_at_once(
     receiver.answer(Answer(200, body='{"status": "fulfilled", "data": {"code": "VC-2"}}'))
     t, member, reward, _ = await _shop(receiver, ["reward_redeemed", "redemption.status_changed"])
     redemption = await redeem(RedeemRequest(t.tenant.id, member.id, reward.id))
-    (redeemed,) = await WebhookDelivery.filter(event="reward_redeemed")
+    (redeemed,) = await WebhookDelivery.filter(event="redemption.created")
     # when the worker runs the delivery job as WorkerSettings registers it
     job = next(f for f in map(func, WorkerSettings.functions) if f.name == DELIVER_WEBHOOK)
     ctx = {"redis": queue.pool, "settings": hook_settings, "http": http}

@@ -17,8 +17,18 @@ from tests.api.isolation.probes import (
     expect_payload_not_found,
     probe_test,
 )
+from tests.api.isolation.world import ALPHA_EXPIRING_SOON_DAYS
 
 pytestmark = pytest.mark.module_world
+
+
+def expect_settings_of_b(body: dict, ids: dict) -> None:
+    """B's own settings: the default or what B set, never A's."""
+    assert "errors" not in body, body
+    (payload,) = body["data"].values()
+    settings = payload["settings"] if "settings" in payload else payload
+    assert settings["pointsExpiringSoonDays"] != ALPHA_EXPIRING_SOON_DAYS, body
+
 
 PROBES: list[Probe] = [
     Probe(
@@ -102,6 +112,23 @@ PROBES: list[Probe] = [
         lambda ids: {"e": ids["a_endpoint"]},
         ADMIN,
         expect_payload_not_found,
+    ),
+    Probe(
+        "webhookSettings",
+        "own-only",
+        "{ webhookSettings { pointsExpiringSoonDays } }",
+        lambda ids: {},
+        ADMIN,
+        expect_settings_of_b,
+    ),
+    Probe(
+        "setWebhookSettings",
+        "own-tenant-only",
+        "mutation { setWebhookSettings(pointsExpiringSoonDays: 3)"
+        " { settings { pointsExpiringSoonDays } errors { code } } }",
+        lambda ids: {},
+        ADMIN,
+        expect_settings_of_b,
     ),
     Probe(
         "webhookHealth",

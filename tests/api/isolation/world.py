@@ -19,7 +19,7 @@ from models.redemptions.redeem import RedeemRequest, redeem
 from models.redemptions.tables import RedemptionStatus
 from models.tenancy import access as tenancy
 from models.tenancy.origins import set_tenant_origins
-from models.webhooks.endpoints import create_endpoint
+from models.webhooks.endpoints import create_endpoint, set_expiring_soon_days
 from models.webhooks.tables import DeliveryStatus, PayloadFormat, WebhookDelivery, WebhookEvent
 from tests.factories import default_definition, make_member, make_reward, make_tier
 from tests.graphql_client import GraphQLClient, TenantSession, open_tenant
@@ -27,6 +27,8 @@ from tests.graphql_client import GraphQLClient, TenantSession, open_tenant
 Ids = Mapping[str, str]
 Body = dict[str, Any]
 STATUSES = [s.value for s in RedemptionStatus]
+
+ALPHA_EXPIRING_SOON_DAYS = 30  # B keeps the default (7): a probe seeing 30 reached A
 
 
 @dataclass(frozen=True)
@@ -91,6 +93,7 @@ async def build_alpha(gql: GraphQLClient) -> Alpha:
     )
     gated = await make_reward(ta, name="alpha-gated", point_cost=50, stock=5, min_tier_id=gold.id)
     await set_tenant_origins(ta, ["https://alpha-shop.example"])
+    await set_expiring_soon_days(ta, ALPHA_EXPIRING_SOON_DAYS)
     retired = await make_reward(ta, name="alpha-retired", point_cost=10)
     # never redeemed (so deleting it would succeed if a probe reached it), and archived
     unredeemed = await make_reward(ta, name="alpha-unredeemed", point_cost=10)
