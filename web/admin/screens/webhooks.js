@@ -10,14 +10,21 @@ const UPDATE = `mutation($id: ID!, $input: WebhookEndpointInput!) { updateWebhoo
 const ROTATE = `mutation($id: ID!, $overlap: Int!) { rotateWebhookSecret(id: $id, overlapSeconds: $overlap) { ${FIELDS} } }`;
 const PING = `mutation($id: ID!) { pingWebhookEndpoint(id: $id) { deliveries { id status } errors { field code message } } }`;
 const DELETE = `mutation($id: ID!) { deleteWebhookEndpoint(id: $id) { deleted errors { field code message } } }`;
-const EVENTS = ["reward_redeemed", "redemption.status_changed"];
+// The catalogue (schema.graphql WebhookEventType; docs/webhooks.md). A new endpoint wants
+// the redemption events unless the admin picks others.
+const EVENTS = [
+  "redemption.created", "redemption.status_changed", "points.earned", "points.spent",
+  "points.refunded", "points.adjusted", "points.expired", "points.expiring_soon",
+  "member.tier_changed", "reward.low_stock", "sync.batch_failed_items", "endpoint.disabled",
+];
+const DEFAULT_EVENTS = ["redemption.created", "redemption.status_changed"];
 const FORMATS = ["GAMIFY", "XTREMEPUSH", "TOOLZZ"];
 
 function endpointFields(values = {}) {
   return [
     { name: "url", label: "URL", type: "url", required: true, wide: true, placeholder: "https://shop.example/hooks/gamify" },
-    ...EVENTS.map((event) => ({ name: `event:${event}`, label: `Send ${event}`, type: "checkbox", default: values.events ? values.events.includes(event) : true })),
-    { name: "payloadFormat", label: "Payload format", type: "select", options: FORMATS.map((f) => ({ value: f, label: f })), hint: "Status changes always use the GAMIFY shape." },
+    ...EVENTS.map((event) => ({ name: `event:${event}`, label: `Send ${event}`, type: "checkbox", default: (values.events || DEFAULT_EVENTS).includes(event) })),
+    { name: "payloadFormat", label: "Payload format", type: "select", options: FORMATS.map((f) => ({ value: f, label: f })), hint: "Only redemption.created has the XTREMEPUSH and TOOLZZ shapes; other events use the GAMIFY shape." },
   ];
 }
 
