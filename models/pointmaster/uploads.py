@@ -28,8 +28,8 @@ from core.queue import JobQueue
 from models.db.transactions import atomic
 from models.pointmaster.apply_balances import BalancesApplier
 from models.pointmaster.apply_transactions import TransactionsApplier
-from models.pointmaster.codes import PointMasterCode
 from models.pointmaster.applying import Outcome
+from models.pointmaster.codes import PointMasterCode
 from models.pointmaster.items import voyado_time
 from models.pointmaster.modes import mode_in_use
 from models.pointmaster.tables import SyncBatch, SyncKind, SyncStatus
