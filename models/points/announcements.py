@@ -21,7 +21,7 @@ from models.points.tables import GrantStatus, LedgerEntry, PointAccount, PointGr
 from models.tenancy.tables import Tenant
 from models.webhooks.catalogue import points_event, points_expiring_soon, points_posted
 from models.webhooks.outbox import Announcement, announce, subscribers
-from models.webhooks.tables import PayloadFormat, WebhookEvent
+from models.webhooks.tables import PayloadFormat, WebhookEndpoint, WebhookEvent
 
 
 async def entry_posted(conn: BaseDBAsyncClient, account: PointAccount, entry: LedgerEntry) -> None:
@@ -73,55 +73,57 @@ def _fixed(body: dict[str, Any]) -> Any:
 async def warn_expiring(now: datetime | None = None, limit: int = 1000) -> int:
     """Points cron: a `points.expiring_soon` event for each unspent expiring grant that
     expires within its tenant's `points_expiring_soon_days`, once per grant (marked in
-    the transaction that writes it). Tenants without an endpoint that wants it are
-    skipped; their grants are looked at again on the next run. Returns how many were sent."""
+    the transaction that writes it). Only tenants with an endpoint that wants the event are
+    looked at; their other grants wait for an endpoint that does. Returns how many were sent."""
     now = now or clock.now()
     event = WebhookEvent.POINTS_EXPIRING_SOON.value
-    days: list[Any] = list(
-        await Tenant.all().distinct().values_list("points_expiring_soon_days", flat=True)
-    )
-    horizon = max([int(d) for d in days] or [0])
-    due = await PointGrant.filter(
-        status=GrantStatus.ACTIVE,
-        remaining__gt=0,
-        expiry_warned_at__isnull=True,
-        valid_to__gt=now,
-        valid_to__lte=now + timedelta(days=horizon),
-    ).limit(limit)
-    by_tenant: dict[UUID, list[PointGrant]] = {}
-    for grant in due:
-        by_tenant.setdefault(grant.tenant_id, []).append(grant)
+    wanting: set[UUID] = set()
+    for tenant_id, events in await WebhookEndpoint.filter(enabled=True).values_list(
+        "tenant_id", "events"
+    ):
+        if event in events:
+            wanting.add(UUID(str(tenant_id)))
     sent = 0
-    for tenant_id, grants in by_tenant.items():
-        tenant = await Tenant.get(id=tenant_id)
+    for tenant in await Tenant.filter(id__in=wanting):
         window = now + timedelta(days=tenant.points_expiring_soon_days)
-        grants = [g for g in grants if g.valid_to is not None and g.valid_to <= window]
-        async with atomic() as conn:
-            endpoints = await subscribers(conn, tenant_id, {event})
-            if not endpoints or not grants:
-                continue
-            claimed = await _claim(conn, [g.id for g in grants], now)
-            grants = [g for g in grants if g.id in claimed]
-            accounts = {
-                a.id: a
-                for a in await PointAccount.filter(id__in={g.account_id for g in grants}).using_db(
-                    conn
-                )
-            }
-            members = {
-                m.id: m
-                for m in await Member.filter(
-                    id__in={a.member_id for a in accounts.values()}
-                ).using_db(conn)
-            }
-            items = []
-            for grant in grants:
-                account = accounts[grant.account_id]
-                body = points_expiring_soon(grant, account, members[account.member_id], now)
-                items.append(Announcement(event, _fixed(body)))
-            await announce(conn, tenant_id, items, now=now, endpoints=endpoints)
-            sent += len(items)
+        grants = await PointGrant.filter(
+            tenant_id=tenant.id,
+            status=GrantStatus.ACTIVE,
+            remaining__gt=0,
+            expiry_warned_at__isnull=True,
+            valid_to__gt=now,
+            valid_to__lte=window,
+        ).limit(limit)
+        if grants:
+            sent += await _warn(tenant.id, grants, now)
     return sent
+
+
+async def _warn(tenant_id: UUID, grants: list[PointGrant], now: datetime) -> int:
+    event = WebhookEvent.POINTS_EXPIRING_SOON.value
+    async with atomic() as conn:
+        endpoints = await subscribers(conn, tenant_id, {event})
+        if not endpoints:
+            return 0
+        claimed = await _claim(conn, [g.id for g in grants], now)
+        grants = [g for g in grants if g.id in claimed]
+        accounts = {
+            a.id: a
+            for a in await PointAccount.filter(id__in={g.account_id for g in grants}).using_db(conn)
+        }
+        members = {
+            m.id: m
+            for m in await Member.filter(id__in={a.member_id for a in accounts.values()}).using_db(
+                conn
+            )
+        }
+        items = []
+        for grant in grants:
+            account = accounts[grant.account_id]
+            body = points_expiring_soon(grant, account, members[account.member_id], now)
+            items.append(Announcement(event, _fixed(body)))
+        await announce(conn, tenant_id, items, now=now, endpoints=endpoints)
+    return len(items)
 
 
 async def _claim(conn: BaseDBAsyncClient, grant_ids: list[UUID], now: datetime) -> set[UUID]:
