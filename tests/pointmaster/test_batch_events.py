@@ -49,3 +49,32 @@ async def test_a_batch_with_rejected_items_is_announced_once(balances_follower: 
     messages = [m["message"] for m in payload["rejected"]]
     assert messages[0].startswith("Item 0: definitionId 99")
     assert messages[1].startswith("Item 2: amount must not be negative")
+
+
+async def test_an_uploads_postings_fire_their_points_events(balances_follower: Follower) -> None:
+    # given an endpoint that wants adjustments (a balance upload's postings are BALANCE_SYNC)
+    await create_endpoint(
+        balances_follower.tenant_id,
+        "https://8.8.8.8/hooks",
+        ["points.adjusted"],
+        PayloadFormat.GAMIFY,
+        allow_private=True,
+    )
+    body = [_item("c-1", 120), _item("c-2", 60)]
+    batch = (await balances_follower.post("balances", body)).json()["id"]
+    # when it is applied, and a second snapshot lowers one balance
+    assert await apply_sync_batch({}, batch) == "Completed"
+    later = {**_item("c-1", 100), "timeStamp": "2023-05-17T12:20:03Z"}
+    second = (await balances_follower.post("balances", [later])).json()["id"]
+    assert await apply_sync_batch({}, second) == "Completed"
+    # then one points.adjusted per posting, each naming its member and balances
+    rows = await WebhookDelivery.filter(event="points.adjusted").order_by("created_at")
+    seen = [
+        (p["external_user_id"], p["amount"], p["balance_before"], p["balance_after"], p["source"])
+        for p in (r.payload for r in rows)
+    ]
+    assert sorted(seen) == [
+        ("c-1", -20, 120, 100, "BALANCE_SYNC"),
+        ("c-1", 120, 0, 120, "BALANCE_SYNC"),
+        ("c-2", 60, 0, 60, "BALANCE_SYNC"),
+    ]
