@@ -11,6 +11,7 @@ from tortoise.queryset import QuerySet
 from core.errors import InvalidInput
 from models.db.batches import by_ids
 from models.members.tables import MAX_EXTERNAL_ID, Member, Tier
+from models.tenancy.facts import tenant_facts
 from models.tenancy.readers import Reader
 
 
@@ -54,4 +55,6 @@ async def members_by_id(reader: Reader, ids: Sequence[UUID]) -> list[Member | No
 
 
 async def tiers_by_id(reader: Reader, ids: Sequence[UUID]) -> list[Tier | None]:
-    return await by_ids(tiers_for(reader), ids)
+    """From the tenant's cached facts (models.tenancy.facts): shared rows, read only."""
+    tiers = (await tenant_facts(reader.tenant_id)).tiers
+    return [tiers.get(i) for i in ids]

@@ -12,9 +12,10 @@ from uuid import UUID
 from tortoise.queryset import QuerySet
 
 from core import clock
-from models.db.batches import by_ids, grouped
+from models.db.batches import grouped
 from models.points.grants import OPEN_GRANTS, AccountView, needs_grants, view_of
 from models.points.tables import GrantStatus, LedgerEntry, PointAccount, PointDefinition, PointGrant
+from models.tenancy.facts import tenant_facts
 from models.tenancy.readers import Reader
 
 
@@ -45,7 +46,9 @@ def grants_for(reader: Reader) -> QuerySet[PointGrant]:
 
 
 async def definitions_by_id(reader: Reader, ids: Sequence[UUID]) -> list[PointDefinition | None]:
-    return await by_ids(definitions_for(reader), ids)
+    """From the tenant's cached facts (models.tenancy.facts): shared rows, read only."""
+    definitions = (await tenant_facts(reader.tenant_id)).definitions
+    return [definitions.get(i) for i in ids]
 
 
 async def accounts_by_member(

@@ -8,8 +8,9 @@ from uuid import UUID
 
 from tortoise.queryset import QuerySet
 
+from models.tenancy.facts import tenant_facts
 from models.tenancy.readers import Reader
-from models.tenancy.tables import ApiKey, PointMode, Tenant, TenantAdmin
+from models.tenancy.tables import ApiKey, PointMode, TenantAdmin
 
 
 def admins_for(reader: Reader) -> QuerySet[TenantAdmin]:
@@ -21,11 +22,9 @@ def api_keys_for(reader: Reader) -> QuerySet[ApiKey]:
 
 
 async def tenant_point_modes(reader: Reader, tenant_ids: Sequence[UUID]) -> list[PointMode | None]:
-    """The point mode of each tenant asked: only the reader's own answers."""
-    if not tenant_ids:
-        return []
-    rows = await Tenant.filter(id=reader.tenant_id, id__in=set(tenant_ids)).values_list(
-        "id", "point_mode"
-    )
-    modes = {tenant_id: PointMode(mode) for tenant_id, mode in rows}
-    return [modes.get(t) for t in tenant_ids]
+    """The point mode of each tenant asked: only the reader's own answers (from its cached
+    facts, models.tenancy.facts)."""
+    if reader.tenant_id not in tenant_ids:
+        return [None] * len(tenant_ids)
+    mode = (await tenant_facts(reader.tenant_id)).point_mode
+    return [mode if t == reader.tenant_id else None for t in tenant_ids]

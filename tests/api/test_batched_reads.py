@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from core import clock
+from core import cache, clock
 from core.settings import Settings
 from models.points.awards import AwardRequest, award_points
 from models.points.tables import LedgerSource
@@ -121,16 +121,27 @@ async def _counted(shop: Shop, query: str, n: int, token: str) -> tuple[int, lis
     return len(seen), connection["nodes"]
 
 
+@pytest.fixture(params=[False, True], ids=["facts-read", "facts-cached"])
+def facts_cached(request: pytest.FixtureRequest) -> Iterator[bool]:
+    """Tiers, currencies and the point mode come from models.tenancy.facts: read each time
+    by a process that does not follow the invalidations (as here by default), cached by one
+    that does (an API process with Redis, engine.credential_watch)."""
+    cache.follow(request.param)
+    yield request.param
+    cache.follow(False)
+
+
 @pytest.mark.parametrize(
     ("query", "who"),
     [(REDEMPTIONS, "admin"), (MEMBERS, "api_key"), (DELIVERIES, "admin")],
     ids=["redemptions", "members", "webhookDeliveries"],
 )
 async def test_a_page_of_fifty_costs_the_statements_of_a_page_of_five(
-    shop: Shop, query: str, who: str
+    shop: Shop, query: str, who: str, facts_cached: bool
 ) -> None:
     # given
     token = shop.tenant.admin_token if who == "admin" else shop.tenant.api_key
+    await _counted(shop, query, 1, token)  # a cached process has the facts by now
 
     # when
     few, few_nodes = await _counted(shop, query, FEW, token)
