@@ -19,9 +19,10 @@ from models.catalog.rewards import (
 )
 from models.catalog.tables import MemberRewardUsage
 from models.db.pagination import paginate
+from models.members.reads import member_viewing
 from models.points.reads import account_views, accounts_for
 from models.tenancy.facts import tenant_facts
-from resolvers.auth import ADMIN, ANYONE, BACKEND, parse_id, require, target_member
+from resolvers.auth import ADMIN, ANYONE, BACKEND, parse_id, require
 from resolvers.errors import query_error
 from schema.common import CatalogError, PageInfo, user_error
 from schema.rewards import (
@@ -125,11 +126,7 @@ async def catalog(
     """Live rewards with, per reward, whether this member can redeem it now and why not."""
     principal = require(info, ANYONE)
     with query_error():
-        member = (
-            await target_member(principal, member_id, None)
-            if (member_id or principal.reader.is_member)
-            else None
-        )
+        member = await member_viewing(principal.reader, parse_id(member_id or None, "memberId"))
         page = await paginate(live_rewards_for(principal.reader), first, after)
     now = clock.now()
     items = []
