@@ -27,6 +27,7 @@ from tests.graphql_client import GraphQLClient, TenantSession, in_process, open_
 pytestmark = pytest.mark.module_world
 ITEMS = 50
 FEW = 5
+FACTS_READ = 3  # statements of models.tenancy.facts._load
 SQL = ("SELECT", "INSERT", "UPDATE", "DELETE", "WITH")
 
 REDEMPTIONS = """{ redemptions(first: N) { nodes {
@@ -149,7 +150,15 @@ async def test_a_page_of_fifty_costs_the_statements_of_a_page_of_five(
 
     # then
     assert (len(few_nodes), len(many_nodes)) == (FEW, ITEMS)
-    assert many == few, f"{FEW} items: {few} statements, {ITEMS} items: {many}"
+    counts = f"{FEW} items: {few} statements, {ITEMS} items: {many}"
+    if facts_cached:
+        assert many == few, counts
+    else:
+        # Each batch of the tier, currency and point-mode loaders reads the facts anew; the
+        # loads of one such loader from two places of the query (a reward's minTier, a
+        # member's tier) share a batch or not as the database's answers interleave.
+        assert abs(many - few) <= 2 * FACTS_READ, counts
+    assert many < ITEMS, counts
 
 
 async def test_batched_fields_answer_each_object_its_own_rows(shop: Shop) -> None:
