@@ -11,11 +11,12 @@ from tortoise.queryset import QuerySet
 
 from core.errors import DomainError, InvalidInput
 from models.db.pagination import paginate
+from models.pointmaster.reads import adjustments_for
 from models.pointmaster.tables import ForwardedAdjustment
 from models.points.adjustments import Adjustment, AdjustmentStatus, adjust_points
 from models.points.grants import account_view
-from models.points.tables import PointDefinition as DefinitionModel
-from models.tenancy.tables import TenantAdmin
+from models.points.reads import definitions_for
+from models.tenancy.reads import admins_for
 from models.webhooks.tables import DeliveryStatus
 from resolvers.auth import ANYONE, BACKEND, Principal, parse_id, require, target_member
 from resolvers.errors import query_error
@@ -55,7 +56,7 @@ async def _adjustment(
         raise InvalidInput(
             "Process and workflow ids are an automation's (API key)", field="processId"
         )
-    admin = await TenantAdmin.get(id=principal.subject_id, tenant_id=principal.tenant_id)
+    admin = await admins_for(principal.reader).get(id=principal.subject_id)
     return replace(base, user_id=str(admin.id), user_name=admin.name or admin.email)
 
 
@@ -72,7 +73,7 @@ async def adjust_points_(info: strawberry.Info, input: AdjustPointsInput) -> Adj
     if done.forwarded is not None:
         return AdjustPointsPayload(adjustment=PointAdjustment.from_model(done.forwarded))
     assert done.posted is not None
-    definition = await DefinitionModel.get(id=done.posted.account.definition_id)
+    definition = await definitions_for(principal.reader).get(id=done.posted.account.definition_id)
     return AdjustPointsPayload(
         applied=True,
         entry=LedgerEntry.from_model(done.posted.entry) if done.posted.entry else None,
@@ -92,8 +93,8 @@ async def point_adjustments(
     tenant's (or one member's); a member token its own."""
     principal = require(info, ANYONE)
     with query_error():
-        query = ForwardedAdjustment.filter(tenant_id=principal.tenant_id)
-        if principal.kind == "member" or member_id is not None or external_user_id is not None:
+        query = adjustments_for(principal.reader)
+        if member_id is not None or external_user_id is not None:
             member = await target_member(principal, member_id, external_user_id)
             query = query.filter(member_id=member.id)
         if status is not None:

@@ -10,13 +10,16 @@ import strawberry
 from graphql import GraphQLError
 from starlette.responses import Response
 
-from core.errors import AuthError, InvalidInput, NotFound, Unauthenticated
+from core.errors import AuthError, NotFound, Unauthenticated
 from core.queue import JobQueue, NoQueue
 from core.rate_limit import Counters, RateLimited
 from core.security import API_KEY_PREFIX, read_token
 from core.settings import Settings
-from models.members.tables import MAX_EXTERNAL_ID, Member
+from models.members.reads import member_named
+from models.members.tables import Member
 from models.tenancy.access import admin_exists, tenant_for_api_key
+from models.tenancy.readers import Reader
+from schema.loaders import Loaders
 
 PrincipalKind = Literal["admin", "api_key", "member"]
 ADMIN: tuple[PrincipalKind, ...] = ("admin",)
@@ -38,6 +41,12 @@ class Principal:
     def member_id(self) -> UUID | None:
         return self.subject_id if self.kind == "member" else None
 
+    @property
+    def reader(self) -> Reader:
+        """What this caller may read (models.tenancy.readers): the domains' `reads`
+        modules cut every query to it."""
+        return Reader(self.tenant_id, self.member_id)
+
 
 @dataclass
 class Context:
@@ -50,6 +59,19 @@ class Context:
     broker: Any = None  # core.broker.Broker when Redis is configured
     connection_params: dict[str, Any] | None = None  # WebSocket connection_init payload
     counters: Counters = field(default_factory=Counters)  # rate limits (Redis, once connected)
+    _loaders: Loaders | None = field(default=None, init=False, repr=False)
+
+    @property
+    def loaders(self) -> Loaders:
+        """The field resolvers' DataLoaders (schema.loaders), cut to the caller; made on first
+        use, once the caller is known (a WebSocket's at connection_init)."""
+        if self._loaders is None:
+            if self.principal is None:
+                raise GraphQLError(
+                    "Authentication required", extensions={"code": "UNAUTHENTICATED"}
+                )
+            self._loaders = Loaders(self.principal.reader)
+        return self._loaders
 
 
 async def authenticate(authorization: str | None, settings: Settings) -> Principal | None:
@@ -118,24 +140,10 @@ def parse_id(value: str | None, field: str) -> UUID | None:
 async def target_member(
     principal: Principal, member_id: str | None, external_user_id: str | None
 ) -> Member:
-    """The member a request is about. A member token may only name itself."""
-    if principal.kind == "member":
-        requested = parse_id(member_id, "memberId") if member_id else principal.subject_id
-        if requested != principal.subject_id or external_user_id is not None:
-            raise NotFound("Member not found", field="memberId")
-        member = await Member.get_or_none(id=principal.subject_id, tenant_id=principal.tenant_id)
-    elif (member_id is None) == (external_user_id is None):
-        raise InvalidInput("Give memberId or externalUserId", field="memberId")
-    elif member_id is not None:
-        member = await Member.get_or_none(
-            id=parse_id(member_id, "memberId"), tenant_id=principal.tenant_id
-        )
-    elif len(external_user_id or "") > MAX_EXTERNAL_ID:
-        member = None  # no member has it; Tortoise would refuse to look it up
-    else:
-        member = await Member.get_or_none(
-            external_user_id=external_user_id, tenant_id=principal.tenant_id
-        )
+    """The member a request is about, if the caller may read it (models.members.reads)."""
+    member = await member_named(
+        principal.reader, parse_id(member_id or None, "memberId"), external_user_id
+    )
     if member is None:
         raise NotFound("Member not found", field="memberId")
     return member

@@ -8,7 +8,7 @@ import strawberry
 
 from core import clock
 from models.db.pagination import paginate
-from models.pointmaster.tables import SyncBatch as SyncBatchModel
+from models.pointmaster.reads import sync_batches_for
 from models.pointmaster.tables import SyncStatus
 from models.redemptions.tables import RedemptionStatus as StatusModel
 from models.reports.dashboard import redemption_counts as count_redemptions
@@ -63,7 +63,7 @@ async def sync_batches(
 ) -> SyncBatchConnection:
     principal = require(info, ADMIN)
     with query_error():
-        query = SyncBatchModel.filter(tenant_id=principal.tenant_id)
+        query = sync_batches_for(principal.reader)
         if status:
             query = query.filter(status__in=[SyncStatus(s) for s in status])
         page = await paginate(query, first, after)

@@ -8,8 +8,8 @@ import strawberry
 
 from core.errors import DomainError
 from models.db.pagination import paginate
+from models.members.reads import members_for
 from models.members.search import member_search
-from models.members.tables import Member as MemberModel
 from models.members.upserts import upsert_member
 from resolvers.auth import ANYONE, BACKEND, parse_id, require, target_member
 from resolvers.errors import query_error
@@ -41,7 +41,7 @@ async def members(
 ) -> MemberConnection:
     principal = require(info, BACKEND)
     with query_error():
-        page = await paginate(member_search(principal.tenant_id, search), first, after)
+        page = await paginate(member_search(members_for(principal.reader), search), first, after)
     return MemberConnection(
         nodes=[Member.from_model(m) for m in page.items],
         page_info=PageInfo(has_next_page=page.has_next_page, end_cursor=page.end_cursor),
@@ -61,5 +61,5 @@ async def member(
 
 async def me(info: strawberry.Info) -> Member | None:
     principal = require(info, ("member",))
-    found = await MemberModel.get_or_none(id=principal.subject_id, tenant_id=principal.tenant_id)
+    found = await members_for(principal.reader).first()
     return Member.from_model(found) if found else None

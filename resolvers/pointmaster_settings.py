@@ -8,7 +8,8 @@ import strawberry
 
 from core.errors import DomainError
 from models.pointmaster.settings import UNSET, get_settings, keys, rotate_key, save_settings
-from models.webhooks.tables import WebhookEndpoint
+from models.tenancy.readers import Reader
+from models.webhooks.reads import endpoints_for
 from resolvers.auth import ADMIN, require
 from schema.pointmaster import (
     PointMasterError,
@@ -20,14 +21,14 @@ from schema.pointmaster import (
 )
 
 
-async def _settings_view(tenant_id: Any) -> PointMasterSettings:
-    row = await get_settings(tenant_id)
+async def _settings_view(reader: Reader) -> PointMasterSettings:
+    row = await get_settings(reader.tenant_id)
     endpoint = (
-        await WebhookEndpoint.get_or_none(id=row.adjustment_endpoint_id, tenant_id=tenant_id)
+        await endpoints_for(reader).get_or_none(id=row.adjustment_endpoint_id)
         if row.adjustment_endpoint_id
         else None
     )
-    return PointMasterSettings.from_model(row, endpoint, await keys(tenant_id))
+    return PointMasterSettings.from_model(row, endpoint, await keys(reader.tenant_id))
 
 
 def _given(value: Any) -> Any:
@@ -36,7 +37,7 @@ def _given(value: Any) -> Any:
 
 async def point_master_settings(info: strawberry.Info) -> PointMasterSettings:
     principal = require(info, ADMIN)
-    return await _settings_view(principal.tenant_id)
+    return await _settings_view(principal.reader)
 
 
 async def set_point_master_settings(
@@ -60,7 +61,7 @@ async def set_point_master_settings(
     except DomainError as exc:
         return PointMasterSettingsPayload(errors=[PointMasterError.from_error(exc)])
     return PointMasterSettingsPayload(
-        settings=await _settings_view(principal.tenant_id),
+        settings=await _settings_view(principal.reader),
         adjustment_endpoint_secret=saved.endpoint_secret,
     )
 

@@ -9,7 +9,7 @@ from models.pointmaster.modes import require_engine_owns, require_local_history
 from models.points.awards import AwardRequest, award_points, resolve_definition
 from models.points.grants import account_view
 from models.points.history import ledger_page
-from models.points.tables import LedgerEntry as EntryModel
+from models.points.reads import ledger_for
 from models.points.tables import LedgerSource as SourceModel
 from resolvers.auth import ANYONE, BACKEND, parse_id, require, target_member
 from resolvers.errors import query_error
@@ -74,7 +74,7 @@ async def ledger(
     principal = require(info, ANYONE)
     with query_error():
         member = await target_member(principal, member_id, external_user_id)
-        query = EntryModel.filter(tenant_id=principal.tenant_id, account__member_id=member.id)
+        query = ledger_for(principal.reader).filter(account__member_id=member.id)
         definition_id = parse_id(point_definition_id, "pointDefinitionId")
         if definition_id is not None:
             query = query.filter(account__definition_id=definition_id)

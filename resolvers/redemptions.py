@@ -11,8 +11,8 @@ from core.errors import DomainError
 from core.metrics import count_redemption
 from models.db.pagination import paginate
 from models.redemptions.lifecycle import Via, transition
+from models.redemptions.reads import redemptions_for
 from models.redemptions.redeem import RedeemRequest, redeem_with_effects
-from models.redemptions.tables import Redemption as RedemptionModel
 from models.redemptions.tables import RedemptionStatus as StatusModel
 from resolvers.auth import ADMIN, ANYONE, parse_id, require, target_member
 from resolvers.errors import query_error
@@ -113,9 +113,7 @@ async def redemptions(
     """Newest first. Members see only their own."""
     principal = require(info, ANYONE)
     with query_error():
-        query = RedemptionModel.filter(tenant_id=principal.tenant_id)
-        if principal.kind == "member":
-            query = query.filter(member_id=principal.subject_id)
+        query = redemptions_for(principal.reader)
         if filter is not None:
             if filter.status:
                 query = query.filter(status__in=[StatusModel(s) for s in filter.status])
@@ -141,8 +139,5 @@ async def redemption(info: strawberry.Info, id: strawberry.ID) -> Redemption | N
         redemption_id = parse_id(id, "id")
     except DomainError:
         return None
-    query = RedemptionModel.filter(id=redemption_id, tenant_id=principal.tenant_id)
-    if principal.kind == "member":
-        query = query.filter(member_id=principal.subject_id)
-    found = await query.first()
+    found = await redemptions_for(principal.reader).get_or_none(id=redemption_id)
     return Redemption.from_model(found) if found else None

@@ -9,21 +9,20 @@ import strawberry
 from core import clock
 from core.errors import DomainError
 from models.catalog.eligibility import available_at, eligibility
+from models.catalog.reads import live_rewards_for, rewards_for
 from models.catalog.rewards import (
     RewardFields,
     archive_reward,
     create_reward,
     delete_reward,
-    get_reward,
     update_reward,
 )
 from models.catalog.tables import MemberRewardUsage
-from models.catalog.tables import Reward as RewardModel
 from models.db.pagination import paginate
-from models.points.grants import account_view
-from models.points.tables import PointAccount as AccountModel
+from models.members.reads import member_viewing
+from models.points.reads import account_views, accounts_for
 from models.tenancy.facts import tenant_facts
-from resolvers.auth import ADMIN, ANYONE, BACKEND, parse_id, require, target_member
+from resolvers.auth import ADMIN, ANYONE, BACKEND, parse_id, require
 from resolvers.errors import query_error
 from schema.common import CatalogError, PageInfo, user_error
 from schema.rewards import (
@@ -97,7 +96,7 @@ async def rewards(
     include_archived: bool = False,
 ) -> RewardConnection:
     principal = require(info, BACKEND)
-    query = RewardModel.filter(tenant_id=principal.tenant_id)
+    query = rewards_for(principal.reader)
     if not include_archived:
         query = query.filter(archived_at__isnull=True)
     with query_error():
@@ -111,12 +110,11 @@ async def rewards(
 async def reward(info: strawberry.Info, id: strawberry.ID) -> Reward | None:
     principal = require(info, ANYONE)
     try:
-        found = await get_reward(principal.tenant_id, parse_id(id, "id"))  # type: ignore[arg-type]
+        reward_id = parse_id(id, "id")
     except DomainError:
         return None
-    if principal.kind == "member" and (found.archived_at or not found.enabled):
-        return None  # members see only the live catalog
-    return Reward.from_model(found)
+    found = await rewards_for(principal.reader).get_or_none(id=reward_id)
+    return Reward.from_model(found) if found else None
 
 
 async def catalog(
@@ -128,15 +126,8 @@ async def catalog(
     """Live rewards with, per reward, whether this member can redeem it now and why not."""
     principal = require(info, ANYONE)
     with query_error():
-        member = (
-            await target_member(principal, member_id, None)
-            if (member_id or principal.kind == "member")
-            else None
-        )
-        query = RewardModel.filter(
-            tenant_id=principal.tenant_id, archived_at__isnull=True, enabled=True
-        )
-        page = await paginate(query, first, after)
+        member = await member_viewing(principal.reader, parse_id(member_id or None, "memberId"))
+        page = await paginate(live_rewards_for(principal.reader), first, after)
     now = clock.now()
     items = []
     if member is None:
@@ -152,9 +143,10 @@ async def catalog(
                 member_id=member.id, reward_id__in=[r.id for r in page.items]
             )
         }
+        accounts = await accounts_for(principal.reader).filter(member_id=member.id)
         spendable = {
-            a.definition_id: (await account_view(a, now)).active
-            for a in await AccountModel.filter(member_id=member.id)
+            view.account.definition_id: view.active
+            for view in await account_views(principal.reader, accounts, now)
         }
         for r in page.items:
             reason = eligibility(

@@ -10,12 +10,12 @@ from core import clock
 from core.errors import DomainError, Unauthenticated
 from core.rate_limit import RateLimited
 from core.security import issue_token
-from models.members.tables import Tier as TierModel
+from models.members.reads import tiers_for
 from models.members.upserts import delete_tier, save_point_definition, save_tier
-from models.points.tables import PointDefinition as DefinitionModel
+from models.points.reads import definitions_for
 from models.tenancy.access import create_api_key, revoke_api_key
 from models.tenancy.login_limits import LoginLimits, login_admin
-from models.tenancy.tables import ApiKey as ApiKeyModel
+from models.tenancy.reads import api_keys_for
 from resolvers.auth import (
     ADMIN,
     ANYONE,
@@ -105,7 +105,7 @@ async def revoke_key(info: strawberry.Info, id: strawberry.ID) -> ApiKeyPayload:
 
 async def api_keys(info: strawberry.Info) -> list[ApiKey]:
     principal = require(info, ADMIN)
-    rows = await ApiKeyModel.filter(tenant_id=principal.tenant_id).order_by("-created_at")
+    rows = await api_keys_for(principal.reader).order_by("-created_at")
     return [ApiKey.from_model(k) for k in rows]
 
 
@@ -131,7 +131,7 @@ async def delete_tier_(info: strawberry.Info, id: strawberry.ID) -> DeletePayloa
 
 async def tiers(info: strawberry.Info) -> list[Tier]:
     principal = require(info, ANYONE)
-    rows = await TierModel.filter(tenant_id=principal.tenant_id).order_by("rank", "name")
+    rows = await tiers_for(principal.reader).order_by("rank", "name")
     return [Tier.from_model(t) for t in rows]
 
 
@@ -150,5 +150,5 @@ async def save_definition(
 
 async def point_definitions(info: strawberry.Info) -> list[PointDefinition]:
     principal = require(info, ANYONE)
-    rows = await DefinitionModel.filter(tenant_id=principal.tenant_id).order_by("external_id")
+    rows = await definitions_for(principal.reader).order_by("external_id")
     return [PointDefinition.from_model(d) for d in rows]

@@ -19,10 +19,9 @@ from models.webhooks.endpoints import (
     update_endpoint,
 )
 from models.webhooks.outbox import ping, replay, replay_dead_since
+from models.webhooks.reads import deliveries_for, endpoints_for
 from models.webhooks.tables import DeliveryStatus as StatusModel
 from models.webhooks.tables import PayloadFormat as FormatModel
-from models.webhooks.tables import WebhookDelivery as DeliveryModel
-from models.webhooks.tables import WebhookEndpoint as EndpointModel
 from models.webhooks.tables import WebhookEvent
 from resolvers.auth import ADMIN, parse_id, require
 from resolvers.errors import query_error
@@ -133,7 +132,7 @@ async def ping_webhook_endpoint(info: strawberry.Info, id: strawberry.ID) -> Web
     except DomainError as exc:
         return WebhookDeliveryPayload(errors=[user_error(WebhookError, exc)])
     ids = await ping(endpoint)
-    rows = await DeliveryModel.filter(id__in=ids)
+    rows = await deliveries_for(principal.reader).filter(id__in=ids)
     return WebhookDeliveryPayload(deliveries=[WebhookDelivery.from_model(d) for d in rows])
 
 
@@ -159,13 +158,13 @@ async def replay_deliveries(
         )
     except DomainError as exc:
         return WebhookDeliveryPayload(errors=[user_error(WebhookError, exc)])
-    rows = await DeliveryModel.filter(id__in=ids).order_by("-created_at")
+    rows = await deliveries_for(principal.reader).filter(id__in=ids).order_by("-created_at")
     return WebhookDeliveryPayload(deliveries=[WebhookDelivery.from_model(d) for d in rows])
 
 
 async def webhook_endpoints(info: strawberry.Info) -> list[WebhookEndpoint]:
     principal = require(info, ADMIN)
-    rows = await EndpointModel.filter(tenant_id=principal.tenant_id).order_by("created_at")
+    rows = await endpoints_for(principal.reader).order_by("created_at")
     return [WebhookEndpoint.from_model(e) for e in rows]
 
 
@@ -177,7 +176,7 @@ async def webhook_deliveries(
 ) -> WebhookDeliveryConnection:
     principal = require(info, ADMIN)
     with query_error():
-        query = DeliveryModel.filter(tenant_id=principal.tenant_id)
+        query = deliveries_for(principal.reader)
         if filter is not None:
             if filter.endpoint_id is not None:
                 query = query.filter(endpoint_id=parse_id(filter.endpoint_id, "endpointId"))

@@ -9,6 +9,7 @@ import strawberry
 from models.pointmaster.tables import ForwardedAdjustment
 from models.points import adjustments as m
 from schema.common import PageInfo
+from schema.loaders import loaders
 from schema.pointmaster import PointMasterError
 from schema.points import LedgerEntry, PointAccount
 
@@ -51,8 +52,11 @@ class PointAdjustment:
     model: strawberry.Private[ForwardedAdjustment]
 
     @strawberry.field
-    async def status(self) -> AdjustmentStatus:  # type: ignore[valid-type]
-        return await m.adjustment_status(self.model)
+    async def status(self, info: strawberry.Info) -> AdjustmentStatus:  # type: ignore[valid-type]
+        delivery_id = self.model.delivery_id
+        if self.model.reflected_at is not None or delivery_id is None:
+            return m.status_of(self.model, None)
+        return m.status_of(self.model, await loaders(info).delivery.load(delivery_id))
 
     @classmethod
     def from_model(cls, a: ForwardedAdjustment) -> PointAdjustment:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 from typing import cast
 
@@ -9,10 +10,8 @@ import strawberry
 from strawberry.scalars import JSON
 
 from models.members import tables as m
-from models.points.grants import account_view
-from models.points.tables import PointAccount as AccountModel
-from models.points.tables import PointDefinition as DefinitionModel
 from schema.common import MemberError, PageInfo
+from schema.loaders import loaders, present
 from schema.points import PointAccount
 from schema.tenants import Tier
 
@@ -28,24 +27,23 @@ class Member:
     model: strawberry.Private[m.Member]
 
     @strawberry.field
-    async def tier(self) -> Tier | None:
+    async def tier(self, info: strawberry.Info) -> Tier | None:
         if self.model.tier_id is None:
             return None
-        tier = await m.Tier.get_or_none(id=self.model.tier_id, tenant_id=self.model.tenant_id)
+        tier = await loaders(info).tier.load(self.model.tier_id)
         return Tier.from_model(tier) if tier else None
 
     @strawberry.field(description="One account per point currency the member has used")
-    async def accounts(self) -> list[PointAccount]:
-        accounts = await AccountModel.filter(
-            member_id=self.model.id, tenant_id=self.model.tenant_id
-        ).order_by("created_at")
-        definitions = {
-            d.id: d
-            for d in await DefinitionModel.filter(id__in=[a.definition_id for a in accounts])
-        }
+    async def accounts(self, info: strawberry.Info) -> list[PointAccount]:
+        load = loaders(info)
+        accounts = await load.accounts.load(self.model.id)
+        views, definitions = await asyncio.gather(
+            load.account_view.load_many(accounts),
+            load.definition.load_many([a.definition_id for a in accounts]),
+        )
         return [
-            PointAccount.from_view(await account_view(a), definitions[a.definition_id])
-            for a in accounts
+            PointAccount.from_view(view, present(d, "point definition", a.definition_id))
+            for a, view, d in zip(accounts, views, definitions, strict=True)
         ]
 
     @classmethod

@@ -9,15 +9,25 @@ from typing import Annotated
 
 import strawberry
 
-from models.pointmaster.modes import definition_mode
+from models.pointmaster.modes import effective_mode
 from models.points import tables as m
 from models.points.grants import AccountView
 from models.tenancy.tables import PointMode as PointModeModel
 from schema.common import CatalogError, PageInfo, PointsError, is_member
+from schema.loaders import loaders
 
 LedgerSource = strawberry.enum(m.LedgerSource, name="LedgerSource")
 GrantStatus = strawberry.enum(m.GrantStatus, name="GrantStatus")
-MAX_GRANTS_LISTED = 100
+
+
+async def _mode(info: strawberry.Info, definition: m.PointDefinition) -> PointModeModel:
+    """The mode that governs the currency: its own, else its tenant's (batched)."""
+    if definition.point_mode is not None:
+        return PointModeModel(definition.point_mode)
+    tenant_mode = await loaders(info).tenant_point_mode.load(definition.tenant_id)
+    if tenant_mode is None:
+        raise LookupError(f"tenant {definition.tenant_id} not found")
+    return effective_mode(definition, tenant_mode)
 
 
 @strawberry.enum(description="Who owns the points")
@@ -40,8 +50,8 @@ class PointDefinition:
     model: strawberry.Private[m.PointDefinition]
 
     @strawberry.field(description="The mode that governs this currency")
-    async def effective_point_mode(self) -> PointMode:
-        return PointMode((await definition_mode(self.model)).value)
+    async def effective_point_mode(self, info: strawberry.Info) -> PointMode:
+        return PointMode((await _mode(info, self.model)).value)
 
     @classmethod
     def from_model(cls, d: m.PointDefinition) -> PointDefinition:
@@ -70,22 +80,22 @@ class PointAccount:
         description="In FOLLOWER_BALANCE mode the point master sends totals only: the history "
         "of this account is its points log (`pointsLog`), and what needs it is null here"
     )
-    async def history_at_master(self) -> bool:
+    async def history_at_master(self, info: strawberry.Info) -> bool:
         if self.mode is None:
-            self.mode = asyncio.ensure_future(definition_mode(self.definition))
+            self.mode = asyncio.ensure_future(_mode(info, self.definition))
         return await self.mode == PointModeModel.FOLLOWER_BALANCE
 
     @strawberry.field(description="Points whose validFrom is still ahead (null: history at master)")
-    async def pending(self) -> int | None:
-        return None if await self.history_at_master() else self.view.pending
+    async def pending(self, info: strawberry.Info) -> int | None:
+        return None if await self.history_at_master(info) else self.view.pending
 
     @strawberry.field(description="Active points expiring within 30 days (null: history at master)")
-    async def expiring_soon(self) -> int | None:
-        return None if await self.history_at_master() else self.view.expiring_soon
+    async def expiring_soon(self, info: strawberry.Info) -> int | None:
+        return None if await self.history_at_master(info) else self.view.expiring_soon
 
     @strawberry.field(description="null also when the history is at the master")
-    async def next_expiry_at(self) -> datetime | None:
-        return None if await self.history_at_master() else self.view.next_expiry_at
+    async def next_expiry_at(self, info: strawberry.Info) -> datetime | None:
+        return None if await self.history_at_master(info) else self.view.next_expiry_at
 
     @strawberry.field(
         description="Points with a validity window on this account, oldest first, of the "
@@ -96,14 +106,10 @@ class PointAccount:
         info: strawberry.Info,
         status: list[GrantStatus] | None = None,  # type: ignore[valid-type]
     ) -> list[Annotated[PointGrant, strawberry.lazy("schema.points")]]:
-        rows = m.PointGrant.filter(account_id=self.view.account.id)
-        if status:
-            rows = rows.filter(status__in=[m.GrantStatus(s) for s in status])
+        statuses = tuple(dict.fromkeys(m.GrantStatus(s) for s in status or ()))
+        rows = await loaders(info).grants.load((self.view.account.id, statuses))
         hide_errors = is_member(info)
-        return [
-            PointGrant.from_model(g, with_error=not hide_errors)
-            for g in await rows.order_by("created_at").limit(MAX_GRANTS_LISTED)
-        ]
+        return [PointGrant.from_model(g, with_error=not hide_errors) for g in rows]
 
     @classmethod
     def from_view(cls, view: AccountView, definition: m.PointDefinition) -> PointAccount:

@@ -9,10 +9,9 @@ from typing import cast
 import strawberry
 from strawberry.scalars import JSON
 
-from models.catalog.tables import Reward as RewardModel
-from models.members.tables import Member as MemberModel
 from models.redemptions import tables as m
 from schema.common import PageInfo, RedemptionError, is_member
+from schema.loaders import loaders, present
 from schema.members import Member
 from schema.rewards import Reward
 
@@ -91,22 +90,18 @@ class Redemption:
         return cast(JSON, self.model.fulfillment_data)
 
     @strawberry.field(description="The reward as it is now (archived rewards stay readable)")
-    async def reward(self) -> Reward:
-        return Reward.from_model(
-            await RewardModel.get(id=self.model.reward_id, tenant_id=self.model.tenant_id)
-        )
+    async def reward(self, info: strawberry.Info) -> Reward:
+        found = await loaders(info).reward.load(self.model.reward_id)
+        return Reward.from_model(present(found, "reward", self.model.reward_id))
 
     @strawberry.field
-    async def member(self) -> Member:
-        return Member.from_model(
-            await MemberModel.get(id=self.model.member_id, tenant_id=self.model.tenant_id)
-        )
+    async def member(self, info: strawberry.Info) -> Member:
+        found = await loaders(info).member.load(self.model.member_id)
+        return Member.from_model(present(found, "member", self.model.member_id))
 
     @strawberry.field(description="The timeline, oldest first")
-    async def events(self) -> list[RedemptionEvent]:
-        rows = await m.RedemptionEvent.filter(
-            redemption_id=self.model.id, tenant_id=self.model.tenant_id
-        ).order_by("id")
+    async def events(self, info: strawberry.Info) -> list[RedemptionEvent]:
+        rows = await loaders(info).timeline.load(self.model.id)
         return [RedemptionEvent.from_model(e) for e in rows]
 
     @classmethod

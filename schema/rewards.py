@@ -10,9 +10,8 @@ from strawberry.scalars import JSON
 
 from models.catalog import tables as m
 from models.catalog.eligibility import Ineligibility
-from models.members.tables import Tier as TierModel
-from models.points.tables import PointDefinition as DefinitionModel
 from schema.common import CatalogError, PageInfo, is_member
+from schema.loaders import loaders, present
 
 if TYPE_CHECKING:
     from schema.points import PointDefinition
@@ -58,23 +57,24 @@ class Reward:
 
     @strawberry.field
     async def point_definition(
-        self,
+        self, info: strawberry.Info
     ) -> Annotated[PointDefinition, strawberry.lazy("schema.points")]:
         from schema.points import PointDefinition
 
+        found = await loaders(info).definition.load(self.model.definition_id)
         return PointDefinition.from_model(
-            await DefinitionModel.get(id=self.model.definition_id, tenant_id=self.model.tenant_id)
+            present(found, "point definition", self.model.definition_id)
         )
 
     @strawberry.field
-    async def min_tier(self) -> Annotated[Tier, strawberry.lazy("schema.tenants")] | None:
+    async def min_tier(
+        self, info: strawberry.Info
+    ) -> Annotated[Tier, strawberry.lazy("schema.tenants")] | None:
         from schema.tenants import Tier
 
         if self.model.min_tier_id is None:
             return None
-        tier = await TierModel.get_or_none(
-            id=self.model.min_tier_id, tenant_id=self.model.tenant_id
-        )
+        tier = await loaders(info).tier.load(self.model.min_tier_id)
         return Tier.from_model(tier) if tier else None
 
     @classmethod

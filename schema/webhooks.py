@@ -10,6 +10,7 @@ from strawberry.scalars import JSON
 
 from models.webhooks import tables as m
 from schema.common import PageInfo, WebhookError
+from schema.loaders import loaders
 
 PayloadFormat = strawberry.enum(m.PayloadFormat, name="PayloadFormat")
 DeliveryStatus = strawberry.enum(m.DeliveryStatus, name="DeliveryStatus")
@@ -90,10 +91,8 @@ class WebhookDelivery:
     model: strawberry.Private[m.WebhookDelivery]
 
     @strawberry.field(description="Every attempt, oldest first")
-    async def attempts(self) -> list[WebhookAttempt]:
-        rows = await m.WebhookAttempt.filter(
-            delivery_id=self.model.id, tenant_id=self.model.tenant_id
-        ).order_by("id")
+    async def attempts(self, info: strawberry.Info) -> list[WebhookAttempt]:
+        rows = await loaders(info).attempts.load(self.model.id)
         return [WebhookAttempt.from_model(a) for a in rows]
 
     @classmethod

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from uuid import UUID
-
 from tortoise.expressions import Q
 from tortoise.queryset import QuerySet
 
@@ -13,10 +11,9 @@ from models.members.tables import Member
 MAX_SEARCH_LENGTH = 200
 
 
-def member_search(tenant_id: UUID, text: str | None) -> QuerySet[Member]:
-    """The tenant's members whose external id, email or name contains `text` (any case);
-    all of them when `text` is empty."""
-    query = Member.filter(tenant_id=tenant_id)
+def member_search(query: QuerySet[Member], text: str | None) -> QuerySet[Member]:
+    """The members of `query` (models.members.reads.members_for) whose external id, email
+    or name contains `text` (any case); all of them when `text` is empty."""
     needle = (text or "").strip()
     if len(needle) > MAX_SEARCH_LENGTH:
         raise InvalidInput(f"Search at most {MAX_SEARCH_LENGTH} characters", field="search")

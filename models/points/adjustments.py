@@ -180,12 +180,12 @@ async def _forward(
     return Adjusted(forwarded=forwarded)
 
 
-async def adjustment_status(adjustment: ForwardedAdjustment) -> AdjustmentStatus:
+def status_of(
+    adjustment: ForwardedAdjustment, delivery: WebhookDelivery | None
+) -> AdjustmentStatus:
+    """The adjustment's status, given its delivery (None: deleted with its endpoint)."""
     if adjustment.reflected_at is not None:
         return AdjustmentStatus.REFLECTED
-    if adjustment.delivery_id is None:
-        return AdjustmentStatus.DELIVERY_FAILED  # its endpoint (and log) was deleted
-    delivery = await WebhookDelivery.get_or_none(id=adjustment.delivery_id)
     if delivery is None:
         return AdjustmentStatus.DELIVERY_FAILED
     return {

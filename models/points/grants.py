@@ -200,16 +200,27 @@ class AccountView:
     next_expiry_at: datetime | None
 
 
+def needs_grants(account: PointAccount, now: datetime) -> bool:
+    """Whether the account's view depends on its grants (one is due within EXPIRING_SOON)."""
+    hint = account.next_settle_at
+    return hint is not None and hint <= now + EXPIRING_SOON
+
+
+OPEN_GRANTS = (GrantStatus.PENDING, GrantStatus.ACTIVE)
+
+
 async def account_view(account: PointAccount, now: datetime | None = None) -> AccountView:
     """Balances as of `now`, counting due activations and expiries the cron has not run yet."""
     now = now or clock.now()
+    if not needs_grants(account, now):
+        return view_of(account, [], now)
+    grants = await PointGrant.filter(account_id=account.id, status__in=OPEN_GRANTS)
+    return view_of(account, grants, now)
+
+
+def view_of(account: PointAccount, grants: list[PointGrant], now: datetime) -> AccountView:
+    """The view of `account` given its open (PENDING, ACTIVE) grants."""
     active, pending = account.balance, account.pending
-    hint = account.next_settle_at
-    if hint is None or hint > now + EXPIRING_SOON:
-        return AccountView(account, active, pending, 0, None)
-    grants = await PointGrant.filter(
-        account_id=account.id, status__in=[GrantStatus.PENDING, GrantStatus.ACTIVE]
-    )
     expiring_soon = 0
     next_expiry: datetime | None = None
     for grant in grants:

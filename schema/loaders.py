@@ -1,0 +1,119 @@
+"""DataLoaders: the field resolvers' reads, batched so a list of N objects costs the same
+statements as a list of one (no N+1).
+
+One `Loaders` per GraphQL context, cut to the caller (models.tenancy.readers.Reader): a
+loader keyed by id reads only what the caller may read, so a foreign id loads as None.
+They batch and do not cache (`cache=False`): a context lives as long as its WebSocket, and
+a mutation's payload must show the rows as they are after it, not as an earlier field
+read them; within one batch a key is read once anyway."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from functools import cached_property, partial
+from typing import Any, TypeVar
+from uuid import UUID
+
+import strawberry
+from strawberry.dataloader import DataLoader
+
+from models.catalog.reads import rewards_by_id
+from models.catalog.tables import Reward
+from models.members.reads import members_by_id, tiers_by_id
+from models.members.tables import Member, Tier
+from models.points.grants import AccountView
+from models.points.reads import (
+    GrantsKey,
+    account_views,
+    accounts_by_member,
+    definitions_by_id,
+    grants_by_account,
+)
+from models.points.tables import PointAccount, PointDefinition, PointGrant
+from models.redemptions.reads import timelines
+from models.redemptions.tables import RedemptionEvent
+from models.tenancy.readers import Reader
+from models.tenancy.reads import tenant_point_modes
+from models.tenancy.tables import PointMode
+from models.webhooks.reads import attempts_by_delivery, deliveries_by_id
+from models.webhooks.tables import WebhookAttempt, WebhookDelivery
+
+K = TypeVar("K")
+V = TypeVar("V")
+MAX_GRANTS_LISTED = 100
+
+
+def _loader(
+    batch: Callable[[Reader, Sequence[K]], Awaitable[Sequence[V]]], reader: Reader
+) -> DataLoader[K, V]:
+    async def load(keys: list[K]) -> Sequence[V]:
+        return await batch(reader, keys)
+
+    return DataLoader(load_fn=load, cache=False)
+
+
+class Loaders:
+    def __init__(self, reader: Reader) -> None:
+        self.reader = reader
+
+    @cached_property
+    def reward(self) -> DataLoader[UUID, Reward | None]:
+        return _loader(rewards_by_id, self.reader)
+
+    @cached_property
+    def member(self) -> DataLoader[UUID, Member | None]:
+        return _loader(members_by_id, self.reader)
+
+    @cached_property
+    def tier(self) -> DataLoader[UUID, Tier | None]:
+        return _loader(tiers_by_id, self.reader)
+
+    @cached_property
+    def definition(self) -> DataLoader[UUID, PointDefinition | None]:
+        return _loader(definitions_by_id, self.reader)
+
+    @cached_property
+    def tenant_point_mode(self) -> DataLoader[UUID, PointMode | None]:
+        return _loader(tenant_point_modes, self.reader)
+
+    @cached_property
+    def accounts(self) -> DataLoader[UUID, list[PointAccount]]:
+        """A member's accounts, oldest first."""
+        return _loader(accounts_by_member, self.reader)
+
+    @cached_property
+    def account_view(self) -> DataLoader[PointAccount, AccountView]:
+        return DataLoader(load_fn=partial(account_views, self.reader), cache=False)
+
+    @cached_property
+    def grants(self) -> DataLoader[GrantsKey, list[PointGrant]]:
+        """An account's grants of some statuses (all when none), oldest first, at most 100."""
+        return _loader(partial(grants_by_account, limit=MAX_GRANTS_LISTED), self.reader)
+
+    @cached_property
+    def timeline(self) -> DataLoader[UUID, list[RedemptionEvent]]:
+        """A redemption's events, oldest first."""
+        return _loader(timelines, self.reader)
+
+    @cached_property
+    def delivery(self) -> DataLoader[UUID, WebhookDelivery | None]:
+        return _loader(deliveries_by_id, self.reader)
+
+    @cached_property
+    def attempts(self) -> DataLoader[UUID, list[WebhookAttempt]]:
+        """A delivery's attempts, oldest first."""
+        return _loader(attempts_by_delivery, self.reader)
+
+
+def present(row: V | None, what: str, key: object) -> V:
+    """A row another row names, which must exist (a foreign key): its absence is a bug,
+    answered as an internal error, as the unbatched `Model.get` did."""
+    if row is None:
+        raise LookupError(f"{what} {key} not found")
+    return row
+
+
+def loaders(info: strawberry.Info[Any, Any]) -> Loaders:
+    """The caller's loaders (resolvers.auth.Context.loaders)."""
+    found: Loaders = info.context.loaders
+    return found

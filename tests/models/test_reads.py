@@ -1,0 +1,163 @@
+"""What a caller may read (the domains' `reads` modules, cut to a models.tenancy.readers.Reader):
+the batches the schema's loaders use answer a foreign id with None, a member only its own
+rows, and each key its own rows."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from uuid import UUID
+
+from core import clock
+from models.catalog.reads import rewards_by_id, rewards_for
+from models.members.reads import member_named, member_viewing, members_by_id, tiers_by_id
+from models.points.awards import AwardRequest, award_points
+from models.points.grants import account_view
+from models.points.reads import account_views, accounts_by_member, grants_by_account, ledger_for
+from models.points.tables import GrantStatus, LedgerSource, PointAccount
+from models.redemptions.reads import redemptions_for, timelines
+from models.redemptions.redeem import RedeemRequest, redeem
+from models.tenancy.readers import Reader
+from models.tenancy.reads import tenant_point_modes
+from models.tenancy.tables import PointMode
+from tests.factories import make_member, make_reward, make_tenant, make_tier
+
+
+async def _grant(tenant_id: UUID, member_id: UUID, amount: int, days: int) -> None:
+    await award_points(
+        AwardRequest(
+            tenant_id=tenant_id,
+            member_id=member_id,
+            definition_id=None,
+            amount=amount,
+            source=LedgerSource.PURCHASE,
+            valid_to=clock.now() + timedelta(days=days),
+        )
+    )
+
+
+async def test_a_foreign_id_loads_as_none(db: str) -> None:
+    # given
+    a, b = (await make_tenant()).tenant.id, (await make_tenant()).tenant.id
+    ours, theirs = await make_reward(a), await make_reward(b)
+    our_member, their_member = await make_member(a), await make_member(b)
+    our_tier, their_tier = await make_tier(a, "Gold", 1), await make_tier(b, "Gold", 1)
+    reader = Reader(a)
+
+    # when
+    rewards = await rewards_by_id(reader, [theirs.id, ours.id, theirs.id])
+    members = await members_by_id(reader, [their_member.id, our_member.id])
+    tiers = await tiers_by_id(reader, [their_tier.id, our_tier.id])
+    modes = await tenant_point_modes(reader, [b, a])
+
+    # then
+    assert [r and r.id for r in rewards] == [None, ours.id, None]
+    assert [m and m.id for m in members] == [None, our_member.id]
+    assert [t and t.id for t in tiers] == [None, our_tier.id]
+    assert modes == [None, PointMode.MASTER]
+
+
+async def test_a_member_reads_only_its_own_rows(db: str) -> None:
+    # given
+    tid = (await make_tenant()).tenant.id
+    me, other = await make_member(tid, points=500), await make_member(tid, points=500)
+    reward = await make_reward(tid)
+    mine = await redeem(RedeemRequest(tenant_id=tid, member_id=me.id, reward_id=reward.id))
+    theirs = await redeem(RedeemRequest(tenant_id=tid, member_id=other.id, reward_id=reward.id))
+    reader = Reader(tid, me.id)
+
+    # when
+    redemptions = await redemptions_for(reader)
+    events = await timelines(reader, [theirs.id, mine.id])
+    members = await members_by_id(reader, [other.id, me.id])
+    named_other = await member_named(reader, other.id, None)
+    named_by_external = await member_named(reader, None, other.external_user_id)
+    named_nobody = await member_named(reader, None, None)
+    viewing = await member_viewing(reader, None), await member_viewing(Reader(tid), None)
+    ledger_members = {
+        a.member_id
+        for a in await PointAccount.filter(
+            id__in=await ledger_for(reader).values_list("account_id", flat=True)
+        )
+    }
+
+    # then
+    assert [r.id for r in redemptions] == [mine.id]
+    assert events[0] == [] and events[1] and {e.redemption_id for e in events[1]} == {mine.id}
+    assert [m and m.id for m in members] == [None, me.id]
+    assert (named_other, named_by_external) == (None, None)
+    assert named_nobody is not None and named_nobody.id == me.id
+    assert viewing[0] is not None and viewing[0].id == me.id
+    assert viewing[1] is None  # a backend naming no one views nobody's catalog
+    assert ledger_members == {me.id}
+
+
+async def test_members_see_the_live_catalog_and_backends_all_of_it(db: str) -> None:
+    # given
+    tid = (await make_tenant()).tenant.id
+    member = await make_member(tid)
+    live, disabled = await make_reward(tid), await make_reward(tid, enabled=False)
+
+    # when
+    for_member = {r.id for r in await rewards_for(Reader(tid, member.id))}
+    for_backend = {r.id for r in await rewards_for(Reader(tid))}
+    # a redemption's reward stays readable to its member however the catalog changes
+    (named,) = await rewards_by_id(Reader(tid, member.id), [disabled.id])
+
+    # then
+    assert for_member == {live.id}
+    assert for_backend == {live.id, disabled.id}
+    assert named is not None and named.id == disabled.id
+
+
+async def test_grants_are_listed_per_account_up_to_the_limit_in_one_read_or_two(db: str) -> None:
+    # given: one account with six grants, then one with one, one with none
+    tid = (await make_tenant()).tenant.id
+    busy, quiet, empty = [await make_member(tid) for _ in range(3)]
+    for days in range(6):
+        await _grant(tid, busy.id, 10 + days, 40 + days)
+    await _grant(tid, quiet.id, 7, 40)
+    await make_member(tid, points=1)  # an account outside the asked ones
+    empty_account = await award_points(
+        AwardRequest(
+            tenant_id=tid,
+            member_id=empty.id,
+            definition_id=None,
+            amount=3,
+            source=LedgerSource.PURCHASE,
+        )
+    )
+    reader = Reader(tid)
+    (busy_account,), (quiet_account,) = await accounts_by_member(reader, [busy.id, quiet.id])
+    all_statuses: tuple[GrantStatus, ...] = ()
+    keys = [
+        (busy_account.id, all_statuses),
+        (quiet_account.id, all_statuses),
+        (empty_account.account.id, all_statuses),
+        (busy_account.id, (GrantStatus.EXPIRED,)),
+    ]
+
+    # when: a limit of 2 cuts the first read (3 accounts x 2 < 7 grants, the busy
+    # account's first): the quiet one is read again alone
+    listed = await grants_by_account(reader, keys, limit=2)
+
+    # then
+    assert [[g.amount for g in grants] for grants in listed] == [[10, 11], [7], [], []]
+
+
+async def test_account_views_in_one_batch_equal_each_accounts_own_view(db: str) -> None:
+    # given
+    tid = (await make_tenant()).tenant.id
+    members = [await make_member(tid, points=100) for _ in range(3)]
+    await _grant(tid, members[0].id, 20, 10)  # expiring soon: the view reads its grants
+    await _grant(tid, members[1].id, 30, 90)
+    reader = Reader(tid)
+    accounts = [
+        a for group in await accounts_by_member(reader, [m.id for m in members]) for a in group
+    ]
+
+    # when
+    batched = await account_views(reader, accounts)
+
+    # then
+    assert batched == [await account_view(a) for a in accounts]
+    assert [v.expiring_soon for v in batched] == [20, 0, 0]
