@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 from uuid import UUID
 
-from core.after_commit import Once
+from core.after_commit import Once, after_commit, current_unit
 from core.queue import JobQueue
 
 log = logging.getLogger(__name__)
@@ -90,12 +90,11 @@ def dropped(data: bytes | str) -> None:
     """An invalidation message from another process (or this one)."""
     try:
         message = json.loads(data)
-        cache, tenant_id = _CACHES.get(message["cache"]), UUID(str(message["tenantId"]))
+        name, tenant_id = str(message["cache"]), UUID(str(message["tenantId"]))
     except (ValueError, TypeError, KeyError):
         log.warning("cache invalidation: ignored a malformed message")
         return
-    if cache is not None:
-        cache.drop(tenant_id)
+    _drop_here(name, tenant_id)
 
 
 @dataclass(frozen=True)
@@ -106,9 +105,23 @@ class Invalidate(Once):
     tenant_id: UUID
 
     async def run(self, queue: JobQueue, broker: Any | None) -> None:
-        cache = _CACHES.get(self.cache)
-        if cache is not None:
-            cache.drop(self.tenant_id)
+        _drop_here(self.cache, self.tenant_id)
         if broker is not None:
             message = {"cache": self.cache, "tenantId": str(self.tenant_id)}
             await broker.publish(CACHE_CHANNEL, message)
+
+
+def invalidate(cache: TenantCache[Any], tenant_id: UUID) -> None:
+    """The tenant's cached fact changed: dropped here and on every process after commit.
+    Outside a unit of work (a script, a test calling models/ directly) there is no commit
+    to wait for and no broker to tell: dropped here at once."""
+    if current_unit() is None:
+        cache.drop(tenant_id)
+    else:
+        after_commit(Invalidate(cache.name, tenant_id))
+
+
+def _drop_here(name: str, tenant_id: UUID) -> None:
+    cache = _CACHES.get(name)
+    if cache is not None:
+        cache.drop(tenant_id)

@@ -22,6 +22,7 @@ from core.ssrf import UrlCode, checked_addresses
 from models.db.transactions import atomic
 from models.pointmaster.codes import PointMasterCode
 from models.pointmaster.tables import PointMasterKey, PointMasterSettings
+from models.webhooks.outbox import endpoints_changed
 from models.webhooks.tables import MAX_URL, PayloadFormat, SystemEvent, WebhookEndpoint
 
 CONTACT = "{contactId}"
@@ -152,6 +153,7 @@ async def _adjustment_endpoint(
     """The POINT_MASTER endpoint for `url`: the tenant's existing one re-pointed, or a new
     one (its signing secret returned once). Clearing the URL disables it and keeps its log."""
     now = clock.now()
+    endpoints_changed(row.tenant_id)
     if url is None:
         if row.adjustment_endpoint_id is not None:
             await (

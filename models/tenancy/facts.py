@@ -11,8 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from uuid import UUID
 
-from core.after_commit import after_commit
-from core.cache import Invalidate, TenantCache
+from core.cache import TenantCache, invalidate
 from models.members.tables import Tier
 from models.points.tables import PointDefinition
 from models.tenancy.tables import PointMode, Tenant
@@ -49,4 +48,4 @@ async def _load(tenant_id: UUID) -> TenantFacts:
 
 def facts_changed(tenant_id: UUID) -> None:
     """After commit, every API process reads the tenant's facts anew."""
-    after_commit(Invalidate(FACTS.name, tenant_id))
+    invalidate(FACTS, tenant_id)

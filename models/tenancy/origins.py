@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from core.after_commit import after_commit
-from core.cache import Invalidate, TenantCache
+from core.cache import TenantCache, invalidate
 from core.errors import InvalidInput
 from core.origins import parse_origin
 from models.db.transactions import atomic
@@ -51,7 +50,7 @@ async def set_tenant_origins(tenant_id: UUID, values: list[str]) -> list[str]:
         await TenantOrigin.bulk_create(
             [TenantOrigin(tenant_id=tenant_id, origin=o) for o in origins]
         )
-    after_commit(Invalidate(ORIGINS.name, tenant_id))
+    invalidate(ORIGINS, tenant_id)
     return sorted(origins)
 
 

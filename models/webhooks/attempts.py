@@ -27,7 +27,13 @@ from models.db.transactions import atomic
 from models.redemptions.tables import RedemptionEvent, RedemptionEventKind
 from models.webhooks.catalogue import endpoint_disabled
 from models.webhooks.lease import Leased
-from models.webhooks.outbox import RESPONSE_LIMIT, AttemptResult, add_deliveries, next_delay
+from models.webhooks.outbox import (
+    RESPONSE_LIMIT,
+    AttemptResult,
+    add_deliveries,
+    endpoints_changed,
+    next_delay,
+)
 from models.webhooks.tables import (
     DeliveryStatus,
     WebhookAttempt,
@@ -243,6 +249,7 @@ async def _change_endpoints(conn: BaseDBAsyncClient, plans: list[Plan]) -> None:
             # Disabled once (by this batch, not by an admin or another worker meanwhile):
             # the tenant's other endpoints are told once.
             if await query.filter(enabled=True).using_db(conn).update(**changes):
+                endpoints_changed(leased[endpoint_id].tenant_id)
                 await _announce_disabled(conn, leased[endpoint_id], changes["disabled_reason"])
             continue
         await query.using_db(conn).update(**changes)

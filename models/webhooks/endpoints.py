@@ -12,6 +12,7 @@ from core.errors import ErrorCode, InvalidInput, NotFound
 from core.signing import check_secret, new_secret
 from core.ssrf import UrlCode, checked_addresses
 from models.tenancy.tables import Tenant
+from models.webhooks.outbox import endpoints_changed
 from models.webhooks.tables import MAX_URL, PayloadFormat, WebhookEndpoint, WebhookEvent
 
 DEFAULT_ROTATION_OVERLAP = timedelta(hours=24)
@@ -78,6 +79,7 @@ async def create_endpoint(
         payload_format=payload_format,
         secret=secret,
     )
+    endpoints_changed(tenant_id)
     return EndpointWithSecret(endpoint, secret)
 
 
@@ -117,6 +119,7 @@ async def update_endpoint(
     if changes:
         await WebhookEndpoint.filter(id=endpoint.id).update(**changes, updated_at=clock.now())
         await endpoint.refresh_from_db()
+        endpoints_changed(tenant_id)
     return endpoint
 
 
@@ -124,6 +127,7 @@ async def delete_endpoint(tenant_id: UUID, endpoint_id: UUID) -> None:
     endpoint = await get_endpoint(tenant_id, endpoint_id)
     _not_point_master(PayloadFormat(endpoint.payload_format))  # its log is the adjustments'
     await endpoint.delete()
+    endpoints_changed(tenant_id)
 
 
 async def rotate_secret(

@@ -20,6 +20,7 @@ from tortoise.expressions import Q
 
 from core import clock
 from core.after_commit import after_commit
+from core.cache import TenantCache, invalidate
 from core.errors import NotFound
 from core.jobs import DELIVER_WEBHOOK, delivery_job_id
 from core.queue import JobQueue
@@ -107,11 +108,35 @@ async def add_deliveries(
     )
 
 
+@dataclass(frozen=True)
+class Subscriber:
+    """What the outbox needs of an enabled endpoint."""
+
+    id: UUID
+    events: tuple[str, ...]
+    payload_format: str
+
+
+# Every posting and redemption asks; endpoints change seldom (core.cache: on an API
+# process a saved endpoint gets events within milliseconds everywhere).
+SUBSCRIBERS: TenantCache[tuple[Subscriber, ...]] = TenantCache("webhook-subscribers")
+
+
+def endpoints_changed(tenant_id: UUID) -> None:
+    """After commit, every API process reads the tenant's enabled endpoints anew."""
+    invalidate(SUBSCRIBERS, tenant_id)
+
+
 async def subscribers(
     conn: BaseDBAsyncClient, tenant_id: UUID, events: set[str] | None = None
-) -> list[WebhookEndpoint]:
-    """The tenant's enabled endpoints (that want one of `events`, when given): one query."""
-    endpoints = await WebhookEndpoint.filter(tenant_id=tenant_id, enabled=True).using_db(conn)
+) -> list[Subscriber]:
+    """The tenant's enabled endpoints (that want one of `events`, when given)."""
+
+    async def load() -> tuple[Subscriber, ...]:
+        rows = await WebhookEndpoint.filter(tenant_id=tenant_id, enabled=True).using_db(conn)
+        return tuple(Subscriber(e.id, tuple(e.events), str(e.payload_format)) for e in rows)
+
+    endpoints = await SUBSCRIBERS.get(tenant_id, load)
     if events is None:
         return list(endpoints)
     return [e for e in endpoints if events.intersection(e.events)]
@@ -124,7 +149,7 @@ async def announce(
     *,
     now: datetime | None = None,
     only_endpoint: UUID | None = None,
-    endpoints: list[WebhookEndpoint] | None = None,
+    endpoints: list[Subscriber] | None = None,
 ) -> list[UUID]:
     """Outbox rows for many events of one tenant, its endpoints read once (or given as
     `endpoints`, read by `subscribers`), in the caller's transaction."""
@@ -132,10 +157,9 @@ async def announce(
         return []
     now = now or clock.now()
     if endpoints is None:
-        query = WebhookEndpoint.filter(tenant_id=tenant_id, enabled=True)
+        endpoints = await subscribers(conn, tenant_id)
         if only_endpoint is not None:
-            query = query.filter(id=only_endpoint)
-        endpoints = list(await query.using_db(conn))
+            endpoints = [e for e in endpoints if e.id == only_endpoint]
     rows = []
     for item in announcements:
         event = event_name(item.event)

@@ -111,3 +111,13 @@ async def test_an_invalidation_drops_here_at_once_and_is_broadcast(
     cache.dropped(json.dumps(message))
     await facts.get(T1, source.loader(T1))
     assert source.reads == 3
+
+
+async def test_a_change_made_outside_a_unit_of_work_drops_the_entry_at_once(
+    following: None,
+) -> None:
+    facts, source = cache.TenantCache[str]("test-no-unit"), Source()
+    await facts.get(T1, source.loader(T1))
+    cache.invalidate(facts, T1)  # e.g. a script calling models/ directly
+    await facts.get(T1, source.loader(T1))
+    assert source.reads == 2
