@@ -190,6 +190,7 @@ MODEL_MODULES = [
     "models.db.idempotency",
     "models.webhooks.tables",
     "models.pointmaster.tables",
+    "models.programme.tables",
 ]
 
 

@@ -15,6 +15,10 @@ import asyncpg
 
 PG_URL = os.environ.get("GAMIFY_TEST_DATABASE_URL")
 TABLES = [
+    "rule_award",
+    "rule_cap_counter",
+    "member_event",
+    "earning_rule",
     "forwarded_adjustment",
     "points_log_cache",
     "point_master_key",
