@@ -160,7 +160,7 @@ class Migration(migrations.Migration):
                     Index(fields=["member_id", "occurred_at"]),
                 ],
                 "pk_attr": "id",
-                "table_description": "Something a member did, as the tenant's backend reported it; stored once per key.",
+                "table_description": "Something a member did, as the tenant's backend reported it, stored once per key.",
             },
             bases=["Model"],
         ),

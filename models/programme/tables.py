@@ -25,7 +25,7 @@ class Rounding(StrEnum):
 
 
 class MemberEvent(Model):
-    """Something a member did, as the tenant's backend reported it; stored once per key."""
+    """Something a member did, as the tenant's backend reported it, stored once per key."""
 
     id = fields.UUIDField(primary_key=True)
     tenant: fields.ForeignKeyRelation[Tenant] = fields.ForeignKeyField(
@@ -37,7 +37,7 @@ class MemberEvent(Model):
     type = fields.CharField(max_length=64)
     occurred_at = fields.DatetimeField()
     received_at = fields.DatetimeField()
-    properties: dict[str, object] = fields.JSONField(default=dict)  # type: ignore[assignment]
+    properties: dict[str, object] = fields.JSONField(default=dict)
     idempotency_key = fields.CharField(max_length=200)
     request_hash = fields.CharField(max_length=64)
     # A purchase's or return's order; `purchase_order` is set on purchases only, so one
@@ -64,7 +64,7 @@ class EarningRule(Model):
     description = fields.TextField(default="")
     event_type = fields.CharField(max_length=64)
     # {"all": [...]} / {"any": [...]} of {"property", "op", "value"} (models.programme.conditions)
-    conditions: dict[str, object] = fields.JSONField(default=dict)  # type: ignore[assignment]
+    conditions: dict[str, object] = fields.JSONField(default=dict)
     award_kind = fields.CharEnumField(AwardKind, max_length=16)
     points = fields.BigIntField()
     unit_amount = fields.DecimalField(max_digits=18, decimal_places=4, null=True)

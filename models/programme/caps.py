@@ -1,0 +1,127 @@
+"""Cap counters: the points a rule has awarded per member per UTC day, per member per
+month, and in all, held exactly under any number of concurrent events and processes.
+
+A counter is one row per (rule, scope), created on first use (INSERT ... ON CONFLICT DO
+NOTHING) and moved only by one guarded UPDATE that grants what still fits under the cap:
+`used = used + LEAST(asked, cap - used) WHERE used < cap`. The UPDATE locks the row, so
+concurrent claims on one counter are serialised by the database and none can grant past
+the cap; `last_granted` is computed from the same old row and returned with it.
+An award under several caps takes the least any of them grants; what the earlier counters
+granted beyond that is given back in the same transaction.
+Counters are always claimed in (rule id, scope) order, before any account is locked.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID, uuid4
+
+from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.expressions import F
+
+from models.db.bulk_statements import insert_rows
+from models.programme.tables import EarningRule, RuleCapCounter
+
+_LABELS = {"day": "daily cap", "month": "monthly cap", "total": "total cap"}
+
+
+@dataclass(frozen=True)
+class Cap:
+    kind: str  # day | month | total
+    scope: str
+    limit: int
+
+    @property
+    def label(self) -> str:
+        return _LABELS[self.kind]
+
+
+def caps_of(rule: EarningRule, member_id: UUID | None, occurred_at: datetime) -> list[Cap]:
+    """The rule's caps for a member's event at `occurred_at` (a UTC day and month)."""
+    caps = []
+    day, month = occurred_at.strftime("%Y-%m-%d"), occurred_at.strftime("%Y-%m")
+    if rule.cap_member_day is not None and member_id is not None:
+        caps.append(Cap("day", f"{member_id}:day:{day}", int(rule.cap_member_day)))
+    if rule.cap_member_month is not None and member_id is not None:
+        caps.append(Cap("month", f"{member_id}:month:{month}", int(rule.cap_member_month)))
+    if rule.cap_total is not None:
+        caps.append(Cap("total", "total", int(rule.cap_total)))
+    return sorted(caps, key=lambda c: c.scope)
+
+
+async def used(
+    rule_id: UUID, caps: list[Cap], conn: BaseDBAsyncClient | None = None
+) -> dict[str, int]:
+    """Points used so far per scope (read only: the dry run's view)."""
+    rows = (
+        await RuleCapCounter.filter(rule_id=rule_id, scope__in=[c.scope for c in caps])
+        .using_db(conn)
+        .values_list("scope", "used")
+    )
+    return {scope: int(n) for scope, n in rows}
+
+
+async def claim(
+    conn: BaseDBAsyncClient, rule_id: UUID, caps: list[Cap], asked: int
+) -> tuple[int, str]:
+    """Points granted under all `caps` (0..asked) and, when fewer, which cap bound."""
+    if not caps or asked <= 0:
+        return asked, ""
+    await insert_rows(
+        conn,
+        RuleCapCounter,
+        [
+            {"id": uuid4(), "rule_id": rule_id, "scope": c.scope, "used": 0, "last_granted": 0}
+            for c in caps
+        ],
+        ignore_conflicts=True,
+    )
+    granted, bound = asked, ""
+    claimed: list[tuple[Cap, int]] = []
+    for cap in caps:
+        got = await _grant(conn, rule_id, cap, granted)
+        claimed.append((cap, got))
+        if got < granted:
+            granted, bound = got, cap.label
+        if granted == 0:
+            break
+    for cap, got in claimed:
+        if got > granted:
+            await _give_back(conn, rule_id, cap.scope, got - granted)
+    return granted, bound
+
+
+async def _grant(conn: BaseDBAsyncClient, rule_id: UUID, cap: Cap, asked: int) -> int:
+    if asked <= 0:
+        return 0
+    if conn.capabilities.dialect == "postgres":
+        sql = (
+            'UPDATE "rule_cap_counter" SET "last_granted" = LEAST($1::bigint, $2::bigint - "used"), '
+            '"used" = "used" + LEAST($1::bigint, $2::bigint - "used") '
+            'WHERE "rule_id" = $3 AND "scope" = $4 AND "used" < $2::bigint RETURNING "last_granted"'
+        )
+        values: list[object] = [asked, cap.limit, rule_id, cap.scope]
+    else:
+        sql = (
+            'UPDATE "rule_cap_counter" SET "last_granted" = MIN(?, ? - "used"), '
+            '"used" = "used" + MIN(?, ? - "used") '
+            'WHERE "rule_id" = ? AND "scope" = ? AND "used" < ? RETURNING "last_granted"'
+        )
+        values = [asked, cap.limit, asked, cap.limit, str(rule_id), cap.scope, cap.limit]
+    rows = await conn.execute_query_dict(sql, values)
+    return int(rows[0]["last_granted"]) if rows else 0
+
+
+async def _give_back(conn: BaseDBAsyncClient, rule_id: UUID, scope: str, points: int) -> None:
+    await (
+        RuleCapCounter.filter(rule_id=rule_id, scope=scope)
+        .using_db(conn)
+        .update(used=F("used") - points)
+    )
+
+
+async def give_back(conn: BaseDBAsyncClient, rule_id: UUID, caps: list[Cap], points: int) -> None:
+    """Return points claimed in this transaction (the award they were for did not happen)."""
+    for cap in caps:
+        await _give_back(conn, rule_id, cap.scope, points)
