@@ -23,6 +23,7 @@ from core.queue import ArqQueue, JobQueue, NoQueue
 from core.settings import Settings, load_settings, tortoise_config
 from engine.cors import CORSMiddleware
 from engine.credential_watch import watch_revocations
+from engine.events_rest import event_routes
 from engine.graphql import GamifyGraphQL
 from engine.logging_setup import configure_logging
 from engine.metrics import metrics_endpoint
@@ -94,6 +95,7 @@ def create_app(settings: Settings, *, init_orm: bool = True) -> Starlette:
             methods=["POST"],
         ),
         *pointmaster_routes(settings, queue),
+        *event_routes(settings, queue, callback_broker),
         WebSocketRoute("/graphql", graphql),
         Route("/health", health),
         Route("/ready", ready_endpoint(settings, app_redis)),

@@ -146,7 +146,7 @@ class BodyGuard:
     def _limit(self, path: str) -> int | None:
         if path == GRAPHQL_PATH:
             return self.max_bytes
-        if path.startswith("/api/v2/point-accounts/"):
+        if path.startswith("/api/v2/point-accounts/") or path == "/api/v1/events":
             return self.max_upload_bytes
         if path.startswith(REST_PREFIX):
             return self.max_bytes

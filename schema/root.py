@@ -30,6 +30,7 @@ from resolvers import pointmaster as pointmaster_resolvers
 from resolvers import pointmaster_settings as pointmaster_settings_resolvers
 from resolvers import points as point_resolvers
 from resolvers import points_log as points_log_resolvers
+from resolvers import programme as programme_resolvers
 from resolvers import redemptions as redemption_resolvers
 from resolvers import rewards as reward_resolvers
 from resolvers import tenants as tenant_resolvers
@@ -53,6 +54,7 @@ from schema.pointmaster import (
 )
 from schema.points import LedgerConnection, PointDefinition, PointDefinitionPayload, PointsPayload
 from schema.points_log import PointsLog
+from schema.programme import EarningRule, EarningRulePayload, EventSimulation, TrackEventPayload
 from schema.query_cost import query_cost_rule
 from schema.redemptions import Redemption, RedemptionConnection, RedemptionPayload
 from schema.rewards import CatalogConnection, Reward, RewardConnection, RewardPayload
@@ -132,6 +134,11 @@ class Query:
     allowed_origins: list[str] = strawberry.field(
         resolver=origin_resolvers.allowed_origins,
         description="Browser origins whose pages may use this tenant's member tokens (admin)",
+    )
+    earning_rules: list[EarningRule] = strawberry.field(resolver=programme_resolvers.earning_rules)
+    simulate_event: EventSimulation = strawberry.field(
+        resolver=programme_resolvers.simulate_event_,
+        description="Dry run of an event against the rules: what each would award, and why not",
     )
 
 
@@ -216,6 +223,16 @@ class Mutation:
     )
     upload_point_transactions: SyncBatchPayload = strawberry.mutation(
         resolver=pointmaster_resolvers.upload_point_transactions
+    )
+    track_event: TrackEventPayload = strawberry.mutation(resolver=programme_resolvers.track_event_)
+    create_earning_rule: EarningRulePayload = strawberry.mutation(
+        resolver=programme_resolvers.create_earning_rule
+    )
+    update_earning_rule: EarningRulePayload = strawberry.mutation(
+        resolver=programme_resolvers.update_earning_rule
+    )
+    archive_earning_rule: EarningRulePayload = strawberry.mutation(
+        resolver=programme_resolvers.archive_earning_rule
     )
 
 

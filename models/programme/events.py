@@ -129,7 +129,8 @@ def _fingerprint(inp: EventInput, clean: CleanEvent) -> str:
     return request_fingerprint(
         inp.external_user_id,
         clean.type,
-        clean.occurred_at.isoformat(),
+        # Left out, it is the time of arrival: a retry without it is the same request.
+        inp.occurred_at.isoformat() if inp.occurred_at else None,
         json.dumps(clean.properties, sort_keys=True, separators=(",", ":")),
     )
 

@@ -103,8 +103,12 @@ async def test_a_partial_return_takes_back_its_share(db: str) -> None:
     member = await make_member(t.tenant.id)
     await make_rule(t.tenant.id, award_kind=AwardKind.PER_UNIT, points=1, unit_amount="1")
     await track(t.tenant.id, member.external_user_id, "p-1", amount=200, orderId="o-1")
-    first = await track(t.tenant.id, member.external_user_id, "r-1", "return", orderId="o-1", amount=50)
-    rest = await track(t.tenant.id, member.external_user_id, "r-2", "return", orderId="o-1", amount=200)
+    first = await track(
+        t.tenant.id, member.external_user_id, "r-1", "return", orderId="o-1", amount=50
+    )
+    rest = await track(
+        t.tenant.id, member.external_user_id, "r-2", "return", orderId="o-1", amount=200
+    )
     assert [a.points for a in first.awards] == [-50] and [a.points for a in rest.awards] == [-150]
     assert await balance(member.id) == 0
 
@@ -144,7 +148,12 @@ async def test_a_return_before_activation_cancels_the_pending_points(db: str) ->
     [
         pytest.param({"cap_member_day": 100}, [40, 40, 40, 40], [40, 40, 20, 0], id="day-edge"),
         pytest.param({"cap_member_day": 80}, [40, 40, 40], [40, 40, 0], id="day-exact"),
-        pytest.param({"cap_member_month": 50, "cap_member_day": 30}, [20, 20, 20], [20, 10, 0], id="day-binds-first"),
+        pytest.param(
+            {"cap_member_month": 50, "cap_member_day": 30},
+            [20, 20, 20],
+            [20, 10, 0],
+            id="day-binds-first",
+        ),
         pytest.param({"cap_total": 45}, [20, 20, 20], [20, 20, 5], id="total"),
     ],
 )
@@ -159,7 +168,12 @@ async def test_caps_at_their_edges(
     got = []
     for n, amount in enumerate(events):
         tracked = await track(
-            t.tenant.id, member.external_user_id, f"k{n}", occurred_at=T0, amount=amount, orderId=f"o{n}"
+            t.tenant.id,
+            member.external_user_id,
+            f"k{n}",
+            occurred_at=T0,
+            amount=amount,
+            orderId=f"o{n}",
         )
         got.append(tracked.awards[0].points)
     # then each is awarded what still fits
@@ -173,7 +187,18 @@ async def test_the_daily_cap_starts_again_the_next_day(db: str) -> None:
     await make_rule(t.tenant.id, points=30, cap_member_day=50)
     days = [T0, T0 + timedelta(hours=13, minutes=59), T0 + timedelta(hours=14)]  # 23:59, 00:00
     got = [
-        (await track(t.tenant.id, member.external_user_id, f"k{n}", occurred_at=d, amount=1, orderId=f"o{n}")).awards[0].points
+        (
+            await track(
+                t.tenant.id,
+                member.external_user_id,
+                f"k{n}",
+                occurred_at=d,
+                amount=1,
+                orderId=f"o{n}",
+            )
+        )
+        .awards[0]
+        .points
         for n, d in enumerate(days)
     ]
     assert got == [30, 20, 30]
@@ -188,7 +213,11 @@ async def test_bad_events_are_refused_with_a_code(db: str) -> None:
         (dict(type_="purchase", amount=10), "REQUIRED", "properties.orderId"),
         (dict(type_="purchase", orderId="x"), "REQUIRED", "properties.amount"),
         (dict(type_="purchase", orderId="x", amount=-1), "INVALID", "properties.amount"),
-        (dict(type_="review", occurred_at=clock.now() + timedelta(days=1)), "INVALID", "occurredAt"),
+        (
+            dict(type_="review", occurred_at=clock.now() + timedelta(days=1)),
+            "INVALID",
+            "occurredAt",
+        ),
     ]
     for kwargs, code, field in cases:
         with pytest.raises(InvalidInput) as exc:
