@@ -22,6 +22,7 @@ from models.tenancy.origins import set_tenant_origins
 from models.webhooks.endpoints import create_endpoint, set_expiring_soon_days
 from models.webhooks.tables import DeliveryStatus, PayloadFormat, WebhookDelivery, WebhookEvent
 from tests.factories import default_definition, make_member, make_reward, make_tier
+from tests.programme.rules import make_rule, track
 from tests.graphql_client import GraphQLClient, TenantSession, open_tenant
 
 Ids = Mapping[str, str]
@@ -126,6 +127,8 @@ async def build_alpha(gql: GraphQLClient) -> Alpha:
     m2_retired = await _redeemed(ta, m2.id, retired.id)
     await archive_reward(ta, retired.id)
     second_key, _ = await tenancy.create_api_key(ta, "alpha-second-key")
+    rule = await make_rule(ta, name="alpha-rule", event_type="review", points=7, cap_member_day=70)
+    event = await track(ta, m1.external_user_id, "alpha-review-1", "review", stars=5)
     deliveries = [d.id for d in await WebhookDelivery.filter(tenant_id=ta).order_by("created_at")]
     assert len(deliveries) >= 3
     # As the worker would leave them: one delivered, one dead, the rest pending.
@@ -173,6 +176,9 @@ async def build_alpha(gql: GraphQLClient) -> Alpha:
         "a_delivery_dead": str(deliveries[1]),
         "a_delivery_pending": str(deliveries[2]),
         "a_batch": str(batch.id),
+        "a_rule": str(rule.id),
+        "a_event": str(event.event.id),
+        "a_event_key": "alpha-review-1",
     }
     markers = {v for k, v in ids.items() if k.startswith("a_")} | {
         a.tenant_id,
@@ -198,6 +204,7 @@ async def with_beta(gql: GraphQLClient, alpha: Alpha) -> World:
     ids = {
         **alpha.ids,
         "b_member": str(b_member.id),
+        "b_member_ext": b_member.external_user_id,
         "b_reward": str(b_reward.id),
         "b_tier": str(b_tier.id),
     }
@@ -218,6 +225,7 @@ SNAPSHOT_CATALOG = """
     }
   }
   tiers { id name rank }
+  earningRules(includeArchived: true) { id name points active archivedAt updatedAt }
   allowedOrigins
   pointDefinitions { id name description externalId isDefault pointMode effectivePointMode }
   pointMasterSettings {
