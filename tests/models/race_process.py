@@ -13,6 +13,7 @@ An operation is an object with `kind` and its arguments (ids as strings):
 - transition: tenant, redemption, target, via   (callbacks and admin confirm/cancel)
 - apply_batch: batch                             (the worker's apply_sync_batch)
 - settle                                         (the points cron: activation and expiry)
+- track: tenant, external, type, key, properties  (track_event, as trackEvent)
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from models.points.adjustments import Adjustment, adjust_points
 from models.points.awards import AwardRequest, award_points
 from models.points.grants import settle_due
 from models.points.tables import LedgerSource
+from models.programme.events import EventInput, track_event
 from models.redemptions.lifecycle import Via, transition
 from models.redemptions.redeem import RedeemRequest, redeem
 from models.redemptions.tables import RedemptionStatus
@@ -86,6 +88,12 @@ def call(op: dict[str, Any]) -> Awaitable[Any]:
                 automation=True,
                 idempotency_key=op.get("key"),
             )
+        )
+    if kind == "track":
+        return track_event(
+            tenant,
+            EventInput(op["external"], op["type"], op["key"], op.get("properties", {})),
+            actor=ACTOR,
         )
     if kind == "transition":
         return transition(
