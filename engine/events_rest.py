@@ -83,6 +83,18 @@ def events_endpoint(settings: Settings, queue: JobQueue, broker: Any) -> Any:
             }
             return JSONResponse({"error": error}, 413)
         book = RuleBook(principal.tenant_id)
+        await book.prefetch(
+            {
+                i["externalUserId"]
+                for i in body
+                if isinstance(i, dict) and isinstance(i.get("externalUserId"), str)
+            },
+            {
+                i["idempotencyKey"]
+                for i in body
+                if isinstance(i, dict) and isinstance(i.get("idempotencyKey"), str)
+            },
+        )
         results: list[dict[str, Any]] = []
         async with unit_of_work(queue, broker):
             for index, item in enumerate(body):

@@ -136,12 +136,38 @@ def _fingerprint(inp: EventInput, clean: CleanEvent) -> str:
 
 
 class RuleBook:
-    """The tenant's rules and currencies' modes, read once for a batch of events."""
+    """The tenant's rules and currencies' modes, read once for a batch of events; with
+    `prefetch`, also the batch's members and which of its keys were seen before (a key not
+    seen then that another request stores meanwhile is caught by the unique index)."""
 
     def __init__(self, tenant_id: UUID) -> None:
         self.tenant_id = tenant_id
         self._rules: dict[str, list[EarningRule]] = {}
         self._definitions: dict[UUID, tuple[PointDefinition, bool]] = {}
+        self._members: dict[str, Member] = {}
+        self._seen: set[str] | None = None  # None: not prefetched, ask the database
+
+    async def prefetch(self, external_ids: set[str], keys: set[str]) -> None:
+        wanted = [e for e in external_ids if 0 < len(e) <= MAX_EXTERNAL_ID]
+        for member in await Member.filter(tenant_id=self.tenant_id, external_user_id__in=wanted):
+            self._members[member.external_user_id] = member
+        seen = await MemberEvent.filter(
+            tenant_id=self.tenant_id,
+            idempotency_key__in=[k.strip() for k in keys if 0 < len(k.strip()) <= 200],
+        ).values_list("idempotency_key", flat=True)
+        self._seen = {str(k) for k in seen}
+
+    def may_be_seen(self, key: str) -> bool:
+        return self._seen is None or key in self._seen
+
+    def stored(self, key: str) -> None:
+        if self._seen is not None:
+            self._seen.add(key)
+
+    async def member(self, external_user_id: str) -> Member:
+        if external_user_id not in self._members:
+            self._members[external_user_id] = await _member(self.tenant_id, external_user_id)
+        return self._members[external_user_id]
 
     async def rules_for(self, event_type: str) -> list[EarningRule]:
         if event_type not in self._rules:
@@ -171,11 +197,12 @@ async def track_event(
         raise InvalidInput("Required", field="idempotencyKey", code="REQUIRED")
     clean = clean_event(inp.type, inp.properties, inp.occurred_at, now)
     fingerprint = _fingerprint(inp, clean)
-    earlier = await _replayed(tenant_id, key, fingerprint)
-    if earlier is not None:
-        return earlier
-    member = await _member(tenant_id, inp.external_user_id)
     book = book or RuleBook(tenant_id)
+    if book.may_be_seen(key):
+        earlier = await _replayed(tenant_id, key, fingerprint)
+        if earlier is not None:
+            return earlier
+    member = await book.member(inp.external_user_id)
     event = MemberEvent(
         id=uuid4(),
         tenant_id=tenant_id,
@@ -197,7 +224,9 @@ async def track_event(
             if clean.type == "return":
                 awards += await _take_back(conn, book, member, event, now)
             await insert_rows(conn, RuleAward, [_row(a) for a in awards])
+        book.stored(key)
     except IntegrityError:
+        book.stored(key)
         earlier = await _replayed(tenant_id, key, fingerprint)
         if earlier is not None:
             return earlier

@@ -22,8 +22,8 @@ from models.tenancy.origins import set_tenant_origins
 from models.webhooks.endpoints import create_endpoint, set_expiring_soon_days
 from models.webhooks.tables import DeliveryStatus, PayloadFormat, WebhookDelivery, WebhookEvent
 from tests.factories import default_definition, make_member, make_reward, make_tier
-from tests.programme.rules import make_rule, track
 from tests.graphql_client import GraphQLClient, TenantSession, open_tenant
+from tests.programme.rules import make_rule, track
 
 Ids = Mapping[str, str]
 Body = dict[str, Any]
