@@ -18,10 +18,12 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from core.after_commit import unit_of_work
-from core.errors import AuthError, DomainError, InvalidInput
+from core.errors import AuthError, DomainError, ErrorCode, InvalidInput
 from core.queue import JobQueue
 from core.settings import Settings
+from engine.request_body import BodyCode
 from engine.rest import api_key_principal, error_response, json_body
+from models.programme.codes import ProgrammeCode
 from models.programme.events import EventInput, RuleBook, Tracked, track_event
 
 MAX_EVENTS = 1000
@@ -32,7 +34,7 @@ def _event(item: Any) -> EventInput:
         raise InvalidInput("An event is a JSON object")
     for name in ("externalUserId", "type", "idempotencyKey"):
         if not isinstance(item.get(name), str):
-            raise InvalidInput(f"{name} is a string", field=name, code="REQUIRED")
+            raise InvalidInput(f"{name} is a string", field=name, code=ErrorCode.REQUIRED)
     occurred_at = None
     if item.get("occurredAt") is not None:
         try:
@@ -70,14 +72,14 @@ def events_endpoint(settings: Settings, queue: JobQueue, broker: Any) -> Any:
             principal = await api_key_principal(request, settings)
             body = await json_body(request)
             if not isinstance(body, list):
-                raise InvalidInput("Send a JSON array of events", code="INVALID_JSON")
+                raise InvalidInput("Send a JSON array of events", code=BodyCode.INVALID_JSON)
             if not body:
-                raise InvalidInput("Send at least one event", code="EMPTY_BATCH")
+                raise InvalidInput("Send at least one event", code=ProgrammeCode.EMPTY_BATCH)
         except (DomainError, AuthError) as exc:
             return error_response(exc)
         if len(body) > MAX_EVENTS:
             error = {
-                "code": "TOO_MANY_EVENTS",
+                "code": ProgrammeCode.TOO_MANY_EVENTS.value,
                 "message": f"At most {MAX_EVENTS} events a request ({len(body)} sent)",
                 "field": None,
             }

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from enum import Enum
 from typing import cast
 
 import strawberry
 from strawberry.scalars import JSON
 
-from core.errors import DomainError
+from core.errors import DomainError, ErrorCode
+from models.db.codes import DbCode
+from models.pointmaster.codes import PointMasterCode
+from models.points.codes import PointsCode
 from models.programme import tables as m
+from models.programme.codes import ProgrammeCode
+from schema.common import error_codes, user_error
 
 AwardKind = strawberry.enum(
     m.AwardKind,
@@ -22,36 +26,33 @@ AwardKind = strawberry.enum(
 Rounding = strawberry.enum(m.Rounding, name="Rounding", description="FLOOR, HALF_UP or CEIL")
 
 
-@strawberry.enum
-class ProgrammeErrorCode(Enum):
-    INVALID = "INVALID"
-    REQUIRED = "REQUIRED"
-    NOT_FOUND = "NOT_FOUND"
-    INVALID_EVENT_TYPE = "INVALID_EVENT_TYPE"
-    INVALID_CONDITION = "INVALID_CONDITION"
-    TOO_LONG = "TOO_LONG"
-    DUPLICATE = "DUPLICATE"
-    ARCHIVED = "ARCHIVED"
-    IDEMPOTENCY_CONFLICT = "IDEMPOTENCY_CONFLICT"
-    DUPLICATE_ORDER = "DUPLICATE_ORDER"
-    CONCURRENT_UPDATE = "CONCURRENT_UPDATE"
-    INSUFFICIENT_POINTS = "INSUFFICIENT_POINTS"
-    NO_ADJUSTMENT_URL = "NO_ADJUSTMENT_URL"  # follower mode: the master cannot be told
-    NO_KEY = "NO_KEY"
-    ADJUSTMENT_ENDPOINT_DISABLED = "ADJUSTMENT_ENDPOINT_DISABLED"
+ProgrammeErrorCode = error_codes(
+    "ProgrammeErrorCode",
+    ErrorCode.INVALID,
+    ErrorCode.REQUIRED,
+    ErrorCode.NOT_FOUND,
+    ProgrammeCode,
+    DbCode.TOO_LONG,
+    ErrorCode.DUPLICATE,
+    DbCode.IDEMPOTENCY_CONFLICT,
+    ErrorCode.CONCURRENT_UPDATE,
+    PointsCode.INSUFFICIENT_POINTS,
+    PointsCode.BALANCE_LIMIT,
+    PointMasterCode.NO_ADJUSTMENT_URL,  # follower mode: the master cannot be told
+    PointMasterCode.NO_KEY,
+    PointMasterCode.ADJUSTMENT_ENDPOINT_DISABLED,
+)
 
 
 @strawberry.type
 class ProgrammeError:
     field: str | None
     message: str
-    code: ProgrammeErrorCode
+    code: ProgrammeErrorCode  # type: ignore[valid-type]
 
     @classmethod
     def from_error(cls, exc: DomainError) -> ProgrammeError:
-        code = ProgrammeErrorCode.__members__.get(exc.code, ProgrammeErrorCode.INVALID)
-        field = "pointDefinitionId" if exc.field == "definitionId" else exc.field
-        return cls(field=field, message=exc.message, code=code)
+        return user_error(cls, exc)
 
 
 @strawberry.type(description="An earning rule: on an event type, with conditions, award points")

@@ -16,6 +16,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from core.errors import InvalidInput
+from models.programme.codes import ProgrammeCode
 
 OPERATORS = ("eq", "ne", "gt", "gte", "lt", "lte", "in", "not_in", "exists")
 MAX_DEPTH = 5
@@ -27,7 +28,7 @@ _ABSENT = object()
 
 def _invalid(path: str, message: str) -> InvalidInput:
     return InvalidInput(
-        f"conditions{path}: {message}", field="conditions", code="INVALID_CONDITION"
+        f"conditions{path}: {message}", field="conditions", code=ProgrammeCode.INVALID_CONDITION
     )
 
 

@@ -32,8 +32,9 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.exceptions import IntegrityError
 
 from core import clock
-from core.errors import Conflict, InvalidInput, NotFound, Refused
+from core.errors import Conflict, ErrorCode, InvalidInput, NotFound, Refused
 from models.db.bulk_statements import insert_rows
+from models.db.codes import DbCode
 from models.db.field_limits import check_json_size
 from models.db.guarded_updates import guarded_add
 from models.db.idempotency import request_fingerprint, validate_key
@@ -43,8 +44,15 @@ from models.pointmaster.modes import FOLLOWER_MODES, definition_mode
 from models.points.adjustments import Adjustment, adjust_points
 from models.points.awards import AwardRequest, award_points
 from models.points.ledger import ensure_account, lock_account
-from models.points.tables import GrantStatus, LedgerSource, PointDefinition, PointGrant
+from models.points.tables import (
+    GrantStatus,
+    LedgerSource,
+    PointAccount,
+    PointDefinition,
+    PointGrant,
+)
 from models.programme import caps
+from models.programme.codes import ProgrammeCode
 from models.programme.conditions import as_number
 from models.programme.earning import evaluate
 from models.programme.rules import check_event_type
@@ -105,7 +113,7 @@ def clean_event(
             raise InvalidInput(
                 f"A {kind} needs properties.orderId (1-200 characters)",
                 field="properties.orderId",
-                code="REQUIRED",
+                code=ErrorCode.REQUIRED,
             )
         order = str(order).strip()
     else:
@@ -117,7 +125,7 @@ def clean_event(
             raise InvalidInput(
                 f"A {kind} needs properties.amount: a number from 0, below 10^14",
                 field="properties.amount",
-                code="REQUIRED" if amount is None else "INVALID",
+                code=ErrorCode.REQUIRED if amount is None else ErrorCode.INVALID,
             )
     currency = properties.get("currency")
     if currency is not None and (not isinstance(currency, str) or not 1 <= len(currency) <= 10):
@@ -194,7 +202,7 @@ async def track_event(
     now = clock.now()
     key = validate_key(inp.idempotency_key)
     if key is None:
-        raise InvalidInput("Required", field="idempotencyKey", code="REQUIRED")
+        raise InvalidInput("Required", field="idempotencyKey", code=ErrorCode.REQUIRED)
     clean = clean_event(inp.type, inp.properties, inp.occurred_at, now)
     fingerprint = _fingerprint(inp, clean)
     book = book or RuleBook(tenant_id)
@@ -234,7 +242,7 @@ async def track_event(
             raise Refused(
                 f"Order {clean.order_id} was already tracked as a purchase (with another key)",
                 field="properties.orderId",
-                code="DUPLICATE_ORDER",
+                code=ProgrammeCode.DUPLICATE_ORDER,
             ) from None
         raise
     return Tracked(event, awards, replayed=False)
@@ -248,7 +256,7 @@ async def _replayed(tenant_id: UUID, key: str, fingerprint: str) -> Tracked | No
         raise Conflict(
             "This idempotency key was used for a different event",
             field="idempotencyKey",
-            code="IDEMPOTENCY_CONFLICT",
+            code=DbCode.IDEMPOTENCY_CONFLICT,
         )
     awards = await RuleAward.filter(event_id=event.id).order_by("created_at", "id")
     return Tracked(event, awards, replayed=True)
@@ -439,7 +447,8 @@ async def _claim_take_back(conn: BaseDBAsyncClient, award: RuleAward, want: int)
         if moved:
             return take
     raise Conflict(
-        "The order's points are being taken back concurrently: retry", code="CONCURRENT_UPDATE"
+        "The order's points are being taken back concurrently: retry",
+        code=ErrorCode.CONCURRENT_UPDATE,
     )
 
 
@@ -480,8 +489,7 @@ async def _deduct(
             )
             if (
                 changed
-                and await guarded_add(conn, "point_account", "pending", account.id, -cut)
-                is not None
+                and await guarded_add(conn, PointAccount, "pending", account.id, -cut) is not None
             ):
                 left -= cut
                 reversal.grant_id = grant.id

@@ -11,10 +11,11 @@ from uuid import UUID, uuid4
 from tortoise.exceptions import IntegrityError
 
 from core import clock
-from core.errors import InvalidInput, NotFound, Refused
+from core.errors import ErrorCode, InvalidInput, NotFound, Refused
 from models.db.field_limits import MAX_DESCRIPTION, check_text
 from models.db.transactions import atomic
 from models.points.awards import MAX_AMOUNT, resolve_definition
+from models.programme.codes import ProgrammeCode
 from models.programme.conditions import check_conditions
 from models.programme.tables import AwardKind, EarningRule, Rounding
 
@@ -31,7 +32,7 @@ def check_event_type(value: Any, field: str = "type") -> str:
             "An event type is purchase, signup, birthday, review, referral, return, or a "
             "custom name of 1-64 lower case letters, digits and _ . : -",
             field=field,
-            code="INVALID_EVENT_TYPE",
+            code=ProgrammeCode.INVALID_EVENT_TYPE,
         )
     return value.strip().lower()
 
@@ -103,7 +104,7 @@ def _clean(values: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name, value in values.items():
         if value is None and name in _NOT_NULL:
-            raise InvalidInput("Required", field=_field(name), code="REQUIRED")
+            raise InvalidInput("Required", field=_field(name), code=ErrorCode.REQUIRED)
         if name == "name":
             value = str(value).strip()
             if not 1 <= len(value) <= 100:
@@ -153,7 +154,7 @@ def _check_rule(rule: EarningRule) -> None:
         raise InvalidInput(
             "A per-unit award needs unitAmount (e.g. 10: points per 10 currency units)",
             field="unitAmount",
-            code="REQUIRED",
+            code=ErrorCode.REQUIRED,
         )
     if rule.award_kind == AwardKind.FIXED:
         rule.unit_amount = None
@@ -161,7 +162,7 @@ def _check_rule(rule: EarningRule) -> None:
         raise InvalidInput(
             "A return takes back what its order earned; rules award on other events",
             field="eventType",
-            code="INVALID_EVENT_TYPE",
+            code=ProgrammeCode.INVALID_EVENT_TYPE,
         )
     if rule.active_from and rule.active_until and rule.active_until <= rule.active_from:
         raise InvalidInput("activeUntil must be after activeFrom", field="activeUntil")
@@ -180,7 +181,7 @@ async def create_rule(tenant_id: UUID, data: RuleFields) -> EarningRule:
     given = data.given()
     for name in _REQUIRED:
         if given.get(name) is None:
-            raise InvalidInput("Required", field=_field(name), code="REQUIRED")
+            raise InvalidInput("Required", field=_field(name), code=ErrorCode.REQUIRED)
     values = _clean(given)
     now = clock.now()
     rule = EarningRule(
@@ -195,7 +196,7 @@ async def update_rule(tenant_id: UUID, rule_id: UUID | None, data: RuleFields) -
     values = _clean(data.given())
     rule = await get_rule(tenant_id, rule_id)
     if rule.archived_at is not None:
-        raise Refused("An archived rule cannot be changed", code="ARCHIVED")
+        raise Refused("An archived rule cannot be changed", code=ProgrammeCode.ARCHIVED)
     await _apply(tenant_id, rule, values)
     rule.updated_at = clock.now()
     return await _save(rule, create=False)
@@ -236,5 +237,7 @@ async def _save(rule: EarningRule, *, create: bool) -> EarningRule:
         async with atomic() as conn:
             await rule.save(using_db=conn, force_create=create)
     except IntegrityError:
-        raise InvalidInput("Another rule has this name", field="name", code="DUPLICATE") from None
+        raise InvalidInput(
+            "Another rule has this name", field="name", code=ErrorCode.DUPLICATE
+        ) from None
     return rule
