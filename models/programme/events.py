@@ -43,6 +43,7 @@ from models.members.tables import MAX_EXTERNAL_ID, Member
 from models.pointmaster.modes import FOLLOWER_MODES, definition_mode
 from models.points.adjustments import Adjustment, adjust_points
 from models.points.awards import AwardRequest, award_points
+from models.points.codes import PointsCode
 from models.points.ledger import ensure_account, lock_account
 from models.points.tables import (
     GrantStatus,
@@ -298,7 +299,7 @@ async def _earn(
             try:
                 await _post(book, rule, event, member, award, granted, now)
             except Refused as exc:
-                if exc.code != "BALANCE_LIMIT":
+                if exc.code != PointsCode.BALANCE_LIMIT:
                     raise
                 await caps.give_back(conn, rule.id, rule_caps, granted)
                 award.note = f"not awarded: {exc.message}"

@@ -14,7 +14,7 @@ from uuid import UUID
 
 from core import clock
 from core.errors import NotFound
-from models.members.tables import Member
+from models.members.tables import MAX_EXTERNAL_ID, Member
 from models.programme import caps
 from models.programme.earning import evaluate
 from models.programme.events import clean_event
@@ -40,9 +40,11 @@ async def simulate_event(
     clean = clean_event(event_type, properties, occurred_at, clock.now())
     member_id = None
     if external_user_id is not None:
-        member = await Member.get_or_none(
-            tenant_id=tenant_id, external_user_id=external_user_id[:200]
-        )
+        member = None
+        if 0 < len(external_user_id) <= MAX_EXTERNAL_ID:
+            member = await Member.get_or_none(
+                tenant_id=tenant_id, external_user_id=external_user_id
+            )
         if member is None:
             raise NotFound("Member not found", field="externalUserId")
         member_id = member.id
