@@ -44,7 +44,7 @@ async def _backward(_apps, editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("models", "0012_grant_settle_failures")]
+    dependencies = [("models", "0013_earning_rules")]
 
     initial = False
 
