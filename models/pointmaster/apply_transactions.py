@@ -249,6 +249,7 @@ def _post(book: AccountBook, t: _Tx, actor: str) -> str | None:
         "actor": actor,
         "valid_from": item.valid_from,
         "valid_to": item.valid_to,
+        "source_name": item.source_name,  # kept as sent, e.g. for an OTHER source
     }
     if item.amount > 0 and item.valid_from is not None and item.valid_from > book.now:
         book.add_grant(account_id, t.posting_id, item.amount, item.source, pending=True, **details)
