@@ -26,6 +26,8 @@ from engine.credential_watch import watch_revocations
 from engine.graphql import GamifyGraphQL
 from engine.logging_setup import configure_logging
 from engine.metrics import metrics_endpoint
+from engine.openapi import PATH as OPENAPI_PATH
+from engine.openapi import openapi_endpoint
 from engine.pointmaster_rest import pointmaster_routes
 from engine.rate_limit import RateLimitMiddleware
 from engine.readiness import ready_endpoint
@@ -94,6 +96,7 @@ def create_app(settings: Settings, *, init_orm: bool = True) -> Starlette:
             methods=["POST"],
         ),
         *pointmaster_routes(settings, queue),
+        Route(OPENAPI_PATH, openapi_endpoint, methods=["GET"]),  # describes the REST routes
         WebSocketRoute("/graphql", graphql),
         Route("/health", health),
         Route("/ready", ready_endpoint(settings, app_redis)),
