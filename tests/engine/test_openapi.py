@@ -44,7 +44,8 @@ def test_every_rest_route_of_the_app_is_documented_with_its_methods(settings: Se
     documented = {path: set(item) for path, item in openapi_document()["paths"].items()}
 
     assert documented == {path: routes[path] for path in documented}
-    assert set(routes) - set(documented) == {"/metrics"}  # Prometheus text, for scrapers
+    # /metrics: Prometheus text, for scrapers; the fallback: 404/405 for the rest of /api/
+    assert set(routes) - set(documented) == {"/metrics", "/api/{rest:path}"}
 
 
 def test_schemathesis_reads_every_operation() -> None:
@@ -63,3 +64,30 @@ def test_schemathesis_reads_every_operation() -> None:
         "GET /health",
         "GET /ready",
     }
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allow"),
+    [
+        ("GET", "/api/v2/point-accounts/balances", "POST"),
+        ("OPTIONS", "/api/v2/point-accounts/transactions", "POST"),
+        ("DELETE", "/api/v1/redemptions/7d4c5f3e-0000-4000-8000-000000000000/callback", "POST"),
+        ("POST", "/api/v2/point-accounts/balances/status/x", "GET, HEAD"),
+        ("PUT", PATH, "GET, HEAD"),
+    ],
+)
+async def test_a_method_a_rest_path_does_not_take_is_405_naming_those_it_does(
+    http: httpx.AsyncClient, method: str, path: str, allow: str
+) -> None:
+    answer = await http.request(method, path)
+
+    assert answer.status_code == 405
+    assert answer.headers["allow"] == allow
+    assert answer.json()["error"]["code"] == "METHOD_NOT_ALLOWED"
+
+
+async def test_an_unknown_rest_path_is_a_coded_404(http: httpx.AsyncClient) -> None:
+    answer = await http.get("/api/v3/nothing")
+
+    assert answer.status_code == 404
+    assert answer.json()["error"]["code"] == "NOT_FOUND"

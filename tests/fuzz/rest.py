@@ -16,6 +16,8 @@ fields) and --examples generated cases, valid and invalid. It fails on:
 - content_type_conformance, response_schema_conformance, response_headers_conformance:
   an answer that does not match its documented content type, body schema or headers;
 - ignored_auth: an operation that needs the API key answering without it;
+- unsupported_method, allow_header_conformance: a method a path does not take not
+  answered 405 with `Allow` naming the documented ones;
 - and, once the worker applied the uploads: a batch that FAILED, or a traceback in the
   engine's log.
 
@@ -26,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -48,6 +51,8 @@ CHECKS = (
     "response_schema_conformance",
     "response_headers_conformance",
     "ignored_auth",
+    "unsupported_method",
+    "allow_header_conformance",
 )
 SET_MODE = (
     "mutation($m: PointMode!, $d: ID) { setPointMode(mode: $m, pointDefinitionId: $d,"
@@ -186,7 +191,7 @@ def write_config(ids: dict[str, list[Any]], path: Path) -> Path:
 def run_schemathesis(url: str, key: str, config: Path, args: Any) -> int:
     command = [
         str(BIN / "schemathesis"), "--config-file", str(config), "run", f"{url}/api/openapi.json",
-        "--checks", ",".join(CHECKS),
+        "--checks", os.environ.get("FUZZ_CHECKS") or ",".join(CHECKS),
         # No worker runs (tests/fuzz/engine.py), so /ready answers 503 by design.
         "--exclude-path", "/ready",
         "--phases", "examples,coverage,fuzzing",
