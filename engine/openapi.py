@@ -316,6 +316,12 @@ _SCHEMAS: dict[str, Any] = {
                 "required": ["database", "redis", "worker"],
                 "additionalProperties": {"type": "string"},
             },
+            "caches": {
+                "type": "string",
+                "enum": ["following", "off"],
+                "description": "off: this process does not follow the cache broadcast, and "
+                "reads go to the database (not a check)",
+            },
         },
     },
 }
