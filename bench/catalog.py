@@ -408,6 +408,11 @@ def parse_args() -> argparse.Namespace:
         help="PostgreSQL server to create the benchmark database in (may CREATE DATABASE)",
     )
     ap.add_argument("--members", type=int, default=50, help="members, one token each")
+    ap.add_argument(
+        "--redis-url",
+        default=None,
+        help="give the engine a Redis (caches on, rate limits counted), e.g. redis://127.0.0.1:6379/9",
+    )
     ap.add_argument("--connections", type=int, default=32)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--pool-size", type=int, default=20, help="GAMIFY_DB_POOL_SIZE")
@@ -474,7 +479,9 @@ def main() -> None:
             DATABASE_URL=url,
             GAMIFY_DB_POOL_SIZE=str(args.pool_size),
             GAMIFY_GRAPHIQL="0",
-            REDIS_URL="",
+            # With a Redis, as in production: the per-tenant caches follow its broadcast
+            # (core.cache), and the rate limits count there.
+            REDIS_URL=args.redis_url or "",
             PYTHONUNBUFFERED="1",
         )
         engine = UvicornServer("engine.app:app_from_env", engine_env, workdir, name="engine")

@@ -27,6 +27,8 @@ from engine.events_rest import event_routes
 from engine.graphql import GamifyGraphQL
 from engine.logging_setup import configure_logging
 from engine.metrics import metrics_endpoint
+from engine.openapi import PATH as OPENAPI_PATH
+from engine.openapi import openapi_endpoint
 from engine.pointmaster_rest import pointmaster_routes
 from engine.rate_limit import RateLimitMiddleware
 from engine.readiness import ready_endpoint
@@ -34,6 +36,8 @@ from engine.request_body import BodyGuard
 from engine.request_id import RequestIdMiddleware
 from engine.request_metrics import RequestMetricsMiddleware
 from engine.rest import callback_endpoint
+from engine.rest_fallback import ANY_METHOD, rest_fallback
+from engine.rest_fallback import PATH as REST_FALLBACK_PATH
 from engine.static import WebFiles
 from workers.settings import redis_settings_from_url
 
@@ -96,11 +100,14 @@ def create_app(settings: Settings, *, init_orm: bool = True) -> Starlette:
         ),
         *pointmaster_routes(settings, queue),
         *event_routes(settings, queue, callback_broker),
+        Route(OPENAPI_PATH, openapi_endpoint, methods=["GET"]),  # describes the REST routes
         WebSocketRoute("/graphql", graphql),
-        Route("/health", health),
-        Route("/ready", ready_endpoint(settings, app_redis)),
+        Route("/health", health, methods=["GET"]),
+        Route("/ready", ready_endpoint(settings, app_redis), methods=["GET"]),
         Route("/metrics", metrics_endpoint(settings, app_redis)),
     ]
+    # After every /api/ route: JSON 404/405 for what they do not serve (not the console's files).
+    routes.append(Route(REST_FALLBACK_PATH, rest_fallback(routes), methods=ANY_METHOD))
     if WEB_DIR.is_dir():
         routes.append(Route("/", lambda _request: RedirectResponse("/admin/")))
         routes.append(Mount("/", WebFiles(directory=WEB_DIR, html=True), name="web"))

@@ -44,7 +44,7 @@ async def _backward(_apps, editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("models", "0013_earning_rules")]
+    dependencies = [("models", "0014_ledger_source_name")]
 
     initial = False
 

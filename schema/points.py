@@ -130,6 +130,10 @@ class LedgerEntry:
     balance_before: int
     balance_after: int
     source: LedgerSource  # type: ignore[valid-type]
+    source_name: str | None = strawberry.field(
+        description="The source as the point master sent it (e.g. 'Campaign', stored as "
+        "OTHER); null for entries the point master did not send"
+    )
     description: str
     valid_from: datetime | None
     valid_to: datetime | None
@@ -146,6 +150,7 @@ class LedgerEntry:
             balance_before=e.balance_before,
             balance_after=e.balance_after,
             source=m.LedgerSource(e.source),
+            source_name=e.source_name,
             description=e.description,
             valid_from=e.valid_from,
             valid_to=e.valid_to,

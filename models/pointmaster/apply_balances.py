@@ -29,7 +29,7 @@ from models.db.transactions import atomic
 from models.pointmaster.applying import CHUNK_ITEMS, BatchApplier, Outcome
 from models.pointmaster.items import BalanceItem, balance_item, voyado_time
 from models.pointmaster.tables import BalanceSnapshot, ForwardedAdjustment
-from models.pointmaster.upload_rows import as_uuid, ensure_accounts, ensure_snapshots
+from models.pointmaster.upload_rows import as_uuid, chunk_rows, ensure_snapshots
 from models.points.bulk_postings import AccountBook
 from models.points.tables import LedgerSource
 
@@ -38,15 +38,14 @@ from models.points.tables import LedgerSource
 class _Balance:
     index: int
     item: BalanceItem
-    account_id: UUID
+    definition_id: UUID
+    account_id: UUID | None = None  # set in the chunk's transaction
 
 
 class BalancesApplier(BatchApplier):
     async def run(self) -> Outcome:
         parsed = await self.parse(balance_item)
-        accounts = await ensure_accounts(self.tenant_id, {(m, d.id) for _, _, d, m in parsed})
-        items = [_Balance(i, item, accounts[(m, d.id)]) for i, item, d, m in parsed]
-        await ensure_snapshots(self.tenant_id, {b.account_id for b in items})
+        items = [_Balance(i, item, d.id) for i, item, d, _ in parsed]
         chunks = (items[start : start + CHUNK_ITEMS] for start in range(0, len(items), CHUNK_ITEMS))
         await self.apply_chunks(chunks, self._chunk)
         return self.outcome
@@ -54,7 +53,13 @@ class BalancesApplier(BatchApplier):
     async def _chunk(self, chunk: list[_Balance]) -> Outcome:
         outcome = Outcome()
         async with atomic() as conn:
-            account_ids = {b.account_id for b in chunk}
+            made = await chunk_rows(
+                conn, self.tenant_id, {(b.item.contact_id, b.definition_id) for b in chunk}
+            )
+            for b in chunk:
+                b.account_id = made.accounts[(b.item.contact_id, b.definition_id)]
+            account_ids = {b.account_id for b in chunk if b.account_id is not None}
+            await ensure_snapshots(conn, self.tenant_id, account_ids)
             book = await AccountBook.locked(conn, account_ids)
             snapshots = {
                 s.account_id: s
@@ -67,6 +72,7 @@ class BalancesApplier(BatchApplier):
             reflected: list[UUID] = []
             moved = {}
             for b in chunk:
+                assert b.account_id is not None
                 snapshot, item = snapshots[b.account_id], b.item
                 if snapshot.snapshot_at > item.time_stamp:
                     outcome.reject(
@@ -101,12 +107,15 @@ class BalancesApplier(BatchApplier):
                     .update(reflected_at=book.now, reflected_batch_id=self.batch.id)
                 )
             await book.write()
+            kept = {b.account_id for b in chunk if b.index not in outcome.rejected}
+            await made.drop_unused(conn, {a for a in kept if a is not None})
         return outcome
 
     def _set(
         self, book: AccountBook, b: _Balance, pending: list[_Forward], outcome: Outcome
     ) -> None:
-        item = b.item
+        item, account_id = b.item, b.account_id
+        assert account_id is not None
         snapshot = f"snapshot {voyado_time(item.time_stamp)}"
         target, why = item.amount, snapshot
         if pending:
@@ -118,18 +127,18 @@ class BalancesApplier(BatchApplier):
                 + ("; not below 0" if item.amount + local < 0 else "")
             )
             outcome.note(b.index, f"applied as {target}: {why}")
-        difference = target - book.accounts[b.account_id].balance
+        difference = target - book.accounts[account_id].balance
         if not difference:
             return
         posted = book.post(
-            b.account_id,
+            account_id,
             difference,
             LedgerSource.BALANCE_SYNC,
             description=f"Balance set to {target} by the point master ({why})",
             actor=self.actor,
         )
         if not posted:  # the target is >= 0 and the account is locked
-            raise RuntimeError(f"balance sync would overdraw account {b.account_id}")
+            raise RuntimeError(f"balance sync would overdraw account {account_id}")
 
 
 @dataclass(frozen=True)

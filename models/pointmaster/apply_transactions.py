@@ -32,8 +32,8 @@ from models.pointmaster.items import TransactionItem, dedupe_key, transaction_it
 from models.pointmaster.tables import ForwardedAdjustment
 from models.pointmaster.upload_rows import (
     KeyClaim,
+    chunk_rows,
     claim_keys,
-    ensure_accounts,
     key_fingerprints,
     release_keys,
 )
@@ -50,7 +50,7 @@ class _Tx:
     index: int
     item: TransactionItem
     definition_id: UUID
-    member_id: UUID
+    member_id: UUID | None  # None until the chunk's transaction made the contact a member
     key: str
     fingerprint: str
     posting_id: UUID = field(default_factory=uuid4)
@@ -64,6 +64,11 @@ class _Tx:
     @property
     def scoped_key(self) -> tuple[str, str]:
         return (self.scope, self.key)
+
+    @property
+    def contact_key(self) -> tuple[str, str]:
+        """The key in the contact's scope: the same as scoped_key, known before the member."""
+        return (self.item.contact_id, self.key)
 
     def invalid(self, tenant_id: UUID, now: datetime) -> str | None:
         return refusal(tenant_id, self.item, self.definition_id, now)
@@ -103,7 +108,8 @@ class TransactionsApplier(BatchApplier):
         def check(item: TransactionItem, definition: Any) -> str | None:
             return refusal(self.tenant_id, item, definition.id, now)
 
-        # Refused items are refused before their contacts become members: none half-created.
+        # Items refused here never reach a chunk; a contact becomes a member in the chunk
+        # that applies one of its items, and is dropped again there if all were refused.
         for index, item, definition, member_id in await self.parse(transaction_item, check):
             fingerprint = request_fingerprint(
                 definition.id,
@@ -115,18 +121,21 @@ class TransactionsApplier(BatchApplier):
             )
             txs.append(_Tx(index, item, definition.id, member_id, dedupe_key(item), fingerprint))
         txs = await self._without_echoes(txs)
-        valid = [t for t in txs if t.invalid(self.tenant_id, now) is None]
-        accounts = await ensure_accounts(
-            self.tenant_id, {(t.member_id, t.definition_id) for t in valid}
-        )
-        for t in txs:
-            t.account_id = accounts.get((t.member_id, t.definition_id))
         await self.apply_chunks(_chunks(txs), self._chunk)
         return self.outcome
 
     async def _chunk(self, chunk: list[_Tx]) -> Outcome:
         outcome = Outcome()
+        for t in chunk:  # a retry (models.pointmaster.applying) starts afresh
+            t.member_id = t.account_id = None
         async with atomic() as conn:
+            valid = [t for t in chunk if t.invalid(self.tenant_id, clock.now()) is None]
+            made = await chunk_rows(
+                conn, self.tenant_id, {(t.item.contact_id, t.definition_id) for t in valid}
+            )
+            for t in valid:
+                t.member_id = made.members[t.item.contact_id]
+                t.account_id = made.accounts[(t.item.contact_id, t.definition_id)]
             book = await AccountBook.locked(
                 conn, {t.account_id for t in chunk if t.account_id is not None}
             )
@@ -141,22 +150,24 @@ class TransactionsApplier(BatchApplier):
             ]
             claimed = await claim_keys(conn, self.tenant_id, claims)
             held = await key_fingerprints(
-                conn, self.tenant_id, {t.scoped_key for t in chunk} - claimed
+                conn, self.tenant_id, {t.scoped_key for t in chunk if t.member_id} - claimed
             )
             await book.load_lots(
                 {t.account_id for t in chunk if t.account_id and t.item.amount < 0}
             )
-            released = []
+            released, used = [], set()
             for t in chunk:
-                if t.scoped_key not in claimed:
+                if t.member_id is None or t.scoped_key not in claimed:
                     self._not_claimed(t, held.get(t.scoped_key), errors[t.index], outcome)
                 elif (refused := _post(book, t, self.actor)) is None:
                     outcome.applied += 1
+                    used.add(t.account_id)
                 else:
                     outcome.reject(t.index, refused)
                     released.append(t.claim_id)
             await release_keys(conn, released)
             await book.write()
+            await made.drop_unused(conn, {a for a in used if a is not None})
         return outcome
 
     async def _without_echoes(self, txs: list[_Tx]) -> list[_Tx]:
@@ -227,11 +238,11 @@ def _chunks(txs: list[_Tx]) -> Iterator[list[_Tx]]:
     chunk: list[_Tx] = []
     keys: set[tuple[str, str]] = set()
     for t in txs:
-        if len(chunk) >= CHUNK_ITEMS or t.scoped_key in keys:
+        if len(chunk) >= CHUNK_ITEMS or t.contact_key in keys:
             yield chunk
             chunk, keys = [], set()
         chunk.append(t)
-        keys.add(t.scoped_key)
+        keys.add(t.contact_key)
     if chunk:
         yield chunk
 
@@ -249,6 +260,7 @@ def _post(book: AccountBook, t: _Tx, actor: str) -> str | None:
         "actor": actor,
         "valid_from": item.valid_from,
         "valid_to": item.valid_to,
+        "source_name": item.source_name,  # kept as sent, e.g. for an OTHER source
     }
     if item.amount > 0 and item.valid_from is not None and item.valid_from > book.now:
         book.add_grant(account_id, t.posting_id, item.amount, item.source, pending=True, **details)

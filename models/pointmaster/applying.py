@@ -1,9 +1,11 @@
 """What applying any point-master upload shares: the outcome, and the items' definitions
-and members, read (and created on first use) for the whole batch in a few statements.
+and known members, read for the whole batch in a few statements.
 
 Items are then applied a chunk per database transaction (models.pointmaster.apply_transactions,
-models.pointmaster.apply_balances): the chunk's accounts are locked in primary-key order, the postings
-computed in memory (models.points.bulk_postings) and written with a few bulk statements.
+models.pointmaster.apply_balances): the chunk's members and accounts are read or created,
+its accounts locked in primary-key order, the postings computed in memory
+(models.points.bulk_postings) and written with a few bulk statements; members and accounts
+created there that no applied item uses are dropped before it commits.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from core import clock
 from models.pointmaster.items import ItemError, voyado_time
 from models.pointmaster.modes import effective_mode
 from models.pointmaster.tables import SyncBatch, SyncKind
-from models.pointmaster.upload_rows import ensure_members
+from models.pointmaster.upload_rows import existing_members
 from models.points.tables import PointDefinition
 from models.tenancy.tables import PointMode, Tenant
 
@@ -119,10 +121,12 @@ class BatchApplier:
 
     async def parse(
         self, parse: Any, check: Any = None
-    ) -> list[tuple[int, Any, PointDefinition, UUID]]:
+    ) -> list[tuple[int, Any, PointDefinition, UUID | None]]:
         """(index, item, definition, member id) of each well-formed item; the rest rejected.
-        `check(item, definition)`: a reason to reject it, or None, before its contact is
-        made a member."""
+        `check(item, definition)`: a reason to reject it, or None. The member id is None for
+        a contact the tenant does not know yet: it becomes a member in the transaction that
+        applies one of its items (models.pointmaster.upload_rows.chunk_rows), never when all
+        of them are refused."""
         parsed = []
         for index, raw in enumerate(self.batch.items):
             try:
@@ -143,5 +147,5 @@ class BatchApplier:
                     known.append((index, item, definition))
             if reason is not None:
                 self.outcome.reject(index, reason)
-        members = await ensure_members(self.tenant_id, {item.contact_id for _, item, _ in known})
-        return [(i, item, d, members[item.contact_id]) for i, item, d in known]
+        members = await existing_members(self.tenant_id, {item.contact_id for _, item, _ in known})
+        return [(i, item, d, members.get(item.contact_id)) for i, item, d in known]

@@ -72,10 +72,14 @@ async def accept_batch(tenant_id: UUID, kind: SyncKind, body: Any) -> SyncBatch:
     tenant = await Tenant.get(id=tenant_id)
     if not await mode_in_use(tenant, MODE_FOR[kind]):
         # Voyado answers this 400 "New point system not active"; masters built for it know it.
+        overrides = (
+            "each of its point definitions overrides it"
+            if PointMode(tenant.point_mode) == MODE_FOR[kind]
+            else "no point definition overrides it"
+        )
         raise Refused(
             f"New point system not active: this tenant's point mode is {tenant.point_mode} "
-            f"and no point definition overrides it: {kind.value.lower()} uploads need "
-            f"{MODE_FOR[kind]}",
+            f"and {overrides}: {kind.value.lower()} uploads need {MODE_FOR[kind]}",
             code=PointMasterCode.WRONG_POINT_MODE,
         )
     now = clock.now()

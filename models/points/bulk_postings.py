@@ -136,6 +136,7 @@ class AccountBook:
         valid_from: datetime | None = None,
         valid_to: datetime | None = None,
         entry_id: UUID | None = None,
+        source_name: str | None = None,
     ) -> bool:
         """Post `amount` (+/-); False (and nothing changed) if the balance would go below 0."""
         account = self.accounts[account_id]
@@ -156,6 +157,7 @@ class AccountBook:
                 valid_from=valid_from,
                 valid_to=valid_to,
                 entry_id=entry_id,
+                source_name=source_name,
             )
         )
         account.balance = after
@@ -175,6 +177,7 @@ class AccountBook:
         valid_from: datetime | None,
         valid_to: datetime | None,
         pending: bool,
+        source_name: str | None = None,
     ) -> None:
         """A pending grant (waits for valid-from) or an expiring one (already posted)."""
         account = self.accounts[account_id]
@@ -190,6 +193,7 @@ class AccountBook:
             valid_to=valid_to,
             pending=pending,
             created_at=created_at,
+            source_name=source_name,
         )
         self.grants.append(row)  # an expiring one's remaining: set by write()
         due = row["due_at"]

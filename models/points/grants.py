@@ -91,6 +91,7 @@ async def _activate(
         valid_from=grant.valid_from,
         valid_to=grant.valid_to,
         at=now,
+        source_name=grant.source_name,
     )
     grant.status = GrantStatus.ACTIVE
     grant.remaining = grant.amount if expiring else 0

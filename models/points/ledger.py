@@ -72,6 +72,7 @@ async def post_entry(
     redemption_id: UUID | None = None,
     at: datetime | None = None,
     entry_id: UUID | None = None,
+    source_name: str | None = None,
 ) -> LedgerEntry | None:
     """Post `amount` (+/-) to the account; None if it would take the balance below zero."""
     moved = await _move_balance(conn, account.id, amount)
@@ -95,6 +96,7 @@ async def post_entry(
             valid_to=valid_to,
             redemption_id=redemption_id,
             entry_id=entry_id,
+            source_name=source_name,
         )
     )
     await entry.save(using_db=conn)
@@ -121,6 +123,7 @@ def entry_row(
     valid_to: datetime | None = None,
     redemption_id: UUID | None = None,
     entry_id: UUID | None = None,
+    source_name: str | None = None,
 ) -> dict[str, Any]:
     """A ledger entry's column values: `amount` took the balance to `balance_after`."""
     return {
@@ -131,6 +134,7 @@ def entry_row(
         "balance_before": balance_after - amount,
         "balance_after": balance_after,
         "source": LedgerSource(source).value,
+        "source_name": source_name,
         "description": description,
         "valid_from": valid_from,
         "valid_to": valid_to,
@@ -153,6 +157,7 @@ def grant_row(
     valid_to: datetime | None,
     pending: bool,
     created_at: datetime,
+    source_name: str | None = None,
 ) -> dict[str, Any]:
     """A grant's column values: PENDING until valid-from (counted in `pending`), or ACTIVE
     and expiring at valid-to (its points already posted); `due_at` is when it is next
@@ -166,6 +171,7 @@ def grant_row(
         "amount": amount,
         "remaining": 0 if pending else amount,
         "source": LedgerSource(source).value,
+        "source_name": source_name,
         "description": description,
         "valid_from": valid_from,
         "valid_to": valid_to,

@@ -103,6 +103,8 @@ class LedgerEntry(Model):
     balance_before = fields.BigIntField()
     balance_after = fields.BigIntField()
     source = fields.CharEnumField(LedgerSource, max_length=32)
+    # The source as a point master named it (e.g. "Campaign" for an OTHER entry); else null.
+    source_name = fields.TextField(null=True)
     description = fields.TextField(default="")
     valid_from = fields.DatetimeField(null=True)
     valid_to = fields.DatetimeField(null=True)
@@ -134,6 +136,7 @@ class PointGrant(Model):
     amount = fields.BigIntField()
     remaining = fields.BigIntField()
     source = fields.CharEnumField(LedgerSource, max_length=32)
+    source_name = fields.TextField(null=True)  # copied to its ledger entry (LedgerEntry)
     description = fields.TextField(default="")
     valid_from = fields.DatetimeField(null=True)
     valid_to = fields.DatetimeField(null=True)

@@ -53,7 +53,8 @@ class Engine:
 
     @classmethod
     @contextlib.contextmanager
-    def started(cls, out: Path, src: Path) -> Iterator[Engine]:
+    def started(cls, out: Path, src: Path, *, worker: bool = False) -> Iterator[Engine]:
+        """With `worker`, `gamify serve` runs its worker too (it sends webhooks)."""
         port = _free_port()
         server_url = os.environ.get("DATABASE_URL")
         with tempfile.TemporaryDirectory(prefix="gamify-fuzz-") as data_dir:
@@ -87,7 +88,7 @@ class Engine:
                     "tenant", "create", "--name", "Fuzz", "--slug", "fuzz",
                     "--admin-email", ADMIN_EMAIL, "--admin-password", engine.admin_password,
                 )  # fmt: skip
-                with open(engine.log_path, "w") as log, engine._serving(log):
+                with open(engine.log_path, "w") as log, engine._serving(log, worker):
                     yield engine
 
     def _gamify(self, *args: str) -> None:
@@ -104,11 +105,11 @@ class Engine:
             raise SystemExit(f"gamify {' '.join(args[:2])} failed:\n{done.stderr[-3000:]}")
 
     @contextlib.contextmanager
-    def _serving(self, log: TextIO) -> Iterator[None]:
+    def _serving(self, log: TextIO, worker: bool) -> Iterator[None]:
         process = subprocess.Popen(
-            # No worker: the fuzzer saves webhook and points-log URLs of its own making, and
-            # the worker would send to them; the API's answers are what is under test.
-            [sys.executable, "-m", "engine.cli", "serve", "--no-worker"],
+            # No worker by default: the GraphQL fuzzer saves webhook and points-log URLs of
+            # its own making, and the worker would send to them.
+            [sys.executable, "-m", "engine.cli", "serve", *([] if worker else ["--no-worker"])],
             env=self.env,
             cwd=self.src,
             stdin=subprocess.DEVNULL,

@@ -6,9 +6,11 @@ from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
 from models.members.tables import Member
+from models.pointmaster.modes import set_definition_mode
 from models.pointmaster.tables import SyncBatch
 from models.pointmaster.uploads import apply_batch
 from models.points.tables import LedgerEntry, LedgerSource, PointAccount
+from models.tenancy.tables import PointMode
 from tests.factories import default_definition, make_tenant
 from tests.pointmaster.conftest import Follower, fixture
 from workers.sync import apply_sync_batch, relay_sync_batches
@@ -182,3 +184,21 @@ async def test_voyado_clients_send_the_key_as_apikey(balances_follower: Follower
     assert posted.status_code == 202 and status.status_code == 200
     assert status.json()["id"] == posted.json()["id"]
     assert wrong.status_code == 401
+
+
+async def test_a_follower_whose_every_currency_overrides_its_mode_is_told_so(
+    balances_follower: Follower,
+) -> None:
+    # given a FOLLOWER_BALANCE tenant whose only currency follows the master's transactions
+    definition = await default_definition(balances_follower.tenant_id)
+    await set_definition_mode(
+        balances_follower.tenant_id, definition.id, PointMode.FOLLOWER_TRANSACTIONS, "test"
+    )
+
+    # when the master uploads balances
+    refused = await balances_follower.post("balances", fixture("voyado_balances_request.json"))
+
+    # then it is refused, and the message names the override, not the tenant's mode
+    assert refused.status_code == 400 and refused.json()["error"]["code"] == "WRONG_POINT_MODE"
+    message = refused.json()["error"]["message"]
+    assert "each of its point definitions overrides it" in message, message

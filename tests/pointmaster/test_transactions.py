@@ -13,8 +13,10 @@ from models.pointmaster.tables import SyncBatch
 from models.pointmaster.uploads import apply_batch
 from models.points.grants import settle_due
 from models.points.tables import GrantStatus, LedgerEntry, LedgerSource, PointAccount, PointGrant
+from tests.factories import make_member, make_tenant
+from tests.graphql_client import graphql_value
 from tests.pointmaster.conftest import Follower, fixture
-from tests.pointmaster.ingest import account_of, assert_chained
+from tests.pointmaster.ingest import account_of, assert_chained, post
 
 FIXTURE_NOW = datetime(2023, 6, 1, 9, 0, tzinfo=UTC)  # just after the fixture's timeStamp
 
@@ -170,3 +172,41 @@ async def test_resent_items_and_transaction_ids(transactions_follower: Follower)
         "source", flat=True
     )
     assert sorted(sources) == sorted([LedgerSource.PURCHASE] * 3 + [LedgerSource.RETURN])
+
+
+async def test_an_unknown_source_is_stored_as_other_and_keeps_its_name(
+    transactions_follower: Follower,
+) -> None:
+    # given items whose sources the engine knows, does not know, and one pending till later
+    later = clock.now() + timedelta(days=2)
+    body = [
+        {"contactId": "c-src", "amount": 5, "definitionId": 1, "timeStamp": "2030-01-01T00:00:01Z",
+         "source": "Purchase"},
+        {"contactId": "c-src", "amount": 7, "definitionId": 1, "timeStamp": "2030-01-01T00:00:02Z",
+         "source": "Campaign"},
+        {"contactId": "c-src", "amount": 3, "definitionId": 1, "timeStamp": "2030-01-01T00:00:03Z",
+         "source": "Kiosk", "validFrom": later.isoformat()},
+    ]  # fmt: skip
+    batch = await apply_batch(await post(transactions_follower, "transactions", body))
+    assert batch is not None and batch.status == "Completed", batch and batch.messages
+
+    # when the pending one becomes active
+    assert (await settle_due(later + timedelta(seconds=1))).grants == 1
+
+    # then the ledger, as the tenant's backend reads it, says OTHER and the master's name
+    query = """query($u: String) { ledger(externalUserId: $u, first: 10) {
+      nodes { amount source sourceName } } }"""
+    value = await graphql_value(
+        transactions_follower.http, query, {"u": "c-src"}, token=transactions_follower.api_key
+    )
+    entries = sorted((n["amount"], n["source"], n["sourceName"]) for n in value["nodes"])
+    assert entries == [(3, "OTHER", "Kiosk"), (5, "PURCHASE", "Purchase"), (7, "OTHER", "Campaign")]
+
+
+async def test_entries_not_from_the_master_have_no_source_name(db: str) -> None:
+    # given points awarded by the engine itself (not a point master's item)
+    member = await make_member((await make_tenant()).tenant.id, points=40)
+
+    # then its entry has no source name
+    entries = await LedgerEntry.filter(account__member_id=member.id)
+    assert [(e.amount, e.source_name) for e in entries] == [(40, None)]
