@@ -61,12 +61,13 @@ async def draw_codes(
     )
     if taken != len(ids):
         return []
-    return list(
+    codes = (
         await VoucherCode.filter(redemption_id=redemption_id)
         .order_by("id")
         .using_db(conn)
         .values_list("code", flat=True)
     )
+    return [str(code) for code in codes]
 
 
 def fulfilment(codes: list[str]) -> dict[str, Any]:
@@ -83,9 +84,7 @@ async def return_codes(conn: BaseDBAsyncClient, redemption_id: UUID) -> int:
     )
 
 
-async def announce_low_stock(
-    conn: BaseDBAsyncClient, pool: CodePool, now: datetime
-) -> int | None:
+async def announce_low_stock(conn: BaseDBAsyncClient, pool: CodePool, now: datetime) -> int | None:
     """After a draw: if the free codes fell below the pool's threshold, the one redemption
     that finds the announcement unsent sends `reward.low_stock`. The free count is
     read up to the threshold only. Returns the remaining count when announced."""
@@ -99,9 +98,7 @@ async def announce_low_stock(
     )
     if not claimed:
         return None
-    remaining = (
-        await VoucherCode.filter(Q(pool_id=pool.id) & drawable(now)).using_db(conn).count()
-    )
+    remaining = await VoucherCode.filter(Q(pool_id=pool.id) & drawable(now)).using_db(conn).count()
     body = {
         "event": LOW_STOCK_EVENT,
         "reward_id": str(pool.reward_id),

@@ -226,7 +226,7 @@ async def generate_codes(
         )
     added = 0
     for _ in range(_GENERATE_ROUNDS):  # a collision with an existing code is drawn again
-        fresh = {}
+        fresh: dict[str, datetime | None] = {}
         while len(fresh) < count - added:
             fresh[pattern.make()] = expires_at
         added += await _insert(pool, fresh, now)
@@ -259,9 +259,7 @@ async def burn_codes(tenant_id: UUID, reward_id: UUID, codes: list[str]) -> int:
 
 def drawable(now: datetime) -> Q:
     """Codes a redemption may draw now."""
-    return Q(status=VoucherCodeStatus.FREE) & (
-        Q(expires_at__isnull=True) | Q(expires_at__gt=now)
-    )
+    return Q(status=VoucherCodeStatus.FREE) & (Q(expires_at__isnull=True) | Q(expires_at__gt=now))
 
 
 async def pool_stats(pool: CodePool, now: datetime | None = None) -> PoolStats:
@@ -286,9 +284,7 @@ async def pool_stats(pool: CodePool, now: datetime | None = None) -> PoolStats:
 async def codes_left(reward_ids: list[UUID], now: datetime) -> dict[UUID, int]:
     """For the rewards among these that have a pool: how many codes they can still hand
     out, counted up to 1 (the catalog needs "any left?" only)."""
-    pools = dict(
-        await CodePool.filter(reward_id__in=reward_ids).values_list("id", "reward_id")
-    )
+    pools = dict(await CodePool.filter(reward_id__in=reward_ids).values_list("id", "reward_id"))
     left: dict[UUID, int] = {}
     for pool_id, reward_id in pools.items():
         found = await VoucherCode.filter(Q(pool_id=pool_id) & drawable(now)).exists()

@@ -19,6 +19,7 @@ from tortoise.expressions import F, Q
 from core import clock
 from core.errors import InvalidInput, NotFound
 from models.catalog.code_draws import announce_low_stock, draw_codes, fulfilment
+from models.catalog.code_pools import free_at_least
 from models.catalog.eligibility import Ineligibility, catalog_gate, refusal, usage_gate
 from models.catalog.tables import CodePool, MemberRewardUsage, Reward
 from models.db.guarded_updates import guarded_add
@@ -91,12 +92,13 @@ async def redeem_with_effects(req: RedeemRequest, member: Member | None = None) 
     if member is None:
         raise NotFound("Member not found", field="memberId")
     now = clock.now()
-    await _check_catalog_gate(reward, member, now)
+    # A reward with a code pool is fulfilled by the redemption itself, with drawn codes.
+    pool = await CodePool.get_or_none(reward_id=reward.id)
+    left = int(await free_at_least(pool.id, 1, now)) if pool else None
+    await _check_catalog_gate(reward, member, now, left)
     link = None
     if reward.point_cost > 0 and master_owns(reward.definition, reward.tenant):
         link = await master_link(req.tenant_id, reward.tenant.slug)  # refused if unsendable
-    # A reward with a code pool is fulfilled by the redemption itself, with drawn codes.
-    pool = await CodePool.get_or_none(reward_id=reward.id)
     redemption_id = uuid4()
     try:
         async with atomic() as conn:
@@ -111,10 +113,12 @@ async def redeem_with_effects(req: RedeemRequest, member: Member | None = None) 
         raise
 
 
-async def _check_catalog_gate(reward: Reward, member: Member, now: datetime) -> None:
+async def _check_catalog_gate(
+    reward: Reward, member: Member, now: datetime, codes_left: int | None
+) -> None:
     member_tier = await Tier.get_or_none(id=member.tier_id) if member.tier_id else None
     min_tier = await Tier.get_or_none(id=reward.min_tier_id) if reward.min_tier_id else None
-    gate = catalog_gate(reward, member_tier, min_tier, now)
+    gate = catalog_gate(reward, member_tier, min_tier, now, codes_left)
     if gate is not None:
         raise refusal(gate)
 
