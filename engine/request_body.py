@@ -146,7 +146,11 @@ class BodyGuard:
     def _limit(self, path: str) -> int | None:
         if path == GRAPHQL_PATH:
             return self.max_bytes
-        if path.startswith("/api/v2/point-accounts/") or path == "/api/v1/events":
+        if (
+            path.startswith("/api/v2/point-accounts/")
+            or path == "/api/v1/events"
+            or _is_code_upload(path)
+        ):
             return self.max_upload_bytes
         if path.startswith(REST_PREFIX):
             return self.max_bytes
@@ -180,6 +184,11 @@ class BodyGuard:
         if scope["path"] == GRAPHQL_PATH and "application/json" in headers.get("content-type", ""):
             _graphql_body(raw)
         return raw
+
+
+def _is_code_upload(path: str) -> bool:
+    """POST /api/v1/rewards/{id}/codes: up to 100,000 voucher codes (engine.code_pools_rest)."""
+    return path.startswith("/api/v1/rewards/") and path.endswith("/codes")
 
 
 def _replay(raw: bytes, receive: Receive) -> Receive:
