@@ -75,13 +75,21 @@ def fulfilment(codes: list[str]) -> dict[str, Any]:
     return {"code": codes[0]} if len(codes) == 1 else {"codes": codes}
 
 
-async def return_codes(conn: BaseDBAsyncClient, redemption_id: UUID) -> int:
-    """A FAILED redemption's codes go back to the pool, unless an admin burnt them."""
-    return await (
+async def return_codes(
+    conn: BaseDBAsyncClient, redemption_id: UUID, reward_id: UUID, now: datetime
+) -> int:
+    """A FAILED redemption's codes go back to the pool, unless an admin burnt them; back
+    above the low-stock threshold, the next dip is announced again."""
+    returned = await (
         VoucherCode.filter(redemption_id=redemption_id, status=VoucherCodeStatus.ASSIGNED)
         .using_db(conn)
         .update(status=VoucherCodeStatus.FREE, redemption_id=None, assigned_at=None)
     )
+    pool = await CodePool.filter(reward_id=reward_id).using_db(conn).first() if returned else None
+    if pool is not None and pool.low_stock_threshold is not None:
+        if await free_at_least(pool.id, pool.low_stock_threshold, now, conn):
+            await CodePool.filter(id=pool.id).using_db(conn).update(low_stock_sent_at=None)
+    return returned
 
 
 async def announce_low_stock(conn: BaseDBAsyncClient, pool: CodePool, now: datetime) -> int | None:

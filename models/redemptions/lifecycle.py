@@ -289,7 +289,7 @@ async def _refund(
     )
     if usage is not None:
         await guarded_add(conn, MemberRewardUsage, "redeemed_count", usage.id, -redemption.quantity)
-    returned = await return_codes(conn, redemption.id)
+    returned = await return_codes(conn, redemption.id, redemption.reward_id, now)
     if returned:
         events.append(
             RedemptionEvent(
