@@ -26,10 +26,11 @@ from models.webhooks.outbox import add_deliveries
 
 LOW_STOCK_EVENT = "reward.low_stock"  # the event catalogue (models.webhooks) owns the name
 
-_DRAW_POSTGRES = """
-UPDATE "voucher_code" SET "status" = 'ASSIGNED', "redemption_id" = $2, "assigned_at" = $3
+_TABLE = VoucherCode._meta.db_table
+_DRAW_POSTGRES = f"""
+UPDATE "{_TABLE}" SET "status" = 'ASSIGNED', "redemption_id" = $2, "assigned_at" = $3
 WHERE "id" IN (
-    SELECT "id" FROM "voucher_code"
+    SELECT "id" FROM "{_TABLE}"
     WHERE "pool_id" = $1 AND "status" = 'FREE' AND ("expires_at" IS NULL OR "expires_at" > $3)
     ORDER BY "id" LIMIT $4
     FOR UPDATE SKIP LOCKED
