@@ -27,6 +27,7 @@ from core.after_commit import unit_of_work
 from core.errors import AuthError, DomainError, Forbidden, InvalidInput, NotFound
 from core.queue import JobQueue
 from core.settings import Settings
+from engine.request_body import BodyCode
 from engine.rest import error_response
 from models.catalog.code_pools import (
     MAX_CODES_PER_REQUEST,
@@ -82,7 +83,7 @@ async def _lines(request: Request) -> AsyncIterator[str]:
                 yield line
         pending += decoder.decode(b"", final=True)
     except UnicodeDecodeError:
-        raise InvalidInput("The body is not UTF-8", code="INVALID_UTF8") from None
+        raise InvalidInput("The body is not UTF-8", code=BodyCode.INVALID_UTF8) from None
     if pending:
         yield pending
 
@@ -137,7 +138,7 @@ def code_routes(settings: Settings, queue: JobQueue) -> list[Route]:
             reward_id = _reward_id(request)
             kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
             if kind not in CSV_TYPES:
-                raise InvalidInput("Send text/csv", code="UNSUPPORTED_MEDIA_TYPE")
+                raise InvalidInput("Send text/csv", code=BodyCode.UNSUPPORTED_MEDIA_TYPE)
             async with unit_of_work(queue, None):
                 await pool_of(principal.tenant_id, reward_id)  # a foreign reward: 404 first
                 entries, unreadable = await read_codes(request)

@@ -32,6 +32,7 @@ class BodyCode(Code):
     INVALID_JSON = "INVALID_JSON"
     INVALID_NUMBER = "INVALID_NUMBER"
     INVALID_REQUEST = "INVALID_REQUEST"  # not the JSON object a GraphQL request is
+    UNSUPPORTED_MEDIA_TYPE = "UNSUPPORTED_MEDIA_TYPE"  # e.g. not text/csv for a CSV upload
 
 
 class BadBody(Exception):

@@ -20,7 +20,8 @@ from tortoise.expressions import Q
 from tortoise.functions import Count
 
 from core import clock
-from core.errors import InvalidInput
+from core.errors import ErrorCode, InvalidInput
+from models.catalog.codes import CatalogCode
 from models.catalog.rewards import get_reward
 from models.catalog.tables import CodePool, VoucherCode, VoucherCodeStatus
 from models.db.transactions import atomic
@@ -69,10 +70,12 @@ async def attach_pool(
 ) -> CodePool:
     """The reward's pool, created on first use; the threshold set (None clears it)."""
     if low_stock_threshold is not None and low_stock_threshold < 1:
-        raise InvalidInput("Must be at least 1", field="lowStockThreshold", code="INVALID")
+        raise InvalidInput("Must be at least 1", field="lowStockThreshold", code=ErrorCode.INVALID)
     reward = await get_reward(tenant_id, reward_id)
     if reward.archived_at is not None:
-        raise InvalidInput("An archived reward cannot change", field="rewardId", code="ARCHIVED")
+        raise InvalidInput(
+            "An archived reward cannot change", field="rewardId", code=CatalogCode.ARCHIVED
+        )
     await CodePool.bulk_create(
         [CodePool(tenant_id=tenant_id, reward_id=reward.id)], ignore_conflicts=True
     )
@@ -89,7 +92,9 @@ async def _ensure_pool(tenant_id: UUID, reward_id: UUID) -> CodePool:
         return pool
     reward = await get_reward(tenant_id, reward_id)
     if reward.archived_at is not None:
-        raise InvalidInput("An archived reward cannot change", field="rewardId", code="ARCHIVED")
+        raise InvalidInput(
+            "An archived reward cannot change", field="rewardId", code=CatalogCode.ARCHIVED
+        )
     await CodePool.bulk_create(
         [CodePool(tenant_id=tenant_id, reward_id=reward.id)], ignore_conflicts=True
     )
@@ -109,7 +114,9 @@ async def add_codes(tenant_id: UUID, reward_id: UUID, entries: Iterable[CodeEntr
     entries = list(entries)
     if len(entries) > MAX_CODES_PER_REQUEST:
         raise InvalidInput(
-            f"Send at most {MAX_CODES_PER_REQUEST} codes a request", field="codes", code="INVALID"
+            f"Send at most {MAX_CODES_PER_REQUEST} codes a request",
+            field="codes",
+            code=ErrorCode.INVALID,
         )
     pool = await _ensure_pool(tenant_id, reward_id)
     now = clock.now()
@@ -167,23 +174,23 @@ class CodePattern:
             raise InvalidInput(
                 "Use at least 2 distinct letters, digits or symbols (no spaces)",
                 field="charset",
-                code="INVALID",
+                code=ErrorCode.INVALID,
             )
         if self.pattern is None:
             if not 4 <= self.length <= 64:
-                raise InvalidInput("Use a length of 4-64", field="length", code="INVALID")
+                raise InvalidInput("Use a length of 4-64", field="length", code=ErrorCode.INVALID)
             return CodePattern(None, charset, self.length)
         if SLOT not in self.pattern:
             raise InvalidInput(
                 f"Put at least one {SLOT} where a random character goes",
                 field="pattern",
-                code="INVALID",
+                code=ErrorCode.INVALID,
             )
         if len(self.pattern) > MAX_CODE_LENGTH or not all(c in _PRINTABLE for c in self.pattern):
             raise InvalidInput(
                 f"Use at most {MAX_CODE_LENGTH} characters, no spaces",
                 field="pattern",
-                code="INVALID",
+                code=ErrorCode.INVALID,
             )
         return CodePattern(self.pattern, charset, self.length)
 
@@ -208,12 +215,14 @@ async def generate_codes(
     """`count` new random codes (the `secrets` module: unguessable from the others)."""
     if not 1 <= count <= MAX_CODES_PER_REQUEST:
         raise InvalidInput(
-            f"Generate 1-{MAX_CODES_PER_REQUEST} codes a request", field="count", code="INVALID"
+            f"Generate 1-{MAX_CODES_PER_REQUEST} codes a request",
+            field="count",
+            code=ErrorCode.INVALID,
         )
     pattern = pattern.checked()
     now = clock.now()
     if expires_at is not None and expires_at <= now:
-        raise InvalidInput("The expiry is in the past", field="expiresAt", code="INVALID")
+        raise InvalidInput("The expiry is in the past", field="expiresAt", code=ErrorCode.INVALID)
     pool = await _ensure_pool(tenant_id, reward_id)
     existing = await VoucherCode.filter(pool_id=pool.id).count()
     if pattern.possible < (existing + count) * GUESSES_PER_CODE:
@@ -222,7 +231,7 @@ async def generate_codes(
             f"{existing + count} codes to stay unguessable (one in {GUESSES_PER_CODE}); "
             "use more random characters or a larger charset",
             field="pattern",
-            code="INVALID",
+            code=ErrorCode.INVALID,
         )
     added = 0
     for _ in range(_GENERATE_ROUNDS):  # a collision with an existing code is drawn again
@@ -241,7 +250,9 @@ async def burn_codes(tenant_id: UUID, reward_id: UUID, codes: list[str]) -> int:
     be handed out again): FREE and ASSIGNED codes become BURNT. How many were burnt."""
     if len(codes) > MAX_CODES_PER_REQUEST:
         raise InvalidInput(
-            f"Send at most {MAX_CODES_PER_REQUEST} codes a request", field="codes", code="INVALID"
+            f"Send at most {MAX_CODES_PER_REQUEST} codes a request",
+            field="codes",
+            code=ErrorCode.INVALID,
         )
     pool = await pool_of(tenant_id, reward_id)
     if pool is None:
