@@ -7,7 +7,7 @@ from tortoise import fields
 from tortoise.indexes import Index
 
 class Migration(migrations.Migration):
-    dependencies = [('models', '0012_grant_settle_failures')]
+    dependencies = [('models', '0016_webhook_events')]
 
     initial = False
 

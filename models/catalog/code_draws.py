@@ -13,7 +13,7 @@ back and nothing is half-written.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -22,9 +22,9 @@ from tortoise.expressions import Q
 
 from models.catalog.code_pools import drawable, free_at_least
 from models.catalog.tables import CodePool, VoucherCode, VoucherCodeStatus
+from models.webhooks.catalogue import low_stock
 from models.webhooks.outbox import add_deliveries
-
-LOW_STOCK_EVENT = "reward.low_stock"  # the event catalogue (models.webhooks) owns the name
+from models.webhooks.tables import WebhookEvent
 
 _TABLE = VoucherCode._meta.db_table
 _DRAW_POSTGRES = f"""
@@ -108,13 +108,8 @@ async def announce_low_stock(conn: BaseDBAsyncClient, pool: CodePool, now: datet
     if not claimed:
         return None
     remaining = await VoucherCode.filter(Q(pool_id=pool.id) & drawable(now)).using_db(conn).count()
-    body = {
-        "event": LOW_STOCK_EVENT,
-        "reward_id": str(pool.reward_id),
-        "remaining": remaining,
-        "threshold": threshold,
-        "source": "code_pool",
-        "timestamp": now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-    }
-    await add_deliveries(conn, pool.tenant_id, LOW_STOCK_EVENT, lambda _fmt: body, now=now)
+    body = low_stock(pool.reward_id, remaining, threshold, "code_pool", now)
+    await add_deliveries(
+        conn, pool.tenant_id, WebhookEvent.REWARD_LOW_STOCK.value, lambda _fmt: body, now=now
+    )
     return remaining

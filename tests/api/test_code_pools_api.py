@@ -191,7 +191,7 @@ async def test_member_redeems_and_sees_its_code_others_do_not(
         (d.event, d.payload.get("new_status"))
         for d in await WebhookDelivery.filter(redemption_id=UUID(redemption["id"]))
     )
-    assert events == [("redemption.status_changed", "FULFILLED"), ("reward_redeemed", None)]
+    assert events == [("redemption.created", None), ("redemption.status_changed", "FULFILLED")]
     changed = await WebhookDelivery.get(event="redemption.status_changed")
     assert changed.payload["fulfillmentData"] == {"code": "SECRET-AAA"}
     # when Bob takes the last code and Alice tries again
