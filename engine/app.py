@@ -21,6 +21,7 @@ from tortoise.contrib.starlette import RegisterTortoise
 from core.broker import Broker
 from core.queue import ArqQueue, JobQueue, NoQueue
 from core.settings import Settings, load_settings, tortoise_config
+from engine.code_pools_rest import code_routes
 from engine.cors import CORSMiddleware
 from engine.credential_watch import watch_revocations
 from engine.events_rest import event_routes
@@ -101,6 +102,7 @@ def create_app(settings: Settings, *, init_orm: bool = True) -> Starlette:
         *pointmaster_routes(settings, queue),
         *event_routes(settings, queue, callback_broker),
         Route(OPENAPI_PATH, openapi_endpoint, methods=["GET"]),  # describes the REST routes
+        *code_routes(settings, queue),
         WebSocketRoute("/graphql", graphql),
         Route("/health", health, methods=["GET"]),
         Route("/ready", ready_endpoint(settings, app_redis), methods=["GET"]),

@@ -16,6 +16,7 @@ from starlette.responses import JSONResponse
 
 from engine.events_rest import MAX_EVENTS
 from engine.rest import CALLBACK_STATUSES
+from models.catalog.code_pools import MAX_CODES_PER_REQUEST
 from models.pointmaster.items import INT32, MAX_CONTACT_ID, MAX_TRANSACTION_ID, SOURCES
 from models.pointmaster.tables import SyncStatus
 from models.pointmaster.uploads import MAX_ITEMS
@@ -193,6 +194,67 @@ _EVENTS = {
             ),
         },
     }
+}
+
+
+_REWARD_ID = {
+    "name": "reward_id",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "string", "format": "uuid"},
+}
+_ADMIN_ONLY = {
+    "401": _error("UNAUTHENTICATED (no or an unknown credential) or TOKEN_EXPIRED"),
+    "403": _error("FORBIDDEN: an admin token (from `login`) is needed, not an API key"),
+    "404": _error("NOT_FOUND: no such reward of this tenant"),
+}
+_CODES = {
+    "post": {
+        "operationId": "uploadVoucherCodes",
+        "tags": ["catalog"],
+        "summary": "Add voucher codes to a reward's pool (admins)",
+        "description": (
+            f"text/csv with columns `code[,expires_at]` (a header row is optional), at most "
+            f"{MAX_CODES_PER_REQUEST} rows; codes already in the pool are counted as "
+            "duplicates, unreadable ones as invalid."
+        ),
+        "security": [{"bearer": []}],
+        "parameters": [_REWARD_ID],
+        "requestBody": {"required": True, "content": {"text/csv": {"schema": {"type": "string"}}}},
+        "responses": {
+            "200": _json(
+                {
+                    "type": "object",
+                    "required": ["added", "duplicates", "invalid", "pool"],
+                    "properties": {
+                        "added": {"type": "integer"},
+                        "duplicates": {"type": "integer"},
+                        "invalid": {"type": "integer"},
+                        "pool": {"type": "object"},
+                    },
+                },
+                "What was added, and the pool's counts",
+            ),
+            "400": _error("UNSUPPORTED_MEDIA_TYPE (not text/csv), TOO_MANY, INVALID, ..."),
+            **_ADMIN_ONLY,
+            **_COMMON,
+        },
+    },
+    "get": {
+        "operationId": "exportVoucherCodes",
+        "tags": ["catalog"],
+        "summary": "A reward's pool as CSV (admins)",
+        "security": [{"bearer": []}],
+        "parameters": [_REWARD_ID],
+        "responses": {
+            "200": {
+                "description": "code,expires_at,status,redemption_id,assigned_at",
+                "content": {"text/csv": {"schema": {"type": "string"}}},
+            },
+            **_ADMIN_ONLY,
+            **_COMMON,
+        },
+    },
 }
 
 
@@ -449,6 +511,7 @@ def openapi_document() -> dict[str, Any]:
         "paths": {
             "/api/v1/redemptions/{redemption_id}/callback": _CALLBACK,
             "/api/v1/events": _EVENTS,
+            "/api/v1/rewards/{reward_id}/codes": _CODES,
             f"{UPLOADS}/balances": _upload("balances", "BalanceItem", "FOLLOWER_BALANCE"),
             f"{UPLOADS}/transactions": _upload(
                 "transactions", "TransactionItem", "FOLLOWER_TRANSACTIONS"

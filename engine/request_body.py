@@ -32,6 +32,7 @@ class BodyCode(Code):
     INVALID_JSON = "INVALID_JSON"
     INVALID_NUMBER = "INVALID_NUMBER"
     INVALID_REQUEST = "INVALID_REQUEST"  # not the JSON object a GraphQL request is
+    UNSUPPORTED_MEDIA_TYPE = "UNSUPPORTED_MEDIA_TYPE"  # e.g. not text/csv for a CSV upload
 
 
 class BadBody(Exception):
@@ -146,7 +147,11 @@ class BodyGuard:
     def _limit(self, path: str) -> int | None:
         if path == GRAPHQL_PATH:
             return self.max_bytes
-        if path.startswith("/api/v2/point-accounts/") or path == "/api/v1/events":
+        if (
+            path.startswith("/api/v2/point-accounts/")
+            or path == "/api/v1/events"
+            or _is_code_upload(path)
+        ):
             return self.max_upload_bytes
         if path.startswith(REST_PREFIX):
             return self.max_bytes
@@ -180,6 +185,11 @@ class BodyGuard:
         if scope["path"] == GRAPHQL_PATH and "application/json" in headers.get("content-type", ""):
             _graphql_body(raw)
         return raw
+
+
+def _is_code_upload(path: str) -> bool:
+    """POST /api/v1/rewards/{id}/codes: up to 100,000 voucher codes (engine.code_pools_rest)."""
+    return path.startswith("/api/v1/rewards/") and path.endswith("/codes")
 
 
 def _replay(raw: bytes, receive: Receive) -> Receive:

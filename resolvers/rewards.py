@@ -8,6 +8,7 @@ import strawberry
 
 from core import clock
 from core.errors import DomainError
+from models.catalog.code_pools import codes_left
 from models.catalog.eligibility import available_at, eligibility
 from models.catalog.reads import live_rewards_for, rewards_for
 from models.catalog.rewards import (
@@ -144,6 +145,7 @@ async def catalog(
             )
         }
         accounts = await accounts_for(principal.reader).filter(member_id=member.id)
+        left = await codes_left([r.id for r in page.items], now)
         spendable = {
             view.account.definition_id: view.active
             for view in await account_views(principal.reader, accounts, now)
@@ -156,6 +158,7 @@ async def catalog(
                 usage.get(r.id),
                 spendable.get(r.definition_id, 0),
                 now,
+                codes_left=left.get(r.id),
             )
             items.append(
                 CatalogItem(

@@ -9,7 +9,9 @@ import strawberry
 from strawberry.scalars import JSON
 
 from models.catalog import tables as m
+from models.catalog.code_pools import pool_stats
 from models.catalog.eligibility import Ineligibility
+from schema.code_pools import CodePool
 from schema.common import CatalogError, PageInfo, is_member
 from schema.loaders import loaders, present
 
@@ -54,6 +56,15 @@ class Reward:
         if is_member(info):
             return None
         return cast(JSON, self.model.fulfillment_data)
+
+    @strawberry.field(
+        description="Its voucher code pool and counts; null without one, and for member tokens"
+    )
+    async def code_pool(self, info: strawberry.Info) -> CodePool | None:
+        if is_member(info):
+            return None
+        pool = await m.CodePool.get_or_none(reward_id=self.model.id, tenant_id=self.model.tenant_id)
+        return CodePool.from_model(pool, await pool_stats(pool)) if pool else None
 
     @strawberry.field
     async def point_definition(

@@ -22,6 +22,7 @@ from core.errors import AuthError, DomainError
 from core.settings import Settings, load_settings
 from resolvers import adjustments as adjustment_resolvers
 from resolvers import admin_accounts as admin_account_resolvers
+from resolvers import code_pools as code_pool_resolvers
 from resolvers import dashboard as dashboard_resolvers
 from resolvers import live as live_resolvers
 from resolvers import members as member_resolvers
@@ -37,6 +38,7 @@ from resolvers import tenants as tenant_resolvers
 from resolvers import webhooks as webhook_resolvers
 from schema.adjustments import AdjustPointsPayload, PointAdjustmentConnection
 from schema.admin_accounts import ChangePasswordPayload
+from schema.code_pools import BurnCodesPayload, CodePoolPayload, CodeUploadPayload
 from schema.common import UtcDateTime
 from schema.dashboard import RedemptionStatusCount, SyncBatchConnection, WebhookEndpointHealth
 from schema.effects import AfterCommitEffects
@@ -167,6 +169,18 @@ class Mutation:
     update_reward: RewardPayload = strawberry.mutation(resolver=reward_resolvers.update_reward_)
     archive_reward: RewardPayload = strawberry.mutation(resolver=reward_resolvers.archive_reward_)
     delete_reward: DeletePayload = strawberry.mutation(resolver=reward_resolvers.delete_reward_)
+    attach_code_pool: CodePoolPayload = strawberry.mutation(
+        resolver=code_pool_resolvers.attach_code_pool
+    )
+    upload_voucher_codes: CodeUploadPayload = strawberry.mutation(
+        resolver=code_pool_resolvers.upload_voucher_codes
+    )
+    generate_voucher_codes: CodeUploadPayload = strawberry.mutation(
+        resolver=code_pool_resolvers.generate_voucher_codes
+    )
+    burn_voucher_codes: BurnCodesPayload = strawberry.mutation(
+        resolver=code_pool_resolvers.burn_voucher_codes
+    )
     upsert_member: MemberPayload = strawberry.mutation(resolver=member_resolvers.upsert_member_)
     award_points: PointsPayload = strawberry.mutation(resolver=point_resolvers.award_points_)
     redeem_reward: RedemptionPayload = strawberry.mutation(

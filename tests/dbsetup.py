@@ -15,6 +15,8 @@ import asyncpg
 
 PG_URL = os.environ.get("GAMIFY_TEST_DATABASE_URL")
 TABLES = [
+    "voucher_code",
+    "code_pool",
     "rule_award",
     "rule_cap_counter",
     "member_event",

@@ -40,9 +40,14 @@ def refusal(reason: Ineligibility) -> Refused:
 
 
 def catalog_gate(
-    reward: Reward, member_tier: Tier | None, min_tier: Tier | None, now: datetime
+    reward: Reward,
+    member_tier: Tier | None,
+    min_tier: Tier | None,
+    now: datetime,
+    codes_left: int | None = None,
 ) -> Ineligibility | None:
-    """The checks that need no counters: availability, tier, and a quick look at stock."""
+    """The checks that need no counters: availability, tier, and a quick look at stock
+    (and at the code pool's free codes, `codes_left`, when the reward has a pool)."""
     if not reward.enabled or reward.archived_at is not None:
         return Ineligibility.NOT_AVAILABLE
     if reward.available_from is not None and now < reward.available_from:
@@ -52,6 +57,8 @@ def catalog_gate(
     if min_tier is not None and (member_tier is None or member_tier.rank < min_tier.rank):
         return Ineligibility.TIER_REQUIRED
     if reward.stock is not None and reward.stock <= 0:
+        return Ineligibility.OUT_OF_STOCK
+    if codes_left is not None and codes_left <= 0:
         return Ineligibility.OUT_OF_STOCK
     return None
 
@@ -94,8 +101,9 @@ def eligibility(
     spendable: int,
     now: datetime,
     quantity: int = 1,
+    codes_left: int | None = None,
 ) -> Ineligibility | None:
-    gate = catalog_gate(reward, member_tier, min_tier, now)
+    gate = catalog_gate(reward, member_tier, min_tier, now, codes_left)
     if gate is not None:
         return gate
     if reward.stock is not None and reward.stock < quantity:

@@ -83,3 +83,59 @@ class MemberRewardUsage(Model):
     class Meta:
         table = "member_reward_usage"
         unique_together = (("member", "reward"),)
+
+
+class VoucherCodeStatus(StrEnum):
+    FREE = "FREE"  # in the pool, may be drawn
+    ASSIGNED = "ASSIGNED"  # drawn by a redemption
+    BURNT = "BURNT"  # withdrawn by an admin: never handed out (again)
+
+
+class CodePool(Model):
+    """The unique codes a reward hands out (one pool per reward): a redemption draws one."""
+
+    id = fields.UUIDField(primary_key=True)
+    tenant: fields.ForeignKeyRelation[Tenant] = fields.ForeignKeyField(
+        "models.Tenant", related_name="code_pools", on_delete=fields.CASCADE
+    )
+    reward: fields.OneToOneRelation[Reward] = fields.OneToOneField(
+        "models.Reward", related_name="code_pool", on_delete=fields.CASCADE
+    )
+    # `reward.low_stock` is sent when the free codes fall below it (null: never).
+    low_stock_threshold = fields.IntField(null=True)
+    # Set by the one redemption that sends `reward.low_stock`; cleared when codes come back
+    # above the threshold, so each dip is announced once.
+    low_stock_sent_at = fields.DatetimeField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    tenant_id: UUID
+    reward_id: UUID
+
+    class Meta:
+        table = "code_pool"
+
+
+class VoucherCode(Model):
+    # Sequential: codes are drawn and exported in upload order.
+    id = fields.BigIntField(primary_key=True)
+    pool: fields.ForeignKeyRelation[CodePool] = fields.ForeignKeyField(
+        "models.CodePool", related_name="codes", on_delete=fields.CASCADE
+    )
+    code = fields.CharField(max_length=100)
+    expires_at = fields.DatetimeField(null=True)
+    status = fields.CharEnumField(VoucherCodeStatus, max_length=16, default=VoucherCodeStatus.FREE)
+    # The redemption that drew it (models.redemptions.tables.Redemption; by name, since
+    # redemptions refer to rewards).
+    redemption: fields.ForeignKeyNullableRelation[Model] = fields.ForeignKeyField(
+        "models.Redemption", related_name="voucher_codes", null=True, on_delete=fields.SET_NULL
+    )
+    assigned_at = fields.DatetimeField(null=True)
+    created_at = fields.DatetimeField()
+
+    pool_id: UUID
+    redemption_id: UUID | None
+
+    class Meta:
+        table = "voucher_code"
+        unique_together = (("pool", "code"),)
+        indexes = (("pool_id", "status", "id"), ("redemption_id",))

@@ -18,6 +18,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from core import clock
 from core.errors import Conflict, ErrorCode, InvalidInput, NotFound
 from core.text import json_problem
+from models.catalog.code_draws import return_codes
 from models.catalog.tables import MemberRewardUsage, Reward
 from models.db.field_limits import (
     MAX_FULFILLMENT_DATA_BYTES,
@@ -185,12 +186,12 @@ async def _move(
     if target == S.FAILED:
         events += await _refund(conn, redemption, actor, now)
     await RedemptionEvent.bulk_create(events, using_db=conn)
-    await _announce(conn, redemption, current, reason, now)
+    await announce_status_change(conn, redemption, current, reason, now)
     redemption_changed(redemption.tenant_id, redemption.id, now)
     return True
 
 
-async def _announce(
+async def announce_status_change(
     conn: BaseDBAsyncClient,
     redemption: Redemption,
     old_status: RedemptionStatus,
@@ -288,6 +289,19 @@ async def _refund(
     )
     if usage is not None:
         await guarded_add(conn, MemberRewardUsage, "redeemed_count", usage.id, -redemption.quantity)
+    returned = await return_codes(conn, redemption.id, redemption.reward_id, now)
+    if returned:
+        events.append(
+            RedemptionEvent(
+                tenant_id=redemption.tenant_id,
+                redemption_id=redemption.id,
+                kind=RedemptionEventKind.STOCK_RETURNED,
+                message=f"{returned} code(s) returned to the reward's pool",
+                data={"codesReturned": returned},
+                actor=actor,
+                created_at=now,
+            )
+        )
     restocked = await guarded_add(conn, Reward, "stock", redemption.reward_id, redemption.quantity)
     if restocked is not None:
         events.append(

@@ -18,8 +18,10 @@ from tortoise.expressions import F, Q
 
 from core import clock
 from core.errors import InvalidInput, NotFound
+from models.catalog.code_draws import announce_low_stock, draw_codes, fulfilment
+from models.catalog.code_pools import free_at_least
 from models.catalog.eligibility import Ineligibility, catalog_gate, refusal, usage_gate
-from models.catalog.tables import MemberRewardUsage, Reward
+from models.catalog.tables import CodePool, MemberRewardUsage, Reward
 from models.db.guarded_updates import guarded_add
 from models.db.idempotency import claim_key, replayed_result, request_fingerprint, validate_key
 from models.db.transactions import atomic
@@ -30,6 +32,7 @@ from models.pointmaster.redemption_forwards import forward_spending, master_owns
 from models.points.grants import settle_account
 from models.points.ledger import lock_account, post_entry
 from models.points.tables import LedgerSource
+from models.redemptions.lifecycle import announce_status_change
 from models.redemptions.tables import (
     Redemption,
     RedemptionEvent,
@@ -89,7 +92,10 @@ async def redeem_with_effects(req: RedeemRequest, member: Member | None = None) 
     if member is None:
         raise NotFound("Member not found", field="memberId")
     now = clock.now()
-    await _check_catalog_gate(reward, member, now)
+    # A reward with a code pool is fulfilled by the redemption itself, with drawn codes.
+    pool = await CodePool.get_or_none(reward_id=reward.id)
+    left = int(await free_at_least(pool.id, 1, now)) if pool else None
+    await _check_catalog_gate(reward, member, now, left)
     link = None
     if reward.point_cost > 0 and master_owns(reward.definition, reward.tenant):
         link = await master_link(req.tenant_id, reward.tenant.slug)  # refused if unsendable
@@ -98,7 +104,7 @@ async def redeem_with_effects(req: RedeemRequest, member: Member | None = None) 
         async with atomic() as conn:
             if key:
                 await claim_key(conn, req.tenant_id, scope, key, fingerprint, redemption_id)
-            return await _redeem_in(conn, req, reward, member, redemption_id, link)
+            return await _redeem_in(conn, req, reward, member, redemption_id, link, pool)
     except IntegrityError:
         if key:
             earlier = await replayed_result(req.tenant_id, scope, key, fingerprint)
@@ -107,10 +113,12 @@ async def redeem_with_effects(req: RedeemRequest, member: Member | None = None) 
         raise
 
 
-async def _check_catalog_gate(reward: Reward, member: Member, now: datetime) -> None:
+async def _check_catalog_gate(
+    reward: Reward, member: Member, now: datetime, codes_left: int | None
+) -> None:
     member_tier = await Tier.get_or_none(id=member.tier_id) if member.tier_id else None
     min_tier = await Tier.get_or_none(id=reward.min_tier_id) if reward.min_tier_id else None
-    gate = catalog_gate(reward, member_tier, min_tier, now)
+    gate = catalog_gate(reward, member_tier, min_tier, now, codes_left)
     if gate is not None:
         raise refusal(gate)
 
@@ -122,8 +130,10 @@ async def _redeem_in(
     member: Member,
     redemption_id: UUID,
     link: MasterLink | None,
+    pool: CodePool | None = None,
 ) -> Redeemed:
-    """`link`: the point master owns the points; the deduction is forwarded to it."""
+    """`link`: the point master owns the points; the deduction is forwarded to it.
+    `pool`: the reward's codes; the redemption draws its own and is FULFILLED at once."""
     now = clock.now()
     cost = reward.point_cost * req.quantity
     account = await lock_account(conn, req.member_id, reward.definition_id)
@@ -168,52 +178,55 @@ async def _redeem_in(
         if link is not None and entry is not None
         else None
     )
-    await RedemptionEvent.bulk_create(
-        [
-            RedemptionEvent(
-                tenant_id=req.tenant_id,
-                redemption_id=redemption_id,
-                kind=RedemptionEventKind.REDEEM_REQUESTED,
-                message=f"Redeem requested: {req.quantity} x {reward.name}",
-                to_status=RedemptionStatus.REDEEMED,
-                # Xtremepush's "User initially triggered redeem option" names the user.
-                data={
-                    "quantity": req.quantity,
-                    "pointCost": reward.point_cost,
-                    "userId": str(member.id),
-                    "externalUserId": member.external_user_id,
-                    "email": member.email,
-                },
-                actor=req.actor,
-                created_at=now,
-            ),
-            RedemptionEvent(
-                tenant_id=req.tenant_id,
-                redemption_id=redemption_id,
-                kind=RedemptionEventKind.POINTS_WITHDRAWN,
-                message=f"{cost} points withdrawn",
-                # Xtremepush's "Token withdrawal": the user, the transaction, the balances.
-                data={
-                    "amount": cost,
-                    "userId": str(member.id),
-                    "transactionId": str(redemption_id),
-                    "balanceBefore": balance_before,
-                    "balanceAfter": account.balance if account else 0,
-                    "ledgerEntryId": str(entry.id) if entry else None,
-                    "forwardedAdjustmentId": str(forwarded.id) if forwarded else None,
-                },
-                actor=req.actor,
-                created_at=now,
-            ),
-        ],
-        using_db=conn,
-    )
+    events = [
+        RedemptionEvent(
+            tenant_id=req.tenant_id,
+            redemption_id=redemption_id,
+            kind=RedemptionEventKind.REDEEM_REQUESTED,
+            message=f"Redeem requested: {req.quantity} x {reward.name}",
+            to_status=RedemptionStatus.REDEEMED,
+            # Xtremepush's "User initially triggered redeem option" names the user.
+            data={
+                "quantity": req.quantity,
+                "pointCost": reward.point_cost,
+                "userId": str(member.id),
+                "externalUserId": member.external_user_id,
+                "email": member.email,
+            },
+            actor=req.actor,
+            created_at=now,
+        ),
+        RedemptionEvent(
+            tenant_id=req.tenant_id,
+            redemption_id=redemption_id,
+            kind=RedemptionEventKind.POINTS_WITHDRAWN,
+            message=f"{cost} points withdrawn",
+            # Xtremepush's "Token withdrawal": the user, the transaction, the balances.
+            data={
+                "amount": cost,
+                "userId": str(member.id),
+                "transactionId": str(redemption_id),
+                "balanceBefore": balance_before,
+                "balanceAfter": account.balance if account else 0,
+                "ledgerEntryId": str(entry.id) if entry else None,
+                "forwardedAdjustmentId": str(forwarded.id) if forwarded else None,
+            },
+            actor=req.actor,
+            created_at=now,
+        ),
+    ]
+    if pool is not None:
+        events.append(await _fulfil_from_pool(conn, pool, redemption, req.actor, now))
+    await RedemptionEvent.bulk_create(events, using_db=conn)
     stock_left = None
     if reward.stock is not None:
         stock_left = await guarded_add(conn, Reward, "stock", reward.id, -req.quantity)
         if stock_left is None:
             raise refusal(Ineligibility.OUT_OF_STOCK)
     await _announce(conn, redemption, member, reward, stock_left, now)
+    if pool is not None:
+        await announce_status_change(conn, redemption, RedemptionStatus.REDEEMED, None, now)
+        await announce_low_stock(conn, pool, now)
     redemption_changed(req.tenant_id, redemption_id, now)
     return Redeemed(redemption)
 
@@ -280,3 +293,32 @@ async def _count_usage(
         raise refusal(
             usage_gate(reward, usage, req.quantity, clock.now()) or Ineligibility.COOLDOWN
         )
+
+
+async def _fulfil_from_pool(
+    conn: BaseDBAsyncClient, pool: CodePool, redemption: Redemption, actor: str, now: datetime
+) -> RedemptionEvent:
+    """Draw the redemption's codes and fulfil it with them (no round trip to the tenant);
+    OUT_OF_STOCK when the pool has too few left. The codes stay off the timeline."""
+    codes = await draw_codes(conn, pool.id, redemption.id, redemption.quantity, now)
+    if len(codes) < redemption.quantity:
+        raise refusal(Ineligibility.OUT_OF_STOCK)
+    changes = {
+        "status": RedemptionStatus.FULFILLED,
+        "fulfillment_data": fulfilment(codes),
+        "fulfilled_at": now,
+    }
+    await Redemption.filter(id=redemption.id).using_db(conn).update(**changes)
+    for name, value in changes.items():
+        setattr(redemption, name, value)
+    return RedemptionEvent(
+        tenant_id=redemption.tenant_id,
+        redemption_id=redemption.id,
+        kind=RedemptionEventKind.STATUS_CHANGED,
+        message="REDEEMED -> FULFILLED: a code from the reward's pool",
+        from_status=RedemptionStatus.REDEEMED,
+        to_status=RedemptionStatus.FULFILLED,
+        data={"via": "CODE_POOL", "codes": len(codes)},
+        actor=actor,
+        created_at=now,
+    )

@@ -13,6 +13,7 @@ import asyncio
 import json
 import os
 import sys
+import time
 from collections import Counter
 from datetime import timedelta
 from pathlib import Path
@@ -23,7 +24,8 @@ import pytest
 from tortoise import connections
 
 from core import clock
-from models.catalog.tables import Reward
+from models.catalog.code_pools import CodeEntry, add_codes
+from models.catalog.tables import Reward, VoucherCode, VoucherCodeStatus
 from models.members.tables import Member
 from models.pointmaster.modes import set_point_mode
 from models.pointmaster.settings import rotate_key, save_settings
@@ -141,6 +143,40 @@ async def test_two_processes_redeeming_500_times_sell_exactly_the_stock(
     debits = await LedgerEntry.filter(tenant_id=t.tenant.id, source=LedgerSource.REDEMPTION)
     assert len(debits) == 100 and len({d.account_id for d in debits}) == 100
     assert await balance_mismatches() == []
+
+
+async def test_two_processes_redeeming_2000_times_hand_out_each_pooled_code_once(
+    db: str, tmp_path: Path
+) -> None:
+    # given 2,000 members with enough points, a reward whose pool holds 1,000 codes, and
+    # two processes
+    t = await make_tenant()
+    reward = await make_reward(t.tenant.id, point_cost=100)
+    codes = [f"POOL-{n:04d}" for n in range(1000)]
+    await add_codes(t.tenant.id, reward.id, [CodeEntry(c) for c in codes])
+    member_ids = await seed_members(t.tenant.id, 2000, points=150)
+    operations = [op for m in member_ids for op in redeems(t.tenant.id, m, reward.id, 1)]
+    # when they all redeem at once, 1,000 from each process
+    started = time.monotonic()
+    total = await race_processes(db, tmp_path, halves(operations))
+    elapsed = time.monotonic() - started
+    # then exactly 1,000 were fulfilled, each with its own code, and the rest refused
+    assert total == {"redeem:ok": 1000, "redeem:OUT_OF_STOCK": 1000}, total
+    fulfilled = await Redemption.filter(reward_id=reward.id).values_list(
+        "status", "fulfillment_data"
+    )
+    assert {status for status, _ in fulfilled} == {"FULFILLED"} and len(fulfilled) == 1000
+    handed_out = [data["code"] for _, data in fulfilled]
+    assert sorted(handed_out) == codes
+    assigned = await VoucherCode.filter(status=VoucherCodeStatus.ASSIGNED).values_list(
+        "code", "redemption_id"
+    )
+    assert len(assigned) == 1000 and len({r for _, r in assigned}) == 1000
+    # and only the 1,000 winners paid
+    debits = await LedgerEntry.filter(tenant_id=t.tenant.id, source=LedgerSource.REDEMPTION)
+    assert len(debits) == 1000
+    assert await balance_mismatches() == []
+    print(f"2,000 pooled redemptions from two processes in {elapsed:.1f} s")
 
 
 @pytest.mark.parametrize(

@@ -149,6 +149,51 @@ PROBES: list[Probe] = [
         ADMIN,
         expect_payload_not_found,
     ),
+    Probe(
+        "attachCodePool",
+        "foreign-pool",
+        "mutation($r: ID!) { attachCodePool(rewardId: $r, lowStockThreshold: 99)"
+        f" {{ pool {{ id size }} {NOT_FOUND_PAYLOAD} }} }}",
+        lambda ids: {"r": ids["a_pooled"]},
+        ADMIN,
+        expect_payload_not_found,
+    ),
+    Probe(
+        "uploadVoucherCodes",
+        "foreign-pool",
+        'mutation($r: ID!) { uploadVoucherCodes(rewardId: $r, codes: [{code: "ALPHA-CODE-1"},'
+        ' {code: "BETA-1"}]) { pool { id size } added duplicates invalid'
+        f" {NOT_FOUND_PAYLOAD} }} }}",
+        lambda ids: {"r": ids["a_pooled"]},
+        ADMIN,
+        expect_payload_not_found,
+    ),
+    Probe(
+        "generateVoucherCodes",
+        "foreign-pool",
+        "mutation($r: ID!) { generateVoucherCodes(rewardId: $r, input: {count: 5})"
+        f" {{ pool {{ id size }} added {NOT_FOUND_PAYLOAD} }} }}",
+        lambda ids: {"r": ids["a_pooled"]},
+        ADMIN,
+        expect_payload_not_found,
+    ),
+    Probe(
+        "burnVoucherCodes",
+        "foreign-pool",
+        'mutation($r: ID!) { burnVoucherCodes(rewardId: $r, codes: ["ALPHA-CODE-2",'
+        f' "ALPHA-CODE-1"]) {{ pool {{ id free }} burnt {NOT_FOUND_PAYLOAD} }} }}',
+        lambda ids: {"r": ids["a_pooled"]},
+        ADMIN,
+        expect_payload_not_found,
+    ),
+    Probe(
+        "reward",
+        "foreign-pool",
+        "query($r: ID!) { reward(id: $r) { id codePool { size free } } }",
+        lambda ids: {"r": ids["a_pooled"]},
+        ALL,
+        expect_null,
+    ),
 ]
 
 

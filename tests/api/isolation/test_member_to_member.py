@@ -14,7 +14,7 @@ from tests.api.isolation.probes import (
     expect_payload_not_found,
     expect_top_not_found,
 )
-from tests.api.isolation.world import STATUSES, Body, Ids, World
+from tests.api.isolation.world import ALPHA_CODES, STATUSES, Body, Ids, World
 from tests.graphql_client import GraphQLClient
 
 pytestmark = pytest.mark.module_world
@@ -49,6 +49,12 @@ M1_PROBES: list[tuple[str, str, Callable[[Ids], dict[str, Any]], Callable[[Body,
         "query($a: ID!, $b: ID!) { a: redemption(id: $a) { id status }"
         " b: redemption(id: $b) { id status } }",
         lambda ids: {"a": ids["a_redemption_m2"], "b": ids["a_redemption_retired"]},
+        expect_null,
+    ),
+    (
+        "pooled-redemption",
+        "query($a: ID!) { redemption(id: $a) { id status fulfillmentData } }",
+        lambda ids: {"a": ids["a_redemption_pooled_m2"]},
         expect_null,
     ),
     (
@@ -109,6 +115,7 @@ async def test_member_cannot_reach_another_member(
     m2_values = [v for k, v in world.ids.items() if "member2" in k or k.endswith("_m2")]
     assert not [v for v in m2_values if v in text], body
     assert "alpha-m2" not in text and "FORBIDDEN" not in text, body
+    assert not [code for code in ALPHA_CODES if code in text], body
     ghost = await gql(document, variables(world.ghost_ids()), m1_token)
     assert body == ghost
     # and M2's balance and redemptions are unchanged
@@ -134,4 +141,28 @@ async def test_member_lists_only_its_own(gql: GraphQLClient, world: World) -> No
     assert body["data"]["me"]["id"] == world.ids["a_member"]
     assert body["data"]["ledger"]["nodes"]
     gated = {n["reward"]["name"]: n["canRedeem"] for n in body["data"]["catalog"]["nodes"]}
-    assert gated == {"alpha-voucher": True, "alpha-gated": True}
+    assert gated == {"alpha-voucher": True, "alpha-gated": True, "alpha-pooled": True}
+    # and no code of another member's redemption is in anything M1 reads
+    assert not [code for code in ALPHA_CODES if code in json.dumps(body)], body
+
+
+async def test_member_sees_its_own_code(gql: GraphQLClient, world: World) -> None:
+    # given M2, whose redemption of the pooled reward drew a code
+    m2_token = await _member_token(gql, world, "a_member2")
+    # when M2 lists its redemptions
+    body = await gql(
+        "{ redemptions { nodes { id status fulfillmentData reward { codePool { size } } } } }",
+        token=m2_token,
+    )
+    # then it sees its code (and not the pool, which is the tenant's)
+    pooled = next(
+        n
+        for n in body["data"]["redemptions"]["nodes"]
+        if n["id"] == world.ids["a_redemption_pooled_m2"]
+    )
+    assert pooled == {
+        "id": world.ids["a_redemption_pooled_m2"],
+        "status": "FULFILLED",
+        "fulfillmentData": {"code": ALPHA_CODES[0]},
+        "reward": {"codePool": None},
+    }

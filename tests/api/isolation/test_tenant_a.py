@@ -33,6 +33,16 @@ async def test_tenant_a_sees_its_world(gql: GraphQLClient, world: World) -> None
         "alpha-gated",
         "alpha-retired",
         "alpha-unredeemed",
+        "alpha-pooled",
+    }
+    pooled = next(r for r in catalog["rewards"]["nodes"] if r["name"] == "alpha-pooled")
+    assert pooled["codePool"] == {
+        "size": 3,
+        "free": 2,
+        "used": 1,
+        "burnt": 0,
+        "expired": 0,
+        "lowStockThreshold": 2,
     }
     assert {t["name"] for t in catalog["tiers"]} == {"alpha-gold", "alpha-silver"}
     assert catalog["allowedOrigins"] == ["https://alpha-shop.example"]

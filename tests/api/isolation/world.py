@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from core import clock
+from models.catalog.code_pools import CodeEntry, add_codes, attach_pool
 from models.catalog.rewards import archive_reward
 from models.members.upserts import save_point_definition
 from models.pointmaster.tables import SyncBatch, SyncKind
@@ -28,6 +29,7 @@ from tests.programme.rules import make_rule, track
 Ids = Mapping[str, str]
 Body = dict[str, Any]
 STATUSES = [s.value for s in RedemptionStatus]
+ALPHA_CODES = ["ALPHA-CODE-1", "ALPHA-CODE-2", "ALPHA-CODE-3"]
 
 ALPHA_EXPIRING_SOON_DAYS = 30  # B keeps the default (7): a probe seeing 30 reached A
 
@@ -125,6 +127,11 @@ async def build_alpha(gql: GraphQLClient) -> Alpha:
     gated_redemption = await _redeemed(ta, m1.id, gated.id)
     m2_redemption = await _redeemed(ta, m2.id, voucher.id)
     m2_retired = await _redeemed(ta, m2.id, retired.id)
+    # A reward with a code pool; M2 drew the first code, the others are free.
+    pooled = await make_reward(ta, name="alpha-pooled", point_cost=10)
+    await attach_pool(ta, pooled.id, low_stock_threshold=2)
+    await add_codes(ta, pooled.id, [CodeEntry(code) for code in ALPHA_CODES])
+    m2_pooled = await _redeemed(ta, m2.id, pooled.id)
     await archive_reward(ta, retired.id)
     second_key, _ = await tenancy.create_api_key(ta, "alpha-second-key")
     rule = await make_rule(ta, name="alpha-rule", event_type="review", points=7, cap_member_day=70)
@@ -155,6 +162,8 @@ async def build_alpha(gql: GraphQLClient) -> Alpha:
         "a_gated": str(gated.id),
         "a_retired": str(retired.id),
         "a_unredeemed": str(unredeemed.id),
+        "a_pooled": str(pooled.id),
+        "a_redemption_pooled_m2": m2_pooled,
         "a_tier": str(gold.id),
         "a_tier2": str(silver.id),
         "a_definition": str(points.id),
@@ -185,6 +194,7 @@ async def build_alpha(gql: GraphQLClient) -> Alpha:
         second_key.prefix,
         hook.secret,
         "alpha-shop.example",
+        *ALPHA_CODES,
     }
     return Alpha(a, ids, frozenset(markers))
 
@@ -222,6 +232,7 @@ SNAPSHOT_CATALOG = """
       availableFrom availableUntil fulfillmentData publicData imageUrl enabled archivedAt
       updatedAt
       pointDefinition { id name } minTier { id }
+      codePool { size free used burnt expired lowStockThreshold }
     }
   }
   tiers { id name rank }

@@ -1,4 +1,5 @@
 // Create or edit a reward: every field, checked by the API, errors next to the field.
+import "../elements/code-pool.js";
 import { el, errorText, when } from "../format.js";
 
 const FIELDS = `id name description type value pointCost stock cooldownSeconds perMemberLimit
@@ -58,6 +59,12 @@ export async function render(main, { session, params }) {
     extraActions: isNew || existing.archivedAt ? [] : [el("button", { type: "button", class: "secondary", id: "archive", onclick: archive }, "Archive")],
   });
   main.append(el("section", { class: "panel" }, form));
+  if (!isNew) {
+    const pool = document.createElement("admin-code-pool");
+    pool.session = session;
+    pool.rewardId = id;
+    main.append(el("section", { class: "panel", id: "code-pool" }, pool));
+  }
 
   form.addEventListener("admin-submit", async (e) => {
     const input = { ...e.detail.values };
