@@ -512,14 +512,14 @@ def pgbench_script(scenario: str, args: argparse.Namespace) -> str:
         f'"created_at","member_id"{ids} FROM "point_account" '
         'WHERE "member_id" = bench_uuid(1, :m) AND "definition_id" = :definition '
         "LIMIT 1 FOR UPDATE \\gset p_",
-        # post_entry(): _move_balance() (balance and the posting's number), the previous
-        # entry's time (_not_before_previous), the ledger entry
+        # post_entry(): _move_balance() (balance, the posting's number and the previous
+        # entry's time in one statement), the ledger entry
         'UPDATE "point_account" SET "balance" = "balance" + :delta, '
         '"ledger_seq" = "ledger_seq" + 1 WHERE "id" = :p_id AND "balance" + :delta >= 0 '
-        'RETURNING "balance", "ledger_seq" \\gset u_',
+        'RETURNING "balance", "ledger_seq", (SELECT e."created_at" FROM "ledger_entry" AS e '
+        'WHERE e."account_id" = "point_account"."id" '
+        'AND e."seq" = "point_account"."ledger_seq" - 1) AS "previous_at" \\gset u_',
         "\\set before :u_balance - :delta",
-        "\\set prev :u_ledger_seq - 1",
-        'SELECT "created_at" "0" FROM "ledger_entry" WHERE "account_id" = :p_id AND "seq" = :prev;',
         'INSERT INTO "ledger_entry" ("id","amount","balance_before","balance_after","source",'
         '"description","valid_from","valid_to","redemption_id","actor","created_at","seq",'
         '"account_id","tenant_id") VALUES (:p_eid, :delta, :before, :u_balance, '
