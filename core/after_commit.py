@@ -58,6 +58,9 @@ class UnitOfWork:
         self.queue = queue
         self.broker = broker
         self._effects: dict[Hashable, Effect] = {}  # by key, in the order first said
+        # What the operation read once and may read again (core.cache, where no cache
+        # serves): the operation's own, gone with it.
+        self.memo: dict[Hashable, Any] = {}
 
     def add(self, effect: Effect) -> None:
         earlier = self._effects.get(effect.key)

@@ -15,6 +15,7 @@ if the generation it started under is still current.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -42,7 +43,7 @@ class TenantCache(Generic[T]):
 
     async def get(self, tenant_id: UUID, load: Callable[[], Awaitable[T]]) -> T:
         if not _state.following:
-            return await load()
+            return await self._once_per_operation(tenant_id, load)
         hit = self._entries.get(tenant_id)
         now = time.monotonic()
         if hit is not None and hit[0] > now:
@@ -51,6 +52,22 @@ class TenantCache(Generic[T]):
         value = await load()
         if _state.following and self._generations.get(tenant_id, 0) == generation:
             self._entries[tenant_id] = (now + self.ttl, value)
+        return value
+
+    async def _once_per_operation(self, tenant_id: UUID, load: Callable[[], Awaitable[T]]) -> T:
+        """Without the broadcast nothing outlives the operation: read once per operation
+        (a change it makes drops its copy, `invalidate`), or every time outside one."""
+        unit = current_unit()
+        if unit is None:
+            return await load()
+        key = (self.name, tenant_id)
+        if key not in unit.memo:  # the read itself is kept: concurrent resolvers share it
+            unit.memo[key] = asyncio.ensure_future(load())
+        try:
+            value: T = await asyncio.shield(unit.memo[key])
+        except BaseException:
+            unit.memo.pop(key, None)
+            raise
         return value
 
     def drop(self, tenant_id: UUID) -> None:
@@ -115,9 +132,11 @@ def invalidate(cache: TenantCache[Any], tenant_id: UUID) -> None:
     """The tenant's cached fact changed: dropped here and on every process after commit.
     Outside a unit of work (a script, a test calling models/ directly) there is no commit
     to wait for and no broker to tell: dropped here at once."""
-    if current_unit() is None:
+    unit = current_unit()
+    if unit is None:
         cache.drop(tenant_id)
     else:
+        unit.memo.pop((cache.name, tenant_id), None)
         after_commit(Invalidate(cache.name, tenant_id))
 
 

@@ -1,18 +1,23 @@
-"""Each GraphQL operation is one unit of work (core.after_commit): what its resolvers'
-domain calls said must follow their commits runs when the operation's execution ends,
-before the response is sent (HTTP) or the result message (WebSocket)."""
+"""Each GraphQL query or mutation is one unit of work (core.after_commit): what its
+resolvers' domain calls said must follow their commits runs when the operation's execution
+ends, before the response is sent (HTTP) or the result message (WebSocket). A subscription
+is not one: it commits nothing, and a unit living as long as it would keep its reads."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
 from strawberry.extensions import SchemaExtension
+from strawberry.types.graphql import OperationType
 
 from core.after_commit import unit_of_work
 
 
 class AfterCommitEffects(SchemaExtension):
     async def on_execute(self) -> AsyncIterator[None]:
+        if self.execution_context.operation_type == OperationType.SUBSCRIPTION:
+            yield
+            return
         context = self.execution_context.context
         async with unit_of_work(context.queue, context.broker):
             yield

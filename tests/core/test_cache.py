@@ -121,3 +121,16 @@ async def test_a_change_made_outside_a_unit_of_work_drops_the_entry_at_once(
     cache.invalidate(facts, T1)  # e.g. a script calling models/ directly
     await facts.get(T1, source.loader(T1))
     assert source.reads == 2
+
+
+async def test_without_the_broadcast_an_operation_reads_once_and_again_after_its_change() -> None:
+    facts, source = cache.TenantCache[str]("test-per-operation"), Source()
+    async with unit_of_work(NoQueue(), None):
+        assert [await facts.get(T1, source.loader(T1)) for _ in range(3)] == ["gold"] * 3
+        assert source.reads == 1
+        source.values[T1] = "platinum"
+        cache.invalidate(facts, T1)  # the operation changed it
+        assert await facts.get(T1, source.loader(T1)) == "platinum"
+    async with unit_of_work(NoQueue(), None):  # the next operation reads anew
+        await facts.get(T1, source.loader(T1))
+    assert source.reads == 3
