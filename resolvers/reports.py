@@ -13,11 +13,19 @@ from models.reports.points import (
     earning_sources,
     liability,
     redemptions_by_reward,
+    top_rules,
 )
 from resolvers.auth import ADMIN, parse_id, require
 from resolvers.errors import query_error
 from schema.points import PointDefinition
-from schema.reports import EarningSource, Long, PointsDay, PointsLiability, RewardRedemptions
+from schema.reports import (
+    EarningSource,
+    Long,
+    PointsDay,
+    PointsLiability,
+    RewardRedemptions,
+    RuleTotal,
+)
 
 MAX_RANGE = timedelta(days=731)
 DEFAULT_RANGE = timedelta(days=30)
@@ -105,4 +113,23 @@ async def top_earning_sources(
         rows = await earning_sources(principal.tenant_id, start, end)
     return [
         EarningSource(source=r.source, points=Long(r.points), postings=r.postings) for r in rows
+    ]
+
+
+async def top_earning_rules(
+    info: strawberry.Info, since: datetime | None = None, until: datetime | None = None
+) -> list[RuleTotal]:
+    principal = require(info, ADMIN)
+    with query_error():
+        start, end = report_range(since, until)
+        rows = await top_rules(principal.tenant_id, start, end)
+    return [
+        RuleTotal(
+            rule_id=strawberry.ID(str(r.rule_id)),
+            rule_name=r.rule_name,
+            awards=r.awards,
+            points=Long(r.points),
+            taken_back=Long(r.taken_back),
+        )
+        for r in rows
     ]

@@ -55,3 +55,12 @@ class RewardRedemptions:
     redemptions: int
     quantity: int
     points: Long
+
+
+@strawberry.type(description="An earning rule's awards in the range")
+class RuleTotal:
+    rule_id: strawberry.ID
+    rule_name: str
+    awards: int
+    points: Long
+    taken_back: Long = strawberry.field(description="Of those points, taken back by returns")

@@ -73,6 +73,7 @@ from schema.reports import (
     PointsDay,
     PointsLiability,
     RewardRedemptions,
+    RuleTotal,
 )
 from schema.rewards import CatalogConnection, Reward, RewardConnection, RewardPayload
 from schema.sync_batches import SyncBatch, SyncBatchPayload
@@ -178,6 +179,10 @@ class Query:
     earning_sources: list[EarningSource] = strawberry.field(
         resolver=report_resolvers.top_earning_sources,
         description="Where points were earned in [since, until), most first (admin)",
+    )
+    top_rules: list[RuleTotal] = strawberry.field(
+        resolver=report_resolvers.top_earning_rules,
+        description="Earning rules by points awarded in [since, until), most first (admin)",
     )
 
 

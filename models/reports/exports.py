@@ -18,6 +18,7 @@ from models.reports.points import (
     earning_sources,
     liability,
     redemptions_by_reward,
+    top_rules,
 )
 
 PAGE = 2000
@@ -54,6 +55,12 @@ async def _sources(tenant_id: UUID, start: datetime, end: datetime) -> AsyncIter
     yield _line(["source", "points", "postings"])
     for s in await earning_sources(tenant_id, start, end, limit=1000):
         yield _line([s.source, s.points, s.postings])
+
+
+async def _rules(tenant_id: UUID, start: datetime, end: datetime) -> AsyncIterator[str]:
+    yield _line(["rule_id", "rule", "awards", "points", "taken_back"])
+    for r in await top_rules(tenant_id, start, end, limit=1000):
+        yield _line([r.rule_id, r.rule_name, r.awards, r.points, r.taken_back])
 
 
 async def _ledger(tenant_id: UUID, start: datetime, end: datetime) -> AsyncIterator[str]:
@@ -100,6 +107,7 @@ REPORTS = {
     "points-by-day": _points_by_day,
     "redemptions-by-reward": _redemptions,
     "earning-sources": _sources,
+    "top-rules": _rules,
     "ledger": _ledger,
 }
 

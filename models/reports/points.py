@@ -1,5 +1,6 @@
 """Point reports for the admin console and CSV exports: what the tenant owes (liability
-at a date), points moved per day, and where points were earned.
+at a date), points moved per day, where points were earned (sources, earning rules) and
+redemptions per reward.
 
 Computed in the database from the ledger and the grants (one grouped query each), so a
 large tenant's report is as cheap as its rows are few.
@@ -22,12 +23,15 @@ from models.points.tables import (
     PointDefinition,
     PointGrant,
 )
+from models.programme.tables import EarningRule, RuleAward
 from models.redemptions.tables import Redemption
 
 _ENTRIES = LedgerEntry._meta.db_table
 _GRANTS = PointGrant._meta.db_table
 _REDEMPTIONS = Redemption._meta.db_table
 _REWARDS = Reward._meta.db_table
+_RULE_AWARDS = RuleAward._meta.db_table
+_RULES = EarningRule._meta.db_table
 _ACCOUNTS = PointAccount._meta.db_table
 
 
@@ -201,6 +205,44 @@ async def redemptions_by_reward(
             int(r["n"]),
             int(r["quantity"] or 0),
             int(r["points"] or 0),
+        )
+        for r in rows
+    ]
+
+
+@dataclass(frozen=True)
+class RuleTotal:
+    rule_id: UUID
+    rule_name: str
+    awards: int
+    points: int  # awarded by the rule's awards in the range
+    taken_back: int  # of those, taken back since by returns
+
+
+async def top_rules(
+    tenant_id: UUID, start: datetime, end: datetime, limit: int = 20
+) -> list[RuleTotal]:
+    """Earning rules by points awarded in [start, end), most first (takebacks of returns
+    are not awards: they are counted against the award they reverse)."""
+    rows = await _query(
+        'SELECT a."rule_id" AS rule_id, r."name" AS name, COUNT(*) AS n, '
+        'SUM(a."points") AS points, SUM(a."taken_back") AS taken_back '
+        f'FROM "{_RULE_AWARDS}" AS a JOIN "{_RULES}" AS r ON r."id" = a."rule_id" '
+        'WHERE a."tenant_id" = {} AND a."created_at" >= {} AND a."created_at" < {} '
+        'AND a."reverses_id" IS NULL AND a."points" > 0 '
+        "GROUP BY 1, 2 ORDER BY 4 DESC, 2 LIMIT {}",
+        tenant_id,
+        start,
+        end,
+        limit,
+    )
+    return [
+        RuleTotal(
+            UUID(str(r["rule_id"])),
+            r["name"],
+            int(r["n"]),
+            int(r["points"] or 0),
+            int(r["taken_back"] or 0),
         )
         for r in rows
     ]

@@ -133,3 +133,52 @@ async def test_tier_policy_and_override_over_graphql(gql: GraphQLClient) -> None
         {"fromTierName": "Silver", "toTierName": None, "reason": "MANUAL", "note": "Fraud check"},
         {"fromTierName": None, "toTierName": "Silver", "reason": "UPGRADE", "note": ""},
     ]
+
+
+async def test_top_rules_count_the_awards_of_each_earning_rule(gql: GraphQLClient) -> None:
+    # given two rules, and purchases tracked for a member
+    shop = await open_tenant(gql)
+    create = (
+        "mutation($input: EarningRuleInput!) { createEarningRule(input: $input) {"
+        " rule { id } errors { code } } }"
+    )
+    for name, points in (("Welcome", 50), ("Every purchase", 10)):
+        await gql(
+            create,
+            {
+                "input": {
+                    "name": name,
+                    "eventType": "purchase",
+                    "awardKind": "FIXED",
+                    "points": points,
+                }
+            },
+            shop.admin_token,
+        )
+    await gql(UPSERT, {"e": "u1"}, shop.api_key)
+    track = "mutation($input: TrackEventInput!) { trackEvent(input: $input) { points errors { code } } }"
+    for n in range(3):
+        body = await gql(
+            track,
+            {"input": {"externalUserId": "u1", "type": "purchase", "idempotencyKey": f"o{n}",
+                       "properties": {"amount": 10, "orderId": str(n)}}},
+            shop.api_key,
+        )  # fmt: skip
+        assert body["data"]["trackEvent"]["points"] == 60, body
+
+    # when the admin asks for the top rules, and their CSV
+    top = await gql("{ topRules { ruleName awards points takenBack } }", token=shop.admin_token)
+    csv_file = await gql.http.get(
+        "/api/v1/reports/top-rules.csv", headers={"Authorization": f"Bearer {shop.admin_token}"}
+    )
+
+    # then each rule's awards and points are counted, most points first
+    assert top["data"]["topRules"] == [
+        {"ruleName": "Welcome", "awards": 3, "points": 150, "takenBack": 0},
+        {"ruleName": "Every purchase", "awards": 3, "points": 30, "takenBack": 0},
+    ]
+    rows = list(csv.DictReader(io.StringIO(csv_file.text)))
+    assert [(r["rule"], r["points"]) for r in rows] == [
+        ("Welcome", "150"),
+        ("Every purchase", "30"),
+    ]

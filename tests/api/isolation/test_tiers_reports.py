@@ -78,6 +78,14 @@ PROBES: list[Probe] = [
         expect_no_error,
     ),
     Probe(
+        "topRules",
+        "own",
+        "{ topRules { ruleId ruleName awards points } }",
+        lambda ids: {},
+        ADMIN,
+        expect_no_error,
+    ),
+    Probe(
         "earningSources",
         "own",
         "{ earningSources { source points postings } }",

@@ -1,5 +1,6 @@
 // Reports: what the programme owes (liability per currency), points earned and spent per
-// day, redemptions per reward, where points come from; each also as a CSV download.
+// day, redemptions per reward, where points come from (sources, earning rules); each also
+// as a CSV download.
 // Charts are plain SVG drawn here.
 import { el, errorText, statusBadge } from "../format.js";
 
@@ -7,7 +8,8 @@ const READ = `query($since: DateTime, $until: DateTime, $at: DateTime) {
   pointsLiability(at: $at) { pointDefinition { id name } active pending total }
   pointsByDay(since: $since, until: $until) { day earned spent expired refunded other }
   redemptionsByReward(since: $since, until: $until) { rewardId rewardName status redemptions quantity points }
-  earningSources(since: $since, until: $until) { source points postings } }`;
+  earningSources(since: $since, until: $until) { source points postings }
+  topRules(since: $since, until: $until) { ruleName awards points takenBack } }`;
 const SVG = "http://www.w3.org/2000/svg";
 const COLORS = { earned: "#2f7d4f", spent: "#c0504d", active: "#3b6fb6", pending: "#9db8e0" };
 
@@ -140,6 +142,8 @@ export async function render(main, { session, query }) {
             table(["Reward", "Status", "Redemptions", "Points"], data.redemptionsByReward.map((r) => [r.rewardName, statusBadge(r.status), number(r.redemptions), number(r.points)]))),
           el("section", { id: "sources" }, el("div", { class: "toolbar" }, el("h2", {}, "Top earning sources"), csv("earning-sources", "CSV")),
             table(["Source", "Points", "Postings"], data.earningSources.map((s) => [statusBadge(s.source), number(s.points), number(s.postings)])))),
+        el("section", { id: "rules" }, el("div", { class: "toolbar" }, el("h2", {}, "Top earning rules"), csv("top-rules", "CSV")),
+          table(["Rule", "Awards", "Points", "Taken back by returns"], data.topRules.map((r) => [r.ruleName, number(r.awards), number(r.points), number(r.takenBack)]))),
       );
     } catch (err) {
       problem.textContent = errorText(err);
