@@ -23,7 +23,7 @@ from core import clock
 from core.errors import ErrorCode, InvalidInput
 from models.catalog.codes import CatalogCode
 from models.catalog.rewards import get_reward
-from models.catalog.tables import CodePool, VoucherCode, VoucherCodeStatus
+from models.catalog.tables import CodePool, Reward, VoucherCode, VoucherCodeStatus
 from models.db.transactions import atomic
 
 MAX_CODES_PER_REQUEST = 100_000
@@ -71,34 +71,36 @@ async def attach_pool(
     """The reward's pool, created on first use; the threshold set (None clears it)."""
     if low_stock_threshold is not None and low_stock_threshold < 1:
         raise InvalidInput("Must be at least 1", field="lowStockThreshold", code=ErrorCode.INVALID)
-    reward = await get_reward(tenant_id, reward_id)
-    if reward.archived_at is not None:
-        raise InvalidInput(
-            "An archived reward cannot change", field="rewardId", code=CatalogCode.ARCHIVED
-        )
-    await CodePool.bulk_create(
-        [CodePool(tenant_id=tenant_id, reward_id=reward.id)], ignore_conflicts=True
-    )
+    await _changeable(tenant_id, reward_id)
+    pool = await _ensure_pool(tenant_id, reward_id)
     # A new threshold arms the announcement again.
-    await CodePool.filter(reward_id=reward.id).update(
+    await CodePool.filter(id=pool.id).update(
         low_stock_threshold=low_stock_threshold, low_stock_sent_at=None
     )
-    return await CodePool.get(reward_id=reward.id)
+    await pool.refresh_from_db()
+    return pool
 
 
 async def _ensure_pool(tenant_id: UUID, reward_id: UUID) -> CodePool:
+    """The reward's pool, created on first use (not for an archived reward)."""
     pool = await pool_of(tenant_id, reward_id)
     if pool is not None:
         return pool
+    reward = await _changeable(tenant_id, reward_id)
+    await CodePool.bulk_create(
+        [CodePool(tenant_id=tenant_id, reward_id=reward.id)], ignore_conflicts=True
+    )
+    return await CodePool.get(reward_id=reward.id)
+
+
+async def _changeable(tenant_id: UUID, reward_id: UUID) -> Reward:
+    """The tenant's reward, if its pool may change (not once it is archived)."""
     reward = await get_reward(tenant_id, reward_id)
     if reward.archived_at is not None:
         raise InvalidInput(
             "An archived reward cannot change", field="rewardId", code=CatalogCode.ARCHIVED
         )
-    await CodePool.bulk_create(
-        [CodePool(tenant_id=tenant_id, reward_id=reward.id)], ignore_conflicts=True
-    )
-    return await CodePool.get(reward_id=reward.id)
+    return reward
 
 
 def _valid(entry: CodeEntry, now: datetime) -> bool:

@@ -45,14 +45,7 @@ async def set_member_tier(
         if target is None:
             raise NotFound("Tier not found", field="tierId", code=ErrorCode.NOT_FOUND)
     async with atomic() as conn:
-        member = (
-            await Member.filter(id=member_id, tenant_id=tenant_id)
-            .select_for_update()
-            .using_db(conn)
-            .first()
-        )
-        if member is None:
-            raise NotFound("Member not found", field="memberId", code=ErrorCode.NOT_FOUND)
+        member = await _locked_member(conn, tenant_id, member_id)
         current = (
             await Tier.filter(id=member.tier_id).using_db(conn).first() if member.tier_id else None
         )
@@ -78,14 +71,7 @@ async def clear_override(
     """End the override now: the member gets the tier its activity qualifies for (with an
     enabled policy; without one it keeps the tier it has)."""
     async with atomic() as conn:
-        member = (
-            await Member.filter(id=member_id, tenant_id=tenant_id)
-            .select_for_update()
-            .using_db(conn)
-            .first()
-        )
-        if member is None:
-            raise NotFound("Member not found", field="memberId", code=ErrorCode.NOT_FOUND)
+        member = await _locked_member(conn, tenant_id, member_id)
         outcome = await _end_override(conn, member, actor)
     await member.refresh_from_db()
     return member, outcome.change
@@ -117,3 +103,16 @@ async def end_expired_overrides(now: datetime, limit: int = 500) -> int:
     for member_id, tenant_id in ids:
         await clear_override(tenant_id, member_id, actor="system")
     return len(ids)
+
+
+async def _locked_member(conn: BaseDBAsyncClient, tenant_id: UUID, member_id: UUID) -> Member:
+    """The tenant's member, locked for the tier change (NotFound if not the tenant's)."""
+    member = (
+        await Member.filter(id=member_id, tenant_id=tenant_id)
+        .select_for_update()
+        .using_db(conn)
+        .first()
+    )
+    if member is None:
+        raise NotFound("Member not found", field="memberId", code=ErrorCode.NOT_FOUND)
+    return member
