@@ -191,7 +191,6 @@ MODEL_MODULES = [
     "models.webhooks.tables",
     "models.pointmaster.tables",
     "models.programme.tables",
-    "models.tiers.tables",
 ]
 
 

@@ -1,5 +1,5 @@
 """What a tenant's reads need on every request and its admins rarely change: its point
-mode, tiers, point currencies and enabled tier policy, cached per tenant on each API process (core.cache).
+mode, tiers and point currencies, cached per tenant on each API process (core.cache).
 
 Whoever changes one of them calls `facts_changed` (after commit every process drops the
 tenant's entry). The cached rows are shared by concurrent requests: read them, never
@@ -15,7 +15,6 @@ from core.cache import TenantCache, invalidate
 from models.members.tables import Tier
 from models.points.tables import PointDefinition
 from models.tenancy.tables import PointMode, Tenant
-from models.tiers.tables import TierPolicy
 
 
 @dataclass(frozen=True)
@@ -23,7 +22,6 @@ class TenantFacts:
     point_mode: PointMode
     tiers: dict[UUID, Tier]
     definitions: dict[UUID, PointDefinition]
-    tier_policy: TierPolicy | None = None  # only an enabled one: tiers computed from activity
 
     def definition_mode(self, definition: PointDefinition) -> PointMode:
         """The mode that governs a currency: its override, else the tenant's."""
@@ -41,12 +39,10 @@ async def _load(tenant_id: UUID) -> TenantFacts:
     mode = await Tenant.filter(id=tenant_id).first().values_list("point_mode", flat=True)
     tiers = await Tier.filter(tenant_id=tenant_id)
     definitions = await PointDefinition.filter(tenant_id=tenant_id)
-    policy = await TierPolicy.filter(tenant_id=tenant_id, enabled=True).first()
     return TenantFacts(
         PointMode(str(mode)) if mode else PointMode.MASTER,
         {t.id: t for t in tiers},
         {d.id: d for d in definitions},
-        policy,
     )
 
 

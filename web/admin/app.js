@@ -15,7 +15,6 @@ const ROUTES = [
   [/^webhooks$/, "webhooks"],
   [/^webhooks\/deliveries$/, "deliveries"],
   [/^point-master$/, "point-master"],
-  [/^reports$/, "reports"],
   [/^settings$/, "settings"],
 ];
 

@@ -12,7 +12,6 @@ from tests.api.isolation import (
     test_programme,
     test_redemptions,
     test_tenancy,
-    test_tiers_reports,
     test_webhooks,
 )
 
@@ -22,7 +21,6 @@ TABLES = [
     test_pointmaster,
     test_programme,
     test_redemptions,
-    test_tiers_reports,
     test_tenancy,
     test_webhooks,
 ]
