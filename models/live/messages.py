@@ -209,14 +209,6 @@ async def _query(sql: str, *values: object) -> list[dict[str, Any]]:
     return await conn.execute_query_dict(sql.format(*marks, **tables), args)
 
 
-async def announce_balances(broker: LiveBroker, tenant_id: UUID, member_id: UUID) -> None:
-    """Publish the member's current balances (after points moved)."""
-    if await broker.listening(balances_channel(tenant_id)):
-        await _publish_balances(
-            broker, tenant_id, PointAccount.filter(tenant_id=tenant_id, member_id=member_id)
-        )
-
-
 async def announce_members_balances(
     broker: LiveBroker, tenant_id: UUID, member_ids: set[UUID]
 ) -> None:
@@ -226,21 +218,6 @@ async def announce_members_balances(
             broker,
             tenant_id,
             PointAccount.filter(tenant_id=tenant_id, member_id__in=sorted(member_ids)),
-        )
-
-
-async def announce_contact_balances(
-    broker: LiveBroker, tenant_id: UUID, contact_ids: set[str]
-) -> None:
-    """After a point-master batch: publish the balances of the members it names (by the
-    master's contact id = `external_user_id`)."""
-    if contact_ids and await broker.listening(balances_channel(tenant_id)):
-        await _publish_balances(
-            broker,
-            tenant_id,
-            PointAccount.filter(
-                tenant_id=tenant_id, member__external_user_id__in=sorted(contact_ids)
-            ),
         )
 
 
