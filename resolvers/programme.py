@@ -80,9 +80,10 @@ async def earning_rules(
 ) -> list[EarningRule]:
     """The tenant's rules, oldest first (admins and API keys)."""
     principal = require(info, BACKEND)
-    rules = await list_rules(
-        principal.tenant_id, include_archived=include_archived, event_type=event_type
-    )
+    with query_error():
+        rules = await list_rules(
+            principal.tenant_id, include_archived=include_archived, event_type=event_type
+        )
     return [EarningRule.from_model(r) for r in rules]
 
 

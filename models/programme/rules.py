@@ -228,7 +228,7 @@ async def list_rules(
     if not include_archived:
         query = query.filter(archived_at__isnull=True)
     if event_type is not None:
-        query = query.filter(event_type=event_type.strip().lower())
+        query = query.filter(event_type=check_event_type(event_type, "eventType"))
     return await query.order_by("created_at", "id")
 
 

@@ -104,6 +104,16 @@ async def test_rule_crud_and_its_coded_errors(gql: GraphQLClient, tenant: Tenant
     assert listed["data"]["earningRules"] == []
     listed = await gql("{ earningRules(includeArchived: true) { id } }", token=tenant.api_key)
     assert [r["id"] for r in listed["data"]["earningRules"]] == [rule_id]
+    by_type = "query($t: String) { earningRules(includeArchived: true, eventType: $t) { id } }"
+    listed = await gql(by_type, {"t": " Birthday "}, tenant.api_key)
+    assert [r["id"] for r in listed["data"]["earningRules"]] == [rule_id]
+    for bad_type in ("x" * 65, "no spaces"):  # a filter no rule could match is refused
+        refused = await gql(by_type, {"t": bad_type}, tenant.api_key)
+        assert refused["data"] is None
+        assert refused["errors"][0]["extensions"] == {
+            "code": "INVALID_EVENT_TYPE",
+            "field": "eventType",
+        }
     # an API key may not change rules
     forbidden = await gql(CREATE, {"input": {**base, "name": "k"}}, tenant.api_key)
     assert forbidden["errors"][0]["extensions"]["code"] == "FORBIDDEN"
