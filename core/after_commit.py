@@ -54,9 +54,12 @@ class Once:
 class UnitOfWork:
     """The effects one operation said, run when it ends (`unit_of_work`)."""
 
-    def __init__(self, queue: JobQueue, broker: Any | None) -> None:
+    def __init__(self, queue: JobQueue, broker: Any | None, *, query: bool = False) -> None:
         self.queue = queue
         self.broker = broker
+        # A GraphQL query: nothing it does changes what its resolvers read, so they may
+        # share their reads for as long as it runs (schema.loaders).
+        self.query = query
         self._effects: dict[Hashable, Effect] = {}  # by key, in the order first said
         # What the operation read once and may read again (core.cache, where no cache
         # serves): the operation's own, gone with it.
@@ -104,10 +107,12 @@ def current_unit() -> UnitOfWork | None:
 
 
 @contextlib.asynccontextmanager
-async def unit_of_work(queue: JobQueue, broker: Any | None) -> AsyncIterator[UnitOfWork]:
+async def unit_of_work(
+    queue: JobQueue, broker: Any | None, *, query: bool = False
+) -> AsyncIterator[UnitOfWork]:
     """Collect the effects of what runs inside, and run them when it ends, also when it
     ended in an error (what it committed before the error is committed)."""
-    unit = UnitOfWork(queue, broker)
+    unit = UnitOfWork(queue, broker, query=query)
     token = _current.set(unit)
     try:
         yield unit

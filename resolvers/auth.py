@@ -10,6 +10,7 @@ import strawberry
 from graphql import GraphQLError
 from starlette.responses import Response
 
+from core.after_commit import current_unit
 from core.errors import AuthError, NotFound, Unauthenticated
 from core.queue import JobQueue, NoQueue
 from core.rate_limit import Counters, RateLimited
@@ -64,12 +65,17 @@ class Context:
     @property
     def loaders(self) -> Loaders:
         """The field resolvers' DataLoaders (schema.loaders), cut to the caller; made on first
-        use, once the caller is known (a WebSocket's at connection_init)."""
+        use, once the caller is known (a WebSocket's at connection_init). A query has its
+        own, which cache (it is one unit of work that changes nothing it reads)."""
+        if self.principal is None:
+            raise GraphQLError("Authentication required", extensions={"code": "UNAUTHENTICATED"})
+        unit = current_unit()
+        if unit is not None and unit.query:
+            found = unit.memo.get(Loaders)
+            if found is None:
+                found = unit.memo[Loaders] = Loaders(self.principal.reader, cache=True)
+            return found
         if self._loaders is None:
-            if self.principal is None:
-                raise GraphQLError(
-                    "Authentication required", extensions={"code": "UNAUTHENTICATED"}
-                )
             self._loaders = Loaders(self.principal.reader)
         return self._loaders
 

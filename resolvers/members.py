@@ -14,6 +14,7 @@ from models.members.upserts import upsert_member
 from resolvers.auth import ANYONE, BACKEND, parse_id, require, target_member
 from resolvers.errors import query_error
 from schema.common import MemberError, PageInfo, user_error
+from schema.loaders import loaders
 from schema.members import Member, MemberConnection, MemberInput, MemberPayload
 
 
@@ -61,5 +62,5 @@ async def member(
 
 async def me(info: strawberry.Info) -> Member | None:
     principal = require(info, ("member",))
-    found = await members_for(principal.reader).first()
+    found = await loaders(info).member.load(principal.subject_id)
     return Member.from_model(found) if found else None

@@ -7,7 +7,7 @@ from typing import Any
 import strawberry
 
 from core import clock
-from core.errors import DomainError
+from core.errors import DomainError, NotFound
 from models.catalog.code_pools import codes_left
 from models.catalog.eligibility import available_at, eligibility
 from models.catalog.reads import live_rewards_for, rewards_for
@@ -20,12 +20,11 @@ from models.catalog.rewards import (
 )
 from models.catalog.tables import MemberRewardUsage
 from models.db.pagination import paginate
-from models.members.reads import member_viewing
-from models.points.reads import account_views, accounts_for
 from models.tenancy.facts import tenant_facts
 from resolvers.auth import ADMIN, ANYONE, BACKEND, parse_id, require
 from resolvers.errors import query_error
 from schema.common import CatalogError, PageInfo, user_error
+from schema.loaders import loaders
 from schema.rewards import (
     CatalogConnection,
     CatalogItem,
@@ -126,8 +125,14 @@ async def catalog(
 ) -> CatalogConnection:
     """Live rewards with, per reward, whether this member can redeem it now and why not."""
     principal = require(info, ANYONE)
+    load = loaders(info)
     with query_error():
-        member = await member_viewing(principal.reader, parse_id(member_id or None, "memberId"))
+        # Whose view it is: the member named, else the member reading (whose own `me`
+        # shares these reads); none for a backend that names no one.
+        viewer = parse_id(member_id or None, "memberId") or principal.reader.member_id
+        member = await load.member.load(viewer) if viewer else None
+        if viewer and member is None:
+            raise NotFound("Member not found", field="memberId")
         page = await paginate(live_rewards_for(principal.reader), first, after)
     now = clock.now()
     items = []
@@ -144,11 +149,11 @@ async def catalog(
                 member_id=member.id, reward_id__in=[r.id for r in page.items]
             )
         }
-        accounts = await accounts_for(principal.reader).filter(member_id=member.id)
-        left = await codes_left([r.id for r in page.items], now)
+        accounts = await load.accounts.load(member.id)
+        left = await codes_left(principal.tenant_id, [r.id for r in page.items], now)
         spendable = {
             view.account.definition_id: view.active
-            for view in await account_views(principal.reader, accounts, now)
+            for view in await load.account_view.load_many(accounts)
         }
         for r in page.items:
             reason = eligibility(

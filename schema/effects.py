@@ -1,6 +1,7 @@
 """Each GraphQL query or mutation is one unit of work (core.after_commit): what its
 resolvers' domain calls said must follow their commits runs when the operation's execution
-ends, before the response is sent (HTTP) or the result message (WebSocket). A subscription
+ends, before the response is sent (HTTP) or the result message (WebSocket); a query's
+resolvers share their reads (schema.loaders). A subscription
 is not one: it commits nothing, and a unit living as long as it would keep its reads."""
 
 from __future__ import annotations
@@ -19,5 +20,6 @@ class AfterCommitEffects(SchemaExtension):
             yield
             return
         context = self.execution_context.context
-        async with unit_of_work(context.queue, context.broker):
+        query = self.execution_context.operation_type == OperationType.QUERY
+        async with unit_of_work(context.queue, context.broker, query=query):
             yield

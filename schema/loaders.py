@@ -1,11 +1,12 @@
 """DataLoaders: the field resolvers' reads, batched so a list of N objects costs the same
 statements as a list of one (no N+1).
 
-One `Loaders` per GraphQL context, cut to the caller (models.tenancy.readers.Reader): a
-loader keyed by id reads only what the caller may read, so a foreign id loads as None.
-They batch and do not cache (`cache=False`): a context lives as long as its WebSocket, and
-a mutation's payload must show the rows as they are after it, not as an earlier field
-read them; within one batch a key is read once anyway."""
+Cut to the caller (models.tenancy.readers.Reader): a loader keyed by id reads only what
+the caller may read, so a foreign id loads as None. A query gets its own `Loaders`, which
+cache: its resolvers share what they read (the widget's `me` and `catalog` read the member
+and its balances once). Mutations and subscriptions share one per GraphQL context that
+batches and does not cache: a context lives as long as its WebSocket, and a mutation's
+payload must show the rows as they are after it, not as an earlier field read them."""
 
 from __future__ import annotations
 
@@ -43,66 +44,66 @@ V = TypeVar("V")
 MAX_GRANTS_LISTED = 100
 
 
-def _loader(
-    batch: Callable[[Reader, Sequence[K]], Awaitable[Sequence[V]]], reader: Reader
-) -> DataLoader[K, V]:
-    async def load(keys: list[K]) -> Sequence[V]:
-        return await batch(reader, keys)
-
-    return DataLoader(load_fn=load, cache=False)
-
-
 class Loaders:
-    def __init__(self, reader: Reader) -> None:
+    def __init__(self, reader: Reader, *, cache: bool = False) -> None:
         self.reader = reader
+        self.cache = cache
+
+    def _loader(
+        self, batch: Callable[[Reader, Sequence[K]], Awaitable[Sequence[V]]]
+    ) -> DataLoader[K, V]:
+        async def load(keys: list[K]) -> Sequence[V]:
+            return await batch(self.reader, keys)
+
+        return DataLoader(load_fn=load, cache=self.cache)
 
     @cached_property
     def reward(self) -> DataLoader[UUID, Reward | None]:
-        return _loader(rewards_by_id, self.reader)
+        return self._loader(rewards_by_id)
 
     @cached_property
     def member(self) -> DataLoader[UUID, Member | None]:
-        return _loader(members_by_id, self.reader)
+        return self._loader(members_by_id)
 
     @cached_property
     def tier(self) -> DataLoader[UUID, Tier | None]:
-        return _loader(tiers_by_id, self.reader)
+        return self._loader(tiers_by_id)
 
     @cached_property
     def definition(self) -> DataLoader[UUID, PointDefinition | None]:
-        return _loader(definitions_by_id, self.reader)
+        return self._loader(definitions_by_id)
 
     @cached_property
     def tenant_point_mode(self) -> DataLoader[UUID, PointMode | None]:
-        return _loader(tenant_point_modes, self.reader)
+        return self._loader(tenant_point_modes)
 
     @cached_property
     def accounts(self) -> DataLoader[UUID, list[PointAccount]]:
         """A member's accounts, oldest first."""
-        return _loader(accounts_by_member, self.reader)
+        return self._loader(accounts_by_member)
 
     @cached_property
     def account_view(self) -> DataLoader[PointAccount, AccountView]:
-        return DataLoader(load_fn=partial(account_views, self.reader), cache=False)
+        return self._loader(account_views)
 
     @cached_property
     def grants(self) -> DataLoader[GrantsKey, list[PointGrant]]:
         """An account's grants of some statuses (all when none), oldest first, at most 100."""
-        return _loader(partial(grants_by_account, limit=MAX_GRANTS_LISTED), self.reader)
+        return self._loader(partial(grants_by_account, limit=MAX_GRANTS_LISTED))
 
     @cached_property
     def timeline(self) -> DataLoader[UUID, list[RedemptionEvent]]:
         """A redemption's events, oldest first."""
-        return _loader(timelines, self.reader)
+        return self._loader(timelines)
 
     @cached_property
     def delivery(self) -> DataLoader[UUID, WebhookDelivery | None]:
-        return _loader(deliveries_by_id, self.reader)
+        return self._loader(deliveries_by_id)
 
     @cached_property
     def attempts(self) -> DataLoader[UUID, list[WebhookAttempt]]:
         """A delivery's attempts, oldest first."""
-        return _loader(attempts_by_delivery, self.reader)
+        return self._loader(attempts_by_delivery)
 
 
 def present(row: V | None, what: str, key: object) -> V:

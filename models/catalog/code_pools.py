@@ -25,6 +25,7 @@ from models.catalog.codes import CatalogCode
 from models.catalog.rewards import get_reward
 from models.catalog.tables import CodePool, Reward, VoucherCode, VoucherCodeStatus
 from models.db.transactions import atomic
+from models.tenancy.facts import facts_changed, tenant_facts
 
 MAX_CODES_PER_REQUEST = 100_000
 MAX_CODE_LENGTH = 100
@@ -90,6 +91,7 @@ async def _ensure_pool(tenant_id: UUID, reward_id: UUID) -> CodePool:
     await CodePool.bulk_create(
         [CodePool(tenant_id=tenant_id, reward_id=reward.id)], ignore_conflicts=True
     )
+    facts_changed(tenant_id)  # the catalog counts the new pool's codes
     return await CodePool.get(reward_id=reward.id)
 
 
@@ -294,14 +296,16 @@ async def pool_stats(pool: CodePool, now: datetime | None = None) -> PoolStats:
     )
 
 
-async def codes_left(reward_ids: list[UUID], now: datetime) -> dict[UUID, int]:
+async def codes_left(tenant_id: UUID, reward_ids: list[UUID], now: datetime) -> dict[UUID, int]:
     """For the rewards among these that have a pool: how many codes they can still hand
-    out, counted up to 1 (the catalog needs "any left?" only)."""
-    pools = dict(await CodePool.filter(reward_id__in=reward_ids).values_list("id", "reward_id"))
+    out, counted up to 1 (the catalog needs "any left?" only). Which rewards have a pool
+    is a tenant fact (cached): a catalog without pooled rewards reads nothing here."""
+    pools = (await tenant_facts(tenant_id)).code_pools
     left: dict[UUID, int] = {}
-    for pool_id, reward_id in pools.items():
-        found = await VoucherCode.filter(Q(pool_id=pool_id) & drawable(now)).exists()
-        left[UUID(str(reward_id))] = int(found)
+    for reward_id in reward_ids:
+        if reward_id in pools:
+            found = await VoucherCode.filter(Q(pool_id=pools[reward_id]) & drawable(now)).exists()
+            left[reward_id] = int(found)
     return left
 
 

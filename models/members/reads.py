@@ -8,7 +8,7 @@ from uuid import UUID
 
 from tortoise.queryset import QuerySet
 
-from core.errors import InvalidInput, NotFound
+from core.errors import InvalidInput
 from models.db.batches import by_ids
 from models.members.tables import MAX_EXTERNAL_ID, Member, Tier
 from models.tenancy.facts import tenant_facts
@@ -43,17 +43,6 @@ async def member_named(
     if member_id is not None:
         return await members.get_or_none(id=member_id)
     return await member_by_external_id(reader, external_user_id or "")
-
-
-async def member_viewing(reader: Reader, member_id: UUID | None) -> Member | None:
-    """Whose view a read is (the catalog's eligibility): the member named, else the member
-    reading; None for a backend that names no one."""
-    if member_id is None and reader.member_id is None:
-        return None
-    member = await member_named(reader, member_id, None)
-    if member is None:
-        raise NotFound("Member not found", field="memberId")
-    return member
 
 
 def tiers_for(reader: Reader) -> QuerySet[Tier]:

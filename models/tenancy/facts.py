@@ -1,5 +1,5 @@
 """What a tenant's reads need on every request and its admins rarely change: its point
-mode, tiers and point currencies, cached per tenant on each API process (core.cache).
+mode, tiers, point currencies and which rewards hand out pooled codes, cached per tenant on each API process (core.cache).
 
 Whoever changes one of them calls `facts_changed` (after commit every process drops the
 tenant's entry). The cached rows are shared by concurrent requests: read them, never
@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from uuid import UUID
 
 from core.cache import TenantCache, invalidate
+from models.catalog.tables import CodePool
 from models.members.tables import Tier
 from models.points.tables import PointDefinition
 from models.tenancy.tables import PointMode, Tenant
@@ -22,6 +23,7 @@ class TenantFacts:
     point_mode: PointMode
     tiers: dict[UUID, Tier]
     definitions: dict[UUID, PointDefinition]
+    code_pools: dict[UUID, UUID]  # reward id -> its code pool's id (models.catalog.code_pools)
 
     def definition_mode(self, definition: PointDefinition) -> PointMode:
         """The mode that governs a currency: its override, else the tenant's."""
@@ -39,10 +41,12 @@ async def _load(tenant_id: UUID) -> TenantFacts:
     mode = await Tenant.filter(id=tenant_id).first().values_list("point_mode", flat=True)
     tiers = await Tier.filter(tenant_id=tenant_id)
     definitions = await PointDefinition.filter(tenant_id=tenant_id)
+    pools = await CodePool.filter(tenant_id=tenant_id).values_list("reward_id", "id")
     return TenantFacts(
         PointMode(str(mode)) if mode else PointMode.MASTER,
         {t.id: t for t in tiers},
         {d.id: d for d in definitions},
+        {UUID(str(reward_id)): UUID(str(pool_id)) for reward_id, pool_id in pools},
     )
 
 

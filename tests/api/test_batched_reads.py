@@ -27,7 +27,7 @@ from tests.graphql_client import GraphQLClient, TenantSession, in_process, open_
 pytestmark = pytest.mark.module_world
 ITEMS = 50
 FEW = 5
-FACTS_READ = 3  # statements of models.tenancy.facts._load
+FACTS_READ = 4  # statements of models.tenancy.facts._load
 SQL = ("SELECT", "INSERT", "UPDATE", "DELETE", "WITH")
 
 REDEMPTIONS = """{ redemptions(first: N) { nodes {
@@ -180,3 +180,66 @@ async def test_batched_fields_answer_each_object_its_own_rows(shop: Shop) -> Non
         assert account["historyAtMaster"] is False
         assert {"REDEEM_REQUESTED", "POINTS_WITHDRAWN"} <= {e["kind"] for e in node["events"]}
     assert seen == shop.members
+
+
+WIDGET = """{ me { externalUserId accounts { balance pending } }
+  catalog(first: 20) { nodes { reward { name } canRedeem reason } } }"""
+
+
+async def test_the_widgets_query_reads_the_member_and_its_balances_once(
+    shop: Shop, facts_cached: bool
+) -> None:
+    """`me` and `catalog` both need the member, its accounts and their grants: one query
+    reads each once (its loaders cache); a mutation's do not (see the next test)."""
+    # given a member of the shop with points expiring soon (so its grants are read)
+    external = next(e for e, (_, _, grants) in shop.members.items() if grants)
+    minted = await shop.gql(
+        "mutation($e: String!) { createMemberToken(externalUserId: $e) { token } }",
+        {"e": external},
+        shop.tenant.api_key,
+    )
+    token = minted["data"]["createMemberToken"]["token"]
+    await shop.gql(WIDGET, None, token)  # a cached process has the facts by now
+
+    # when
+    with statements() as seen:
+        body = await shop.gql(WIDGET, None, token)
+
+    # then the answer is the member's own, and each of its rows was read once
+    assert "errors" not in body, body
+    assert body["data"]["me"]["externalUserId"] == external
+    assert body["data"]["me"]["accounts"][0]["balance"] == shop.members[external][1]
+    assert body["data"]["catalog"]["nodes"]
+    tables = [_table(s) for s in seen]
+    facts = {"tenant", "tier", "point_definition", "code_pool"}  # models.tenancy.facts
+    own = [t for t in tables if t not in facts]
+    assert sorted(own) == [
+        "member",
+        "member_reward_usage",
+        "point_account",
+        "point_grant",
+        "reward",
+    ]
+    # no pool is looked up for rewards without one; the facts are read once, if at all
+    assert len(tables) - len(own) == (0 if facts_cached else FACTS_READ), tables
+
+
+async def test_a_mutations_payload_reads_rows_as_the_mutation_left_them(shop: Shop) -> None:
+    # given a member seen by an earlier field of the same operation
+    external = next(iter(shop.members))
+    upsert = """mutation($e: String!) {
+      before: upsertMember(input: {externalUserId: $e}) { member { name } }
+      after: upsertMember(input: {externalUserId: $e, name: "Renamed"}) { member { name } }
+    }"""
+
+    # when
+    body = await shop.gql(upsert, {"e": external}, shop.tenant.api_key)
+
+    # then the second payload shows the new name, not the first field's read
+    assert body["data"]["after"]["member"]["name"] == "Renamed", body
+
+
+def _table(statement: str) -> str:
+    """The table a SELECT reads first (`FROM "member"` -> member)."""
+    after = statement.split(" FROM ", 1)[1].split()[0]
+    return after.strip('"`')

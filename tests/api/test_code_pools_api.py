@@ -11,6 +11,7 @@ from uuid import UUID
 
 import pytest
 
+from core import cache
 from models.catalog.tables import VoucherCode
 from models.webhooks.endpoints import create_endpoint
 from models.webhooks.tables import PayloadFormat, WebhookDelivery
@@ -284,3 +285,28 @@ async def test_csv_of_100000_codes_is_taken_in_one_request(
     assert answer.status_code == 200, answer.text
     assert answer.json()["added"] == 100_000
     assert answer.json()["pool"]["free"] == 100_000
+
+
+async def test_a_cached_catalog_sees_a_pool_attached_later(
+    gql: GraphQLClient, tenant: TenantSession
+) -> None:
+    # given a process that caches the tenant's facts (which rewards have a pool), and a
+    # member whose catalog was read while the reward had no pool
+    cache.follow(True)
+    try:
+        reward = await make_reward(UUID(tenant.tenant_id), point_cost=10, stock=None)
+        member = await make_member(UUID(tenant.tenant_id), points=100)
+        token = await member_token(gql, tenant, member.id)
+        before = await gql(CATALOG, token=token)
+        # when the admin attaches an empty pool to it
+        attached = await gql(ATTACH, {"r": str(reward.id)}, tenant.admin_token)
+        after = await gql(CATALOG, token=token)
+    finally:
+        cache.follow(False)
+    # then the catalog bounds the reward by the pool at once: nothing to hand out
+    assert attached["data"]["attachCodePool"]["pool"]["size"] == 0
+    reasons = [
+        [(n["canRedeem"], n["reason"]) for n in body["data"]["catalog"]["nodes"]]
+        for body in (before, after)
+    ]
+    assert reasons == [[(True, None)], [(False, "OUT_OF_STOCK")]]
