@@ -58,6 +58,8 @@ class Reward(Model):
     tenant_id: UUID
     definition_id: UUID
     min_tier_id: UUID
+    # Its CodePool, if it has one (select_related("code_pool") reads it with the reward).
+    code_pool: fields.BackwardOneToOneRelation[CodePool]
 
     class Meta:
         table = "reward"

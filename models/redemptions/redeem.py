@@ -78,11 +78,11 @@ async def redeem_with_effects(req: RedeemRequest, member: Member | None = None) 
         earlier = await replayed_result(req.tenant_id, scope, key, fingerprint)
         if earlier:
             return Redeemed(await Redemption.get(id=earlier), replayed=True)
-    # Its currency and tenant come along (one statement): they decide the point mode,
-    # and the webhook payloads need them.
+    # Its currency, tenant and code pool come along (one statement): they decide the
+    # point mode and how it is fulfilled, and the webhook payloads need them.
     reward = (
         await Reward.filter(id=req.reward_id, tenant_id=req.tenant_id)
-        .select_related("definition", "tenant")
+        .select_related("definition", "tenant", "code_pool")
         .first()
     )
     if reward is None:
@@ -93,7 +93,7 @@ async def redeem_with_effects(req: RedeemRequest, member: Member | None = None) 
         raise NotFound("Member not found", field="memberId")
     now = clock.now()
     # A reward with a code pool is fulfilled by the redemption itself, with drawn codes.
-    pool = await CodePool.get_or_none(reward_id=reward.id)
+    pool: CodePool | None = reward.code_pool  # None: select_related found no pool
     left = int(await free_at_least(pool.id, 1, now)) if pool else None
     await _check_catalog_gate(reward, member, now, left)
     link = None
