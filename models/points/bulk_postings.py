@@ -25,7 +25,6 @@ from typing import Any, cast
 from uuid import UUID
 
 from tortoise.backends.base.client import BaseDBAsyncClient
-from tortoise.expressions import Q
 
 from core import clock
 from models.db.bulk_statements import insert_rows
@@ -282,11 +281,22 @@ async def _not_before_last_entries(
 ) -> datetime:
     """`now`, or the time of the accounts' latest entry if later (an earlier chunk's
     postings are stamped a microsecond apart, so may run ahead of the clock): an account's
-    entries never go back in time along their numbers, which lists sort on."""
-    latest = Q()
-    for account in accounts:
-        latest |= Q(account_id=account.id, seq=account.ledger_seq)
-    if not accounts:
+    entries never go back in time along their numbers, which lists sort on.
+
+    The accounts' latest entries are among those with one of their ids and one of their
+    last numbers; the others there are earlier entries of the same accounts, so no later:
+    two IN lists find the latest time without a condition per account.
+    """
+    touched = [a for a in accounts if a.ledger_seq]
+    if not touched:
         return now
-    times = await LedgerEntry.filter(latest).using_db(conn).values_list("created_at", flat=True)
-    return max([now, *cast(list[datetime], times)])
+    latest = (
+        await LedgerEntry.filter(
+            account_id__in=[a.id for a in touched], seq__in={a.ledger_seq for a in touched}
+        )
+        .using_db(conn)
+        .order_by("-created_at")
+        .first()
+        .values_list("created_at", flat=True)
+    )
+    return max(now, cast(datetime, latest)) if latest else now
