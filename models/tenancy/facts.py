@@ -1,5 +1,6 @@
 """What a tenant's reads need on every request and its admins rarely change: its point
-mode, tiers, point currencies and which rewards hand out pooled codes, cached per tenant on each API process (core.cache).
+mode, tiers, point currencies and which rewards hand out pooled codes, cached per tenant
+on each API process (core.cache).
 
 Whoever changes one of them calls `facts_changed` (after commit every process drops the
 tenant's entry). The cached rows are shared by concurrent requests: read them, never
