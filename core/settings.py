@@ -191,6 +191,7 @@ MODEL_MODULES = [
     "models.webhooks.tables",
     "models.pointmaster.tables",
     "models.programme.tables",
+    "models.tiers.tables",
 ]
 
 

@@ -33,6 +33,7 @@ from engine.openapi import openapi_endpoint
 from engine.pointmaster_rest import pointmaster_routes
 from engine.rate_limit import RateLimitMiddleware
 from engine.readiness import ready_endpoint
+from engine.reports_csv import report_routes
 from engine.request_body import BodyGuard
 from engine.request_id import RequestIdMiddleware
 from engine.request_metrics import RequestMetricsMiddleware
@@ -103,6 +104,7 @@ def create_app(settings: Settings, *, init_orm: bool = True) -> Starlette:
         *event_routes(settings, queue, callback_broker),
         Route(OPENAPI_PATH, openapi_endpoint, methods=["GET"]),  # describes the REST routes
         *code_routes(settings, queue),
+        *report_routes(settings),
         WebSocketRoute("/graphql", graphql),
         Route("/health", health, methods=["GET"]),
         Route("/ready", ready_endpoint(settings, app_redis), methods=["GET"]),

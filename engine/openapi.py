@@ -257,6 +257,37 @@ _CODES = {
     },
 }
 
+_TIME = {"type": "string", "format": "date-time"}
+_REPORT = {
+    "get": {
+        "operationId": "exportReport",
+        "tags": ["reports"],
+        "summary": "A report as CSV, streamed (admins)",
+        "description": "Names: liability (as of `until`), points-by-day, redemptions-by-reward, "
+        "earning-sources, top-rules, ledger (every posting). Range [since, until), default "
+        "the last 30 days, at most two years; times without a zone are UTC.",
+        "security": [{"bearer": []}],
+        "parameters": [
+            {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}},
+            {"name": "since", "in": "query", "required": False, "schema": _TIME},
+            {"name": "until", "in": "query", "required": False, "schema": _TIME},
+        ],
+        "responses": {
+            "200": {
+                "description": "CSV with a header row (an attachment)",
+                "content": {"text/csv": {"schema": {"type": "string"}}},
+            },
+            "400": _error(
+                "INVALID: a time that is not ISO 8601, since not before until, a range over two years"
+            ),
+            "401": _error("UNAUTHENTICATED (no or an unknown credential) or TOKEN_EXPIRED"),
+            "403": _error("FORBIDDEN: an admin token (from `login`) is needed, not an API key"),
+            "404": _error("NOT_FOUND: no report of this name"),
+            **_COMMON,
+        },
+    },
+}
+
 
 def _status(kind: str) -> dict[str, Any]:
     return {
@@ -512,6 +543,7 @@ def openapi_document() -> dict[str, Any]:
             "/api/v1/redemptions/{redemption_id}/callback": _CALLBACK,
             "/api/v1/events": _EVENTS,
             "/api/v1/rewards/{reward_id}/codes": _CODES,
+            "/api/v1/reports/{name}.csv": _REPORT,
             f"{UPLOADS}/balances": _upload("balances", "BalanceItem", "FOLLOWER_BALANCE"),
             f"{UPLOADS}/transactions": _upload(
                 "transactions", "TransactionItem", "FOLLOWER_TRANSACTIONS"

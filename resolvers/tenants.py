@@ -7,12 +7,13 @@ from datetime import timedelta
 import strawberry
 
 from core import clock
-from core.errors import DomainError, Unauthenticated
+from core.errors import DomainError, InvalidInput, Unauthenticated
 from core.rate_limit import RateLimited
 from core.security import issue_token
 from models.members.reads import tiers_for
 from models.members.upserts import delete_tier, save_point_definition, save_tier
 from models.points.reads import definitions_for
+from models.points.tables import ExpiryPolicy as ExpiryPolicyModel
 from models.tenancy.access import create_api_key, revoke_api_key
 from models.tenancy.login_limits import LoginLimits, login_admin
 from models.tenancy.reads import api_keys_for
@@ -112,8 +113,9 @@ async def api_keys(info: strawberry.Info) -> list[ApiKey]:
 async def save_tier_(info: strawberry.Info, input: TierInput) -> TierPayload:
     principal = require(info, ADMIN)
     try:
+        extra = {} if input.min_value is strawberry.UNSET else {"min_value": input.min_value}
         tier = await save_tier(
-            principal.tenant_id, parse_id(input.id, "id"), input.name, input.rank
+            principal.tenant_id, parse_id(input.id, "id"), input.name, input.rank, **extra
         )
     except DomainError as exc:
         return TierPayload(errors=[user_error(CatalogError, exc)])
@@ -140,8 +142,13 @@ async def save_definition(
 ) -> PointDefinitionPayload:
     principal = require(info, ADMIN)
     try:
+        expiry = None
+        if input.expiry_policy is not None:
+            expiry = (ExpiryPolicyModel(input.expiry_policy.value), input.expiry_value)
+        elif input.expiry_value is not None:
+            raise InvalidInput("Give expiryPolicy with expiryValue", field="expiryPolicy")
         definition = await save_point_definition(
-            principal.tenant_id, parse_id(input.id, "id"), input.name, input.description
+            principal.tenant_id, parse_id(input.id, "id"), input.name, input.description, expiry
         )
     except DomainError as exc:
         return PointDefinitionPayload(errors=[user_error(CatalogError, exc)])

@@ -10,6 +10,7 @@ import strawberry
 from models.live.messages import redemption_from_message
 from models.redemptions.tables import RedemptionStatus as StatusModel
 from schema.redemptions import Redemption, RedemptionEvent, RedemptionStatus
+from schema.tenants import Tier
 
 
 @strawberry.type
@@ -51,6 +52,9 @@ class BalanceUpdate:
     history_at_master: bool = strawberry.field(
         description="FOLLOWER_BALANCE: the master sends totals only (see PointAccount)"
     )
+    tier: Tier | None = strawberry.field(
+        description="The member's tier now (a tier change is announced with the balances)"
+    )
     at: datetime
 
     @classmethod
@@ -62,6 +66,7 @@ class BalanceUpdate:
             pending=message["pending"],
             expiring_soon=message["expiringSoon"],
             history_at_master=message.get("historyAtMaster", False),
+            tier=_tier(message.get("tier")),
             at=datetime.fromisoformat(message["at"]),
         )
 
@@ -71,3 +76,9 @@ class RedemptionUpdateFilter:
     status: list[RedemptionStatus] | None = None  # type: ignore[valid-type]
     member_id: strawberry.ID | None = None
     reward_id: strawberry.ID | None = None
+
+
+def _tier(body: dict[str, Any] | None) -> Tier | None:
+    if not body:
+        return None
+    return Tier(id=strawberry.ID(body["id"]), name=body["name"], rank=body["rank"])

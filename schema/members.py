@@ -10,10 +10,13 @@ import strawberry
 from strawberry.scalars import JSON
 
 from models.members import tables as m
+from models.tiers.evaluation import current_activity
+from models.tiers.tables import TierChange as TierChangeModel
 from schema.common import MemberError, PageInfo
 from schema.loaders import loaders, present
 from schema.points import PointAccount
 from schema.tenants import Tier
+from schema.tiers import TierChange, TierStatus
 
 
 @strawberry.type
@@ -32,6 +35,27 @@ class Member:
             return None
         tier = await loaders(info).tier.load(self.model.tier_id)
         return Tier.from_model(tier) if tier else None
+
+    @strawberry.field(description="Computed tier: review date, grace, override, activity")
+    async def tier_status(self) -> TierStatus:
+        m_ = self.model
+        return TierStatus(
+            review_at=m_.tier_review_at,
+            in_grace=m_.tier_in_grace,
+            overridden=m_.tier_override,
+            override_reason=m_.tier_override_reason,
+            override_until=m_.tier_override_until,
+            activity=await current_activity(m_.tenant_id, m_.id),
+        )
+
+    @strawberry.field(description="The member's tier changes, newest first")
+    async def tier_history(self, first: int = 20) -> list[TierChange]:
+        rows = (
+            await TierChangeModel.filter(member_id=self.model.id, tenant_id=self.model.tenant_id)
+            .order_by("-created_at", "-id")
+            .limit(max(1, min(first, 100)))
+        )
+        return [TierChange.from_model(c) for c in rows]
 
     @strawberry.field(description="One account per point currency the member has used")
     async def accounts(self, info: strawberry.Info) -> list[PointAccount]:

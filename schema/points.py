@@ -30,6 +30,16 @@ async def _mode(info: strawberry.Info, definition: m.PointDefinition) -> PointMo
     return effective_mode(definition, tenant_mode)
 
 
+ExpiryPolicy = strawberry.enum(
+    m.ExpiryPolicy,
+    name="ExpiryPolicy",
+    description="When points awarded without a validTo expire: NEVER; AFTER_DAYS / "
+    "AFTER_MONTHS (expiryValue of them after earning); END_OF_MONTH / END_OF_YEAR (at the "
+    "end of the month/year of earning, plus expiryValue months/years; midnight UTC)",
+)
+MAX_GRANTS_LISTED = 100
+
+
 @strawberry.enum(description="Who owns the points")
 class PointMode(Enum):
     MASTER = "MASTER"
@@ -47,6 +57,8 @@ class PointDefinition:
     point_mode: PointMode | None = strawberry.field(
         description="This currency's own point mode; null = it follows the tenant's"
     )
+    expiry_policy: ExpiryPolicy  # type: ignore[valid-type]
+    expiry_value: int | None
     model: strawberry.Private[m.PointDefinition]
 
     @strawberry.field(description="The mode that governs this currency")
@@ -62,6 +74,8 @@ class PointDefinition:
             external_id=d.external_id,
             is_default=d.is_default,
             point_mode=PointMode(str(d.point_mode)) if d.point_mode else None,
+            expiry_policy=m.ExpiryPolicy(d.expiry_policy),
+            expiry_value=d.expiry_value,
             model=d,
         )
 
@@ -220,6 +234,10 @@ class PointDefinitionInput:
     id: strawberry.ID | None = None
     name: str
     description: str = ""
+    expiry_policy: ExpiryPolicy | None = strawberry.field(  # type: ignore[valid-type]
+        default=None, description="Unchanged when null (NEVER for a new currency)"
+    )
+    expiry_value: int | None = None
 
 
 @strawberry.type

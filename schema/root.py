@@ -33,8 +33,10 @@ from resolvers import points as point_resolvers
 from resolvers import points_log as points_log_resolvers
 from resolvers import programme as programme_resolvers
 from resolvers import redemptions as redemption_resolvers
+from resolvers import reports as report_resolvers
 from resolvers import rewards as reward_resolvers
 from resolvers import tenants as tenant_resolvers
+from resolvers import tiers as tier_resolvers
 from resolvers import webhooks as webhook_resolvers
 from schema.adjustments import AdjustPointsPayload, PointAdjustmentConnection
 from schema.admin_accounts import ChangePasswordPayload
@@ -54,11 +56,25 @@ from schema.pointmaster import (
     PointModeChange,
     PointModePayload,
 )
-from schema.points import LedgerConnection, PointDefinition, PointDefinitionPayload, PointsPayload
+from schema.points import (
+    LedgerConnection,
+    PointDefinition,
+    PointDefinitionPayload,
+    PointsPayload,
+)
 from schema.points_log import PointsLog
 from schema.programme import EarningRule, EarningRulePayload, EventSimulation, TrackEventPayload
 from schema.query_cost import query_cost_rule
 from schema.redemptions import Redemption, RedemptionConnection, RedemptionPayload
+from schema.reports import (
+    EarningSource,
+    Long,
+    LongScalar,
+    PointsDay,
+    PointsLiability,
+    RewardRedemptions,
+    RuleTotal,
+)
 from schema.rewards import CatalogConnection, Reward, RewardConnection, RewardPayload
 from schema.sync_batches import SyncBatch, SyncBatchPayload
 from schema.tenants import (
@@ -71,6 +87,7 @@ from schema.tenants import (
     TokenPayload,
 )
 from schema.text_input import StorableTextRule, StorableVariables
+from schema.tiers import MemberTierPayload, TierPolicy, TierPolicyPayload
 from schema.webhooks import (
     WebhookDeletePayload,
     WebhookDeliveryConnection,
@@ -141,6 +158,31 @@ class Query:
     simulate_event: EventSimulation = strawberry.field(
         resolver=programme_resolvers.simulate_event_,
         description="Dry run of an event against the rules: what each would award, and why not",
+    )
+    tier_policy: TierPolicy = strawberry.field(
+        resolver=tier_resolvers.tier_policy_,
+        description="How the tenant's tiers are computed from activity",
+    )
+    points_liability: list[PointsLiability] = strawberry.field(
+        resolver=report_resolvers.points_liability,
+        description="Per currency, active and pending points owed at `at` (default: now) (admin)",
+    )
+    points_by_day: list[PointsDay] = strawberry.field(
+        resolver=report_resolvers.points_by_day,
+        description="Points earned, spent, expired, refunded per UTC day in [since, until) "
+        "(default: the last 30 days) (admin)",
+    )
+    redemptions_by_reward: list[RewardRedemptions] = strawberry.field(
+        resolver=report_resolvers.redemptions_per_reward,
+        description="Redemptions made in [since, until) per reward and status now (admin)",
+    )
+    earning_sources: list[EarningSource] = strawberry.field(
+        resolver=report_resolvers.top_earning_sources,
+        description="Where points were earned in [since, until), most first (admin)",
+    )
+    top_rules: list[RuleTotal] = strawberry.field(
+        resolver=report_resolvers.top_earning_rules,
+        description="Earning rules by points awarded in [since, until), most first (admin)",
     )
 
 
@@ -248,6 +290,14 @@ class Mutation:
     archive_earning_rule: EarningRulePayload = strawberry.mutation(
         resolver=programme_resolvers.archive_earning_rule
     )
+    save_tier_policy: TierPolicyPayload = strawberry.mutation(
+        resolver=tier_resolvers.save_tier_policy_,
+        description="How tiers are computed (thresholds are each Tier's minValue) (admin)",
+    )
+    set_member_tier: MemberTierPayload = strawberry.mutation(
+        resolver=tier_resolvers.set_member_tier_,
+        description="Override a member's tier with a reason, or end the override",
+    )
 
 
 @strawberry.type
@@ -296,7 +346,7 @@ def _extensions(settings: Settings) -> list[type[SchemaExtension] | Callable[[],
     return extensions
 
 
-_SCALARS: dict[object, Any] = {datetime: UtcDateTime}
+_SCALARS: dict[object, Any] = {datetime: UtcDateTime, Long: LongScalar}
 
 
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:

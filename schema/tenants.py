@@ -16,10 +16,15 @@ class Tier:
     id: strawberry.ID
     name: str
     rank: int
+    min_value: int | None = strawberry.field(
+        default=None,
+        description="Activity in the tier policy's window that qualifies for the tier "
+        "(null: given by hand only)",
+    )
 
     @classmethod
     def from_model(cls, t: mm.Tier) -> Tier:
-        return cls(id=strawberry.ID(str(t.id)), name=t.name, rank=t.rank)
+        return cls(id=strawberry.ID(str(t.id)), name=t.name, rank=t.rank, min_value=t.min_value)
 
 
 @strawberry.input
@@ -27,6 +32,9 @@ class TierInput:
     id: strawberry.ID | None = None
     name: str
     rank: int
+    min_value: int | None = strawberry.field(
+        default=strawberry.UNSET, description="Qualifying activity; null = given by hand only"
+    )
 
 
 @strawberry.type

@@ -21,6 +21,8 @@ TABLES = [
     "rule_cap_counter",
     "member_event",
     "earning_rule",
+    "tier_change",
+    "tier_policy",
     "forwarded_adjustment",
     "points_log_cache",
     "point_master_key",

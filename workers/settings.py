@@ -26,6 +26,7 @@ from workers.heartbeat import start_heartbeat, stop_heartbeat
 from workers.points import settle_points
 from workers.points_log import fetch_points_log
 from workers.sync import apply_sync_batch, relay_sync_batches
+from workers.tiers import review_tiers
 from workers.webhook_http import new_client
 from workers.webhooks import deliver_webhook, relay_webhooks
 
@@ -133,6 +134,7 @@ class WorkerSettings:
             apply_sync_batch,
             relay_sync_batches,
             fetch_points_log,
+            review_tiers,
         )
     ]
     cron_jobs = [
@@ -141,6 +143,8 @@ class WorkerSettings:
         cron(one_unit(relay_webhooks), second=set(range(0, 60, 10))),
         # Uploads whose job was lost; a normal one is applied as soon as it is accepted.
         cron(one_unit(relay_sync_batches), second={30}),
+        # Downgrades happen at review dates (days apart): every few minutes is on time.
+        cron(one_unit(review_tiers), minute=set(range(0, 60, 5)), second={15}),
     ]
     on_startup = startup
     on_shutdown = shutdown

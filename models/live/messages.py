@@ -23,6 +23,7 @@ from tortoise.queryset import QuerySet
 
 from core import clock
 from core.broker import balances_channel, redemptions_channel
+from models.members.tables import Member
 from models.pointmaster.modes import effective_mode
 from models.points.grants import account_view
 from models.points.tables import PointAccount
@@ -231,6 +232,7 @@ async def _publish_balances(
     if any(a.definition.point_mode is None for a in found):
         tenant_mode = (await tenant_facts(tenant_id)).point_mode
     now = clock.now()
+    tiers = await _tiers_of(tenant_id, {a.member_id for a in found})
     for account in found:
         view = await account_view(account, now)
         # FOLLOWER_BALANCE: the master sends totals only; what needs history is null, as
@@ -246,6 +248,25 @@ async def _publish_balances(
                 "pending": None if at_master else view.pending,
                 "expiringSoon": None if at_master else view.expiring_soon,
                 "historyAtMaster": at_master,
+                "tier": tiers.get(account.member_id),
                 "at": now.isoformat(),
             },
         )
+
+
+async def _tiers_of(tenant_id: UUID, member_ids: set[UUID]) -> dict[UUID, dict[str, Any]]:
+    """The members' tiers as balance messages carry them (a tier change is announced as
+    a balances message: the widget shows both)."""
+    if not member_ids:
+        return {}
+    rows = await Member.filter(
+        tenant_id=tenant_id, id__in=sorted(member_ids), tier_id__isnull=False
+    ).values("id", "tier_id", "tier__name", "tier__rank")
+    return {
+        UUID(str(r["id"])): {
+            "id": str(r["tier_id"]),
+            "name": r["tier__name"],
+            "rank": r["tier__rank"],
+        }
+        for r in rows
+    }

@@ -19,6 +19,9 @@ class Tier(Model):
     name = fields.CharField(max_length=100)
     # Higher rank = better tier; a reward gated at rank r admits members of rank >= r.
     rank = fields.IntField()
+    # Activity (models.tiers.policy's basis, in its window) that qualifies for the tier;
+    # null = the tier is given by hand only, never computed.
+    min_value = fields.BigIntField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
 
     tenant_id: UUID
@@ -43,6 +46,14 @@ class Member(Model):
     tier: fields.ForeignKeyNullableRelation[Tier] = fields.ForeignKeyField(
         "models.Tier", related_name="members", null=True, on_delete=fields.SET_NULL
     )
+    # Computed tiers (models.tiers): when the tier is next re-evaluated (a downgrade
+    # happens only then), whether that date is the end of a grace period, and a manual
+    # override that computation leaves alone until it is cleared or runs out.
+    tier_review_at = fields.DatetimeField(null=True, db_index=True)
+    tier_in_grace = fields.BooleanField(default=False)
+    tier_override = fields.BooleanField(default=False)
+    tier_override_reason = fields.TextField(null=True)
+    tier_override_until = fields.DatetimeField(null=True, db_index=True)
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
 

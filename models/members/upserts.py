@@ -12,9 +12,10 @@ from core.errors import Conflict, ErrorCode, InvalidInput, NotFound
 from models.db.field_limits import MAX_DESCRIPTION, check_columns, check_text
 from models.db.transactions import atomic
 from models.members.tables import Member, Tier
-from models.members.tier_events import tier_changed
-from models.points.tables import PointDefinition
+from models.points.expiry import validate_policy
+from models.points.tables import ExpiryPolicy, PointDefinition
 from models.tenancy.facts import facts_changed
+from models.tiers.evaluation import tier_assigned
 
 _UNSET: Any = object()
 
@@ -64,14 +65,14 @@ async def upsert_member(
                 if values:
                     await Member.filter(id=member.id).using_db(conn).update(**values)
                     await member.refresh_from_db(using_db=conn)
-                    await tier_changed(conn, member, old_tier)
+                    await tier_assigned(conn, member, old_tier)
                 return member, False
         try:
             async with atomic() as conn:
                 member = await Member.create(
                     using_db=conn, tenant_id=tenant_id, external_user_id=external_user_id, **values
                 )
-                await tier_changed(conn, member, None)
+                await tier_assigned(conn, member, None)
                 return member, True
         except IntegrityError:
             continue  # created concurrently: update it instead
@@ -87,19 +88,30 @@ async def get_member(tenant_id: UUID, member_id: UUID) -> Member:
     return member
 
 
-async def save_tier(tenant_id: UUID, tier_id: UUID | None, name: str, rank: int) -> Tier:
+async def save_tier(
+    tenant_id: UUID, tier_id: UUID | None, name: str, rank: int, min_value: Any = _UNSET
+) -> Tier:
+    """`min_value`: the activity that qualifies for the tier (models.tiers); None = given
+    by hand only; unset = unchanged."""
     if not name.strip():
         raise InvalidInput("A name is required", field="name", code=ErrorCode.REQUIRED)
     check_columns(Tier, {"name": name.strip()}, {})
+    if min_value is not _UNSET and min_value is not None and min_value < 0:
+        raise InvalidInput(
+            "Use 0 or more, or no threshold", field="minValue", code=ErrorCode.INVALID
+        )
+    extra = {} if min_value is _UNSET else {"min_value": min_value}
     try:
         if tier_id is None:
-            tier = await Tier.create(tenant_id=tenant_id, name=name.strip(), rank=rank)
+            tier = await Tier.create(tenant_id=tenant_id, name=name.strip(), rank=rank, **extra)
         else:
             found = await Tier.get_or_none(id=tier_id, tenant_id=tenant_id)
             if found is None:
                 raise NotFound("Tier not found", field="id", code=ErrorCode.NOT_FOUND)
             tier = found
             tier.name, tier.rank = name.strip(), rank
+            if extra:
+                tier.min_value = extra["min_value"]
             await tier.save()
         facts_changed(tenant_id)
         return tier
@@ -118,12 +130,24 @@ async def delete_tier(tenant_id: UUID, tier_id: UUID) -> None:
 
 
 async def save_point_definition(
-    tenant_id: UUID, definition_id: UUID | None, name: str, description: str = ""
+    tenant_id: UUID,
+    definition_id: UUID | None,
+    name: str,
+    description: str = "",
+    expiry: tuple[ExpiryPolicy, int | None] | None = None,
 ) -> PointDefinition:
+    """`expiry`: the currency's expiry policy and its value (None: unchanged, NEVER for a
+    new currency); applies to awards made from now on."""
     if not name.strip():
         raise InvalidInput("A name is required", field="name", code=ErrorCode.REQUIRED)
     check_columns(PointDefinition, {"name": name.strip()}, {})
     check_text(description, MAX_DESCRIPTION, "description")
+    policy: dict[str, Any] = {}
+    if expiry is not None:
+        policy = {
+            "expiry_policy": expiry[0],
+            "expiry_value": validate_policy(expiry[0], expiry[1]),
+        }
     try:
         if definition_id is None:
             highest = (
@@ -139,11 +163,14 @@ async def save_point_definition(
                 description=description,
                 external_id=next_id,
                 is_default=not await PointDefinition.exists(tenant_id=tenant_id),
+                **policy,
             )
         definition = await PointDefinition.get_or_none(id=definition_id, tenant_id=tenant_id)
         if definition is None:
             raise NotFound("Point definition not found", field="id", code=ErrorCode.NOT_FOUND)
         definition.name, definition.description = name.strip(), description
+        for key, value in policy.items():
+            setattr(definition, key, value)
         await definition.save()
         facts_changed(tenant_id)
         return definition

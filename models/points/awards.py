@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from uuid import UUID, uuid4
 
@@ -18,6 +18,7 @@ from models.db.transactions import atomic
 from models.live.effects import balances_changed
 from models.members.tables import Member
 from models.points.codes import PointsCode
+from models.points.expiry import expiry_for
 from models.points.grants import settle_account
 from models.points.ledger import (
     ensure_account,
@@ -33,6 +34,7 @@ from models.points.tables import (
     PointDefinition,
     PointGrant,
 )
+from models.tiers.evaluation import points_earned
 
 SYSTEM_SOURCES = frozenset(
     {LedgerSource.REDEMPTION, LedgerSource.REFUND, LedgerSource.EXPIRY, LedgerSource.BALANCE_SYNC}
@@ -119,6 +121,7 @@ async def award_points(
         earlier = await replayed_result(req.tenant_id, scope, key, fingerprint)
         if earlier:
             return await _load(earlier)
+    req = _with_policy_expiry(req, definition, now)
     await ensure_account(req.tenant_id, member.id, definition.id)
     posting_id = uuid4()
     try:
@@ -158,6 +161,8 @@ async def award_points(
             grant: PointGrant | None = None
             if req.valid_to is not None:
                 grant = await _add_grant(conn, account, req, posting_id, now, pending=False)
+            if req.amount > 0:
+                await points_earned(conn, member, definition, now)
             return PointsPosted(account=account, entry=entry, grant=grant)
     except IntegrityError:
         if key:
@@ -165,6 +170,18 @@ async def award_points(
             if earlier:
                 return await _load(earlier)
         raise
+
+
+def _with_policy_expiry(
+    req: AwardRequest, definition: PointDefinition, now: datetime
+) -> AwardRequest:
+    """The request with the currency's expiry policy applied, when it names no valid-to:
+    (the idempotency fingerprint is the request as sent, so a retry after a policy change
+    is still the same request)."""
+    if req.amount <= 0 or req.valid_to is not None:
+        return req
+    valid_to = expiry_for(definition.expiry_policy, definition.expiry_value, req.valid_from or now)
+    return req if valid_to is None else replace(req, valid_to=valid_to)
 
 
 async def _add_grant(

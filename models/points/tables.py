@@ -39,6 +39,17 @@ class GrantStatus(StrEnum):
     FAILED = "FAILED"  # could not be settled (settle_error says why): neither activated nor expired
 
 
+class ExpiryPolicy(StrEnum):
+    """When points of a currency expire if their award gives no valid-to
+    (models.points.expiry computes it)."""
+
+    NEVER = "NEVER"
+    AFTER_DAYS = "AFTER_DAYS"  # expiry_value days after earning
+    AFTER_MONTHS = "AFTER_MONTHS"  # expiry_value calendar months after earning
+    END_OF_MONTH = "END_OF_MONTH"  # end of the month of earning, + expiry_value months
+    END_OF_YEAR = "END_OF_YEAR"  # end of the year of earning, + expiry_value years
+
+
 class PointDefinition(Model):
     id = fields.UUIDField(primary_key=True)
     tenant: fields.ForeignKeyRelation[Tenant] = fields.ForeignKeyField(
@@ -51,6 +62,8 @@ class PointDefinition(Model):
     is_default = fields.BooleanField(default=False)
     # Overrides the tenant's point mode for this currency; null = the tenant's mode.
     point_mode = fields.CharEnumField(PointMode, max_length=32, null=True)
+    expiry_policy = fields.CharEnumField(ExpiryPolicy, max_length=16, default=ExpiryPolicy.NEVER)
+    expiry_value = fields.IntField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
 
     tenant_id: UUID

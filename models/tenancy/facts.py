@@ -1,6 +1,6 @@
 """What a tenant's reads need on every request and its admins rarely change: its point
-mode, tiers, point currencies and which rewards hand out pooled codes, cached per tenant
-on each API process (core.cache).
+mode, tiers, point currencies, which rewards hand out pooled codes and the enabled tier
+policy, cached per tenant on each API process (core.cache).
 
 Whoever changes one of them calls `facts_changed` (after commit every process drops the
 tenant's entry). The cached rows are shared by concurrent requests: read them, never
@@ -17,6 +17,7 @@ from models.catalog.tables import CodePool
 from models.members.tables import Tier
 from models.points.tables import PointDefinition
 from models.tenancy.tables import PointMode, Tenant
+from models.tiers.tables import TierPolicy
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,7 @@ class TenantFacts:
     tiers: dict[UUID, Tier]
     definitions: dict[UUID, PointDefinition]
     code_pools: dict[UUID, UUID]  # reward id -> its code pool's id (models.catalog.code_pools)
+    tier_policy: TierPolicy | None = None  # only an enabled one: tiers computed from activity
 
     def definition_mode(self, definition: PointDefinition) -> PointMode:
         """The mode that governs a currency: its override, else the tenant's."""
@@ -43,11 +45,13 @@ async def _load(tenant_id: UUID) -> TenantFacts:
     tiers = await Tier.filter(tenant_id=tenant_id)
     definitions = await PointDefinition.filter(tenant_id=tenant_id)
     pools = await CodePool.filter(tenant_id=tenant_id).values_list("reward_id", "id")
+    policy = await TierPolicy.filter(tenant_id=tenant_id, enabled=True).first()
     return TenantFacts(
         PointMode(str(mode)) if mode else PointMode.MASTER,
         {t.id: t for t in tiers},
         {d.id: d for d in definitions},
         {UUID(str(reward_id)): UUID(str(pool_id)) for reward_id, pool_id in pools},
+        policy,
     )
 
 

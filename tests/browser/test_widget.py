@@ -20,6 +20,8 @@ from models.points.tables import LedgerSource
 from models.redemptions.lifecycle import Via, transition
 from models.redemptions.tables import Redemption, RedemptionStatus
 from models.tenancy.origins import set_tenant_origins
+from models.tiers.policy import PolicyFields, save_tier_policy
+from models.tiers.tables import TierBasis
 from tests.browser.conftest import (
     EngineProcess,
     PageErrors,
@@ -509,3 +511,34 @@ async def test_expired_token_without_a_new_one_says_so_until_the_page_sets_one(
     await expect(widget.locator(".balance .amount")).to_have_text("70")
     await expect(widget.get_by_role("alert")).to_have_count(0)
     await expect(widget.locator(".link")).to_have_attribute("data-state", "open")
+
+
+async def test_a_purchase_that_earns_a_tier_shows_it_in_the_open_widget(
+    engine: EngineProcess, shop_site: Site, settings: Settings, page: Page, shoot: Shooter
+) -> None:
+    # given tiers computed from activity (Silver from 1,000 points) and a member with 600
+    shop = await open_shop(settings, [shop_site.origin], points=600)
+    silver = await make_tier(shop.tenant_id, "Silver", 1)
+    silver.min_value = 1000
+    await silver.save()
+    await save_tier_policy(
+        shop.tenant_id, PolicyFields(True, TierBasis.POINTS_EARNED, None, 12, 12, 0)
+    )
+    await open_widget(page, shop_site, shop.token())
+    widget = page.locator("gamify-rewards")
+    await expect(widget.locator(".balance .amount")).to_have_text("600")
+    await expect(widget.locator(".who")).not_to_contain_text("member")
+
+    # when the shop's backend awards 400 points for a purchase
+    await engine.gql(
+        "mutation($m: ID!) { awardPoints(input: {memberId: $m, amount: 400, source: PURCHASE})"
+        " { entry { id } errors { code } } }",
+        {"m": str(shop.member.id)},
+        shop.api_key,
+    )
+
+    # then the open widget shows the new balance and the tier, and announces the tier
+    await expect(widget.locator(".balance .amount")).to_have_text("1,000")
+    await expect(widget.locator(".who")).to_contain_text("Silver member")
+    await expect(widget.get_by_role("status")).to_contain_text("You are now a Silver member")
+    await shoot(page, "tier-upgrade", full_page=True)

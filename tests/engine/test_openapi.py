@@ -60,6 +60,7 @@ def test_schemathesis_reads_every_operation() -> None:
         "POST /api/v1/events",
         "POST /api/v1/rewards/{reward_id}/codes",
         "GET /api/v1/rewards/{reward_id}/codes",
+        "GET /api/v1/reports/{name}.csv",
         "POST /api/v2/point-accounts/balances",
         "POST /api/v2/point-accounts/transactions",
         "GET /api/v2/point-accounts/balances/status/{batch_id}",

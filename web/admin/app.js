@@ -15,6 +15,7 @@ const ROUTES = [
   [/^webhooks$/, "webhooks"],
   [/^webhooks\/deliveries$/, "deliveries"],
   [/^point-master$/, "point-master"],
+  [/^reports$/, "reports"],
   [/^settings$/, "settings"],
 ];
 

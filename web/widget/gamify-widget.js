@@ -164,10 +164,18 @@ export class GamifyRewards extends HTMLElement {
   }
 
   _onBalance(change) {
-    const account = this._data?.me?.accounts.find((a) => a.id === change.accountId);
+    // The tier comes with the balances: an upgrade (or an admin's change) shows at once.
+    const me = this._data?.me;
+    const said = [];
+    const account = me?.accounts.find((a) => a.id === change.accountId);
+    if (account && account.balance !== change.balance)
+      said.push(this._t("balanceChanged", { balance: this._points(change.balance, account) }));
+    if (me && (me.tier?.name ?? null) !== (change.tier?.name ?? null)) {
+      me.tier = change.tier;
+      if (change.tier) said.push(this._t("tierChanged", { tier: change.tier.name }));
+    }
+    if (said.length) this._announce(said.join(". "));
     if (!account) return this._refreshSoon();
-    if (account.balance !== change.balance)
-      this._announce(this._t("balanceChanged", { balance: this._points(change.balance, account) }));
     Object.assign(account, { balance: change.balance, pending: change.pending, expiringSoon: change.expiringSoon });
     this._render();
     this._refreshSoon(); // what the member can afford changed; the next expiry date too

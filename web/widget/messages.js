@@ -49,6 +49,7 @@ export const messages = {
     FAILED: "Failed, points returned",
     statusChanged: "{reward}: {status}",
     balanceChanged: "Your balance is now {balance}",
+    tierChanged: "You are now a {tier} member",
     code: "Your code",
   },
   vi: {
@@ -99,6 +100,7 @@ export const messages = {
     FAILED: "Thất bại, đã hoàn điểm",
     statusChanged: "{reward}: {status}",
     balanceChanged: "Số dư hiện tại: {balance}",
+    tierChanged: "Hạng mới của bạn: {tier}",
     code: "Mã của bạn",
   },
 };

@@ -17,4 +17,4 @@ export const UPDATES = `subscription Updates($after: ID) {
   myRedemptionUpdates(after: $after) { eventId newStatus redemption { ${REDEMPTION} } } }`;
 
 export const BALANCE = `subscription Balance {
-  myBalanceChanged { accountId balance pending expiringSoon } }`;
+  myBalanceChanged { accountId balance pending expiringSoon tier { name } } }`;

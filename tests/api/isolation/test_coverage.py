@@ -12,6 +12,7 @@ from tests.api.isolation import (
     test_programme,
     test_redemptions,
     test_tenancy,
+    test_tiers_reports,
     test_webhooks,
 )
 
@@ -21,6 +22,7 @@ TABLES = [
     test_pointmaster,
     test_programme,
     test_redemptions,
+    test_tiers_reports,
     test_tenancy,
     test_webhooks,
 ]

@@ -2,6 +2,7 @@
 // log and the adjustments sent to it; staff adjust points here with a reason.
 import { el, errorText, json, statusBadge, when, shortId, who } from "../format.js";
 import { COLUMNS, ROW } from "../redemption-fields.js";
+import { tierPanel } from "./member-tier.js";
 
 const READ = `query($id: ID!) { member(id: $id) {
   id externalUserId email name address createdAt tier { name }
@@ -43,12 +44,16 @@ export async function render(main, { session, params }) {
     el("section", { class: "panel" }, el("dl", { class: "props" },
       el("dt", {}, "Name"), el("dd", {}, member.name || "—"),
       el("dt", {}, "Email"), el("dd", {}, member.email || "—"),
-      el("dt", {}, "Tier"), el("dd", {}, member.tier ? member.tier.name : "—"),
+      el("dt", {}, "Tier"), el("dd", { id: "member-tier" }, member.tier ? member.tier.name : "—"),
       el("dt", {}, "Member since"), el("dd", {}, when(member.createdAt)),
       el("dt", {}, "ID"), el("dd", { class: "mono" }, member.id),
       member.address ? [el("dt", {}, "Address"), el("dd", {}, json(member.address))] : [],
     )),
     el("h2", {}, "Accounts"), accounts,
+    el("h2", {}, "Tier"), await tierPanel(session, id, (tier) => {
+      const shown = main.querySelector("#member-tier");
+      if (shown) shown.textContent = tier ? tier.name : "—";
+    }),
   );
 
   // Adjust points

@@ -1,9 +1,27 @@
-// Tiers, point currencies, API keys, the widget's allowed origins, and the admin's password.
+// Tiers (with the activity that qualifies for each), point currencies (with their expiry
+// policy), API keys, the widget's allowed origins, and the admin's password.
 import { el, errorText, payloadText, when } from "../format.js";
 import { secretBox } from "../secret-box.js";
 
-const READ = `{ tiers { id name rank } pointDefinitions { id name description externalId isDefault }
+const READ = `{ tiers { id name rank minValue } pointDefinitions { id name description externalId isDefault expiryPolicy expiryValue }
   apiKeys { id name prefix createdAt revokedAt } allowedOrigins }`;
+const EXPIRY = {
+  NEVER: "Never expire",
+  AFTER_DAYS: "Expire N days after earning",
+  AFTER_MONTHS: "Expire N months after earning",
+  END_OF_MONTH: "Expire at the end of the month of earning (+ N months)",
+  END_OF_YEAR: "Expire at the end of the year of earning (+ N years)",
+};
+function expiryText(d) {
+  const n = d.expiryValue;
+  return {
+    NEVER: "Never",
+    AFTER_DAYS: `${n} days after earning`,
+    AFTER_MONTHS: `${n} months after earning`,
+    END_OF_MONTH: n ? `End of the month of earning + ${n} months` : "End of the month of earning",
+    END_OF_YEAR: n ? `End of the year of earning + ${n} years` : "End of the year of earning",
+  }[d.expiryPolicy];
+}
 const SAVE_TIER = `mutation($input: TierInput!) { saveTier(input: $input) { tier { id } errors { field code message } } }`;
 const DELETE_TIER = `mutation($id: ID!) { deleteTier(id: $id) { deleted errors { field code message } } }`;
 const SAVE_DEFINITION = `mutation($input: PointDefinitionInput!) { savePointDefinition(input: $input) {
@@ -52,12 +70,30 @@ export async function render(main, { session }) {
     const keyShown = el("div");
 
     const tier = document.createElement("admin-form");
-    tier.configure({ fields: [{ name: "name", label: "Tier name", required: true }, { name: "rank", label: "Rank (higher is better)", type: "number", required: true }], submitLabel: "Add tier" });
+    tier.configure({ fields: [{ name: "name", label: "Tier name", required: true }, { name: "rank", label: "Rank (higher is better)", type: "number", required: true },
+      { name: "minValue", label: "Qualifies from (points in the tier policy's window; empty: by hand only)", type: "number" }], submitLabel: "Add tier" });
     submit(tier, SAVE_TIER, "saveTier", (v) => ({ input: v }), load);
 
     const definition = document.createElement("admin-form");
     definition.configure({ fields: [{ name: "name", label: "Currency name", required: true }, { name: "description", label: "Description" }], submitLabel: "Add currency" });
     submit(definition, SAVE_DEFINITION, "savePointDefinition", (v) => ({ input: v }), load);
+
+    const expiryOptions = Object.entries(EXPIRY).map(([value, label]) => ({ value, label }));
+    const expiry = document.createElement("admin-form");
+    expiry.id = "currency-expiry";
+    expiry.configure({
+      fields: [
+        { name: "id", label: "Currency", type: "select", options: data.pointDefinitions.map((d) => ({ value: d.id, label: d.name })) },
+        { name: "expiryPolicy", label: "Points awarded without a validTo", type: "select", options: expiryOptions },
+        { name: "expiryValue", label: "N (days, months or years)", type: "number" },
+      ],
+      // The first currency's policy as it is (the default currency comes first).
+      values: data.pointDefinitions[0] ? { id: data.pointDefinitions[0].id, expiryPolicy: data.pointDefinitions[0].expiryPolicy, expiryValue: data.pointDefinitions[0].expiryValue } : {},
+      submitLabel: "Save expiry",
+    });
+    const byId = Object.fromEntries(data.pointDefinitions.map((d) => [d.id, d]));
+    submit(expiry, SAVE_DEFINITION, "savePointDefinition", (v) => ({ input: { ...v, name: byId[v.id].name, description: byId[v.id].description } }), load);
+
 
     const key = document.createElement("admin-form");
     key.id = "new-api-key";
@@ -96,13 +132,18 @@ export async function render(main, { session }) {
     body.replaceChildren(
       el("div", { class: "grid2" },
         el("section", {}, el("h2", {}, "Tiers"),
-          tableOf(["Name", "Rank", ""], data.tiers.map((t) => el("tr", {}, el("td", {}, t.name), el("td", {}, String(t.rank)),
+          tableOf(["Name", "Rank", "Qualifies from", ""], data.tiers.map((t) => el("tr", {}, el("td", {}, t.name), el("td", {}, String(t.rank)),
+            el("td", {}, t.minValue === null ? "By hand" : `${t.minValue.toLocaleString("en")} points`),
             el("td", {}, el("button", { type: "button", class: "link", onclick: () => confirm(`Delete the tier ${t.name}?`) && act(DELETE_TIER, { id: t.id }, "deleteTier") }, "Delete"))))),
           el("div", { class: "panel", style: "margin-top:10px" }, tier)),
         el("section", {}, el("h2", {}, "Point currencies"),
-          tableOf(["Name", "definitionId", "Description"], data.pointDefinitions.map((d) => el("tr", {},
-            el("td", {}, d.name, d.isDefault ? " (default)" : ""), el("td", {}, String(d.externalId)), el("td", {}, d.description || "—")))),
-          el("div", { class: "panel", style: "margin-top:10px" }, definition))),
+          tableOf(["Name", "definitionId", "Description", "Expiry"], data.pointDefinitions.map((d) => el("tr", { "data-currency": d.name },
+            el("td", {}, d.name, d.isDefault ? " (default)" : ""), el("td", {}, String(d.externalId)), el("td", {}, d.description || "—"),
+            el("td", { "data-column": "expiry" }, expiryText(d))))),
+          el("div", { class: "panel", style: "margin-top:10px" }, definition),
+          el("h3", {}, "Expiry"),
+          el("div", { class: "panel" }, expiry,
+            el("p", { class: "small muted" }, "Reminders (points.expiring_soon) are set on the Webhooks screen.")))),
       el("h2", {}, "API keys"),
       el("div", { id: "key-shown" }, keyShown),
       tableOf(["Name", "Prefix", "Created", "State", ""], data.apiKeys.map((k) => el("tr", { "data-key-name": k.name },
