@@ -26,6 +26,7 @@ from engine.cors import CORSMiddleware
 from engine.credential_watch import watch_revocations
 from engine.events_rest import event_routes
 from engine.graphql import GamifyGraphQL
+from engine.heap import freeze_started_heap
 from engine.logging_setup import configure_logging
 from engine.metrics import metrics_endpoint
 from engine.openapi import PATH as OPENAPI_PATH
@@ -171,4 +172,6 @@ def app_from_env() -> Starlette:
     settings = load_settings()
     # uvicorn runs with log_config=None: each worker process sets up its own logging.
     configure_logging(settings.log_format, verbose=True)
-    return create_app(settings)
+    app = create_app(settings)
+    freeze_started_heap()  # this process serves for life: see engine.heap
+    return app

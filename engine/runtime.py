@@ -25,6 +25,7 @@ from core.after_commit import unit_of_work
 from core.broker import Broker
 from core.queue import NoQueue
 from core.settings import Settings, tortoise_config
+from engine.heap import freeze_started_heap
 from engine.websocket import FrameWritingProtocol
 from workers.claiming import ClaimingWorker
 from workers.settings import WorkerSettings, redis_settings_from_url
@@ -119,6 +120,7 @@ async def stop_worker(worker: Worker) -> BaseException | None:
 async def run_worker(settings: Settings) -> None:
     """`gamify worker`: run until SIGINT/SIGTERM."""
     worker = new_worker(settings)
+    freeze_started_heap()  # the jobs' modules are imported: see engine.heap
     with _stop_signals() as stop:
         main = start_worker(worker)
         await _until_first(stop, main)
@@ -175,6 +177,8 @@ async def serve(settings: Settings, *, with_worker: bool) -> int:
         serving = asyncio.create_task(server.serve())
         try:
             await _until_first(server.ready, serving)
+            if server.started:
+                freeze_started_heap()  # before the first request needs the time
             # Started after the app, the worker shares the app's database context.
             if server.started and with_worker:
                 worker = new_worker(settings)

@@ -3,13 +3,16 @@ hears of changes made through the other and by the worker."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+import redis.asyncio as redis
 
+from core.broker import redemptions_channel
 from core.settings import Settings
 from models.redemptions.tables import RedemptionEvent
 from models.tenancy.access import create_api_key
@@ -61,13 +64,26 @@ async def test_subscriber_on_one_process_hears_the_other_and_the_worker(
             # and two API processes (A, B) and one worker on the test database and Redis
             async with engine_processes(2, environment) as ((a, b), worker):
                 try:
-                    await _scenario(a.url, a.ws_url, b.url, receiver.url)
+                    await _scenario(a.url, a.ws_url, b.url, receiver.url, redis_url)
                 except BaseException:
                     print(outputs([a, b, worker]))
                     raise
 
 
-async def _scenario(a_url: str, a_ws: str, b_url: str, receiver_url: str) -> None:
+async def _subscribed_in_redis(redis_url: str, channel: str, within: float = 10) -> None:
+    """Until some process subscribes to `channel`: graphql-transport-ws acknowledges no
+    `subscribe`, and a stream that starts after a commit is not told of it (it replays
+    nothing without a cursor)."""
+    client = redis.Redis.from_url(redis_url)
+    try:
+        async with asyncio.timeout(within):
+            while not (await client.pubsub_numsub(channel))[0][1]:  # noqa: ASYNC110 - Redis has no event to wait on
+                await asyncio.sleep(0.01)
+    finally:
+        await client.aclose()
+
+
+async def _scenario(a_url: str, a_ws: str, b_url: str, receiver_url: str, redis_url: str) -> None:
     # given a tenant with a webhook endpoint (set up through B), a member and a reward
     new = await make_tenant()
     _, api_key = await create_api_key(new.tenant.id, "backend")
@@ -89,6 +105,7 @@ async def _scenario(a_url: str, a_ws: str, b_url: str, receiver_url: str) -> Non
     ):
         await watcher.subscribe("all", REDEMPTION_UPDATES)
         await own.subscribe("mine", MY_REDEMPTION_UPDATES)
+        await _subscribed_in_redis(redis_url, redemptions_channel(new.tenant.id))
         # when the member redeems through B (the worker then posts the webhook, whose
         # answer fulfils the redemption)
         redeemed = await _gql(b_url, REDEEM, {"rewardId": str(reward.id)}, member_token)
