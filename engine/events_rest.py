@@ -1,9 +1,10 @@
 """POST /api/v1/events: a batch of member events from the tenant's backend (API key).
 
 Body: a JSON array of at most 1,000 events `{externalUserId, type, idempotencyKey,
-occurredAt?, properties?}` (as `trackEvent` takes them). Each event is tracked on its own,
-in order (a return after its purchase sees what the purchase earned): one bad event is
-answered in its result and does not stop the others. 200 with
+occurredAt?, properties?}` (as `trackEvent` takes them). The events are tracked in order (a
+return after its purchase sees what the purchase earned), in chunks
+(models.programme.event_batches): one bad event is answered in its result and does not
+stop the others. 200 with
 `{"accepted", "replayed", "rejected", "points", "results": [{"index", "status", ...}]}`;
 a body that is not such an array is a 400 with a code, more than 1,000 events a 413.
 """
@@ -24,7 +25,8 @@ from core.settings import Settings
 from engine.request_body import BodyCode
 from engine.rest import api_key_principal, error_response, json_body
 from models.programme.codes import ProgrammeCode
-from models.programme.events import EventInput, RuleBook, Tracked, track_event
+from models.programme.event_batches import track_events
+from models.programme.events import EventInput, Tracked
 
 MAX_EVENTS = 1000
 
@@ -84,31 +86,27 @@ def events_endpoint(settings: Settings, queue: JobQueue, broker: Any) -> Any:
                 "field": None,
             }
             return JSONResponse({"error": error}, 413)
-        book = RuleBook(principal.tenant_id)
-        await book.prefetch(
-            {
-                i["externalUserId"]
-                for i in body
-                if isinstance(i, dict) and isinstance(i.get("externalUserId"), str)
-            },
-            {
-                i["idempotencyKey"]
-                for i in body
-                if isinstance(i, dict) and isinstance(i.get("idempotencyKey"), str)
-            },
-        )
-        results: list[dict[str, Any]] = []
+        outcomes: list[Tracked | DomainError | None] = [None] * len(body)
+        inputs: list[tuple[int, EventInput]] = []
+        for index, item in enumerate(body):
+            try:
+                inputs.append((index, _event(item)))
+            except DomainError as exc:
+                outcomes[index] = exc
         async with unit_of_work(queue, broker):
-            for index, item in enumerate(body):
-                try:
-                    tracked = await track_event(
-                        principal.tenant_id, _event(item), principal.actor, book
-                    )
-                except DomainError as exc:
-                    error = {"code": exc.code, "message": exc.message, "field": exc.field}
-                    results.append({"index": index, "status": "rejected", "error": error})
-                    continue
-                results.append(_result(index, tracked))
+            tracked = await track_events(
+                principal.tenant_id, [inp for _, inp in inputs], principal.actor
+            )
+        for (index, _), done in zip(inputs, tracked, strict=True):
+            outcomes[index] = done
+        results: list[dict[str, Any]] = []
+        for index, outcome in enumerate(outcomes):
+            if isinstance(outcome, Tracked):
+                results.append(_result(index, outcome))
+            else:
+                assert outcome is not None
+                error = {"code": outcome.code, "message": outcome.message, "field": outcome.field}
+                results.append({"index": index, "status": "rejected", "error": error})
         counts = {
             s: sum(r["status"] == s for r in results) for s in ("accepted", "replayed", "rejected")
         }

@@ -74,6 +74,10 @@ class AccountBook:
         self._ticks += 1
         return self.now + timedelta(microseconds=self._ticks)
 
+    def later(self) -> datetime:
+        """A time after every posting of the chunk so far (what reads them back may use)."""
+        return self._tick()
+
     @classmethod
     async def locked(cls, conn: BaseDBAsyncClient, account_ids: set[UUID]) -> AccountBook:
         """Lock (PostgreSQL: FOR UPDATE, in primary-key order) and settle the accounts.

@@ -125,3 +125,63 @@ async def give_back(conn: BaseDBAsyncClient, rule_id: UUID, caps: list[Cap], poi
     """Return points claimed in this transaction (the award they were for did not happen)."""
     for cap in caps:
         await _give_back(conn, rule_id, cap.scope, points)
+
+
+# A counter of a batch: (rule id, scope) -> (points asked in all, the cap).
+Counters = dict[tuple[UUID, str], tuple[int, int]]
+
+
+def _in_lock_order(counters: Counters) -> list[tuple[UUID, str]]:
+    """(rule id, scope) in the order `claim` takes them one rule at a time: rule ids as
+    text (the order of PostgreSQL's uuid), then scopes byte-wise (COLLATE "C")."""
+    return sorted(counters, key=lambda k: (str(k[0]), k[1].encode()))
+
+
+async def claim_counters(
+    conn: BaseDBAsyncClient, counters: Counters
+) -> dict[tuple[UUID, str], int]:
+    """What each counter grants of the points a batch asks of it (0..asked): the same
+    guarded UPDATE as `claim`, for many counters in a few statements. The rows are locked
+    in the order single claims take them, so a batch and single events never wait on each
+    other in opposite orders."""
+    if not counters:
+        return {}
+    keys = _in_lock_order(counters)
+    await insert_rows(
+        conn,
+        RuleCapCounter,
+        [{"id": uuid4(), "rule_id": r, "scope": s, "used": 0, "last_granted": 0} for r, s in keys],
+        ignore_conflicts=True,
+    )
+    if conn.capabilities.dialect != "postgres":
+        return {
+            (r, s): await _grant(conn, r, Cap("", s, counters[(r, s)][1]), counters[(r, s)][0])
+            for r, s in keys
+        }
+    rules, scopes = [k[0] for k in keys], [k[1] for k in keys]
+    await conn.execute_query(
+        'SELECT c."id" FROM "rule_cap_counter" AS c JOIN unnest($1::uuid[], $2::text[]) '
+        'AS v(rule_id, scope) ON c."rule_id" = v.rule_id AND c."scope" = v.scope '
+        'ORDER BY c."rule_id", c."scope" COLLATE "C" FOR UPDATE OF c',
+        [rules, scopes],
+    )
+    rows = await conn.execute_query_dict(
+        'UPDATE "rule_cap_counter" AS c SET "last_granted" = LEAST(v.asked, v.cap - c."used"), '
+        '"used" = c."used" + LEAST(v.asked, v.cap - c."used") '
+        "FROM unnest($1::uuid[], $2::text[], $3::bigint[], $4::bigint[]) "
+        "AS v(rule_id, scope, asked, cap) "
+        'WHERE c."rule_id" = v.rule_id AND c."scope" = v.scope AND c."used" < v.cap '
+        'RETURNING c."rule_id", c."scope", c."last_granted"',
+        [rules, scopes, [counters[k][0] for k in keys], [counters[k][1] for k in keys]],
+    )
+    granted = dict.fromkeys(keys, 0)
+    for row in rows:
+        granted[(UUID(str(row["rule_id"])), str(row["scope"]))] = int(row["last_granted"])
+    return granted
+
+
+async def give_back_counters(conn: BaseDBAsyncClient, unused: dict[tuple[UUID, str], int]) -> None:
+    """Return what counters granted a batch beyond what its events took (rows it locked)."""
+    for (rule_id, scope), points in unused.items():
+        if points > 0:
+            await _give_back(conn, rule_id, scope, points)

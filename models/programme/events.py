@@ -134,7 +134,7 @@ def clean_event(
     return CleanEvent(kind, when, properties, order)
 
 
-def _fingerprint(inp: EventInput, clean: CleanEvent) -> str:
+def event_fingerprint(inp: EventInput, clean: CleanEvent) -> str:
     return request_fingerprint(
         inp.external_user_id,
         clean.type,
@@ -205,14 +205,43 @@ async def track_event(
     if key is None:
         raise InvalidInput("Required", field="idempotencyKey", code=ErrorCode.REQUIRED)
     clean = clean_event(inp.type, inp.properties, inp.occurred_at, now)
-    fingerprint = _fingerprint(inp, clean)
+    fingerprint = event_fingerprint(inp, clean)
     book = book or RuleBook(tenant_id)
     if book.may_be_seen(key):
-        earlier = await _replayed(tenant_id, key, fingerprint)
+        earlier = await replayed_event(tenant_id, key, fingerprint)
         if earlier is not None:
             return earlier
     member = await book.member(inp.external_user_id)
-    event = MemberEvent(
+    event = new_event(tenant_id, member, clean, key, fingerprint, actor, now)
+    try:
+        async with atomic() as conn:
+            await event.save(using_db=conn, force_create=True)
+            awards = await _earn(conn, book, member, event, now)
+            if clean.type == "return":
+                awards += await _take_back(conn, book, member, event, now)
+            await insert_rows(conn, RuleAward, [award_row(a) for a in awards])
+        book.stored(key)
+    except IntegrityError:
+        book.stored(key)
+        earlier = await replayed_event(tenant_id, key, fingerprint)
+        if earlier is not None:
+            return earlier
+        if clean.type == "purchase":
+            raise duplicate_order(clean.order_id) from None
+        raise
+    return Tracked(event, awards, replayed=False)
+
+
+def new_event(
+    tenant_id: UUID,
+    member: Member,
+    clean: CleanEvent,
+    key: str,
+    fingerprint: str,
+    actor: str,
+    now: datetime,
+) -> MemberEvent:
+    return MemberEvent(
         id=uuid4(),
         tenant_id=tenant_id,
         member_id=member.id,
@@ -226,30 +255,17 @@ async def track_event(
         purchase_order=clean.order_id if clean.type == "purchase" else None,
         actor=actor,
     )
-    try:
-        async with atomic() as conn:
-            await event.save(using_db=conn, force_create=True)
-            awards = await _earn(conn, book, member, event, now)
-            if clean.type == "return":
-                awards += await _take_back(conn, book, member, event, now)
-            await insert_rows(conn, RuleAward, [_row(a) for a in awards])
-        book.stored(key)
-    except IntegrityError:
-        book.stored(key)
-        earlier = await _replayed(tenant_id, key, fingerprint)
-        if earlier is not None:
-            return earlier
-        if clean.type == "purchase":
-            raise Refused(
-                f"Order {clean.order_id} was already tracked as a purchase (with another key)",
-                field="properties.orderId",
-                code=ProgrammeCode.DUPLICATE_ORDER,
-            ) from None
-        raise
-    return Tracked(event, awards, replayed=False)
 
 
-async def _replayed(tenant_id: UUID, key: str, fingerprint: str) -> Tracked | None:
+def duplicate_order(order_id: str | None) -> Refused:
+    return Refused(
+        f"Order {order_id} was already tracked as a purchase (with another key)",
+        field="properties.orderId",
+        code=ProgrammeCode.DUPLICATE_ORDER,
+    )
+
+
+async def replayed_event(tenant_id: UUID, key: str, fingerprint: str) -> Tracked | None:
     event = await MemberEvent.get_or_none(tenant_id=tenant_id, idempotency_key=key)
     if event is None:
         return None
@@ -294,7 +310,7 @@ async def _earn(
     for rule, requested, granted, note, rule_caps in sorted(
         earned, key=lambda e: (str(e[0].point_definition_id), str(e[0].id))
     ):
-        award = _award(rule, event, member, requested, now, note)
+        award = new_award(rule, event, member, requested, now, note)
         if granted > 0:
             try:
                 await _post(book, rule, event, member, award, granted, now)
@@ -307,7 +323,7 @@ async def _earn(
     return awards
 
 
-def _award(
+def new_award(
     rule: EarningRule, event: MemberEvent, member: Member, requested: int, now: datetime, note: str
 ) -> RuleAward:
     return RuleAward(
@@ -397,7 +413,7 @@ async def _take_back(
         .using_db(conn)
         .order_by("point_definition_id", "id")
     )
-    share = _returned_share(purchase, event)
+    share = returned_share(purchase, event)
     reversals = []
     for original in earned:
         want = (
@@ -409,7 +425,7 @@ async def _take_back(
         if take <= 0:
             continue
         rule = await EarningRule.filter(id=original.rule_id).using_db(conn).get()
-        reversal = _award(rule, event, member, -take, now, "")
+        reversal = new_award(rule, event, member, -take, now, "")
         reversal.reverses_id = original.id
         definition, follower = await book.definition(original.point_definition_id)
         if follower:
@@ -421,7 +437,7 @@ async def _take_back(
     return reversals
 
 
-def _returned_share(purchase: MemberEvent, event: MemberEvent) -> Decimal | None:
+def returned_share(purchase: MemberEvent, event: MemberEvent) -> Decimal | None:
     """The share of the purchase returned (None: all of it)."""
     returned = as_number(event.properties.get("amount"))
     bought = as_number(purchase.properties.get("amount"))
@@ -516,7 +532,7 @@ async def _deduct(
         reversal.note = f"took back {deducted} of {take}: the balance was too low"
 
 
-def _row(award: RuleAward) -> dict[str, Any]:
+def award_row(award: RuleAward, taken_back: int = 0) -> dict[str, Any]:
     return {
         "id": award.id,
         "tenant_id": award.tenant_id,
@@ -526,7 +542,7 @@ def _row(award: RuleAward) -> dict[str, Any]:
         "point_definition_id": award.point_definition_id,
         "points": award.points,
         "requested": award.requested,
-        "taken_back": 0,
+        "taken_back": taken_back,
         "reverses_id": award.reverses_id,
         "ledger_entry_id": award.ledger_entry_id,
         "grant_id": award.grant_id,

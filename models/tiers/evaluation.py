@@ -14,7 +14,7 @@ message (which carries the tier) in the same transaction.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from uuid import UUID
@@ -133,14 +133,29 @@ class Outcome:
 
 
 async def points_earned(
-    conn: BaseDBAsyncClient, member: Member, definition: PointDefinition, now: datetime
+    conn: BaseDBAsyncClient,
+    member: Member,
+    definition: PointDefinition,
+    now: datetime,
+    peak: Callable[[int], int] | None = None,
 ) -> TierChange | None:
     """After points were posted to `definition` for `member` (same transaction): upgrade
-    at once when the activity reaches a better tier. Nothing without an enabled policy."""
+    at once when the activity reaches a better tier. Nothing without an enabled policy.
+
+    `peak`: for several postings at once (models.programme.event_batches), the highest
+    activity right after one of them, given the activity after all of them: one posting
+    at a time, that is the activity that decided."""
     policy = await active_policy(member.tenant_id)
     if policy is None or await counted_definition(policy) != definition.id:
         return None
-    return (await evaluate(conn, policy, member.id, now, review=False)).change
+    return (await evaluate(conn, policy, member.id, now, review=False, peak=peak)).change
+
+
+def counts(policy: TierPolicy, source: LedgerSource | str, amount: int) -> bool:
+    """Whether a posting counts in the policy's activity (as `activity` sums them)."""
+    return LedgerSource(source) == LedgerSource.RETURN or (
+        amount > 0 and LedgerSource(source) in EARNING[TierBasis(policy.basis)]
+    )
 
 
 async def evaluate(
@@ -152,6 +167,7 @@ async def evaluate(
     review: bool,
     actor: str = "system",
     grace: bool = True,
+    peak: Callable[[int], int] | None = None,
 ) -> Outcome:
     """Upgrade if the activity reaches a better tier; with `review` (the member's review
     date has come, or its override was cleared) also re-qualify, start the grace period
@@ -163,6 +179,8 @@ async def evaluate(
     tiers = await Tier.filter(tenant_id=member.tenant_id).using_db(conn)
     current = next((t for t in tiers if t.id == member.tier_id), None)
     value = await activity(conn, policy, member.id, now)
+    if peak is not None:
+        value = peak(value)
     target = qualified_tier(tiers, value)
     next_review = _review_after(policy, now)
     if _better(target, current):
