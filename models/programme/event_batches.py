@@ -62,6 +62,7 @@ from models.programme.events import (
     RuleBook,
     Tracked,
     award_row,
+    check_replay,
     clean_event,
     describe,
     duplicate_order,
@@ -106,6 +107,7 @@ async def track_events(
     )
     results: list[Tracked | DomainError | None] = [None] * len(inputs)
     alone = await _forwarding(tenant_id, book)
+    stored = await _stored(tenant_id, book, inputs)
     chunk: list[_Planned] = []
     keys: set[str] = set()
     orders: set[str] = set()
@@ -119,7 +121,7 @@ async def track_events(
 
     for index, inp in enumerate(inputs):
         try:
-            planned = None if alone else await _plan(book, index, inp, actor, keys, orders)
+            planned = None if alone else await _plan(book, index, inp, actor, keys, orders, stored)
         except DomainError as exc:
             results[index] = exc
             continue
@@ -155,8 +157,36 @@ async def _alone(book: RuleBook, inp: EventInput, actor: str) -> Tracked | Domai
         return exc
 
 
+async def _stored(tenant_id: UUID, book: RuleBook, inputs: list[EventInput]) -> dict[str, Tracked]:
+    """The batch's events stored before it (re-sent), with their awards: two reads for all."""
+    keys = {k for i in inputs if (k := _key(i)) is not None and book.may_be_seen(k)}
+    if not keys:
+        return {}
+    events = await MemberEvent.filter(tenant_id=tenant_id, idempotency_key__in=list(keys))
+    awards = await RuleAward.filter(event_id__in=[e.id for e in events]).order_by(
+        "created_at", "id"
+    )
+    found = {e.id: Tracked(e, [], replayed=True) for e in events}
+    for award in awards:
+        found[award.event_id].awards.append(award)
+    return {t.event.idempotency_key: t for t in found.values()}
+
+
+def _key(inp: EventInput) -> str | None:
+    try:
+        return validate_key(inp.idempotency_key)
+    except DomainError:
+        return None
+
+
 async def _plan(
-    book: RuleBook, index: int, inp: EventInput, actor: str, keys: set[str], orders: set[str]
+    book: RuleBook,
+    index: int,
+    inp: EventInput,
+    actor: str,
+    keys: set[str],
+    orders: set[str],
+    stored: dict[str, Tracked],
 ) -> _Planned | Tracked | None:
     """The event checked as `track_event` checks it; a replay's earlier outcome; None when
     the chunk cannot take it (it goes alone)."""
@@ -168,6 +198,9 @@ async def _plan(
     if key in keys or (clean.type == "purchase" and clean.order_id in orders):
         return None  # a replay of, or the same order as, an event not committed yet
     fingerprint = event_fingerprint(inp, clean)
+    if key in stored:
+        check_replay(stored[key].event, fingerprint)
+        return stored[key]
     if book.may_be_seen(key):
         earlier = await replayed_event(book.tenant_id, key, fingerprint)
         if earlier is not None:

@@ -269,14 +269,19 @@ async def replayed_event(tenant_id: UUID, key: str, fingerprint: str) -> Tracked
     event = await MemberEvent.get_or_none(tenant_id=tenant_id, idempotency_key=key)
     if event is None:
         return None
+    check_replay(event, fingerprint)
+    awards = await RuleAward.filter(event_id=event.id).order_by("created_at", "id")
+    return Tracked(event, awards, replayed=True)
+
+
+def check_replay(event: MemberEvent, fingerprint: str) -> None:
+    """A stored event's key sent again: IDEMPOTENCY_CONFLICT unless for the same event."""
     if event.request_hash != fingerprint:
         raise Conflict(
             "This idempotency key was used for a different event",
             field="idempotencyKey",
             code=DbCode.IDEMPOTENCY_CONFLICT,
         )
-    awards = await RuleAward.filter(event_id=event.id).order_by("created_at", "id")
-    return Tracked(event, awards, replayed=True)
 
 
 async def _member(tenant_id: UUID, external_user_id: str) -> Member:

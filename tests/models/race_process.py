@@ -14,6 +14,9 @@ An operation is an object with `kind` and its arguments (ids as strings):
 - apply_batch: batch                             (the worker's apply_sync_batch)
 - settle                                         (the points cron: activation and expiry)
 - track: tenant, external, type, key, properties  (track_event, as trackEvent)
+- track_batch: tenant, events (each: external, type, key, properties)
+                                                 (track_events, as POST /api/v1/events; its
+                                                 outcome: ok, or the first refused event's code)
 """
 
 from __future__ import annotations
@@ -29,13 +32,14 @@ from uuid import UUID
 
 from tortoise import Tortoise
 
-from core.errors import Conflict, Refused
+from core.errors import Conflict, DomainError, Refused
 from core.settings import tortoise_config
 from models.pointmaster.uploads import apply_batch
 from models.points.adjustments import Adjustment, adjust_points
 from models.points.awards import AwardRequest, award_points
 from models.points.grants import settle_due
 from models.points.tables import LedgerSource
+from models.programme.event_batches import track_events
 from models.programme.events import EventInput, track_event
 from models.redemptions.lifecycle import Via, transition
 from models.redemptions.redeem import RedeemRequest, redeem
@@ -89,6 +93,8 @@ def call(op: dict[str, Any]) -> Awaitable[Any]:
                 idempotency_key=op.get("key"),
             )
         )
+    if kind == "track_batch":
+        return _track_batch(tenant, op["events"])
     if kind == "track":
         return track_event(
             tenant,
@@ -104,6 +110,15 @@ def call(op: dict[str, Any]) -> Awaitable[Any]:
             actor=f"{ACTOR}:{op['via']}",
         )
     raise ValueError(f"unknown operation {kind!r}")
+
+
+async def _track_batch(tenant: UUID, events: list[dict[str, Any]]) -> None:
+    inputs = [
+        EventInput(e["external"], e["type"], e["key"], e.get("properties", {})) for e in events
+    ]
+    for result in await track_events(tenant, inputs, actor=ACTOR):
+        if isinstance(result, DomainError):
+            raise result
 
 
 async def outcome(op: dict[str, Any]) -> str:

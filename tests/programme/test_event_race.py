@@ -64,3 +64,51 @@ async def test_a_daily_cap_holds_exactly_under_1000_events_from_two_processes(
     assert len(entries) == len(given) and sum(e.amount for e in entries) == CAP
     assert (await PointAccount.get(member_id=member.id)).balance == CAP
     assert await balance_mismatches() == []
+
+
+async def test_the_cap_holds_when_two_processes_send_batches_at_once(
+    db: str, tmp_path: Path
+) -> None:
+    # given a member and a rule of 7 points a review, at most 1,000 points a day
+    t = await make_tenant()
+    member = await make_member(t.tenant.id)
+    rule = await make_rule(t.tenant.id, event_type="review", points=POINTS, cap_member_day=CAP)
+
+    def review(n: int) -> dict[str, Any]:
+        return {
+            "external": member.external_user_id,
+            "type": "review",
+            "key": f"review-{n}",
+            "properties": {"stars": n % 5 + 1},
+        }
+
+    def batches(numbers: list[int], size: int) -> list[dict[str, Any]]:
+        return [
+            {
+                "kind": "track_batch",
+                "tenant": str(t.tenant.id),
+                "events": [review(n) for n in numbers[i : i + size]],
+            }
+            for i in range(0, len(numbers), size)
+        ]
+
+    # when two processes each send their 500 reviews as batches of 100, all at once, and
+    # re-send 100 of the other's in batches of 25 (retries racing their originals)
+    shares = [
+        batches(list(range(0, EVENTS, 2)), 100) + batches(list(range(1, RESENT, 2)), 25),
+        batches(list(range(1, EVENTS, 2)), 100) + batches(list(range(0, RESENT, 2)), 25),
+    ]
+    total = await race_processes(db, tmp_path, shares)
+    # then every batch succeeded
+    assert total == {"track_batch:ok": 2 * (5 + 4)}, total
+    # and exactly the cap was awarded, once per event, as one event at a time would
+    assert await MemberEvent.filter(member_id=member.id).count() == EVENTS
+    awards = await RuleAward.filter(rule_id=rule.id)
+    assert len(awards) == EVENTS and len({a.event_id for a in awards}) == EVENTS
+    given = sorted((a.points for a in awards if a.points > 0), reverse=True)
+    assert given == [POINTS] * (CAP // POINTS) + [CAP % POINTS]
+    assert (await RuleCapCounter.get(rule_id=rule.id)).used == CAP
+    entries = await LedgerEntry.filter(account__member_id=member.id)
+    assert len(entries) == len(given) and sum(e.amount for e in entries) == CAP
+    assert (await PointAccount.get(member_id=member.id)).balance == CAP
+    assert await balance_mismatches() == []
