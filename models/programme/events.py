@@ -241,20 +241,33 @@ def new_event(
     actor: str,
     now: datetime,
 ) -> MemberEvent:
-    return MemberEvent(
-        id=uuid4(),
-        tenant_id=tenant_id,
-        member_id=member.id,
-        type=clean.type,
-        occurred_at=clean.occurred_at,
-        received_at=now,
-        properties=clean.properties,
-        idempotency_key=key,
-        request_hash=fingerprint,
-        order_id=clean.order_id,
-        purchase_order=clean.order_id if clean.type == "purchase" else None,
-        actor=actor,
-    )
+    return MemberEvent(**event_values(tenant_id, member, clean, key, fingerprint, actor, now))
+
+
+def event_values(
+    tenant_id: UUID,
+    member: Member,
+    clean: CleanEvent,
+    key: str,
+    fingerprint: str,
+    actor: str,
+    now: datetime,
+) -> dict[str, Any]:
+    """A new event's columns."""
+    return {
+        "id": uuid4(),
+        "tenant_id": tenant_id,
+        "member_id": member.id,
+        "type": clean.type,
+        "occurred_at": clean.occurred_at,
+        "received_at": now,
+        "properties": clean.properties,
+        "idempotency_key": key,
+        "request_hash": fingerprint,
+        "order_id": clean.order_id,
+        "purchase_order": clean.order_id if clean.type == "purchase" else None,
+        "actor": actor,
+    }
 
 
 def duplicate_order(order_id: str | None) -> Refused:
@@ -331,20 +344,30 @@ async def _earn(
 def new_award(
     rule: EarningRule, event: MemberEvent, member: Member, requested: int, now: datetime, note: str
 ) -> RuleAward:
-    return RuleAward(
-        id=uuid4(),
-        tenant_id=event.tenant_id,
-        rule_id=rule.id,
-        event_id=event.id,
-        member_id=member.id,
-        point_definition_id=rule.point_definition_id,
-        points=0,
-        requested=requested,
-        taken_back=0,
-        reverses_id=None,
-        note=note,
-        created_at=now,
-    )
+    return RuleAward(**award_values(rule, event, member, requested, now, note))
+
+
+def award_values(
+    rule: EarningRule, event: MemberEvent, member: Member, requested: int, now: datetime, note: str
+) -> dict[str, Any]:
+    """A new award's columns: nothing awarded yet (`points` is set once it is posted)."""
+    return {
+        "id": uuid4(),
+        "tenant_id": event.tenant_id,
+        "rule_id": rule.id,
+        "event_id": event.id,
+        "member_id": member.id,
+        "point_definition_id": rule.point_definition_id,
+        "points": 0,
+        "requested": requested,
+        "taken_back": 0,
+        "reverses_id": None,
+        "ledger_entry_id": None,
+        "grant_id": None,
+        "forwarded_id": None,
+        "note": note,
+        "created_at": now,
+    }
 
 
 async def _post(
