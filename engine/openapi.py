@@ -165,7 +165,8 @@ _EVENTS = {
         "tags": ["programme"],
         "summary": "Member events from the tenant's backend (earning rules award points)",
         "description": (
-            f"At most {MAX_EVENTS} events, tracked one by one in order (as `trackEvent`): a "
+            f"At most {MAX_EVENTS} events, tracked in order with the rules of `trackEvent` "
+            "(applied in chunks, with the outcome of tracking them one by one): a "
             "bad event is rejected in its result and does not stop the others. An event "
             "sent again with the same idempotencyKey is `replayed` with what it awarded."
         ),
