@@ -612,7 +612,11 @@ class _Chunk:
             changed = (
                 await PointGrant.filter(id=grant_id, status=GrantStatus.PENDING, amount=amount_read)
                 .using_db(self.conn)
-                .update(amount=grant["amount"], status=grant["status"], due_at=grant["due_at"])
+                .update(
+                    amount=grant["amount"],
+                    status=GrantStatus(grant["status"]),
+                    due_at=grant["due_at"],
+                )
             )
             if not changed:
                 raise RuntimeError(f"grant {grant_id} changed under its account's lock")
