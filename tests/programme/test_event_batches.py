@@ -17,12 +17,16 @@ from core import clock
 from core.errors import DomainError
 from models.members.tables import Member, Tier
 from models.members.upserts import save_point_definition, upsert_member
+from models.pointmaster.modes import set_point_mode
+from models.pointmaster.settings import rotate_key, save_settings
+from models.pointmaster.tables import ForwardedAdjustment
 from models.points.awards import AwardRequest, award_points
 from models.points.tables import ExpiryPolicy, LedgerEntry, LedgerSource, PointAccount, PointGrant
 from models.programme import event_batches
 from models.programme.event_batches import track_events
 from models.programme.events import EventInput, Tracked, track_event
 from models.programme.tables import AwardKind, EarningRule, MemberEvent, RuleAward, RuleCapCounter
+from models.tenancy.tables import PointMode
 from models.tiers.policy import PolicyFields, save_tier_policy
 from models.tiers.tables import TierBasis, TierChange
 from tests.factories import default_definition, make_tenant
@@ -292,3 +296,32 @@ async def test_a_batch_ends_with_the_ledger_of_its_events_tracked_one_by_one(
     assert any(c[2] == 200 for c in one["counters"])  # the total cap was reached
     assert set(one["tiers"].values()) >= {"Silver", "Gold"}
     assert await balance_mismatches() == []
+
+
+@pytest.mark.parametrize("mode", [PointMode.FOLLOWER_TRANSACTIONS, PointMode.FOLLOWER_BALANCE])
+async def test_a_follower_tenants_batch_forwards_each_award_to_the_master(mode: PointMode) -> None:
+    # given a follower tenant with a link to its master, and a rule of 30 points a purchase
+    t = await make_tenant()
+    await set_point_mode(t.tenant.id, mode, actor="test")
+    await save_settings(
+        t.tenant.id, "test", allow_private=True, adjustment_url="http://127.0.0.1:9/master"
+    )
+    await rotate_key(t.tenant.id, "test")
+    await upsert_member(t.tenant.id, "m-1")
+    await make_rule(t.tenant.id, name="Thirty", points=30, cap_member_day=50)
+    # when a batch of two purchases and a return of the first is tracked
+    results = await track_events(
+        t.tenant.id,
+        [
+            EventInput("m-1", "purchase", "p1", {"amount": 9, "orderId": "o1"}),
+            EventInput("m-1", "purchase", "p2", {"amount": 9, "orderId": "o2"}),
+            EventInput("m-1", "return", "r1", {"orderId": "o1"}),
+        ],
+        "test",
+    )
+    # then nothing was posted here; the master is told +30, +20 (the daily cap) and -30
+    assert await LedgerEntry.filter(tenant_id=t.tenant.id).count() == 0
+    forwards = await ForwardedAdjustment.filter(tenant_id=t.tenant.id).order_by("created_at")
+    assert [f.amount for f in forwards] == [30, 20, -30]
+    awards = [a for r in results if isinstance(r, Tracked) for a in r.awards]
+    assert [a.forwarded_id for a in awards] == [f.id for f in forwards]
