@@ -24,6 +24,7 @@ from core.errors import ErrorCode, InvalidInput
 from models.catalog.codes import CatalogCode
 from models.catalog.rewards import get_reward
 from models.catalog.tables import CodePool, Reward, VoucherCode, VoucherCodeStatus
+from models.db.bulk_statements import insert_rows
 from models.db.transactions import atomic
 from models.tenancy.facts import facts_changed, tenant_facts
 
@@ -141,25 +142,31 @@ async def add_codes(tenant_id: UUID, reward_id: UUID, entries: Iterable[CodeEntr
 
 
 async def _insert(pool: CodePool, fresh: dict[str, datetime | None], now: datetime) -> int:
-    """Insert the codes not yet in the pool; how many were inserted."""
-    codes = list(fresh)
+    """Insert the codes not yet in the pool, in order; how many were inserted. The pool's
+    unique (pool, code) skips the others, also those a concurrent upload adds meanwhile.
+    (A look-up first was planned once, on the table as it stood: on PostgreSQL a seq scan
+    per chunk over the codes inserted so far, minutes for 100,000.)"""
+    rows = [
+        {
+            "pool_id": pool.id,
+            "code": code,
+            "expires_at": expires_at,
+            "status": VoucherCodeStatus.FREE.value,
+            "created_at": now,
+        }
+        for code, expires_at in fresh.items()
+    ]
     added = 0
     async with atomic() as conn:
-        for start in range(0, len(codes), _CHUNK):
-            chunk = codes[start : start + _CHUNK]
-            taken = set(
-                await VoucherCode.filter(pool_id=pool.id, code__in=chunk)
-                .using_db(conn)
-                .values_list("code", flat=True)
+        for start in range(0, len(rows), _CHUNK):
+            inserted = await insert_rows(
+                conn,
+                VoucherCode,
+                rows[start : start + _CHUNK],
+                ignore_conflicts=True,
+                returning=("id",),
             )
-            rows = [
-                VoucherCode(pool_id=pool.id, code=c, expires_at=fresh[c], created_at=now)
-                for c in chunk
-                if c not in taken
-            ]
-            if rows:
-                await VoucherCode.bulk_create(rows, using_db=conn)
-            added += len(rows)
+            added += len(inserted)
     return added
 
 
