@@ -159,14 +159,15 @@ async def claim_counters(
             for r, s in keys
         }
     rules, scopes = [k[0] for k in keys], [k[1] for k in keys]
+    table = RuleCapCounter._meta.db_table
     await conn.execute_query(
-        'SELECT c."id" FROM "rule_cap_counter" AS c JOIN unnest($1::uuid[], $2::text[]) '
+        f'SELECT c."id" FROM "{table}" AS c JOIN unnest($1::uuid[], $2::text[]) '
         'AS v(rule_id, scope) ON c."rule_id" = v.rule_id AND c."scope" = v.scope '
         'ORDER BY c."rule_id", c."scope" COLLATE "C" FOR UPDATE OF c',
         [rules, scopes],
     )
     rows = await conn.execute_query_dict(
-        'UPDATE "rule_cap_counter" AS c SET "last_granted" = LEAST(v.asked, v.cap - c."used"), '
+        f'UPDATE "{table}" AS c SET "last_granted" = LEAST(v.asked, v.cap - c."used"), '
         '"used" = c."used" + LEAST(v.asked, v.cap - c."used") '
         "FROM unnest($1::uuid[], $2::text[], $3::bigint[], $4::bigint[]) "
         "AS v(rule_id, scope, asked, cap) "

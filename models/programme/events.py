@@ -212,7 +212,7 @@ async def track_event(
         if earlier is not None:
             return earlier
     member = await book.member(inp.external_user_id)
-    event = new_event(tenant_id, member, clean, key, fingerprint, actor, now)
+    event = MemberEvent(**event_values(tenant_id, member, clean, key, fingerprint, actor, now))
     try:
         async with atomic() as conn:
             await event.save(using_db=conn, force_create=True)
@@ -230,18 +230,6 @@ async def track_event(
             raise duplicate_order(clean.order_id) from None
         raise
     return Tracked(event, awards, replayed=False)
-
-
-def new_event(
-    tenant_id: UUID,
-    member: Member,
-    clean: CleanEvent,
-    key: str,
-    fingerprint: str,
-    actor: str,
-    now: datetime,
-) -> MemberEvent:
-    return MemberEvent(**event_values(tenant_id, member, clean, key, fingerprint, actor, now))
 
 
 def event_values(

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 import pytest
 
+from models.members.tables import Member
 from models.points.tables import LedgerEntry, PointAccount
-from models.programme.tables import MemberEvent, RuleAward, RuleCapCounter
+from models.programme.tables import EarningRule, MemberEvent, RuleAward, RuleCapCounter
 from tests.dbsetup import is_postgres
 from tests.factories import make_member, make_tenant
 from tests.models.test_multiprocess import balance_mismatches, race_processes
@@ -28,19 +30,10 @@ async def test_a_daily_cap_holds_exactly_under_1000_events_from_two_processes(
     db: str, tmp_path: Path
 ) -> None:
     # given a member and a rule of 7 points a review, at most 1,000 points a day
-    t = await make_tenant()
-    member = await make_member(t.tenant.id)
-    rule = await make_rule(t.tenant.id, event_type="review", points=POINTS, cap_member_day=CAP)
+    tenant_id, member, rule = await _capped_reviews()
 
     def review(n: int) -> dict[str, Any]:
-        return {
-            "kind": "track",
-            "tenant": str(t.tenant.id),
-            "external": member.external_user_id,
-            "type": "review",
-            "key": f"review-{n}",
-            "properties": {"stars": n % 5 + 1},
-        }
+        return {"kind": "track", "tenant": str(tenant_id), **_review(member, n)}
 
     # when two processes send 1,000 reviews between them at once, and each also re-sends
     # 100 of the other's (the same key and content: a retry racing its original)
@@ -70,24 +63,14 @@ async def test_the_cap_holds_when_two_processes_send_batches_at_once(
     db: str, tmp_path: Path
 ) -> None:
     # given a member and a rule of 7 points a review, at most 1,000 points a day
-    t = await make_tenant()
-    member = await make_member(t.tenant.id)
-    rule = await make_rule(t.tenant.id, event_type="review", points=POINTS, cap_member_day=CAP)
-
-    def review(n: int) -> dict[str, Any]:
-        return {
-            "external": member.external_user_id,
-            "type": "review",
-            "key": f"review-{n}",
-            "properties": {"stars": n % 5 + 1},
-        }
+    tenant_id, member, rule = await _capped_reviews()
 
     def batches(numbers: list[int], size: int) -> list[dict[str, Any]]:
         return [
             {
                 "kind": "track_batch",
-                "tenant": str(t.tenant.id),
-                "events": [review(n) for n in numbers[i : i + size]],
+                "tenant": str(tenant_id),
+                "events": [_review(member, n) for n in numbers[i : i + size]],
             }
             for i in range(0, len(numbers), size)
         ]
@@ -112,3 +95,21 @@ async def test_the_cap_holds_when_two_processes_send_batches_at_once(
     assert len(entries) == len(given) and sum(e.amount for e in entries) == CAP
     assert (await PointAccount.get(member_id=member.id)).balance == CAP
     assert await balance_mismatches() == []
+
+
+async def _capped_reviews() -> tuple[UUID, Member, EarningRule]:
+    """A tenant, a member and a rule of 7 points a review, at most 1,000 points a day."""
+    t = await make_tenant()
+    member = await make_member(t.tenant.id)
+    rule = await make_rule(t.tenant.id, event_type="review", points=POINTS, cap_member_day=CAP)
+    return t.tenant.id, member, rule
+
+
+def _review(member: Member, n: int) -> dict[str, Any]:
+    """Review n of the member, as the API takes it."""
+    return {
+        "external": member.external_user_id,
+        "type": "review",
+        "key": f"review-{n}",
+        "properties": {"stars": n % 5 + 1},
+    }
