@@ -15,6 +15,8 @@ from uuid import UUID
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.models import Model
 
+from models.db.guarded_updates import GuardedAdd
+
 SQLITE_ROWS = 500  # rows per statement: well under SQLite's limit on bound values
 
 
@@ -31,20 +33,14 @@ async def insert_rows(
     if not rows:
         return []
     table, columns = model._meta.db_table, list(rows[0])
-    names = ", ".join(f'"{c}"' for c in columns)
     tail = " ON CONFLICT DO NOTHING" if ignore_conflicts else ""
     if returning:
         tail += " RETURNING " + ", ".join(f'"{c}"' for c in returning)
     if conn.capabilities.dialect == "postgres":
-        arrays = ", ".join(f"${n}::{_pg_type(model, c)}[]" for n, c in enumerate(columns, 1))
-        picked = ", ".join(f'u."{c}"' for c in columns)
-        sql = (
-            f'INSERT INTO "{table}" ({names}) SELECT {picked} '
-            f'FROM unnest({arrays}) WITH ORDINALITY AS u({names}, "ordinality") '
-            f'ORDER BY u."ordinality"{tail}'
-        )
-        return await conn.execute_query_dict(sql, [[row[c] for row in rows] for c in columns])
+        sql, values = _pg_insert(model, rows)
+        return await conn.execute_query_dict(sql + tail, values)
     inserted: list[dict[str, Any]] = []
+    names = ", ".join(f'"{c}"' for c in columns)
     one = "(" + ", ".join("?" * len(columns)) + ")"
     for start in range(0, len(rows), SQLITE_ROWS):
         part = rows[start : start + SQLITE_ROWS]
@@ -79,6 +75,85 @@ async def update_rows(
         values = [_sqlite(row[c]) for c in columns] + [_sqlite(row[key])]
         count += len(await conn.execute_query_dict(sql, values))
     return count
+
+
+class PendingRows:
+    """A transaction's new rows, held back to be written with its next statement: on
+    PostgreSQL the INSERTs ride on that statement as data-modifying CTEs (one round trip
+    for all of them); on SQLite, in-process with no round trip to save, they run one after
+    another. Rows are inserted in the order they were added; a row may refer to one added
+    before it (foreign keys are checked at the end of the statement)."""
+
+    def __init__(self) -> None:
+        self._objects: list[Model] = []
+
+    def add(self, *objects: Model) -> None:
+        self._objects.extend(objects)
+
+    async def write(self, conn: BaseDBAsyncClient, then: GuardedAdd | None = None) -> int | None:
+        """Insert what was added, then make `then` (in the same statement on PostgreSQL):
+        returns its new value, None when it was refused. A refused `then` leaves the rows
+        written: the caller refuses in its transaction, which rolls them back."""
+        objects, self._objects = self._objects, []
+        groups: list[tuple[type[Model], list[dict[str, Any]]]] = []
+        for obj in objects:
+            if groups and groups[-1][0] is type(obj):
+                groups[-1][1].append(row_of(obj))
+            else:
+                groups.append((type(obj), [row_of(obj)]))
+        rows: list[dict[str, Any]] = []
+        if conn.capabilities.dialect == "postgres":
+            parts: list[str] = []
+            values: list[Any] = []
+            for model, group in groups:
+                sql, arrays = _pg_insert(model, group, len(values) + 1)
+                parts.append(sql)
+                values += arrays
+            if then is not None:
+                last, more = then.postgres(len(values) + 1)
+                values += more
+            elif parts:
+                last = parts.pop()
+            else:
+                return None
+            ctes = ", ".join(f"w{n} AS ({sql})" for n, sql in enumerate(parts))
+            rows = await conn.execute_query_dict(f"WITH {ctes} {last}" if ctes else last, values)
+        else:
+            for model, group in groups:
+                await insert_rows(conn, model, group)
+            if then is not None:
+                rows = await conn.execute_query_dict(*then.sqlite())
+        for obj in objects:
+            obj._saved_in_db = True  # as save() leaves it: a later save() is an UPDATE
+        return then.result(rows) if then is not None else None
+
+
+def row_of(obj: Model) -> dict[str, Any]:
+    """The column values Tortoise's own INSERT writes for `obj` (a generated primary key
+    is left to the database)."""
+    meta = obj._meta
+    return {
+        column: meta.fields_map[name].to_db_value(getattr(obj, name), obj)
+        for name, column in meta.fields_db_projection.items()
+        if column not in meta.generated_db_fields
+    }
+
+
+def _pg_insert(
+    model: type[Model], rows: list[dict[str, Any]], first: int = 1
+) -> tuple[str, list[list[Any]]]:
+    """PostgreSQL's INSERT of `rows` (parameters numbered from `first`, one array per
+    column, inserted in the given order) and its values."""
+    table, columns = model._meta.db_table, list(rows[0])
+    names = ", ".join(f'"{c}"' for c in columns)
+    arrays = ", ".join(f"${n}::{_pg_type(model, c)}[]" for n, c in enumerate(columns, first))
+    picked = ", ".join(f'u."{c}"' for c in columns)
+    sql = (
+        f'INSERT INTO "{table}" ({names}) SELECT {picked} '
+        f'FROM unnest({arrays}) WITH ORDINALITY AS u({names}, "ordinality") '
+        'ORDER BY u."ordinality"'
+    )
+    return sql, [[row[c] for row in rows] for c in columns]
 
 
 def _pg_type(model: type[Model], column: str) -> str:

@@ -6,10 +6,47 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
 from uuid import UUID
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.models import Model
+
+
+@dataclass(frozen=True)
+class GuardedAdd:
+    """`delta` added to the model's `column` of row `row_id` unless the result would fall
+    below `floor`, returning the new value: run alone (`guarded_add`) or as the last part
+    of a statement that also inserts rows (models.db.bulk_statements.PendingRows)."""
+
+    model: type[Model]
+    column: str
+    row_id: UUID
+    delta: int
+    floor: int = 0
+
+    def postgres(self, first: int = 1) -> tuple[str, list[object]]:
+        """The statement with its parameters numbered from `first`, and their values."""
+        table, column = self.model._meta.db_table, self.column
+        delta, floor, row_id = (f"${n}" for n in range(first, first + 3))
+        sql = (
+            f'UPDATE "{table}" SET "{column}" = "{column}" + {delta} '
+            f'WHERE "id" = {row_id} AND "{column}" + {delta} >= {floor} RETURNING "{column}"'
+        )
+        return sql, [self.delta, self.floor, self.row_id]
+
+    def sqlite(self) -> tuple[str, list[object]]:
+        table, column = self.model._meta.db_table, self.column
+        sql = (
+            f'UPDATE "{table}" SET "{column}" = "{column}" + ? '
+            f'WHERE "id" = ? AND "{column}" + ? >= ? RETURNING "{column}"'
+        )
+        return sql, [self.delta, str(self.row_id), self.delta, self.floor]
+
+    def result(self, rows: list[dict[str, Any]]) -> int | None:
+        """The new value from the statement's rows; None when refused."""
+        return int(rows[0][self.column]) if rows else None
 
 
 async def guarded_add(
@@ -25,21 +62,7 @@ async def guarded_add(
     Returns the new value, or None when the row is missing or the guard refused.
     A NULL column (e.g. unlimited stock) matches no row and also returns None.
     """
-    table = model._meta.db_table
-    if conn.capabilities.dialect == "postgres":
-        sql = (
-            f'UPDATE "{table}" SET "{column}" = "{column}" + $1 '
-            f'WHERE "id" = $3 AND "{column}" + $1 >= $2 RETURNING "{column}"'
-        )
-        values: list[object] = [delta, floor, row_id]
-    else:
-        sql = (
-            f'UPDATE "{table}" SET "{column}" = "{column}" + ? '
-            f'WHERE "id" = ? AND "{column}" + ? >= ? RETURNING "{column}"'
-        )
-        values = [delta, str(row_id), delta, floor]
+    add = GuardedAdd(model, column, row_id, delta, floor)
+    sql, values = add.postgres() if conn.capabilities.dialect == "postgres" else add.sqlite()
     # execute_query_dict fetches rows; execute_query drops RETURNING rows on PostgreSQL.
-    rows = await conn.execute_query_dict(sql, values)
-    if not rows:
-        return None
-    return int(rows[0][column])
+    return add.result(await conn.execute_query_dict(sql, values))

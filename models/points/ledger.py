@@ -100,13 +100,80 @@ async def post_entry(
         )
     )
     await entry.save(using_db=conn)
-    await entry_posted(conn, account, entry)  # the tenant's points webhooks
-    balances_changed(account.tenant_id, account.member_id)
+    await _posted(conn, account, entry)
     account.balance = new_balance
     account.ledger_seq = seq
     if amount < 0 and source != LedgerSource.EXPIRY and account.next_settle_at is not None:
         await consume_expiring(conn, account.id, -amount)
     return entry
+
+
+async def debit_settled(
+    conn: BaseDBAsyncClient,
+    member_id: UUID,
+    definition_id: UUID,
+    amount: int,
+    source: LedgerSource,
+    *,
+    description: str,
+    actor: str,
+    redemption_id: UUID | None = None,
+    at: datetime,
+) -> tuple[PointAccount, LedgerEntry] | None:
+    """`amount` taken from the member's account in the one UPDATE that also locks it, when
+    the account has nothing to settle or spend first (no pending or expiring points:
+    `next_settle_at` is NULL) and holds enough. Returns the account as it now is and the
+    posting's entry, which the caller writes in this transaction (it is not saved here:
+    it can ride on the caller's next statement, models.db.bulk_statements.PendingRows).
+    None, with nothing changed: the caller takes the general way (`lock_account`,
+    `settle_account`, `post_entry`), which also says why it is refused."""
+    if conn.capabilities.dialect == "postgres":
+        cost, member, definition = "$1", "$2", "$3"
+        values: list[object] = [amount, member_id, definition_id]
+    else:
+        cost, member, definition = "?", "?", "?"
+        values = [amount, str(member_id), str(definition_id), amount]
+    rows = await conn.execute_query_dict(
+        f'UPDATE "{_ACCOUNTS}" SET "balance" = "balance" - {cost}, '
+        f'"ledger_seq" = "ledger_seq" + 1 WHERE "member_id" = {member} '
+        f'AND "definition_id" = {definition} AND "next_settle_at" IS NULL '
+        f'AND "balance" - {cost} >= 0 RETURNING *, {_PREVIOUS_AT}',
+        values,
+    )
+    if not rows:
+        return None
+    row = rows[0]
+    previous_at = LedgerEntry._meta.fields_map["created_at"].to_python_value(row.pop("previous_at"))
+    account = PointAccount._init_from_db(**row)
+    if previous_at is None and account.ledger_seq > 1:
+        # The UPDATE waited for another posting's commit, whose entry is newer than the
+        # statement's snapshot: read it now (every number has its entry).
+        previous = await LedgerEntry.filter(
+            account_id=account.id, seq=account.ledger_seq - 1
+        ).using_db(conn)
+        previous_at = previous[0].created_at if previous else None
+    entry = LedgerEntry(
+        **entry_row(
+            account,
+            -amount,
+            source,
+            balance_after=account.balance,
+            seq=account.ledger_seq,
+            created_at=max(at, previous_at or at),
+            description=description,
+            actor=actor,
+            redemption_id=redemption_id,
+        )
+    )
+    await _posted(conn, account, entry)
+    return account, entry
+
+
+async def _posted(conn: BaseDBAsyncClient, account: PointAccount, entry: LedgerEntry) -> None:
+    """What follows any posting: the tenant's points webhooks (outbox rows, in the
+    transaction) and, after commit, the member's live balance."""
+    await entry_posted(conn, account, entry)
+    balances_changed(account.tenant_id, account.member_id)
 
 
 def entry_row(

@@ -22,7 +22,8 @@ from models.catalog.code_draws import announce_low_stock, draw_codes, fulfilment
 from models.catalog.code_pools import free_at_least
 from models.catalog.eligibility import Ineligibility, catalog_gate, refusal, usage_gate
 from models.catalog.tables import CodePool, MemberRewardUsage, Reward
-from models.db.guarded_updates import guarded_add
+from models.db.bulk_statements import PendingRows
+from models.db.guarded_updates import GuardedAdd
 from models.db.idempotency import claim_key, replayed_result, request_fingerprint, validate_key
 from models.db.transactions import atomic
 from models.live.effects import redemption_changed
@@ -30,8 +31,8 @@ from models.members.tables import Member, Tier
 from models.pointmaster.forwards import MasterLink, master_link
 from models.pointmaster.redemption_forwards import forward_spending, master_owns
 from models.points.grants import settle_account
-from models.points.ledger import lock_account, post_entry
-from models.points.tables import LedgerSource
+from models.points.ledger import debit_settled, lock_account, post_entry
+from models.points.tables import LedgerEntry, LedgerSource, PointAccount
 from models.redemptions.lifecycle import announce_status_change
 from models.redemptions.tables import (
     Redemption,
@@ -136,28 +137,32 @@ async def _redeem_in(
     `pool`: the reward's codes; the redemption draws its own and is FULFILLED at once."""
     now = clock.now()
     cost = reward.point_cost * req.quantity
-    account = await lock_account(conn, req.member_id, reward.definition_id)
-    if account is None and cost > 0:
-        raise refusal(Ineligibility.INSUFFICIENT_POINTS)
-    if account is not None:
-        await settle_account(conn, account, now)
-    balance_before = account.balance if account else 0
     description = f"Redeemed {req.quantity} x {reward.name}"
-    entry = None
-    if cost > 0:
-        assert account is not None
-        entry = await post_entry(
+    # New rows wait for the next statement (on PostgreSQL, the stock's guarded UPDATE).
+    pending = PendingRows()
+    account: PointAccount | None
+    entry: LedgerEntry | None
+    debited = None
+    if cost > 0:  # first the one-UPDATE debit of an account with nothing to settle
+        debited = await debit_settled(
             conn,
-            account,
-            -cost,
+            req.member_id,
+            reward.definition_id,
+            cost,
             LedgerSource.REDEMPTION,
             description=description,
             actor=req.actor,
             redemption_id=redemption_id,
             at=now,
         )
-        if entry is None:
-            raise refusal(Ineligibility.INSUFFICIENT_POINTS)
+    if debited is not None:
+        account, entry = debited
+        balance_before = account.balance + cost
+        pending.add(entry)
+    else:
+        account, entry, balance_before = await _debit(
+            conn, req, reward, redemption_id, cost, description, now
+        )
     if reward.per_member_limit is not None or reward.cooldown_seconds:
         await _count_usage(conn, reward, req, now)
     redemption = Redemption(
@@ -172,12 +177,11 @@ async def _redeem_in(
         created_at=now,
         updated_at=now,
     )
-    await redemption.save(using_db=conn)
-    forwarded = (
-        await forward_spending(conn, link, redemption, member, reward, description, now)
-        if link is not None and entry is not None
-        else None
-    )
+    pending.add(redemption)
+    forwarded = None
+    if link is not None and entry is not None:
+        await pending.write(conn)  # the forward refers to the redemption
+        forwarded = await forward_spending(conn, link, redemption, member, reward, description, now)
     events = [
         RedemptionEvent(
             tenant_id=req.tenant_id,
@@ -216,11 +220,16 @@ async def _redeem_in(
         ),
     ]
     if pool is not None:
+        await pending.write(conn)  # the drawn codes refer to the redemption
         events.append(await _fulfil_from_pool(conn, pool, redemption, req.actor, now))
-    await RedemptionEvent.bulk_create(events, using_db=conn)
+    pending.add(*events)
     stock_left = None
-    if reward.stock is not None:
-        stock_left = await guarded_add(conn, Reward, "stock", reward.id, -req.quantity)
+    if reward.stock is None:
+        await pending.write(conn)
+    else:
+        stock_left = await pending.write(
+            conn, then=GuardedAdd(Reward, "stock", reward.id, -req.quantity)
+        )
         if stock_left is None:
             raise refusal(Ineligibility.OUT_OF_STOCK)
     await _announce(conn, redemption, member, reward, stock_left, now)
@@ -229,6 +238,42 @@ async def _redeem_in(
         await announce_low_stock(conn, pool, now)
     redemption_changed(req.tenant_id, redemption_id, now)
     return Redeemed(redemption)
+
+
+async def _debit(
+    conn: BaseDBAsyncClient,
+    req: RedeemRequest,
+    reward: Reward,
+    redemption_id: UUID,
+    cost: int,
+    description: str,
+    now: datetime,
+) -> tuple[PointAccount | None, LedgerEntry | None, int]:
+    """The general way: the account locked and settled (due pending or expiring points),
+    then the posting; refused when the points are not there. Returns the account, the
+    entry (None for a free reward) and the balance before."""
+    account = await lock_account(conn, req.member_id, reward.definition_id)
+    if account is None and cost > 0:
+        raise refusal(Ineligibility.INSUFFICIENT_POINTS)
+    if account is not None:
+        await settle_account(conn, account, now)
+    balance_before = account.balance if account else 0
+    entry = None
+    if cost > 0:
+        assert account is not None
+        entry = await post_entry(
+            conn,
+            account,
+            -cost,
+            LedgerSource.REDEMPTION,
+            description=description,
+            actor=req.actor,
+            redemption_id=redemption_id,
+            at=now,
+        )
+        if entry is None:
+            raise refusal(Ineligibility.INSUFFICIENT_POINTS)
+    return account, entry, balance_before
 
 
 async def _announce(
