@@ -1,16 +1,19 @@
-"""In-process caches of what rarely changes, per tenant, kept right across processes.
+"""In-process caches of what rarely changes, kept right across processes.
 
-A cache serves a value only while this process follows the invalidation channel on Redis
-(engine.credential_watch subscribes; `following` says so). Whoever changes a cached fact
-says `Invalidate(cache, tenant)` after commit (core.after_commit): it drops the entry here
-at once and publishes the drop, and every following process drops it within milliseconds.
-A process that does not follow (a worker, the CLI, an API process cut off from Redis)
-reads the database every time: a message it might miss can never leave it serving a stale
-value. A TTL bounds what a lost message could still cost.
+A cache holds values by key: a tenant's facts by its id (`TenantCache`), an API key's
+holder by the key's digest. It serves a value only while this process follows the
+invalidation channel on Redis (engine.credential_watch subscribes; `following` says so).
+Whoever changes a cached fact says `invalidate(cache, key)` after commit
+(core.after_commit): it drops the entry here at once and publishes the drop, and every
+following process drops it within milliseconds. A process that does not follow (a
+worker, the CLI, an API process cut off from Redis) reads the database every time: a
+message it might miss can never leave it serving a stale value. A TTL bounds what a lost
+message could still cost.
 
 A load that raced a drop (read before the change committed, stored after its drop
-arrived) is not kept: each drop moves the tenant's generation on, and a load stores only
-if the generation it started under is still current.
+arrived) is not kept: each drop moves the key's generation on, losing the channel moves
+the whole cache's epoch on, and a load stores only if both are still those it started
+under.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 from uuid import UUID
@@ -28,59 +31,79 @@ from core.after_commit import Once, after_commit, current_unit
 from core.queue import JobQueue
 
 log = logging.getLogger(__name__)
+K = TypeVar("K", bound=Hashable)
 T = TypeVar("T")
 TTL_SECONDS = 30.0
 CACHE_CHANNEL = "gamify:cache-invalidations"
 
 
-class TenantCache(Generic[T]):
-    def __init__(self, name: str, ttl: float = TTL_SECONDS) -> None:
+class Cache(Generic[K, T]):
+    """Values by key. `parse` turns a key back from its text in an invalidation message
+    (`str(key)` is what is sent); it raises ValueError or TypeError on what is no key."""
+
+    def __init__(self, name: str, parse: Callable[[str], K], ttl: float = TTL_SECONDS) -> None:
         self.name = name
+        self.parse = parse
         self.ttl = ttl
-        self._entries: dict[UUID, tuple[float, T]] = {}
-        self._generations: dict[UUID, int] = {}
+        self._entries: dict[K, tuple[float, T]] = {}
+        self._generations: dict[K, int] = {}
+        self._epoch = 0
         _CACHES[name] = self
 
-    async def get(self, tenant_id: UUID, load: Callable[[], Awaitable[T]]) -> T:
+    async def get(self, key: K, load: Callable[[], Awaitable[T]]) -> T:
+        """The value of `key`, loaded if need be. A load that raises stores nothing."""
         if not _state.following:
-            return await self._once_per_operation(tenant_id, load)
-        hit = self._entries.get(tenant_id)
+            return await self._once_per_operation(key, load)
+        hit = self._entries.get(key)
         now = time.monotonic()
         if hit is not None and hit[0] > now:
             return hit[1]
-        generation = self._generations.get(tenant_id, 0)
+        epoch, generation = self._epoch, self._generations.get(key, 0)
         value = await load()
-        if _state.following and self._generations.get(tenant_id, 0) == generation:
-            self._entries[tenant_id] = (now + self.ttl, value)
+        if (
+            _state.following
+            and self._epoch == epoch
+            and self._generations.get(key, 0) == generation
+        ):
+            self._entries[key] = (now + self.ttl, value)
         return value
 
-    async def _once_per_operation(self, tenant_id: UUID, load: Callable[[], Awaitable[T]]) -> T:
+    async def _once_per_operation(self, key: K, load: Callable[[], Awaitable[T]]) -> T:
         """Without the broadcast nothing outlives the operation: read once per operation
         (a change it makes drops its copy, `invalidate`), or every time outside one."""
         unit = current_unit()
         if unit is None:
             return await load()
-        key = (self.name, tenant_id)
-        if key not in unit.memo:  # the read itself is kept: concurrent resolvers share it
-            unit.memo[key] = asyncio.ensure_future(load())
+        memo_key = (self.name, key)
+        if memo_key not in unit.memo:  # the read itself is kept: concurrent resolvers share it
+            unit.memo[memo_key] = asyncio.ensure_future(load())
         try:
-            value: T = await asyncio.shield(unit.memo[key])
+            value: T = await asyncio.shield(unit.memo[memo_key])
         except BaseException:
-            unit.memo.pop(key, None)
+            unit.memo.pop(memo_key, None)
             raise
         return value
 
-    def drop(self, tenant_id: UUID) -> None:
-        self._generations[tenant_id] = self._generations.get(tenant_id, 0) + 1
-        self._entries.pop(tenant_id, None)
+    def drop(self, key: K) -> None:
+        self._generations[key] = self._generations.get(key, 0) + 1
+        self._entries.pop(key, None)
 
     def clear(self) -> None:
-        for tenant_id in list(self._generations):
-            self.drop(tenant_id)
+        # A load in flight started in the old epoch: it stores nothing, whatever its key's
+        # generation (so the generations can start again).
+        self._epoch += 1
         self._entries.clear()
+        self._generations.clear()
 
 
-_CACHES: dict[str, TenantCache[Any]] = {}
+class TenantCache(Cache[UUID, T]):
+    """Values by tenant id."""
+
+    def __init__(self, name: str, ttl: float = TTL_SECONDS) -> None:
+        super().__init__(name, UUID, ttl)
+
+
+_CACHES: dict[str, Cache[Any, Any]] = {}
 
 
 class _State:
@@ -107,40 +130,45 @@ def dropped(data: bytes | str) -> None:
     """An invalidation message from another process (or this one)."""
     try:
         message = json.loads(data)
-        name, tenant_id = str(message["cache"]), UUID(str(message["tenantId"]))
+        name, text = message["cache"], message["key"]
+        if not isinstance(name, str) or not isinstance(text, str):
+            raise TypeError("a cache and a key are sent as text")
+        cache = _CACHES.get(name)
+        if cache is None:
+            return  # a cache this process does not have holds nothing to drop
+        key = cache.parse(text)
     except (ValueError, TypeError, KeyError):
         log.warning("cache invalidation: ignored a malformed message")
         return
-    _drop_here(name, tenant_id)
+    cache.drop(key)
 
 
 @dataclass(frozen=True)
 class Invalidate(Once):
-    """After commit: drop the tenant's entry of `cache` here and on every process."""
+    """After commit: drop the entry `entry` of `cache` here and on every process."""
 
     cache: str
-    tenant_id: UUID
+    entry: Hashable
 
     async def run(self, queue: JobQueue, broker: Any | None) -> None:
-        _drop_here(self.cache, self.tenant_id)
+        _drop_here(self.cache, self.entry)
         if broker is not None:
-            message = {"cache": self.cache, "tenantId": str(self.tenant_id)}
-            await broker.publish(CACHE_CHANNEL, message)
+            await broker.publish(CACHE_CHANNEL, {"cache": self.cache, "key": str(self.entry)})
 
 
-def invalidate(cache: TenantCache[Any], tenant_id: UUID) -> None:
-    """The tenant's cached fact changed: dropped here and on every process after commit.
+def invalidate(cache: Cache[K, Any], key: K) -> None:
+    """The cached fact of `key` changed: dropped here and on every process after commit.
     Outside a unit of work (a script, a test calling models/ directly) there is no commit
     to wait for and no broker to tell: dropped here at once."""
     unit = current_unit()
     if unit is None:
-        cache.drop(tenant_id)
+        cache.drop(key)
     else:
-        unit.memo.pop((cache.name, tenant_id), None)
-        after_commit(Invalidate(cache.name, tenant_id))
+        unit.memo.pop((cache.name, key), None)
+        after_commit(Invalidate(cache.name, key))
 
 
-def _drop_here(name: str, tenant_id: UUID) -> None:
+def _drop_here(name: str, key: Hashable) -> None:
     cache = _CACHES.get(name)
     if cache is not None:
-        cache.drop(tenant_id)
+        cache.drop(key)

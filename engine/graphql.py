@@ -74,7 +74,7 @@ class SharingTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
         params = self.context.connection_params or {}
         credential = params.get("Authorization") or params.get("authorization")
         try:
-            again = await authenticate(credential, self.view.settings)
+            again = await authenticate(credential, self.view.settings, fresh=True)
         except TokenExpired:
             raise
         except AuthError:
@@ -155,7 +155,7 @@ class GamifyGraphQL(GraphQL[Context, None]):
         if not isinstance(credential, str):
             raise ConnectionRejectionError({"message": "Authorization required"})
         try:
-            context.principal = await authenticate(credential, self.settings)
+            context.principal = await authenticate(credential, self.settings, fresh=True)
             if context.principal is not None:
                 socket = context.request
                 scheme = "https" if socket.url.scheme == "wss" else "http"

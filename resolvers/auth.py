@@ -80,8 +80,12 @@ class Context:
         return self._loaders
 
 
-async def authenticate(authorization: str | None, settings: Settings) -> Principal | None:
-    """The principal for an `Authorization: Bearer ...` value; None when absent."""
+async def authenticate(
+    authorization: str | None, settings: Settings, *, fresh: bool = False
+) -> Principal | None:
+    """The principal for an `Authorization: Bearer ...` value; None when absent. An API
+    key comes from the cache (models.tenancy.access) unless `fresh`: a WebSocket's checks
+    read the database, as they alone decide whether its open socket may go on."""
     if not authorization:
         return None
     scheme, _, credential = authorization.partition(" ")
@@ -89,7 +93,7 @@ async def authenticate(authorization: str | None, settings: Settings) -> Princip
         raise Unauthenticated("Use 'Authorization: Bearer <token or API key>'")
     credential = credential.strip()
     if credential.startswith(API_KEY_PREFIX):
-        key = await tenant_for_api_key(credential)
+        key = await tenant_for_api_key(credential, fresh=fresh)
         return Principal("api_key", key.tenant_id, key.id, f"api_key:{key.prefix}")
     claims = read_token(settings.secret_key, credential)
     tenant_id, subject = UUID(claims.tenant_id), UUID(claims.subject)

@@ -13,6 +13,7 @@ from tortoise.exceptions import IntegrityError
 from core import clock
 from core.after_commit import Once, after_commit
 from core.broker import revoked_credentials_channel
+from core.cache import Cache, invalidate
 from core.errors import Conflict, ErrorCode, InvalidInput, NotFound, Unauthenticated
 from core.queue import JobQueue
 from core.security import (
@@ -103,6 +104,21 @@ async def admin_exists(tenant_id: UUID, admin_id: UUID) -> bool:
     return await TenantAdmin.exists(id=admin_id, tenant_id=tenant_id)
 
 
+@dataclass(frozen=True)
+class ValidKey:
+    """What a request authenticated by an API key needs of the key."""
+
+    id: UUID
+    tenant_id: UUID
+    prefix: str
+
+
+# Asked on every request with an API key: cached by the key's digest (core.cache), so a
+# revocation drops it on every process within milliseconds. Only keys that authenticate
+# are kept: a wrong or revoked key is looked up every time it is tried.
+API_KEYS: Cache[str, ValidKey] = Cache("api-keys", str)
+
+
 async def create_api_key(tenant_id: UUID, name: str) -> tuple[ApiKey, str]:
     """Returns the stored key and its plaintext, which is shown once and never stored."""
     if not name.strip():
@@ -125,7 +141,8 @@ async def revoke_api_key(tenant_id: UUID, key_id: UUID) -> ApiKey:
     if key.revoked_at is None:
         await ApiKey.filter(id=key_id, revoked_at__isnull=True).update(revoked_at=clock.now())
         await key.refresh_from_db()
-        after_commit(KeyRevoked(key.id))
+        after_commit(KeyRevoked(key.id))  # its open WebSockets, on every process
+        invalidate(API_KEYS, key.digest)  # its cached entry, on every process
     return key
 
 
@@ -147,8 +164,21 @@ class KeyRevoked(Once):
             await broker.publish(revoked_credentials_channel(), revocation(self.key_id))
 
 
-async def tenant_for_api_key(plaintext: str) -> ApiKey:
-    key = await ApiKey.get_or_none(digest=api_key_digest(plaintext), revoked_at__isnull=True)
-    if key is None:
-        raise Unauthenticated("Invalid API key")
-    return key
+async def tenant_for_api_key(plaintext: str, *, fresh: bool = False) -> ValidKey:
+    """The key, if it is valid. `fresh` reads the database, never the cache."""
+    digest = api_key_digest(plaintext)
+    if fresh:
+        return await _valid_key(digest)
+    return await API_KEYS.get(digest, lambda: _valid_key(digest))
+
+
+async def _valid_key(digest: str) -> ValidKey:
+    row = (
+        await ApiKey.filter(digest=digest, revoked_at__isnull=True)
+        .first()
+        .values_list("id", "tenant_id", "prefix")
+    )
+    if row is None:
+        raise Unauthenticated("Invalid API key")  # raised, so never cached
+    key_id, tenant_id, prefix = row
+    return ValidKey(UUID(str(key_id)), UUID(str(tenant_id)), str(prefix))

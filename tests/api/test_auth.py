@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -12,7 +12,7 @@ import graphql
 import pytest
 from graphql import GraphQLField, GraphQLInputType
 
-from core import clock
+from core import cache, clock
 from core.settings import Settings
 from models.tenancy.tables import ApiKey as ApiKeyModel
 from models.webhooks.endpoints import create_endpoint
@@ -221,6 +221,49 @@ async def test_revoked_api_key_stops_working(gql: GraphQLClient, tenant: TenantS
         k["id"]: k for k in (await gql(LIST_KEYS, token=tenant.admin_token))["data"]["apiKeys"]
     }
     assert listed[key_id]["revokedAt"] is not None
+    assert "errors" not in await gql(TIERS, token=tenant.api_key)
+
+
+async def test_a_process_without_the_invalidations_refuses_a_revoked_key_at_once(
+    gql: GraphQLClient, tenant: TenantSession
+) -> None:
+    # given a process that does not follow the invalidations (no Redis here: its caches
+    # serve nothing), where a key has just worked
+    assert not cache.following()
+    created = (await gql(CREATE_KEY, {"name": "shop"}, tenant.admin_token))["data"]["createApiKey"]
+    key, key_id = created["key"], created["apiKey"]["id"]
+    assert "errors" not in await gql(TIERS, token=key)
+    # when the key is revoked behind the engine's back (no one announces it)
+    await ApiKeyModel.filter(id=key_id).update(revoked_at=clock.now())
+    # then its next request is refused: the process reads the key every time
+    assert _codes(await gql(TIERS, token=key)) == ["UNAUTHENTICATED"]
+
+
+@pytest.fixture
+def following() -> Iterator[None]:
+    """This process follows the invalidations, as an API process with Redis does
+    (engine.credential_watch): its caches serve."""
+    cache.follow(True)
+    yield
+    cache.follow(False)
+
+
+async def test_a_following_process_serves_a_key_from_memory_until_it_is_revoked(
+    gql: GraphQLClient, tenant: TenantSession, following: None
+) -> None:
+    # given a key that has worked on this process
+    created = (await gql(CREATE_KEY, {"name": "shop"}, tenant.admin_token))["data"]["createApiKey"]
+    key, key_id = created["key"], created["apiKey"]["id"]
+    assert "errors" not in await gql(TIERS, token=key)
+    # then it is served from memory: its row changed behind the engine's back is not seen
+    await ApiKeyModel.filter(id=key_id).update(revoked_at=clock.now())
+    assert "errors" not in await gql(TIERS, token=key)
+    await ApiKeyModel.filter(id=key_id).update(revoked_at=None)
+    # when the admin revokes it
+    await gql(REVOKE_KEY, {"id": key_id}, tenant.admin_token)
+    # then it is refused at once, and again on the next try; the tenant's other key works
+    for _ in range(2):
+        assert _codes(await gql(TIERS, token=key)) == ["UNAUTHENTICATED"]
     assert "errors" not in await gql(TIERS, token=tenant.api_key)
 
 

@@ -1,11 +1,13 @@
-"""Per-tenant caches: they serve only while the process follows the invalidations, a drop
-(local or broadcast) makes the next read load again, and a load that raced a drop is not
-kept."""
+"""In-process caches (per tenant, or by any key such as an API key's digest): they serve
+only while the process follows the invalidations, a drop (local or broadcast) makes the
+next read load again, and a load that raced a drop, or the loss of the invalidations, is
+not kept."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import Iterator
 from uuid import uuid4
 
@@ -17,6 +19,7 @@ from core.broker import Broker
 from core.queue import NoQueue
 
 T1, T2 = uuid4(), uuid4()
+K1, K2 = "digest-of-key-1", "digest-of-key-2"
 
 
 @pytest.fixture
@@ -30,13 +33,13 @@ class Source:
     """The database as the cache sees it: a value per tenant, and how often it was read."""
 
     def __init__(self) -> None:
-        self.values = {T1: "gold", T2: "silver"}
+        self.values: dict[object, str] = {T1: "gold", T2: "silver", K1: "tenant a", K2: "tenant b"}
         self.reads = 0
 
     def loader(self, tenant_id: object) -> object:
         async def load() -> str:
             self.reads += 1
-            return self.values[tenant_id]  # type: ignore[index]
+            return self.values[tenant_id]
 
         return load
 
@@ -104,7 +107,7 @@ async def test_an_invalidation_drops_here_at_once_and_is_broadcast(
     finally:
         await broker.close()
         await listener.close()
-    assert message == {"cache": "test-broadcast", "tenantId": str(T1)}
+    assert message == {"cache": "test-broadcast", "key": str(T1)}
     await facts.get(T1, source.loader(T1))
     assert source.reads == 2
     # and a message from another process drops the entry here too
@@ -134,3 +137,118 @@ async def test_without_the_broadcast_an_operation_reads_once_and_again_after_its
     async with unit_of_work(NoQueue(), None):  # the next operation reads anew
         await facts.get(T1, source.loader(T1))
     assert source.reads == 3
+
+
+async def test_a_cache_keyed_by_text_serves_and_drops_each_key_alone(following: None) -> None:
+    # given a cache keyed by something other than a tenant (an API key's digest), read once
+    keys, source = cache.Cache[str, str]("test-keyed", str), Source()
+    assert [await keys.get(K1, source.loader(K1)) for _ in range(3)] == ["tenant a"] * 3
+    assert await keys.get(K2, source.loader(K2)) == "tenant b"
+    assert source.reads == 2
+    # when another process says the first key changed
+    source.values[K1] = "revoked"
+    cache.dropped(json.dumps({"cache": "test-keyed", "key": K1}))
+    # then its next read loads it again; the other key stays cached
+    assert await keys.get(K1, source.loader(K1)) == "revoked"
+    assert await keys.get(K2, source.loader(K2)) == "tenant b"
+    assert source.reads == 3
+
+
+async def test_a_keyed_cache_does_not_serve_while_the_invalidations_are_not_followed() -> None:
+    keys, source = cache.Cache[str, str]("test-keyed-unfollowed", str), Source()
+    for _ in range(3):
+        assert await keys.get(K1, source.loader(K1)) == "tenant a"
+    assert source.reads == 3
+
+
+async def test_a_failed_load_is_not_kept(following: None) -> None:
+    # given a key that does not load (e.g. an API key that is not valid)
+    keys, source = cache.Cache[str, str]("test-failed-load", str), Source()
+
+    async def refused() -> str:
+        source.reads += 1
+        raise LookupError("not valid")
+
+    # when it is asked for twice
+    for _ in range(2):
+        with pytest.raises(LookupError):
+            await keys.get(K1, refused)
+    # then both asked the source, and a later valid load is served
+    assert source.reads == 2
+    assert await keys.get(K1, source.loader(K1)) == "tenant a"
+
+
+async def test_a_keyed_load_that_raced_a_drop_is_not_kept(following: None) -> None:
+    keys, source = cache.Cache[str, str]("test-keyed-race", str), Source()
+    started, release = asyncio.Event(), asyncio.Event()
+
+    async def slow_load() -> str:
+        value = source.values[K1]  # read before the revocation commits...
+        started.set()
+        await release.wait()  # ...and stored after its drop arrived from another process
+        return value
+
+    reading = asyncio.create_task(keys.get(K1, slow_load))
+    await started.wait()
+    source.values[K1] = "revoked"
+    cache.dropped(json.dumps({"cache": "test-keyed-race", "key": K1}))
+    release.set()
+    assert await reading == "tenant a"  # that request saw the old value...
+    assert await keys.get(K1, source.loader(K1)) == "revoked"  # ...the next does not
+
+
+async def test_a_load_that_outlived_losing_the_invalidations_is_not_kept(
+    following: None,
+) -> None:
+    keys, source = cache.Cache[str, str]("test-lost-race", str), Source()
+    started, release = asyncio.Event(), asyncio.Event()
+
+    async def slow_load() -> str:
+        value = source.values[K1]
+        started.set()
+        await release.wait()
+        return value
+
+    # given a load in flight
+    reading = asyncio.create_task(keys.get(K1, slow_load))
+    await started.wait()
+    # when the invalidations are lost (a drop may be missed then) and followed again
+    cache.follow(False)
+    source.values[K1] = "revoked"
+    cache.follow(True)
+    release.set()
+    # then what that load read is not kept
+    assert await reading == "tenant a"
+    assert await keys.get(K1, source.loader(K1)) == "revoked"
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"not json",
+        json.dumps(["test-malformed", T1.hex]),
+        json.dumps({"cache": "test-malformed"}),
+        json.dumps({"cache": "test-malformed", "key": "not a uuid"}),
+        json.dumps({"cache": "test-malformed", "key": 7}),
+        json.dumps({"cache": "test-malformed", "tenantId": str(T1)}),
+    ],
+)
+async def test_a_malformed_message_drops_nothing_and_is_logged(
+    following: None, data: str | bytes, caplog: pytest.LogCaptureFixture
+) -> None:
+    facts, source = cache.TenantCache[str]("test-malformed"), Source()
+    await facts.get(T1, source.loader(T1))
+    with caplog.at_level(logging.WARNING, logger="core.cache"):
+        cache.dropped(data)
+    assert "ignored a malformed message" in caplog.text
+    await facts.get(T1, source.loader(T1))
+    assert source.reads == 1
+
+
+async def test_a_message_for_a_cache_this_process_does_not_have_is_ignored_quietly(
+    following: None, caplog: pytest.LogCaptureFixture
+) -> None:
+    # e.g. from a process of another version: not malformed, just nothing to drop here
+    with caplog.at_level(logging.WARNING, logger="core.cache"):
+        cache.dropped(json.dumps({"cache": "no-such-cache", "key": "x"}))
+    assert caplog.text == ""

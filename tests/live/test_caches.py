@@ -1,5 +1,6 @@
-"""The per-tenant caches across `gamify serve` processes: a process serves a tenant's
-facts from memory, and an admin's change on another process reaches it within moments."""
+"""The caches across `gamify serve` processes: a process serves a tenant's facts and the
+API keys it was asked with from memory, and an admin's change on another process (a key
+revoked included) reaches it within moments."""
 
 from __future__ import annotations
 
@@ -11,12 +12,15 @@ from typing import Any
 import httpx
 import pytest
 
+from core import clock
+from core.security import api_key_digest
 from core.settings import Settings
 from models.members.tables import Tier
 from models.tenancy.access import create_api_key
+from models.tenancy.tables import ApiKey
 from tests import dbsetup
 from tests.factories import PASSWORD, make_member, make_reward, make_tenant, make_tier
-from tests.graphql_client import graphql_value
+from tests.graphql_client import graphql_value, post_graphql
 from tests.live.conftest import LOGIN, MEMBER_TOKEN
 from tests.live.processes import (
     claimed_redis_database,
@@ -29,6 +33,9 @@ CATALOG = "{ catalog(first: 5) { nodes { canRedeem reason } } }"
 SAVE_TIER = """mutation($id: ID, $name: String!, $rank: Int!) {
   saveTier(input: {id: $id, name: $name, rank: $rank}) { tier { rank } errors { code } }
 }"""
+TIERS = "{ tiers { id } }"
+REVOKE_KEY = """
+mutation($id: ID!) { revokeApiKey(id: $id) { apiKey { id revokedAt } errors { code } } }"""
 WITHIN = 5.0  # seconds a change may take to reach another process (it takes milliseconds)
 
 
@@ -36,6 +43,12 @@ async def _following(http: httpx.AsyncClient) -> None:
     async with asyncio.timeout(30):
         while (await http.get("/ready")).json().get("caches") != "following":  # noqa: ASYNC110 - another process
             await asyncio.sleep(0.05)
+
+
+async def _codes(http: httpx.AsyncClient, key: str) -> list[str]:
+    """The error codes of a request made with `key` (none when it is accepted)."""
+    body = await post_graphql(http, TIERS, token=key)
+    return [e.get("extensions", {}).get("code") for e in body.get("errors", [])]
 
 
 async def _reason(http: httpx.AsyncClient, token: str) -> Any:
@@ -89,6 +102,53 @@ async def test_a_tier_changed_on_one_process_reaches_the_catalog_of_another(
                         while await _reason(on_b, token) is not None:  # noqa: ASYNC110
                             await asyncio.sleep(0.01)
                     print(f"the change reached process B in {time.monotonic() - started:.3f} s")
+            except BaseException:
+                print(outputs([a, b, worker]))
+                raise
+
+
+@pytest.mark.skipif(
+    not dbsetup.is_postgres(),
+    reason="several processes writing one SQLite file collide ('database is locked'); "
+    "this runs on PostgreSQL (GAMIFY_TEST_DATABASE_URL)",
+)
+async def test_an_api_key_revoked_on_one_process_is_refused_by_another_that_cached_it(
+    db: str, settings: Settings, redis_url: str, tmp_path: Path
+) -> None:
+    # given a tenant's API key and its admin
+    new = await make_tenant()
+    _, key = await create_api_key(new.tenant.id, "backend")
+    row = await ApiKey.get(digest=api_key_digest(key))
+    with claimed_redis_database(redis_url) as own_redis:
+        environment = engine_environment(db, own_redis, settings.secret_key, tmp_path / "data")
+        async with engine_processes(2, environment) as ((a, b), worker):
+            try:
+                async with (
+                    httpx.AsyncClient(base_url=a.url, timeout=10, trust_env=False) as on_a,
+                    httpx.AsyncClient(base_url=b.url, timeout=10, trust_env=False) as on_b,
+                ):
+                    await asyncio.gather(_following(on_a), _following(on_b))
+                    admin = await graphql_value(on_b, LOGIN, {"e": new.admin.email, "p": PASSWORD})
+                    # when process A has served a request with the key
+                    assert await _codes(on_a, key) == []
+                    # then it serves the key from memory: revoked behind the engine's back
+                    # (no one announces it), the key still works on A
+                    await ApiKey.filter(id=row.id).update(revoked_at=clock.now())
+                    assert await _codes(on_a, key) == []
+                    await ApiKey.filter(id=row.id).update(revoked_at=None)
+                    # when the admin revokes the key through process B
+                    revoked = await graphql_value(
+                        on_b, REVOKE_KEY, {"id": str(row.id)}, admin["token"]
+                    )
+                    assert revoked["apiKey"]["revokedAt"] is not None
+                    # then process A refuses it (within moments: it takes milliseconds)
+                    started = time.monotonic()
+                    async with asyncio.timeout(WITHIN):
+                        while await _codes(on_a, key) == []:  # noqa: ASYNC110 - another process
+                            await asyncio.sleep(0.01)
+                    print(f"the revocation reached process A in {time.monotonic() - started:.3f} s")
+                    assert await _codes(on_a, key) == ["UNAUTHENTICATED"]
+                    assert await _codes(on_b, key) == ["UNAUTHENTICATED"]
             except BaseException:
                 print(outputs([a, b, worker]))
                 raise
