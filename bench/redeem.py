@@ -473,7 +473,8 @@ def pgbench_script(scenario: str, args: argparse.Namespace) -> str:
     lines = [
         f"\\set m random(1, {args.members})",
         "\\set r 0" if scenario == "hot" else f"\\set r random(1, {args.rewards})",
-        f"\\set delta -{POINT_COST}",
+        f"\\set cost {POINT_COST}",
+        f"\\set debit -{POINT_COST}",
         "\\set k random(1, 1000000000000)",
     ]
     if args.idempotency:  # replayed_result(): is the key known?
@@ -503,52 +504,51 @@ def pgbench_script(scenario: str, args: argparse.Namespace) -> str:
             "md5(:k::text) || md5(:m::text), gen_random_uuid()::text, now(), :tenant) "
             'RETURNING "result_id"::uuid AS rid, gen_random_uuid() AS eid \\gset p_'
         )
-        ids = ""
-    else:
-        ids = ", gen_random_uuid() AS rid, gen_random_uuid() AS eid"
+        ids, made = "", "p_"
+    else:  # the ids come with the debit
+        ids, made = ", gen_random_uuid() AS rid, gen_random_uuid() AS eid", "u_"
     lines += [
-        # lock_account()
-        'SELECT "id","tenant_id","pending","balance","definition_id","next_settle_at",'
-        f'"created_at","member_id"{ids} FROM "point_account" '
-        'WHERE "member_id" = bench_uuid(1, :m) AND "definition_id" = :definition '
-        "LIMIT 1 FOR UPDATE \\gset p_",
-        # post_entry(): _move_balance() (balance, the posting's number and the previous
-        # entry's time in one statement), the ledger entry
-        'UPDATE "point_account" SET "balance" = "balance" + :delta, '
-        '"ledger_seq" = "ledger_seq" + 1 WHERE "id" = :p_id AND "balance" + :delta >= 0 '
-        'RETURNING "balance", "ledger_seq", (SELECT e."created_at" FROM "ledger_entry" AS e '
-        'WHERE e."account_id" = "point_account"."id" '
-        'AND e."seq" = "point_account"."ledger_seq" - 1) AS "previous_at" \\gset u_',
-        "\\set before :u_balance - :delta",
-        'INSERT INTO "ledger_entry" ("id","amount","balance_before","balance_after","source",'
-        '"description","valid_from","valid_to","redemption_id","actor","created_at","seq",'
-        '"account_id","tenant_id") VALUES (:p_eid, :delta, :before, :u_balance, '
-        "'REDEMPTION', 'Redeemed 1 x Bench reward', NULL, NULL, :p_rid, 'pgbench', now(), "
-        ":u_ledger_seq, :p_id, :tenant);",
-        # the redemption row
-        'INSERT INTO "redemption" ("id","quantity","points_spent","status","fulfillment_data",'
-        '"reason","refunded_at","created_at","updated_at","definition_id","member_id",'
-        '"reward_id","tenant_id") VALUES (:p_rid, 1, '
-        f"{POINT_COST}, 'REDEEMED', NULL, NULL, NULL, now(), now(), :definition, "
-        "bench_uuid(1, :m), bench_uuid(2, :r), :tenant);",
-        # RedemptionEvent.bulk_create (asyncpg executemany: one round trip)
-        'INSERT INTO "redemption_event" ("kind","message","from_status","to_status","data",'
-        '"actor","created_at","redemption_id","tenant_id") VALUES '
-        "('REDEEM_REQUESTED', 'Redeem requested: 1 x Bench reward', NULL, 'REDEEMED', "
-        f"'{{\"quantity\": 1, \"pointCost\": {POINT_COST}}}', 'pgbench', now(), :p_rid, :tenant), "
-        "('POINTS_WITHDRAWN', '10 points withdrawn', NULL, NULL, "
-        f"jsonb_build_object('amount', {POINT_COST}, 'balanceBefore', :before::bigint, "
-        "'balanceAfter', :u_balance::bigint, 'ledgerEntryId', :p_eid::text), "
-        "'pgbench', now(), :p_rid, :tenant) RETURNING \"id\";",
-        # guarded_add() on the reward's stock, last
-        'UPDATE "reward" SET "stock" = "stock" + -1 '
-        'WHERE "id" = bench_uuid(2, :r) AND "stock" + -1 >= 0 RETURNING "stock";',
+        # debit_settled(): the account debited and locked by one UPDATE (it has nothing to
+        # settle), the posting's number and the previous entry's time with it
+        'UPDATE "point_account" SET "balance" = "balance" - :cost, '
+        '"ledger_seq" = "ledger_seq" + 1 WHERE "member_id" = bench_uuid(1, :m) '
+        'AND "definition_id" = :definition AND "next_settle_at" IS NULL '
+        'AND "balance" - :cost >= 0 RETURNING *, (SELECT e."created_at" FROM "ledger_entry" '
+        'AS e WHERE e."account_id" = "point_account"."id" '
+        f'AND e."seq" = "point_account"."ledger_seq" - 1) AS "previous_at"{ids} \\gset u_',
+        "\\set before :u_balance + :cost",
     ]
-    if getattr(args, "webhooks_table", False):  # _announce(): any reward_redeemed webhook?
+    if getattr(args, "webhooks_table", False):  # entry_posted(): the tenant's endpoints
         lines.append(
             'SELECT 1 FROM "webhook_endpoint" WHERE "tenant_id" = :tenant AND "enabled" = true '
             "LIMIT 1;"
         )
+    rid, eid = f":{made}rid", f":{made}eid"
+    lines.append(
+        # PendingRows.write(): the ledger entry, the redemption and its two events ride on
+        # guarded_add() of the reward's stock, one statement
+        'WITH w0 AS (INSERT INTO "ledger_entry" ("id","amount","balance_before",'
+        '"balance_after","source","source_name","description","valid_from","valid_to",'
+        '"redemption_id","actor","created_at","seq","account_id","tenant_id") VALUES '
+        f"({eid}, :debit, :before, :u_balance, 'REDEMPTION', NULL, "
+        f"'Redeemed 1 x Bench reward', NULL, NULL, {rid}, 'pgbench', now(), :u_ledger_seq, "
+        ":u_id, :tenant)), "
+        'w1 AS (INSERT INTO "redemption" ("id","quantity","points_spent","status",'
+        '"fulfillment_data","reason","refunded_at","fulfilled_at","created_at","updated_at",'
+        f'"definition_id","member_id","reward_id","tenant_id") VALUES ({rid}, 1, :cost, '
+        "'REDEEMED', NULL, NULL, NULL, NULL, now(), now(), :definition, bench_uuid(1, :m), "
+        "bench_uuid(2, :r), :tenant)), "
+        'w2 AS (INSERT INTO "redemption_event" ("kind","message","from_status","to_status",'
+        '"data","actor","created_at","redemption_id","tenant_id") VALUES '
+        "('REDEEM_REQUESTED', 'Redeem requested: 1 x Bench reward', NULL, 'REDEEMED', "
+        f"'{{\"quantity\": 1, \"pointCost\": {POINT_COST}}}', 'pgbench', now(), {rid}, :tenant), "
+        "('POINTS_WITHDRAWN', '10 points withdrawn', NULL, NULL, "
+        f"jsonb_build_object('amount', {POINT_COST}, 'balanceBefore', :before::bigint, "
+        f"'balanceAfter', :u_balance::bigint, 'ledgerEntryId', {eid}::text), "
+        f"'pgbench', now(), {rid}, :tenant)) "
+        'UPDATE "reward" SET "stock" = "stock" + -1 '
+        'WHERE "id" = bench_uuid(2, :r) AND "stock" + -1 >= 0 RETURNING "stock";'
+    )
     lines.append("COMMIT;")
     return "\n".join(lines) + "\n"
 
