@@ -464,6 +464,45 @@ def run_wrk(
     )
 
 
+# models.redemptions.one_statement: the debit, the stock, the entry, the redemption and its
+# events in one statement (pgbench's untyped parameters are cast where the engine's are).
+ONE_STATEMENT = (
+    'WITH debit AS (UPDATE "point_account" SET "balance" = "balance" - :cost::bigint, '
+    '"ledger_seq" = "ledger_seq" + 1 WHERE "member_id" = bench_uuid(1, :m) '
+    'AND "definition_id" = :definition::uuid AND "next_settle_at" IS NULL '
+    'AND "balance" - :cost::bigint >= 0 RETURNING *, (SELECT e."created_at" '
+    'FROM "ledger_entry" AS e WHERE e."account_id" = "point_account"."id" '
+    'AND e."seq" = "point_account"."ledger_seq" - 1) AS "previous_at"), '
+    'stock AS (UPDATE "reward" SET "stock" = "stock" + -1 WHERE "id" = bench_uuid(2, :r) '
+    'AND "stock" + -1 >= 0 AND EXISTS (SELECT 1 FROM debit) RETURNING "stock"), '
+    'ok AS (SELECT d.*, s."stock" AS "stock_left", gen_random_uuid() AS "rid", '
+    'gen_random_uuid() AS "eid" FROM debit AS d, stock AS s '
+    'WHERE d."previous_at" IS NOT NULL OR d."ledger_seq" = 1), '
+    'w0 AS (INSERT INTO "ledger_entry" ("id","tenant_id","account_id","amount",'
+    '"balance_before","balance_after","source","source_name","description","valid_from",'
+    '"valid_to","redemption_id","actor","created_at","seq") SELECT "eid", :tenant::uuid, '
+    '"id", -:cost::bigint, "balance" + :cost::bigint, "balance", \'REDEMPTION\', NULL, '
+    "'Redeemed 1 x Bench reward', NULL, NULL, \"rid\", 'pgbench', "
+    'GREATEST(now(), "previous_at"), "ledger_seq" FROM ok), '
+    'w1 AS (INSERT INTO "redemption" ("id","quantity","points_spent","status",'
+    '"fulfillment_data","reason","refunded_at","fulfilled_at","created_at","updated_at",'
+    '"definition_id","member_id","reward_id","tenant_id") SELECT "rid", 1, :cost::bigint, '
+    "'REDEEMED', NULL, NULL, NULL, NULL, now(), now(), :definition::uuid, "
+    "bench_uuid(1, :m), bench_uuid(2, :r), :tenant::uuid FROM ok), "
+    'w2 AS (INSERT INTO "redemption_event" ("kind","message","from_status","to_status",'
+    '"data","actor","created_at","redemption_id","tenant_id") '
+    "SELECT 'REDEEM_REQUESTED', 'Redeem requested: 1 x Bench reward', NULL, 'REDEEMED', "
+    f"'{{\"quantity\": 1, \"pointCost\": {POINT_COST}}}'::jsonb, 'pgbench', now(), "
+    "\"rid\", :tenant::uuid FROM ok UNION ALL SELECT 'POINTS_WITHDRAWN', "
+    f"'{POINT_COST} points withdrawn', NULL, NULL, jsonb_build_object('amount', {POINT_COST}, "
+    "'ledgerEntryId', \"eid\"::text) || jsonb_build_object('balanceBefore', "
+    '"balance" + :cost::bigint, \'balanceAfter\', "balance"), \'pgbench\', now(), "rid", '
+    ':tenant::uuid FROM ok) SELECT o.*, CASE WHEN o."id" IS NULL '
+    'THEN (\'gamify: redeem the general way\' || d."id"::text)::int END AS "fallback" '
+    "FROM debit AS d LEFT JOIN ok AS o ON true;"
+)
+
+
 def pgbench_script(scenario: str, args: argparse.Namespace) -> str:
     """The statements of models/redemptions/redeem.py for one redemption, with the engine's SQL text.
 
@@ -494,8 +533,16 @@ def pgbench_script(scenario: str, args: argparse.Namespace) -> str:
         'SELECT "tier_id","email","id","tenant_id","name","updated_at","created_at",'
         '"external_user_id","address" FROM "member" '
         'WHERE "id" = bench_uuid(1, :m) AND "tenant_id" = :tenant LIMIT 2;',
-        "BEGIN;",
     ]
+    if getattr(args, "webhooks_table", False):  # subscribers(): the tenant's endpoints
+        lines.append(
+            'SELECT 1 FROM "webhook_endpoint" WHERE "tenant_id" = :tenant AND "enabled" = true '
+            "LIMIT 1;"
+        )
+    if not args.idempotency:  # one_statement.redeem_in_one_statement(), committed alone
+        lines.append(ONE_STATEMENT)
+        return "\n".join(lines) + "\n"
+    lines.append("BEGIN;")
     if args.idempotency:  # claim_key()
         lines.append(
             'INSERT INTO "idempotency_key" ("id","scope","key","request_hash","result_id",'
@@ -505,8 +552,6 @@ def pgbench_script(scenario: str, args: argparse.Namespace) -> str:
             'RETURNING "result_id"::uuid AS rid, gen_random_uuid() AS eid \\gset p_'
         )
         ids, made = "", "p_"
-    else:  # the ids come with the debit
-        ids, made = ", gen_random_uuid() AS rid, gen_random_uuid() AS eid", "u_"
     lines += [
         # debit_settled(): the account debited and locked by one UPDATE (it has nothing to
         # settle), the posting's number and the previous entry's time with it
@@ -518,11 +563,6 @@ def pgbench_script(scenario: str, args: argparse.Namespace) -> str:
         f'AND e."seq" = "point_account"."ledger_seq" - 1) AS "previous_at"{ids} \\gset u_',
         "\\set before :u_balance + :cost",
     ]
-    if getattr(args, "webhooks_table", False):  # entry_posted(): the tenant's endpoints
-        lines.append(
-            'SELECT 1 FROM "webhook_endpoint" WHERE "tenant_id" = :tenant AND "enabled" = true '
-            "LIMIT 1;"
-        )
     rid, eid = f":{made}rid", f":{made}eid"
     lines.append(
         # PendingRows.write(): the ledger entry, the redemption and its two events ride on

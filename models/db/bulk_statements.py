@@ -9,6 +9,7 @@ Column types come from the Tortoise model; values are given as the database stor
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
@@ -59,7 +60,7 @@ async def update_rows(
     table, columns = model._meta.db_table, [c for c in rows[0] if c != key]
     if conn.capabilities.dialect == "postgres":
         ordered = [key, *columns]
-        arrays = ", ".join(f"${n}::{_pg_type(model, c)}[]" for n, c in enumerate(ordered, 1))
+        arrays = ", ".join(f"${n}::{pg_type(model, c)}[]" for n, c in enumerate(ordered, 1))
         names = ", ".join(f'"{c}"' for c in ordered)
         assignments = ", ".join(f'"{c}" = v."{c}"' for c in columns)
         sql = (
@@ -146,7 +147,7 @@ def _pg_insert(
     column, inserted in the given order) and its values."""
     table, columns = model._meta.db_table, list(rows[0])
     names = ", ".join(f'"{c}"' for c in columns)
-    arrays = ", ".join(f"${n}::{_pg_type(model, c)}[]" for n, c in enumerate(columns, first))
+    arrays = ", ".join(f"${n}::{pg_type(model, c)}[]" for n, c in enumerate(columns, first))
     picked = ", ".join(f'u."{c}"' for c in columns)
     sql = (
         f'INSERT INTO "{table}" ({names}) SELECT {picked} '
@@ -156,7 +157,44 @@ def _pg_insert(
     return sql, [[row[c] for row in rows] for c in columns]
 
 
-def _pg_type(model: type[Model], column: str) -> str:
+@dataclass(frozen=True)
+class Sql:
+    """A value given as an SQL expression (over the columns a statement selects from)."""
+
+    text: str
+
+
+class Params:
+    """A PostgreSQL statement's parameters, numbered as they are added."""
+
+    def __init__(self) -> None:
+        self.values: list[Any] = []
+
+    def __call__(self, value: Any, sql_type: str | None = None) -> str:
+        self.values.append(value)
+        return f"${len(self.values)}::{sql_type}" if sql_type else f"${len(self.values)}"
+
+
+def insert_selecting(
+    model: type[Model], rows: list[dict[str, Any]], source: str, params: Params
+) -> str:
+    """PostgreSQL's INSERT of `rows`, each one selected from `source` (so none when it has
+    no row): a value is a parameter, or an `Sql` expression over the source's columns."""
+    columns = list(rows[0])
+    selects = [
+        "SELECT "
+        + ", ".join(
+            value.text if isinstance(value, Sql) else params(value, pg_type(model, column))
+            for column, value in row.items()
+        )
+        + f" FROM {source}"
+        for row in rows
+    ]
+    names = ", ".join(f'"{c}"' for c in columns)
+    return f'INSERT INTO "{model._meta.db_table}" ({names}) ' + " UNION ALL ".join(selects)
+
+
+def pg_type(model: type[Model], column: str) -> str:
     field = model._meta.fields_map.get(column)
     if field is None or field.source_field not in (None, column):
         # a foreign key's column (`account_id`): the type of the related primary key

@@ -26,13 +26,16 @@ class GuardedAdd:
     delta: int
     floor: int = 0
 
-    def postgres(self, first: int = 1) -> tuple[str, list[object]]:
-        """The statement with its parameters numbered from `first`, and their values."""
+    def postgres(self, first: int = 1, *, only_if: str = "") -> tuple[str, list[object]]:
+        """The statement with its parameters numbered from `first`, and their values;
+        `only_if`: one more condition (SQL) the update needs."""
         table, column = self.model._meta.db_table, self.column
         delta, floor, row_id = (f"${n}" for n in range(first, first + 3))
+        also = f" AND {only_if}" if only_if else ""
         sql = (
             f'UPDATE "{table}" SET "{column}" = "{column}" + {delta} '
-            f'WHERE "id" = {row_id} AND "{column}" + {delta} >= {floor} RETURNING "{column}"'
+            f'WHERE "id" = {row_id} AND "{column}" + {delta} >= {floor}{also} '
+            f'RETURNING "{column}"'
         )
         return sql, [self.delta, self.floor, self.row_id]
 

@@ -128,18 +128,12 @@ async def debit_settled(
     None, with nothing changed: the caller takes the general way (`lock_account`,
     `settle_account`, `post_entry`), which also says why it is refused."""
     if conn.capabilities.dialect == "postgres":
-        cost, member, definition = "$1", "$2", "$3"
+        sql = settled_debit("$1", "$2", "$3")
         values: list[object] = [amount, member_id, definition_id]
     else:
-        cost, member, definition = "?", "?", "?"
+        sql = settled_debit("?", "?", "?", again="?")
         values = [amount, str(member_id), str(definition_id), amount]
-    rows = await conn.execute_query_dict(
-        f'UPDATE "{_ACCOUNTS}" SET "balance" = "balance" - {cost}, '
-        f'"ledger_seq" = "ledger_seq" + 1 WHERE "member_id" = {member} '
-        f'AND "definition_id" = {definition} AND "next_settle_at" IS NULL '
-        f'AND "balance" - {cost} >= 0 RETURNING *, {_PREVIOUS_AT}',
-        values,
-    )
+    rows = await conn.execute_query_dict(sql, values)
     if not rows:
         return None
     row = rows[0]
@@ -169,6 +163,19 @@ async def debit_settled(
     return account, entry
 
 
+def settled_debit(cost: str, member: str, definition: str, again: str | None = None) -> str:
+    """The UPDATE of `debit_settled`, its values named by the placeholders given (`again`:
+    the cost's second placeholder, for positional parameters). It returns the account's
+    row and the previous entry's time (`previous_at`), as the statement's snapshot sees
+    it: NULL past the first entry when the UPDATE waited for another posting's commit."""
+    return (
+        f'UPDATE "{_ACCOUNTS}" SET "balance" = "balance" - {cost}, '
+        f'"ledger_seq" = "ledger_seq" + 1 WHERE "member_id" = {member} '
+        f'AND "definition_id" = {definition} AND "next_settle_at" IS NULL '
+        f'AND "balance" - {again or cost} >= 0 RETURNING *, {_PREVIOUS_AT}'
+    )
+
+
 async def _posted(conn: BaseDBAsyncClient, account: PointAccount, entry: LedgerEntry) -> None:
     """What follows any posting: the tenant's points webhooks (outbox rows, in the
     transaction) and, after commit, the member's live balance."""
@@ -176,8 +183,18 @@ async def _posted(conn: BaseDBAsyncClient, account: PointAccount, entry: LedgerE
     balances_changed(account.tenant_id, account.member_id)
 
 
+class Holder(Protocol):
+    """What a ledger entry's row takes of its account."""
+
+    @property
+    def id(self) -> Any: ...
+
+    @property
+    def tenant_id(self) -> UUID: ...
+
+
 def entry_row(
-    account: PointAccount,
+    account: Holder,
     amount: int,
     source: LedgerSource,
     *,

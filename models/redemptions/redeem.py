@@ -34,6 +34,8 @@ from models.points.grants import settle_account
 from models.points.ledger import debit_settled, lock_account, post_entry
 from models.points.tables import LedgerEntry, LedgerSource, PointAccount
 from models.redemptions.lifecycle import announce_status_change
+from models.redemptions.one_statement import redeem_in_one_statement
+from models.redemptions.records import first_events, new_redemption
 from models.redemptions.tables import (
     Redemption,
     RedemptionEvent,
@@ -101,6 +103,11 @@ async def redeem_with_effects(req: RedeemRequest, member: Member | None = None) 
     if reward.point_cost > 0 and master_owns(reward.definition, reward.tenant):
         link = await master_link(req.tenant_id, reward.tenant.slug)  # refused if unsendable
     redemption_id = uuid4()
+    if not (key or link or pool or reward.per_member_limit is not None or reward.cooldown_seconds):
+        # Nothing but the debit, the rows and the stock: one statement, when it can be.
+        done = await redeem_in_one_statement(req, reward, member, redemption_id, now)
+        if done is not None:
+            return Redeemed(done)
     try:
         async with atomic() as conn:
             if key:
@@ -165,60 +172,22 @@ async def _redeem_in(
         )
     if reward.per_member_limit is not None or reward.cooldown_seconds:
         await _count_usage(conn, reward, req, now)
-    redemption = Redemption(
-        id=redemption_id,
-        tenant_id=req.tenant_id,
-        member_id=req.member_id,
-        reward_id=reward.id,
-        definition_id=reward.definition_id,
-        quantity=req.quantity,
-        points_spent=cost,
-        status=RedemptionStatus.REDEEMED,
-        created_at=now,
-        updated_at=now,
-    )
+    redemption = new_redemption(redemption_id, member, reward, req.quantity, now)
     pending.add(redemption)
     forwarded = None
     if link is not None and entry is not None:
         await pending.write(conn)  # the forward refers to the redemption
         forwarded = await forward_spending(conn, link, redemption, member, reward, description, now)
-    events = [
-        RedemptionEvent(
-            tenant_id=req.tenant_id,
-            redemption_id=redemption_id,
-            kind=RedemptionEventKind.REDEEM_REQUESTED,
-            message=f"Redeem requested: {req.quantity} x {reward.name}",
-            to_status=RedemptionStatus.REDEEMED,
-            # Xtremepush's "User initially triggered redeem option" names the user.
-            data={
-                "quantity": req.quantity,
-                "pointCost": reward.point_cost,
-                "userId": str(member.id),
-                "externalUserId": member.external_user_id,
-                "email": member.email,
-            },
-            actor=req.actor,
-            created_at=now,
-        ),
-        RedemptionEvent(
-            tenant_id=req.tenant_id,
-            redemption_id=redemption_id,
-            kind=RedemptionEventKind.POINTS_WITHDRAWN,
-            message=f"{cost} points withdrawn",
-            # Xtremepush's "Token withdrawal": the user, the transaction, the balances.
-            data={
-                "amount": cost,
-                "userId": str(member.id),
-                "transactionId": str(redemption_id),
-                "balanceBefore": balance_before,
-                "balanceAfter": account.balance if account else 0,
-                "ledgerEntryId": str(entry.id) if entry else None,
-                "forwardedAdjustmentId": str(forwarded.id) if forwarded else None,
-            },
-            actor=req.actor,
-            created_at=now,
-        ),
-    ]
+    events = first_events(
+        redemption,
+        member,
+        reward,
+        req.actor,
+        balance_before=balance_before,
+        balance_after=account.balance if account else 0,
+        entry_id=entry.id if entry else None,
+        forwarded_id=forwarded.id if forwarded else None,
+    )
     if pool is not None:
         await pending.write(conn)  # the drawn codes refer to the redemption
         events.append(await _fulfil_from_pool(conn, pool, redemption, req.actor, now))

@@ -1,0 +1,149 @@
+"""The common redemption as one PostgreSQL statement, committed on its own.
+
+Most redemptions need only the ledger's debit of an account with nothing to settle, the
+ledger entry, the redemption with its two events, and the reward's stock: no idempotency
+key, no usage limit or cooldown, no code pool, no point master, no webhook that wants the
+redemption, its points or the stock. Here those are one statement of data-modifying CTEs
+with no BEGIN and COMMIT round trips; a popular reward's row stays locked only while
+PostgreSQL runs it (in a transaction it stayed locked until the engine's COMMIT had come
+back round the event loop).
+
+The statement does the whole redemption or changes nothing:
+- the debit is the ledger's own UPDATE (models.points.ledger.settled_debit): no row when
+  the account holds too little or has points to settle first, and then nothing happens;
+- the stock's guarded UPDATE runs only after a debit;
+- the rows are inserted only when both held and the previous entry's time was seen (past
+  the first entry it is not when the debit waited for another posting's commit: the
+  statement's snapshot is older, and an entry must never list before the one it follows);
+- when the debit held and the rest did not, the statement fails on purpose (FALLBACK),
+  which undoes the debit.
+Whenever it changes nothing the caller redeems the general way (models.redemptions.redeem),
+which also says why a redemption is refused. The rows are those the general way writes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING
+from uuid import UUID, uuid4
+
+from tortoise import connections
+from tortoise.exceptions import OperationalError
+
+from models.catalog.tables import Reward
+from models.db.bulk_statements import Params, Sql, insert_selecting, row_of
+from models.db.guarded_updates import GuardedAdd
+from models.live.effects import balances_changed, redemption_changed
+from models.points.ledger import entry_row, settled_debit
+from models.points.tables import LedgerEntry, LedgerSource
+from models.redemptions.records import first_events, new_redemption
+from models.redemptions.tables import Redemption, RedemptionEvent
+from models.webhooks.catalogue import points_event
+from models.webhooks.outbox import subscribers
+from models.webhooks.tables import WebhookEvent
+
+if TYPE_CHECKING:
+    from models.members.tables import Member
+    from models.redemptions.redeem import RedeemRequest
+
+
+@dataclass(frozen=True)
+class _Account:
+    id: UUID | None
+    tenant_id: UUID
+
+
+# Raised by the statement itself (an integer cast of this text) to undo its debit.
+FALLBACK = "gamify: redeem the general way"
+
+
+async def redeem_in_one_statement(
+    req: RedeemRequest, reward: Reward, member: Member, redemption_id: UUID, now: datetime
+) -> Redemption | None:
+    """The redemption, done and committed; None when it was not (nothing changed)."""
+    conn = connections.get("default")
+    cost = reward.point_cost * req.quantity
+    if conn.capabilities.dialect != "postgres" or cost <= 0 or reward.stock == 0:
+        return None
+    wanted = {
+        points_event(LedgerSource.REDEMPTION, -cost).value,
+        WebhookEvent.REDEMPTION_CREATED.value,
+        WebhookEvent.REWARD_LOW_STOCK.value,
+    }
+    if await subscribers(conn, req.tenant_id, wanted):
+        return None  # the outbox rows need the statement's results: the general way
+    redemption = new_redemption(redemption_id, member, reward, req.quantity, now)
+    p = Params()
+    debited = settled_debit(p(cost), p(req.member_id), p(reward.definition_id))
+    ctes = [f"debit AS ({debited})"]
+    if reward.stock is not None:
+        taken = GuardedAdd(Reward, "stock", reward.id, -req.quantity)
+        sql, values = taken.postgres(len(p.values) + 1, only_if="EXISTS (SELECT 1 FROM debit)")
+        p.values += values
+        ctes.append(f"stock AS ({sql})")
+        joined = 'SELECT d.*, s."stock" AS "stock_left" FROM debit AS d, stock AS s'
+    else:
+        joined = 'SELECT d.*, NULL::int AS "stock_left" FROM debit AS d'
+    ctes.append(f'ok AS ({joined} WHERE d."previous_at" IS NOT NULL OR d."ledger_seq" = 1)')
+    cost_ = p(cost, "bigint")
+    description = f"Redeemed {req.quantity} x {reward.name}"
+    entry_id = uuid4()
+    entry = entry_row(
+        _Account(None, req.tenant_id),  # its id and numbers come from the debit
+        -cost,
+        LedgerSource.REDEMPTION,
+        balance_after=0,
+        seq=0,
+        created_at=now,
+        description=description,
+        actor=req.actor,
+        redemption_id=redemption_id,
+        entry_id=entry_id,
+    ) | {
+        "account_id": Sql('"id"'),
+        "balance_before": Sql(f'"balance" + {cost_}'),
+        "balance_after": Sql('"balance"'),
+        "seq": Sql('"ledger_seq"'),
+        "created_at": Sql(f'GREATEST({p(now, "timestamptz")}, "previous_at")'),
+    }
+    requested, withdrawn = (
+        row_of(e)
+        for e in first_events(
+            redemption,
+            member,
+            reward,
+            req.actor,
+            balance_before=0,  # the balances of the debit, as the statement makes them
+            balance_after=0,
+            entry_id=entry_id,
+            forwarded_id=None,
+        )
+    )
+    withdrawn["data"] = Sql(
+        f"{p(withdrawn['data'], 'jsonb')} || jsonb_build_object("
+        f"'balanceBefore', \"balance\" + {cost_}, 'balanceAfter', \"balance\")"
+    )
+    ctes += [
+        f"w0 AS ({insert_selecting(LedgerEntry, [entry], 'ok', p)})",
+        f"w1 AS ({insert_selecting(Redemption, [row_of(redemption)], 'ok', p)})",
+        f"w2 AS ({insert_selecting(RedemptionEvent, [requested, withdrawn], 'ok', p)})",
+    ]
+    refuse = p(FALLBACK)
+    sql = (
+        f'WITH {", ".join(ctes)} SELECT o.*, CASE WHEN o."id" IS NULL '
+        f'THEN ({refuse} || d."id"::text)::int END AS "fallback" '
+        "FROM debit AS d LEFT JOIN ok AS o ON true"
+    )
+    try:
+        rows = await conn.execute_query_dict(sql, p.values)
+    except OperationalError as exc:
+        if FALLBACK in str(exc):
+            return None  # undone: the stock ran out, or the debit waited for another posting
+        raise
+    if not rows:
+        return None  # too few points, or points to settle first
+    redemption._saved_in_db = True
+    balances_changed(req.tenant_id, req.member_id)
+    redemption_changed(req.tenant_id, redemption_id, now)
+    return redemption

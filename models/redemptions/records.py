@@ -1,0 +1,88 @@
+"""The rows a redemption starts with: the redemption itself and its first two events.
+
+Written by the general way (models.redemptions.redeem) and by the one-statement way
+(models.redemptions.one_statement) alike.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import UUID
+
+from models.catalog.tables import Reward
+from models.members.tables import Member
+from models.redemptions.tables import (
+    Redemption,
+    RedemptionEvent,
+    RedemptionEventKind,
+    RedemptionStatus,
+)
+
+
+def new_redemption(
+    redemption_id: UUID, member: Member, reward: Reward, quantity: int, now: datetime
+) -> Redemption:
+    return Redemption(
+        id=redemption_id,
+        tenant_id=reward.tenant_id,
+        member_id=member.id,
+        reward_id=reward.id,
+        definition_id=reward.definition_id,
+        quantity=quantity,
+        points_spent=reward.point_cost * quantity,
+        status=RedemptionStatus.REDEEMED,
+        created_at=now,
+        updated_at=now,
+    )
+
+
+def first_events(
+    redemption: Redemption,
+    member: Member,
+    reward: Reward,
+    actor: str,
+    *,
+    balance_before: int,
+    balance_after: int,
+    entry_id: UUID | None,
+    forwarded_id: UUID | None,
+) -> list[RedemptionEvent]:
+    """REDEEM_REQUESTED and POINTS_WITHDRAWN, in the shapes Xtremepush's timeline uses."""
+    at, quantity, cost = redemption.created_at, redemption.quantity, redemption.points_spent
+    return [
+        RedemptionEvent(
+            tenant_id=redemption.tenant_id,
+            redemption_id=redemption.id,
+            kind=RedemptionEventKind.REDEEM_REQUESTED,
+            message=f"Redeem requested: {quantity} x {reward.name}",
+            to_status=RedemptionStatus.REDEEMED,
+            # Xtremepush's "User initially triggered redeem option" names the user.
+            data={
+                "quantity": quantity,
+                "pointCost": reward.point_cost,
+                "userId": str(member.id),
+                "externalUserId": member.external_user_id,
+                "email": member.email,
+            },
+            actor=actor,
+            created_at=at,
+        ),
+        RedemptionEvent(
+            tenant_id=redemption.tenant_id,
+            redemption_id=redemption.id,
+            kind=RedemptionEventKind.POINTS_WITHDRAWN,
+            message=f"{cost} points withdrawn",
+            # Xtremepush's "Token withdrawal": the user, the transaction, the balances.
+            data={
+                "amount": cost,
+                "userId": str(member.id),
+                "transactionId": str(redemption.id),
+                "balanceBefore": balance_before,
+                "balanceAfter": balance_after,
+                "ledgerEntryId": str(entry_id) if entry_id else None,
+                "forwardedAdjustmentId": str(forwarded_id) if forwarded_id else None,
+            },
+            actor=actor,
+            created_at=at,
+        ),
+    ]
