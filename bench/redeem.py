@@ -510,7 +510,11 @@ def pgbench_script(scenario: str, args: argparse.Namespace) -> str:
     statement that can return them, so no round trip is added.
     """
     lines = [
-        f"\\set m random(1, {args.members})",
+        # Each client its own members (the engine's wrk threads start at their own offsets):
+        # the same member twice at once sends the engine the general way, and aborts a
+        # pgbench client at the statement's FALLBACK.
+        f"\\set m 1 + :client_id + {args.connections} * "
+        f"random(0, {args.members // args.connections - 1})",
         "\\set r 0" if scenario == "hot" else f"\\set r random(1, {args.rewards})",
         f"\\set cost {POINT_COST}",
         f"\\set debit -{POINT_COST}",
