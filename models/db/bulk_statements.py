@@ -9,7 +9,6 @@ Column types come from the Tortoise model; values are given as the database stor
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
@@ -17,6 +16,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.models import Model
 
 from models.db.guarded_updates import GuardedAdd
+from models.db.params import Params, Sql
 
 SQLITE_ROWS = 500  # rows per statement: well under SQLite's limit on bound values
 
@@ -38,8 +38,8 @@ async def insert_rows(
     if returning:
         tail += " RETURNING " + ", ".join(f'"{c}"' for c in returning)
     if conn.capabilities.dialect == "postgres":
-        sql, values = _pg_insert(model, rows)
-        return await conn.execute_query_dict(sql + tail, values)
+        p = Params()
+        return await conn.execute_query_dict(_pg_insert(model, rows, p) + tail, p.values)
     inserted: list[dict[str, Any]] = []
     names = ", ".join(f'"{c}"' for c in columns)
     one = "(" + ", ".join("?" * len(columns)) + ")"
@@ -104,21 +104,16 @@ class PendingRows:
                 groups.append((type(obj), [row_of(obj)]))
         rows: list[dict[str, Any]] = []
         if conn.capabilities.dialect == "postgres":
-            parts: list[str] = []
-            values: list[Any] = []
-            for model, group in groups:
-                sql, arrays = _pg_insert(model, group, len(values) + 1)
-                parts.append(sql)
-                values += arrays
+            p = Params()
+            parts = [_pg_insert(model, group, p) for model, group in groups]
             if then is not None:
-                last, more = then.postgres(len(values) + 1)
-                values += more
+                last = then.postgres(p)
             elif parts:
                 last = parts.pop()
             else:
                 return None
             ctes = ", ".join(f"w{n} AS ({sql})" for n, sql in enumerate(parts))
-            rows = await conn.execute_query_dict(f"WITH {ctes} {last}" if ctes else last, values)
+            rows = await conn.execute_query_dict(f"WITH {ctes} {last}" if ctes else last, p.values)
         else:
             for model, group in groups:
                 await insert_rows(conn, model, group)
@@ -140,39 +135,17 @@ def row_of(obj: Model) -> dict[str, Any]:
     }
 
 
-def _pg_insert(
-    model: type[Model], rows: list[dict[str, Any]], first: int = 1
-) -> tuple[str, list[list[Any]]]:
-    """PostgreSQL's INSERT of `rows` (parameters numbered from `first`, one array per
-    column, inserted in the given order) and its values."""
+def _pg_insert(model: type[Model], rows: list[dict[str, Any]], p: Params) -> str:
+    """PostgreSQL's INSERT of `rows`, one array parameter per column, in the given order."""
     table, columns = model._meta.db_table, list(rows[0])
     names = ", ".join(f'"{c}"' for c in columns)
-    arrays = ", ".join(f"${n}::{pg_type(model, c)}[]" for n, c in enumerate(columns, first))
+    arrays = ", ".join(p([row[c] for row in rows], f"{pg_type(model, c)}[]") for c in columns)
     picked = ", ".join(f'u."{c}"' for c in columns)
-    sql = (
+    return (
         f'INSERT INTO "{table}" ({names}) SELECT {picked} '
         f'FROM unnest({arrays}) WITH ORDINALITY AS u({names}, "ordinality") '
         'ORDER BY u."ordinality"'
     )
-    return sql, [[row[c] for row in rows] for c in columns]
-
-
-@dataclass(frozen=True)
-class Sql:
-    """A value given as an SQL expression (over the columns a statement selects from)."""
-
-    text: str
-
-
-class Params:
-    """A PostgreSQL statement's parameters, numbered as they are added."""
-
-    def __init__(self) -> None:
-        self.values: list[Any] = []
-
-    def __call__(self, value: Any, sql_type: str | None = None) -> str:
-        self.values.append(value)
-        return f"${len(self.values)}::{sql_type}" if sql_type else f"${len(self.values)}"
 
 
 def insert_selecting(

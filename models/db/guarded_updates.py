@@ -13,6 +13,8 @@ from uuid import UUID
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.models import Model
 
+from models.db.params import Params
+
 
 @dataclass(frozen=True)
 class GuardedAdd:
@@ -26,18 +28,16 @@ class GuardedAdd:
     delta: int
     floor: int = 0
 
-    def postgres(self, first: int = 1, *, only_if: str = "") -> tuple[str, list[object]]:
-        """The statement with its parameters numbered from `first`, and their values;
-        `only_if`: one more condition (SQL) the update needs."""
+    def postgres(self, p: Params, *, only_if: str = "") -> str:
+        """The statement, its values added to `p`; `only_if`: one more condition (SQL)."""
         table, column = self.model._meta.db_table, self.column
-        delta, floor, row_id = (f"${n}" for n in range(first, first + 3))
+        delta, floor, row_id = p(self.delta), p(self.floor), p(self.row_id)
         also = f" AND {only_if}" if only_if else ""
-        sql = (
+        return (
             f'UPDATE "{table}" SET "{column}" = "{column}" + {delta} '
             f'WHERE "id" = {row_id} AND "{column}" + {delta} >= {floor}{also} '
             f'RETURNING "{column}"'
         )
-        return sql, [self.delta, self.floor, self.row_id]
 
     def sqlite(self) -> tuple[str, list[object]]:
         table, column = self.model._meta.db_table, self.column
@@ -66,6 +66,10 @@ async def guarded_add(
     A NULL column (e.g. unlimited stock) matches no row and also returns None.
     """
     add = GuardedAdd(model, column, row_id, delta, floor)
-    sql, values = add.postgres() if conn.capabilities.dialect == "postgres" else add.sqlite()
+    if conn.capabilities.dialect == "postgres":
+        p = Params()
+        sql, values = add.postgres(p), p.values
+    else:
+        sql, values = add.sqlite()
     # execute_query_dict fetches rows; execute_query drops RETURNING rows on PostgreSQL.
     return add.result(await conn.execute_query_dict(sql, values))

@@ -2,7 +2,9 @@
 
 Every posting is a guarded UPDATE of the cached balance plus one immutable entry, in the
 caller's transaction, so the balance always equals the sum of the entries. One posting
-(`post_entry`) moves its account at once; many (models.points.bulk_postings, a point-master
+(`post_entry`) moves its account at once (a debit of an account with nothing to settle,
+`debit_settled`, also locks it in that UPDATE and leaves its entry to the caller's next
+statement); many (models.points.bulk_postings, a point-master
 upload's chunk) are computed in memory on locked accounts and written with `move_balances`.
 Both build their rows with `entry_row` and `grant_row`, and spend expiring points with
 `spend_lots`.

@@ -32,8 +32,9 @@ from tortoise import connections
 from tortoise.exceptions import OperationalError
 
 from models.catalog.tables import Reward
-from models.db.bulk_statements import Params, Sql, insert_selecting, row_of
+from models.db.bulk_statements import insert_selecting, row_of
 from models.db.guarded_updates import GuardedAdd
+from models.db.params import Params, Sql
 from models.live.effects import balances_changed, redemption_changed
 from models.points.ledger import entry_row, settled_debit
 from models.points.tables import LedgerEntry, LedgerSource
@@ -58,30 +59,36 @@ class _Account:
 FALLBACK = "gamify: redeem the general way"
 
 
-async def redeem_in_one_statement(
-    req: RedeemRequest, reward: Reward, member: Member, redemption_id: UUID, now: datetime
-) -> Redemption | None:
-    """The redemption, done and committed; None when it was not (nothing changed)."""
+async def fits_one_statement(req: RedeemRequest, reward: Reward) -> bool:
+    """Whether the redemption may be tried in one statement (the caller has checked it
+    needs no idempotency key, usage count, code pool or point master)."""
     conn = connections.get("default")
     cost = reward.point_cost * req.quantity
     if conn.capabilities.dialect != "postgres" or cost <= 0 or reward.stock == 0:
-        return None
+        return False
     wanted = {
         points_event(LedgerSource.REDEMPTION, -cost).value,
         WebhookEvent.REDEMPTION_CREATED.value,
         WebhookEvent.REWARD_LOW_STOCK.value,
     }
-    if await subscribers(conn, req.tenant_id, wanted):
-        return None  # the outbox rows need the statement's results: the general way
+    # The outbox rows of these need the statement's results: the general way writes them.
+    return not await subscribers(conn, req.tenant_id, wanted)
+
+
+async def redeem_in_one_statement(
+    req: RedeemRequest, reward: Reward, member: Member, redemption_id: UUID, now: datetime
+) -> Redemption | None:
+    """The redemption, done and committed; None when it was not (nothing changed).
+    Only for a redemption that `fits_one_statement`."""
+    conn = connections.get("default")
+    cost = reward.point_cost * req.quantity
     redemption = new_redemption(redemption_id, member, reward, req.quantity, now)
     p = Params()
     debited = settled_debit(p(cost), p(req.member_id), p(reward.definition_id))
     ctes = [f"debit AS ({debited})"]
     if reward.stock is not None:
         taken = GuardedAdd(Reward, "stock", reward.id, -req.quantity)
-        sql, values = taken.postgres(len(p.values) + 1, only_if="EXISTS (SELECT 1 FROM debit)")
-        p.values += values
-        ctes.append(f"stock AS ({sql})")
+        ctes.append(f"stock AS ({taken.postgres(p, only_if='EXISTS (SELECT 1 FROM debit)')})")
         joined = 'SELECT d.*, s."stock" AS "stock_left" FROM debit AS d, stock AS s'
     else:
         joined = 'SELECT d.*, NULL::int AS "stock_left" FROM debit AS d'

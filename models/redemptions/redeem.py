@@ -1,8 +1,12 @@
 """Redeeming a reward: every check and every effect in one transaction.
 
-Order inside the transaction: idempotency key, account (locked), member usage, redemption
-rows, and the reward's stock last, so the hot row of a popular reward is held for the
-shortest time. Each limit is a conditional UPDATE: zero rows changed means refused.
+A plain redemption on PostgreSQL is one statement committed on its own
+(models.redemptions.one_statement); everything else, and whatever that way cannot do, goes
+the general way below, in a transaction. Its order: idempotency key, account (locked),
+member usage, the redemption's rows, and the reward's stock last, so the hot row of a
+popular reward is held for the shortest time; the rows ride on the stock's UPDATE
+(models.db.bulk_statements.PendingRows). Each limit is a conditional UPDATE: zero rows
+changed means refused.
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ from models.points.grants import settle_account
 from models.points.ledger import debit_settled, lock_account, post_entry
 from models.points.tables import LedgerEntry, LedgerSource, PointAccount
 from models.redemptions.lifecycle import announce_status_change
-from models.redemptions.one_statement import redeem_in_one_statement
+from models.redemptions.one_statement import fits_one_statement, redeem_in_one_statement
 from models.redemptions.records import first_events, new_redemption
 from models.redemptions.tables import (
     Redemption,
@@ -103,16 +107,20 @@ async def redeem_with_effects(req: RedeemRequest, member: Member | None = None) 
     if reward.point_cost > 0 and master_owns(reward.definition, reward.tenant):
         link = await master_link(req.tenant_id, reward.tenant.slug)  # refused if unsendable
     redemption_id = uuid4()
-    if not (key or link or pool or reward.per_member_limit is not None or reward.cooldown_seconds):
-        # Nothing but the debit, the rows and the stock: one statement, when it can be.
+    tried = False  # the one-statement way, which found the account unfit or undid itself
+    plain = not (key or link or pool or reward.per_member_limit is not None)
+    if plain and not reward.cooldown_seconds and await fits_one_statement(req, reward):
         done = await redeem_in_one_statement(req, reward, member, redemption_id, now)
         if done is not None:
             return Redeemed(done)
+        tried = True
     try:
         async with atomic() as conn:
             if key:
                 await claim_key(conn, req.tenant_id, scope, key, fingerprint, redemption_id)
-            return await _redeem_in(conn, req, reward, member, redemption_id, link, pool)
+            return await _redeem_in(
+                conn, req, reward, member, redemption_id, link, pool, settled_first=not tried
+            )
     except IntegrityError:
         if key:
             earlier = await replayed_result(req.tenant_id, scope, key, fingerprint)
@@ -139,9 +147,13 @@ async def _redeem_in(
     redemption_id: UUID,
     link: MasterLink | None,
     pool: CodePool | None = None,
+    *,
+    settled_first: bool = True,
 ) -> Redeemed:
     """`link`: the point master owns the points; the deduction is forwarded to it.
-    `pool`: the reward's codes; the redemption draws its own and is FULFILLED at once."""
+    `pool`: the reward's codes; the redemption draws its own and is FULFILLED at once.
+    `settled_first`: try the one-UPDATE debit of an account with nothing to settle first
+    (not after the one-statement way found the account unfit)."""
     now = clock.now()
     cost = reward.point_cost * req.quantity
     description = f"Redeemed {req.quantity} x {reward.name}"
@@ -150,7 +162,7 @@ async def _redeem_in(
     account: PointAccount | None
     entry: LedgerEntry | None
     debited = None
-    if cost > 0:  # first the one-UPDATE debit of an account with nothing to settle
+    if cost > 0 and settled_first:
         debited = await debit_settled(
             conn,
             req.member_id,
