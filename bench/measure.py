@@ -273,12 +273,18 @@ class PgCpu(threading.Thread):
 
 
 async def request_statements(
-    db_url: str, body: dict[str, Any], headers: dict[str, str], ok: str, what: str
+    db_url: str,
+    body: dict[str, Any],
+    headers: dict[str, str],
+    ok: str,
+    what: str,
+    captured: dict[str, Any] | None = None,
 ) -> list[str]:
     """The SQL one GraphQL request makes, captured in-process from Tortoise's query log.
 
-    The request is sent twice (the first warms caches), in-process through the engine's
-    app; both must answer with `ok` in the body, else the benchmark stops before any load.
+    The request is sent twice (the first warms caches; `captured`, when given, is the
+    body of the second), in-process through the engine's app; both must answer with `ok`
+    in the body, else the benchmark stops before any load.
     """
     import httpx
     from tortoise import Tortoise
@@ -308,7 +314,7 @@ async def request_statements(
             sql_log.addHandler(handler)
             sql_log.setLevel(logging.DEBUG)
             try:
-                second = await client.post("/graphql", json=body, headers=headers)
+                second = await client.post("/graphql", json=captured or body, headers=headers)
             finally:
                 sql_log.removeHandler(handler)
                 sql_log.setLevel(old_level)

@@ -266,18 +266,24 @@ async def seed(args: argparse.Namespace, server_url: str, dbname: str) -> Seeded
     return Seeded(server_url, dbname, url, tenant_id, definition_id, api_key)
 
 
-async def capture_statements(seeded: Seeded) -> list[str]:
+async def capture_statements(seeded: Seeded, idempotency: bool) -> list[str]:
     """The SQL one redeem request makes (also checks that the mutation works)."""
     body = {
         "query": QUERY,
         "variables": {
             "r": str(bench_uuid(KIND_REWARD, 1)),
             "m": str(bench_uuid(KIND_MEMBER, 1)),
-            "k": None,
+            "k": "capture-1" if idempotency else None,
         },
     }
     headers = {"Authorization": f"Bearer {seeded.api_key}"}
-    return await request_statements(seeded.url, body, headers, '"REDEEMED"', "redeem mutation")
+    # A key of its own for the captured request: the warm-up's would make it a replay.
+    captured = (
+        {**body, "variables": {**body["variables"], "k": "capture-2"}} if idempotency else None
+    )
+    return await request_statements(
+        seeded.url, body, headers, '"REDEEMED"', "redeem mutation", captured
+    )
 
 
 # ---------------------------------------------------------------------------- server
@@ -468,6 +474,26 @@ def run_wrk(
     )
 
 
+# With --idempotency the statement claims the key first (the debit waits for the claim).
+CLAIM = (
+    'WITH claim AS (INSERT INTO "idempotency_key" ("id","tenant_id","scope","key",'
+    '"request_hash","result_id","created_at") SELECT gen_random_uuid(), :tenant::uuid, '
+    "'redeem:' || bench_uuid(1, :m)::text, 'pgb-' || :client_id::text || '-' || :k::text, "
+    'md5(:k::text) || md5(:m::text), gen_random_uuid()::text, now() RETURNING "id"), '
+)
+
+
+def claimed(statement: str) -> str:
+    """The statement with the key's claim first: the debit waits for it, and the answer
+    is the claim's row (with or without the redemption)."""
+    guard = '"balance" - :cost::bigint >= 0'
+    return (
+        statement.replace("WITH ", CLAIM, 1)
+        .replace(guard, guard + " AND EXISTS (SELECT 1 FROM claim)", 1)
+        .replace("FROM debit AS d LEFT JOIN", "FROM claim AS d LEFT JOIN", 1)
+    )
+
+
 # models.redemptions.one_statement: the debit, the stock, the entry, the redemption and its
 # events in one statement (pgbench's untyped parameters are cast where the engine's are).
 ONE_STATEMENT = (
@@ -521,7 +547,6 @@ def pgbench_script(scenario: str, args: argparse.Namespace) -> str:
         f"random(0, {args.members // args.connections - 1})",
         "\\set r 0" if scenario == "hot" else f"\\set r random(1, {args.rewards})",
         f"\\set cost {POINT_COST}",
-        f"\\set debit -{POINT_COST}",
         "\\set k random(1, 1000000000000)",
     ]
     if args.idempotency:  # replayed_result(): is the key known?
@@ -547,57 +572,9 @@ def pgbench_script(scenario: str, args: argparse.Namespace) -> str:
             'SELECT 1 FROM "webhook_endpoint" WHERE "tenant_id" = :tenant AND "enabled" = true '
             "LIMIT 1;"
         )
-    if not args.idempotency:  # one_statement.redeem_in_one_statement(), committed alone
-        lines.append(ONE_STATEMENT)
-        return "\n".join(lines) + "\n"
-    lines.append("BEGIN;")
-    if args.idempotency:  # claim_key()
-        lines.append(
-            'INSERT INTO "idempotency_key" ("id","scope","key","request_hash","result_id",'
-            '"created_at","tenant_id") VALUES (gen_random_uuid(), '
-            "'redeem:' || bench_uuid(1, :m)::text, 'pgb-' || :client_id::text || '-' || :k::text, "
-            "md5(:k::text) || md5(:m::text), gen_random_uuid()::text, now(), :tenant) "
-            'RETURNING "result_id"::uuid AS rid, gen_random_uuid() AS eid \\gset p_'
-        )
-        ids, made = "", "p_"
-    lines += [
-        # debit_settled(): the account debited and locked by one UPDATE (it has nothing to
-        # settle), the posting's number and the previous entry's time with it
-        'UPDATE "point_account" SET "balance" = "balance" - :cost, '
-        '"ledger_seq" = "ledger_seq" + 1 WHERE "member_id" = bench_uuid(1, :m) '
-        'AND "definition_id" = :definition AND "next_settle_at" IS NULL '
-        'AND "balance" - :cost >= 0 RETURNING *, (SELECT e."created_at" FROM "ledger_entry" '
-        'AS e WHERE e."account_id" = "point_account"."id" '
-        f'AND e."seq" = "point_account"."ledger_seq" - 1) AS "previous_at"{ids} \\gset u_',
-        "\\set before :u_balance + :cost",
-    ]
-    rid, eid = f":{made}rid", f":{made}eid"
-    lines.append(
-        # PendingRows.write(): the ledger entry, the redemption and its two events ride on
-        # guarded_add() of the reward's stock, one statement
-        'WITH w0 AS (INSERT INTO "ledger_entry" ("id","amount","balance_before",'
-        '"balance_after","source","source_name","description","valid_from","valid_to",'
-        '"redemption_id","actor","created_at","seq","account_id","tenant_id") VALUES '
-        f"({eid}, :debit, :before, :u_balance, 'REDEMPTION', NULL, "
-        f"'Redeemed 1 x Bench reward', NULL, NULL, {rid}, 'pgbench', now(), :u_ledger_seq, "
-        ":u_id, :tenant)), "
-        'w1 AS (INSERT INTO "redemption" ("id","quantity","points_spent","status",'
-        '"fulfillment_data","reason","refunded_at","fulfilled_at","created_at","updated_at",'
-        f'"definition_id","member_id","reward_id","tenant_id") VALUES ({rid}, 1, :cost, '
-        "'REDEEMED', NULL, NULL, NULL, NULL, now(), now(), :definition, bench_uuid(1, :m), "
-        "bench_uuid(2, :r), :tenant)), "
-        'w2 AS (INSERT INTO "redemption_event" ("kind","message","from_status","to_status",'
-        '"data","actor","created_at","redemption_id","tenant_id") VALUES '
-        "('REDEEM_REQUESTED', 'Redeem requested: 1 x Bench reward', NULL, 'REDEEMED', "
-        f"'{{\"quantity\": 1, \"pointCost\": {POINT_COST}}}', 'pgbench', now(), {rid}, :tenant), "
-        "('POINTS_WITHDRAWN', '10 points withdrawn', NULL, NULL, "
-        f"jsonb_build_object('amount', {POINT_COST}, 'balanceBefore', :before::bigint, "
-        f"'balanceAfter', :u_balance::bigint, 'ledgerEntryId', {eid}::text), "
-        f"'pgbench', now(), {rid}, :tenant)) "
-        'UPDATE "reward" SET "stock" = "stock" + -1 '
-        'WHERE "id" = bench_uuid(2, :r) AND "stock" + -1 >= 0 RETURNING "stock";'
-    )
-    lines.append("COMMIT;")
+    # one_statement.redeem_in_one_statement(), committed alone (with --idempotency the key
+    # is claimed first in it)
+    lines.append(claimed(ONE_STATEMENT) if args.idempotency else ONE_STATEMENT)
     return "\n".join(lines) + "\n"
 
 
@@ -929,7 +906,7 @@ def main() -> None:
             f"migrating, seeding {args.members} members, 1 hot + {args.rewards} rewards"
         )
         seeded = asyncio.run(seed(args, server_url, dbname))
-        statements = asyncio.run(capture_statements(seeded))
+        statements = asyncio.run(capture_statements(seeded, args.idempotency))
         args.webhooks_table = any('"webhook_endpoint"' in st for st in statements)
         engine_sigs = [signature(st) for st in statements]
         pgb_sigs = [

@@ -149,10 +149,11 @@ def _pg_insert(model: type[Model], rows: list[dict[str, Any]], p: Params) -> str
 
 
 def insert_selecting(
-    model: type[Model], rows: list[dict[str, Any]], source: str, params: Params
+    model: type[Model], rows: list[dict[str, Any]], source: str | None, params: Params
 ) -> str:
     """PostgreSQL's INSERT of `rows`, each one selected from `source` (so none when it has
-    no row): a value is a parameter, or an `Sql` expression over the source's columns."""
+    no row; None: inserted as they are): a value is a parameter, or an `Sql` expression
+    over the source's columns."""
     columns = list(rows[0])
     selects = [
         "SELECT "
@@ -160,7 +161,7 @@ def insert_selecting(
             value.text if isinstance(value, Sql) else params(value, pg_type(model, column))
             for column, value in row.items()
         )
-        + f" FROM {source}"
+        + (f" FROM {source}" if source else "")
         for row in rows
     ]
     names = ", ".join(f'"{c}"' for c in columns)

@@ -165,16 +165,20 @@ async def debit_settled(
     return account, entry
 
 
-def settled_debit(cost: str, member: str, definition: str, again: str | None = None) -> str:
+def settled_debit(
+    cost: str, member: str, definition: str, again: str | None = None, only_if: str = ""
+) -> str:
     """The UPDATE of `debit_settled`, its values named by the placeholders given (`again`:
-    the cost's second placeholder, for positional parameters). It returns the account's
-    row and the previous entry's time (`previous_at`), as the statement's snapshot sees
-    it: NULL past the first entry when the UPDATE waited for another posting's commit."""
+    the cost's second placeholder, for positional parameters; `only_if`: one more
+    condition). It returns the account's row and the previous entry's time
+    (`previous_at`) as the statement's snapshot sees it: NULL past the first entry when
+    the UPDATE waited for another posting's commit."""
+    also = f" AND {only_if}" if only_if else ""
     return (
         f'UPDATE "{_ACCOUNTS}" SET "balance" = "balance" - {cost}, '
         f'"ledger_seq" = "ledger_seq" + 1 WHERE "member_id" = {member} '
         f'AND "definition_id" = {definition} AND "next_settle_at" IS NULL '
-        f'AND "balance" - {again or cost} >= 0 RETURNING *, {_PREVIOUS_AT}'
+        f'AND "balance" - {again or cost} >= 0{also} RETURNING *, {_PREVIOUS_AT}'
     )
 
 

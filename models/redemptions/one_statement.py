@@ -34,6 +34,7 @@ from tortoise.exceptions import OperationalError
 from models.catalog.tables import Reward
 from models.db.bulk_statements import insert_selecting, row_of
 from models.db.guarded_updates import GuardedAdd
+from models.db.idempotency import IdempotencyKey
 from models.db.params import Params, Sql
 from models.live.effects import balances_changed, redemption_changed
 from models.points.ledger import entry_row, settled_debit
@@ -75,17 +76,45 @@ async def fits_one_statement(req: RedeemRequest, reward: Reward) -> bool:
     return not await subscribers(conn, req.tenant_id, wanted)
 
 
+@dataclass(frozen=True)
+class Claim:
+    """The request's idempotency key (models.db.idempotency), claimed by the statement."""
+
+    scope: str
+    key: str
+    fingerprint: str
+
+
 async def redeem_in_one_statement(
-    req: RedeemRequest, reward: Reward, member: Member, redemption_id: UUID, now: datetime
+    req: RedeemRequest,
+    reward: Reward,
+    member: Member,
+    redemption_id: UUID,
+    now: datetime,
+    claim: Claim | None = None,
 ) -> Redemption | None:
     """The redemption, done and committed; None when it was not (nothing changed).
-    Only for a redemption that `fits_one_statement`."""
+    Only for a redemption that `fits_one_statement`. A `claim` is inserted first, as the
+    general way claims a key before it locks the account; a claim of the same key by
+    another request raises IntegrityError (after that request ends), and nothing changed."""
     conn = connections.get("default")
     cost = reward.point_cost * req.quantity
     redemption = new_redemption(redemption_id, member, reward, req.quantity, now)
     p = Params()
-    debited = settled_debit(p(cost), p(req.member_id), p(reward.definition_id))
-    ctes = [f"debit AS ({debited})"]
+    ctes, only_if, first = [], "", "debit"
+    if claim is not None:
+        held = IdempotencyKey(
+            tenant_id=req.tenant_id,
+            scope=claim.scope,
+            key=claim.key,
+            request_hash=claim.fingerprint,
+            result_id=str(redemption_id),
+        )
+        inserted = insert_selecting(IdempotencyKey, [row_of(held)], None, p)
+        ctes.append(f'claim AS ({inserted} RETURNING "id")')
+        only_if, first = "EXISTS (SELECT 1 FROM claim)", "claim"
+    debited = settled_debit(p(cost), p(req.member_id), p(reward.definition_id), only_if=only_if)
+    ctes.append(f"debit AS ({debited})")
     if reward.stock is not None:
         taken = GuardedAdd(Reward, "stock", reward.id, -req.quantity)
         ctes.append(f"stock AS ({taken.postgres(p, only_if='EXISTS (SELECT 1 FROM debit)')})")
@@ -136,17 +165,20 @@ async def redeem_in_one_statement(
         f"w1 AS ({insert_selecting(Redemption, [row_of(redemption)], 'ok', p)})",
         f"w2 AS ({insert_selecting(RedemptionEvent, [requested, withdrawn], 'ok', p)})",
     ]
+    # The first step that always writes (the claim, else the debit) without the rest: the
+    # statement fails on purpose. The first step wrote nothing: no row, nothing changed.
     refuse = p(FALLBACK)
     sql = (
         f'WITH {", ".join(ctes)} SELECT o.*, CASE WHEN o."id" IS NULL '
-        f'THEN ({refuse} || d."id"::text)::int END AS "fallback" '
-        "FROM debit AS d LEFT JOIN ok AS o ON true"
+        f'THEN ({refuse} || f."id"::text)::int END AS "fallback" '
+        f"FROM {first} AS f LEFT JOIN ok AS o ON true"
     )
     try:
         rows = await conn.execute_query_dict(sql, p.values)
     except OperationalError as exc:
         if FALLBACK in str(exc):
-            return None  # undone: the stock ran out, or the debit waited for another posting
+            return None  # undone: the debit or the stock refused after a claim, or the
+            # stock ran out, or the debit waited for another posting
         raise
     if not rows:
         return None  # too few points, or points to settle first

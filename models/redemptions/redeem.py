@@ -38,7 +38,11 @@ from models.points.grants import settle_account
 from models.points.ledger import debit_settled, lock_account, post_entry
 from models.points.tables import LedgerEntry, LedgerSource, PointAccount
 from models.redemptions.lifecycle import announce_status_change
-from models.redemptions.one_statement import fits_one_statement, redeem_in_one_statement
+from models.redemptions.one_statement import (
+    Claim,
+    fits_one_statement,
+    redeem_in_one_statement,
+)
 from models.redemptions.records import first_events, new_redemption
 from models.redemptions.tables import (
     Redemption,
@@ -108,13 +112,14 @@ async def redeem_with_effects(req: RedeemRequest, member: Member | None = None) 
         link = await master_link(req.tenant_id, reward.tenant.slug)  # refused if unsendable
     redemption_id = uuid4()
     tried = False  # the one-statement way, which found the account unfit or undid itself
-    plain = not (key or link or pool or reward.per_member_limit is not None)
-    if plain and not reward.cooldown_seconds and await fits_one_statement(req, reward):
-        done = await redeem_in_one_statement(req, reward, member, redemption_id, now)
-        if done is not None:
-            return Redeemed(done)
-        tried = True
+    plain = not (link or pool or reward.per_member_limit is not None or reward.cooldown_seconds)
     try:
+        if plain and await fits_one_statement(req, reward):
+            claim = Claim(scope, key, fingerprint) if key else None
+            done = await redeem_in_one_statement(req, reward, member, redemption_id, now, claim)
+            if done is not None:
+                return Redeemed(done)
+            tried = True
         async with atomic() as conn:
             if key:
                 await claim_key(conn, req.tenant_id, scope, key, fingerprint, redemption_id)

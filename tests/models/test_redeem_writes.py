@@ -85,6 +85,27 @@ async def test_a_plain_redemption_is_one_statement_and_leaves_a_whole_record(db:
     assert reward.stock == 1
 
 
+async def test_a_redemption_with_a_key_is_one_statement_and_replays(db: str) -> None:
+    # given a member with 500 points and a stocked reward
+    shop = await make_tenant()
+    member = await make_member(shop.tenant.id, points=500)
+    reward = await make_reward(shop.tenant.id, point_cost=200, stock=3)
+    request = RedeemRequest(shop.tenant.id, member.id, reward.id, idempotency_key="order-1")
+    # when the backend redeems with an idempotency key, with the statements counted
+    with statements() as seen:
+        first = await redeem(request)
+    # then on PostgreSQL the key's claim came first in the one statement
+    writes = [s.split("(", 1)[0].split()[:3] for s in seen if s.upper().startswith(WRITES)]
+    if dbsetup.is_postgres():
+        assert writes == [["WITH", "claim", "AS"]], seen
+    # and the same request again answers with the same redemption, taking nothing more
+    again = await redeem(request)
+    assert again.id == first.id
+    assert await _written(member) == (300, 2, 1)
+    await reward.refresh_from_db()
+    assert reward.stock == 2
+
+
 async def test_a_redemption_refused_at_the_stock_writes_nothing(db: str) -> None:
     # given a reward with one left, and a member with points
     shop = await make_tenant()
@@ -111,16 +132,7 @@ async def test_an_account_with_expiring_points_spends_them_first(db: str) -> Non
     # given a member with 100 points that never expire and 50 that expire in a week
     shop = await make_tenant()
     member = await make_member(shop.tenant.id, points=100)
-    await award_points(
-        AwardRequest(
-            tenant_id=shop.tenant.id,
-            member_id=member.id,
-            definition_id=None,
-            amount=50,
-            source=LedgerSource.PURCHASE,
-            valid_to=clock.now() + timedelta(days=7),
-        )
-    )
+    await _expiring(shop.tenant.id, member.id, 50)
     reward = await make_reward(shop.tenant.id, point_cost=30)
     # when the member redeems a reward of 30
     await redeem(RedeemRequest(shop.tenant.id, member.id, reward.id))
@@ -130,6 +142,20 @@ async def test_an_account_with_expiring_points_spends_them_first(db: str) -> Non
     assert grant.remaining == 20
     account = await PointAccount.get(member_id=member.id)
     assert account.balance == 120
+
+
+async def _expiring(tenant_id: UUID, member_id: UUID, amount: int) -> None:
+    """Points that expire in a week: the account has something to settle from now on."""
+    await award_points(
+        AwardRequest(
+            tenant_id=tenant_id,
+            member_id=member_id,
+            definition_id=None,
+            amount=amount,
+            source=LedgerSource.PURCHASE,
+            valid_to=clock.now() + timedelta(days=7),
+        )
+    )
 
 
 async def _attempt(shop_id: UUID, member: Member, reward: Reward) -> Redemption | None:
@@ -164,16 +190,7 @@ async def test_the_one_statement_way_changes_nothing_when_it_cannot_redeem(db: s
     assert (await Reward.get(id=taken.id)).stock == 0
     assert not await RedemptionEvent.filter(tenant_id=shop.tenant.id).exists()
     # and points to settle first (a grant that expires) also leave it to the general way
-    await award_points(
-        AwardRequest(
-            tenant_id=shop.tenant.id,
-            member_id=member.id,
-            definition_id=None,
-            amount=5,
-            source=LedgerSource.PURCHASE,
-            valid_to=clock.now() + timedelta(days=7),
-        )
-    )
+    await _expiring(shop.tenant.id, member.id, 5)
     cheap = await make_reward(shop.tenant.id, point_cost=1)
     settled = await _written(member)
     assert await _attempt(shop.tenant.id, member, cheap) is None
