@@ -36,6 +36,11 @@ SAVE_TIER = """mutation($id: ID, $name: String!, $rank: Int!) {
 TIERS = "{ tiers { id } }"
 REVOKE_KEY = """
 mutation($id: ID!) { revokeApiKey(id: $id) { apiKey { id revokedAt } errors { code } } }"""
+ON_POSTGRES = pytest.mark.skipif(
+    not dbsetup.is_postgres(),
+    reason="several processes writing one SQLite file collide ('database is locked'); "
+    "this runs on PostgreSQL (GAMIFY_TEST_DATABASE_URL)",
+)
 WITHIN = 5.0  # seconds a change may take to reach another process (it takes milliseconds)
 
 
@@ -56,11 +61,7 @@ async def _reason(http: httpx.AsyncClient, token: str) -> Any:
     return item["reason"]
 
 
-@pytest.mark.skipif(
-    not dbsetup.is_postgres(),
-    reason="several processes writing one SQLite file collide ('database is locked'); "
-    "this runs on PostgreSQL (GAMIFY_TEST_DATABASE_URL)",
-)
+@ON_POSTGRES
 async def test_a_tier_changed_on_one_process_reaches_the_catalog_of_another(
     db: str, settings: Settings, redis_url: str, tmp_path: Path
 ) -> None:
@@ -107,11 +108,7 @@ async def test_a_tier_changed_on_one_process_reaches_the_catalog_of_another(
                 raise
 
 
-@pytest.mark.skipif(
-    not dbsetup.is_postgres(),
-    reason="several processes writing one SQLite file collide ('database is locked'); "
-    "this runs on PostgreSQL (GAMIFY_TEST_DATABASE_URL)",
-)
+@ON_POSTGRES
 async def test_an_api_key_revoked_on_one_process_is_refused_by_another_that_cached_it(
     db: str, settings: Settings, redis_url: str, tmp_path: Path
 ) -> None:
