@@ -1,9 +1,9 @@
 """The common redemption as one PostgreSQL statement, committed on its own.
 
 Most redemptions need only the ledger's debit of an account with nothing to settle, the
-ledger entry, the redemption with its two events, and the reward's stock: no idempotency
-key, no usage limit or cooldown, no code pool, no point master, no webhook that wants the
-redemption, its points or the stock. Here those are one statement of data-modifying CTEs
+ledger entry, the redemption with its two events, the reward's stock and perhaps the
+claim of an idempotency key: no usage limit or cooldown, no code pool, no point master,
+no webhook that wants the redemption, its points or the stock. Here those are one statement of data-modifying CTEs
 with no BEGIN and COMMIT round trips; a popular reward's row stays locked only while
 PostgreSQL runs it (in a transaction it stayed locked until the engine's COMMIT had come
 back round the event loop).
@@ -62,7 +62,7 @@ FALLBACK = "gamify: redeem the general way"
 
 async def fits_one_statement(req: RedeemRequest, reward: Reward) -> bool:
     """Whether the redemption may be tried in one statement (the caller has checked it
-    needs no idempotency key, usage count, code pool or point master)."""
+    needs no usage count, code pool or point master)."""
     conn = connections.get("default")
     cost = reward.point_cost * req.quantity
     if conn.capabilities.dialect != "postgres" or cost <= 0 or reward.stock == 0:
