@@ -3,20 +3,21 @@
 Most redemptions need only the ledger's debit of an account with nothing to settle, the
 ledger entry, the redemption with its two events, the reward's stock and perhaps the
 claim of an idempotency key: no usage limit or cooldown, no code pool, no point master,
-no webhook that wants the redemption, its points or the stock. Here those are one statement of data-modifying CTEs
-with no BEGIN and COMMIT round trips; a popular reward's row stays locked only while
-PostgreSQL runs it (in a transaction it stayed locked until the engine's COMMIT had come
-back round the event loop).
+no webhook that wants the redemption, its points or the stock. Here those are one
+statement of data-modifying CTEs with no BEGIN and COMMIT round trips; a popular reward's
+row stays locked only while PostgreSQL runs it (in a transaction it stayed locked until
+the engine's COMMIT had come back round the event loop).
 
 The statement does the whole redemption or changes nothing:
+- a key's claim comes first, as the general way claims it before it locks the account;
 - the debit is the ledger's own UPDATE (models.points.ledger.settled_debit): no row when
-  the account holds too little or has points to settle first, and then nothing happens;
+  the account holds too little or has points to settle first;
 - the stock's guarded UPDATE runs only after a debit;
 - the rows are inserted only when both held and the previous entry's time was seen (past
   the first entry it is not when the debit waited for another posting's commit: the
   statement's snapshot is older, and an entry must never list before the one it follows);
-- when the debit held and the rest did not, the statement fails on purpose (FALLBACK),
-  which undoes the debit.
+- when the first step (the claim, else the debit) wrote and the rest did not, the
+  statement fails on purpose (FALLBACK), which undoes it.
 Whenever it changes nothing the caller redeems the general way (models.redemptions.redeem),
 which also says why a redemption is refused. The rows are those the general way writes.
 """
