@@ -5,7 +5,9 @@ revoked included) reaches it within moments."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +46,27 @@ ON_POSTGRES = pytest.mark.skipif(
 WITHIN = 5.0  # seconds a change may take to reach another process (it takes milliseconds)
 
 
+@contextlib.asynccontextmanager
+async def _two_processes(
+    db: str, settings: Settings, redis_url: str, tmp_path: Path
+) -> AsyncIterator[tuple[httpx.AsyncClient, httpx.AsyncClient]]:
+    """Clients of two `gamify serve` processes (and a worker) on a Redis of their own, once
+    both follow the caches' invalidations; their output is printed if the test fails."""
+    with claimed_redis_database(redis_url) as own_redis:
+        environment = engine_environment(db, own_redis, settings.secret_key, tmp_path / "data")
+        async with engine_processes(2, environment) as ((a, b), worker):
+            try:
+                async with (
+                    httpx.AsyncClient(base_url=a.url, timeout=10, trust_env=False) as on_a,
+                    httpx.AsyncClient(base_url=b.url, timeout=10, trust_env=False) as on_b,
+                ):
+                    await asyncio.gather(_following(on_a), _following(on_b))
+                    yield on_a, on_b
+            except BaseException:
+                print(outputs([a, b, worker]))
+                raise
+
+
 async def _following(http: httpx.AsyncClient) -> None:
     async with asyncio.timeout(30):
         while (await http.get("/ready")).json().get("caches") != "following":  # noqa: ASYNC110 - another process
@@ -72,40 +95,29 @@ async def test_a_tier_changed_on_one_process_reaches_the_catalog_of_another(
     member = await make_member(new.tenant.id, points=1000, tier=silver)
     await make_reward(new.tenant.id, point_cost=10, min_tier_id=gold.id)
     _, key = await create_api_key(new.tenant.id, "backend")
-    with claimed_redis_database(redis_url) as own_redis:
-        environment = engine_environment(db, own_redis, settings.secret_key, tmp_path / "data")
-        async with engine_processes(2, environment) as ((a, b), worker):
-            try:
-                async with (
-                    httpx.AsyncClient(base_url=a.url, timeout=10, trust_env=False) as on_a,
-                    httpx.AsyncClient(base_url=b.url, timeout=10, trust_env=False) as on_b,
-                ):
-                    await asyncio.gather(_following(on_a), _following(on_b))
-                    admin = await graphql_value(on_a, LOGIN, {"e": new.admin.email, "p": PASSWORD})
-                    made = await graphql_value(on_a, MEMBER_TOKEN, {"id": str(member.id)}, key)
-                    token = made["token"]
-                    # when process B has read the catalog once
-                    assert await _reason(on_b, token) == "TIER_REQUIRED"
-                    # then it serves the tenant's tiers from memory: a row changed behind
-                    # the engine's back (no broadcast) is not seen...
-                    await Tier.filter(id=silver.id).update(rank=5)
-                    assert await _reason(on_b, token) == "TIER_REQUIRED"
-                    # ...while an admin's change made on process A reaches B
-                    changed = await graphql_value(
-                        on_a,
-                        SAVE_TIER,
-                        {"id": str(silver.id), "name": "Silver", "rank": 3},
-                        admin["token"],
-                    )
-                    assert changed["tier"] == {"rank": 3}
-                    started = time.monotonic()
-                    async with asyncio.timeout(WITHIN):
-                        while await _reason(on_b, token) is not None:  # noqa: ASYNC110
-                            await asyncio.sleep(0.01)
-                    print(f"the change reached process B in {time.monotonic() - started:.3f} s")
-            except BaseException:
-                print(outputs([a, b, worker]))
-                raise
+    async with _two_processes(db, settings, redis_url, tmp_path) as (on_a, on_b):
+        admin = await graphql_value(on_a, LOGIN, {"e": new.admin.email, "p": PASSWORD})
+        made = await graphql_value(on_a, MEMBER_TOKEN, {"id": str(member.id)}, key)
+        token = made["token"]
+        # when process B has read the catalog once
+        assert await _reason(on_b, token) == "TIER_REQUIRED"
+        # then it serves the tenant's tiers from memory: a row changed behind
+        # the engine's back (no broadcast) is not seen...
+        await Tier.filter(id=silver.id).update(rank=5)
+        assert await _reason(on_b, token) == "TIER_REQUIRED"
+        # ...while an admin's change made on process A reaches B
+        changed = await graphql_value(
+            on_a,
+            SAVE_TIER,
+            {"id": str(silver.id), "name": "Silver", "rank": 3},
+            admin["token"],
+        )
+        assert changed["tier"] == {"rank": 3}
+        started = time.monotonic()
+        async with asyncio.timeout(WITHIN):
+            while await _reason(on_b, token) is not None:  # noqa: ASYNC110
+                await asyncio.sleep(0.01)
+        print(f"the change reached process B in {time.monotonic() - started:.3f} s")
 
 
 @ON_POSTGRES
@@ -116,36 +128,23 @@ async def test_an_api_key_revoked_on_one_process_is_refused_by_another_that_cach
     new = await make_tenant()
     _, key = await create_api_key(new.tenant.id, "backend")
     row = await ApiKey.get(digest=api_key_digest(key))
-    with claimed_redis_database(redis_url) as own_redis:
-        environment = engine_environment(db, own_redis, settings.secret_key, tmp_path / "data")
-        async with engine_processes(2, environment) as ((a, b), worker):
-            try:
-                async with (
-                    httpx.AsyncClient(base_url=a.url, timeout=10, trust_env=False) as on_a,
-                    httpx.AsyncClient(base_url=b.url, timeout=10, trust_env=False) as on_b,
-                ):
-                    await asyncio.gather(_following(on_a), _following(on_b))
-                    admin = await graphql_value(on_b, LOGIN, {"e": new.admin.email, "p": PASSWORD})
-                    # when process A has served a request with the key
-                    assert await _codes(on_a, key) == []
-                    # then it serves the key from memory: revoked behind the engine's back
-                    # (no one announces it), the key still works on A
-                    await ApiKey.filter(id=row.id).update(revoked_at=clock.now())
-                    assert await _codes(on_a, key) == []
-                    await ApiKey.filter(id=row.id).update(revoked_at=None)
-                    # when the admin revokes the key through process B
-                    revoked = await graphql_value(
-                        on_b, REVOKE_KEY, {"id": str(row.id)}, admin["token"]
-                    )
-                    assert revoked["apiKey"]["revokedAt"] is not None
-                    # then process A refuses it (within moments: it takes milliseconds)
-                    started = time.monotonic()
-                    async with asyncio.timeout(WITHIN):
-                        while await _codes(on_a, key) == []:  # noqa: ASYNC110 - another process
-                            await asyncio.sleep(0.01)
-                    print(f"the revocation reached process A in {time.monotonic() - started:.3f} s")
-                    assert await _codes(on_a, key) == ["UNAUTHENTICATED"]
-                    assert await _codes(on_b, key) == ["UNAUTHENTICATED"]
-            except BaseException:
-                print(outputs([a, b, worker]))
-                raise
+    async with _two_processes(db, settings, redis_url, tmp_path) as (on_a, on_b):
+        admin = await graphql_value(on_b, LOGIN, {"e": new.admin.email, "p": PASSWORD})
+        # when process A has served a request with the key
+        assert await _codes(on_a, key) == []
+        # then it serves the key from memory: revoked behind the engine's back
+        # (no one announces it), the key still works on A
+        await ApiKey.filter(id=row.id).update(revoked_at=clock.now())
+        assert await _codes(on_a, key) == []
+        await ApiKey.filter(id=row.id).update(revoked_at=None)
+        # when the admin revokes the key through process B
+        revoked = await graphql_value(on_b, REVOKE_KEY, {"id": str(row.id)}, admin["token"])
+        assert revoked["apiKey"]["revokedAt"] is not None
+        # then process A refuses it (within moments: it takes milliseconds)
+        started = time.monotonic()
+        async with asyncio.timeout(WITHIN):
+            while await _codes(on_a, key) == []:  # noqa: ASYNC110 - another process
+                await asyncio.sleep(0.01)
+        print(f"the revocation reached process A in {time.monotonic() - started:.3f} s")
+        assert await _codes(on_a, key) == ["UNAUTHENTICATED"]
+        assert await _codes(on_b, key) == ["UNAUTHENTICATED"]
