@@ -18,11 +18,11 @@ from datetime import datetime
 from typing import Any, Protocol
 from uuid import UUID
 
-from tortoise import connections
 from tortoise.queryset import QuerySet
 
 from core import clock
 from core.broker import balances_channel, redemptions_channel
+from models.db.params import query
 from models.members.tables import Member
 from models.pointmaster.modes import effective_mode
 from models.points.grants import account_view
@@ -193,21 +193,14 @@ async def _numbers_after(
 
 
 async def _query(sql: str, *values: object) -> list[dict[str, Any]]:
-    """`sql` with `{}` for each value, in the dialect's placeholders, and `{events}` /
-    `{redemptions}` for the tables. `seq` is not a field of the model: the database stamps
-    it, so no save can write it back."""
-    conn = connections.get("default")
-    if conn.capabilities.dialect == "postgres":
-        marks = [f"${n}" for n in range(1, len(values) + 1)]
-        args = list(values)
-    else:
-        marks = ["?"] * len(values)
-        args = [str(v) if isinstance(v, UUID) else v for v in values]
-    tables = {
-        "events": RedemptionEvent._meta.db_table,
-        "redemptions": Redemption._meta.db_table,
-    }
-    return await conn.execute_query_dict(sql.format(*marks, **tables), args)
+    """models.db.params.query with `{events}` / `{redemptions}` for the tables. `seq` is not
+    a field of the model: the database stamps it, so no save can write it back."""
+    return await query(
+        sql,
+        *values,
+        events=RedemptionEvent._meta.db_table,
+        redemptions=Redemption._meta.db_table,
+    )
 
 
 async def announce_members_balances(

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
 from uuid import UUID
 
 from tortoise import connections
 
 from models.catalog.tables import Reward
+from models.db.params import query
 from models.points.tables import (
     LedgerEntry,
     LedgerSource,
@@ -63,18 +63,6 @@ class SourceTotal:
     postings: int
 
 
-async def _query(sql: str, *values: object) -> list[dict[str, Any]]:
-    """`sql` with `{}` for each value, in the dialect's placeholders."""
-    conn = connections.get("default")
-    if conn.capabilities.dialect == "postgres":
-        marks = [f"${n}" for n in range(1, len(values) + 1)]
-        args = list(values)
-    else:
-        marks = ["?"] * len(values)
-        args = [str(v) if isinstance(v, UUID) else v for v in values]
-    return await conn.execute_query_dict(sql.format(*marks), args)
-
-
 def _is_postgres() -> bool:
     return connections.get("default").capabilities.dialect == "postgres"
 
@@ -83,14 +71,14 @@ async def liability(tenant_id: UUID, at: datetime) -> list[Liability]:
     """Per currency of the tenant, what it owed at `at`: the sum of the ledger up to then
     (active) and the points of grants made by then that were still waiting (pending)."""
     definitions = await PointDefinition.filter(tenant_id=tenant_id).order_by("external_id")
-    active = await _query(
+    active = await query(
         f'SELECT a."definition_id" AS d, SUM(e."amount") AS n FROM "{_ENTRIES}" AS e '
         f'JOIN "{_ACCOUNTS}" AS a ON a."id" = e."account_id" '
         'WHERE e."tenant_id" = {} AND e."created_at" <= {} GROUP BY a."definition_id"',
         tenant_id,
         at,
     )
-    pending = await _query(
+    pending = await query(
         f'SELECT a."definition_id" AS d, SUM(g."amount") AS n FROM "{_GRANTS}" AS g '
         f'JOIN "{_ACCOUNTS}" AS a ON a."id" = g."account_id" '
         'WHERE g."tenant_id" = {} AND g."created_at" <= {} AND g."valid_from" > {} '
@@ -128,7 +116,7 @@ async def daily_movements(
         sql += f'JOIN "{_ACCOUNTS}" AS a ON a."id" = e."account_id" '
         where += 'AND a."definition_id" = {} '
         values.append(definition_id)
-    rows = await _query(sql + where + "GROUP BY 1, 2 ORDER BY 1", *values)
+    rows = await query(sql + where + "GROUP BY 1, 2 ORDER BY 1", *values)
     days: dict[date, dict[str, int]] = {}
     for row in rows:
         day = row["day"] if isinstance(row["day"], date) else date.fromisoformat(row["day"])
@@ -158,7 +146,7 @@ async def earning_sources(
     tenant_id: UUID, start: datetime, end: datetime, limit: int = 20
 ) -> list[SourceTotal]:
     """Sources of earned points in [start, end), most points first."""
-    rows = await _query(
+    rows = await query(
         'SELECT e."source" AS source, SUM(e."amount") AS points, COUNT(*) AS postings '
         f'FROM "{_ENTRIES}" AS e WHERE e."tenant_id" = {{}} AND e."amount" > 0 '
         'AND e."created_at" >= {} AND e."created_at" < {} '
@@ -187,7 +175,7 @@ async def redemptions_by_reward(
     tenant_id: UUID, start: datetime, end: datetime
 ) -> list[RewardRedemptions]:
     """Redemptions made in [start, end), per reward and status now, most first."""
-    rows = await _query(
+    rows = await query(
         'SELECT r."reward_id" AS reward_id, w."name" AS name, r."status" AS status, '
         'COUNT(*) AS n, SUM(r."quantity") AS quantity, SUM(r."points_spent") AS points '
         f'FROM "{_REDEMPTIONS}" AS r JOIN "{_REWARDS}" AS w ON w."id" = r."reward_id" '
@@ -224,7 +212,7 @@ async def top_rules(
 ) -> list[RuleTotal]:
     """Earning rules by points awarded in [start, end), most first (takebacks of returns
     are not awards: they are counted against the award they reverse)."""
-    rows = await _query(
+    rows = await query(
         'SELECT a."rule_id" AS rule_id, r."name" AS name, COUNT(*) AS n, '
         'SUM(a."points") AS points, SUM(a."taken_back") AS taken_back '
         f'FROM "{_RULE_AWARDS}" AS a JOIN "{_RULES}" AS r ON r."id" = a."rule_id" '
