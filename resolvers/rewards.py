@@ -10,7 +10,7 @@ from core import clock
 from core.errors import DomainError, NotFound
 from models.catalog.code_pools import codes_left
 from models.catalog.eligibility import available_at, eligibility
-from models.catalog.reads import live_rewards_for, rewards_for
+from models.catalog.reads import live_catalog, rewards_for, with_current_stock
 from models.catalog.rewards import (
     RewardFields,
     archive_reward,
@@ -18,8 +18,7 @@ from models.catalog.rewards import (
     delete_reward,
     update_reward,
 )
-from models.catalog.tables import MemberRewardUsage
-from models.db.pagination import paginate
+from models.db.pagination import paginate, paginate_rows
 from models.tenancy.facts import tenant_facts
 from resolvers.auth import ADMIN, ANYONE, BACKEND, parse_id, require
 from resolvers.errors import query_error
@@ -133,29 +132,24 @@ async def catalog(
         member = await load.member.load(viewer) if viewer else None
         if viewer and member is None:
             raise NotFound("Member not found", field="memberId")
-        page = await paginate(live_rewards_for(principal.reader), first, after)
+        page = paginate_rows(await live_catalog(principal.tenant_id), first, after)
+    rewards = await with_current_stock(principal.tenant_id, page.items)
     now = clock.now()
     items = []
     if member is None:
         items = [
-            CatalogItem(reward=Reward.from_model(r), can_redeem=False, reason=None)
-            for r in page.items
+            CatalogItem(reward=Reward.from_model(r), can_redeem=False, reason=None) for r in rewards
         ]
     else:
         tiers = (await tenant_facts(principal.tenant_id)).tiers
-        usage = {
-            u.reward_id: u
-            for u in await MemberRewardUsage.filter(
-                member_id=member.id, reward_id__in=[r.id for r in page.items]
-            )
-        }
+        usage = await load.usage.load(member.id)
         accounts = await load.accounts.load(member.id)
-        left = await codes_left(principal.tenant_id, [r.id for r in page.items], now)
+        left = await codes_left(principal.tenant_id, [r.id for r in rewards], now)
         spendable = {
             view.account.definition_id: view.active
             for view in await load.account_view.load_many(accounts)
         }
-        for r in page.items:
+        for r in rewards:
             reason = eligibility(
                 r,
                 tiers.get(member.tier_id) if member.tier_id else None,

@@ -18,8 +18,10 @@ from uuid import UUID
 import strawberry
 from strawberry.dataloader import DataLoader
 
-from models.catalog.reads import rewards_by_id
-from models.catalog.tables import Reward
+from core import clock
+from models.catalog.reads import rewards_by_id, usage_by_member
+from models.catalog.tables import MemberRewardUsage, Reward
+from models.members.own_state import own_state
 from models.members.reads import members_by_id, tiers_by_id
 from models.members.tables import Member, Tier
 from models.points.grants import AccountView
@@ -63,7 +65,23 @@ class Loaders:
 
     @cached_property
     def member(self) -> DataLoader[UUID, Member | None]:
+        if self.cache and self.reader.member_id is not None:
+            return self._loader(self._own_member)
         return self._loader(members_by_id)
+
+    async def _own_member(self, reader: Reader, ids: Sequence[UUID]) -> list[Member | None]:
+        """A member token reads only itself, and a widget load most of what it has: its
+        first read brings its accounts, their balances and its use of rewards
+        (models.members.own_state), kept for the fields that ask next."""
+        state = await own_state(reader, clock.now())
+        if state is None:
+            return [None for _ in ids]
+        member = state.member
+        self.accounts.prime(member.id, state.accounts)
+        for account, view in zip(state.accounts, state.views, strict=True):
+            self.account_view.prime(account, view)
+        self.usage.prime(member.id, state.usage)
+        return [member if i == member.id else None for i in ids]
 
     @cached_property
     def tier(self) -> DataLoader[UUID, Tier | None]:
@@ -81,6 +99,11 @@ class Loaders:
     def accounts(self) -> DataLoader[UUID, list[PointAccount]]:
         """A member's accounts, oldest first."""
         return self._loader(accounts_by_member)
+
+    @cached_property
+    def usage(self) -> DataLoader[UUID, dict[UUID, MemberRewardUsage]]:
+        """A member's use of rewards (limit and cooldown), by reward id."""
+        return self._loader(usage_by_member)
 
     @cached_property
     def account_view(self) -> DataLoader[PointAccount, AccountView]:

@@ -13,6 +13,7 @@ from tortoise.exceptions import IntegrityError
 from core import clock
 from core.errors import ErrorCode, InvalidInput, NotFound, Refused
 from models.catalog.codes import CatalogCode
+from models.catalog.reads import catalog_changed
 from models.catalog.tables import Reward, RewardType
 from models.db.field_limits import (
     MAX_FULFILLMENT_DATA_BYTES,
@@ -133,7 +134,9 @@ async def create_reward(tenant_id: UUID, spec: RewardFields) -> Reward:
     values.setdefault("definition_id", None)
     values = await _validate(tenant_id, values)
     _check_window(values.get("available_from"), values.get("available_until"))
-    return await Reward.create(tenant_id=tenant_id, **values)
+    reward = await Reward.create(tenant_id=tenant_id, **values)
+    catalog_changed(tenant_id)
+    return reward
 
 
 async def get_reward(tenant_id: UUID, reward_id: UUID) -> Reward:
@@ -159,6 +162,7 @@ async def update_reward(tenant_id: UUID, reward_id: UUID, spec: RewardFields) ->
     if values:
         # Stock is set, not incremented, by admins; redemptions change it only by guarded updates.
         await Reward.filter(id=reward.id).update(**values, updated_at=clock.now())
+        catalog_changed(tenant_id)
         await reward.refresh_from_db()
     return reward
 
@@ -176,6 +180,7 @@ async def delete_reward(tenant_id: UUID, reward_id: UUID) -> None:
         raise refusal
     try:
         await Reward.filter(id=reward.id, tenant_id=tenant_id).delete()
+        catalog_changed(tenant_id)
     except IntegrityError as exc:  # redeemed meanwhile: the foreign key keeps the row
         raise refusal from exc
 
@@ -187,5 +192,6 @@ async def archive_reward(tenant_id: UUID, reward_id: UUID) -> Reward:
         await Reward.filter(id=reward.id, archived_at__isnull=True).update(
             archived_at=clock.now(), enabled=False
         )
+        catalog_changed(tenant_id)
         await reward.refresh_from_db()
     return reward

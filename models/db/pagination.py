@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Generic, TypeVar
@@ -41,17 +42,36 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
         raise InvalidInput("Invalid cursor", field="after", code=DbCode.INVALID_CURSOR) from exc
 
 
-async def paginate(query: QuerySet[T], first: int | None, after: str | None) -> Page[T]:
+def _page_size(first: int | None) -> int:
     limit = MAX_PAGE if first is None else first
     if not 1 <= limit <= MAX_PAGE:
         raise InvalidInput(
             f"first must be 1-{MAX_PAGE}", field="first", code=DbCode.INVALID_PAGE_SIZE
         )
+    return limit
+
+
+async def paginate(query: QuerySet[T], first: int | None, after: str | None) -> Page[T]:
+    limit = _page_size(first)
     if after:
         stamp, row_id = decode_cursor(after)
         query = query.filter(Q(created_at__lt=stamp) | Q(created_at=stamp, id__lt=row_id))
     rows = await query.order_by("-created_at", "-id").limit(limit + 1)
-    items = rows[:limit]
+    return _page(rows, limit)
+
+
+def paginate_rows(rows: Sequence[T], first: int | None, after: str | None) -> Page[T]:
+    """`paginate` over rows already read in its order (newest first): the same pages."""
+    limit = _page_size(first)
+    if after:
+        stamp, row_id = decode_cursor(after)
+        cut = (stamp, UUID(row_id))
+        rows = [r for r in rows if (r.created_at, r.pk) < cut]  # type: ignore[attr-defined]
+    return _page(rows[: limit + 1], limit)
+
+
+def _page(rows: Sequence[T], limit: int) -> Page[T]:
+    items = list(rows[:limit])
     last = items[-1] if items else None
     return Page(
         items=items,

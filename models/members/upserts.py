@@ -9,6 +9,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.functions import Max
 
 from core.errors import Conflict, ErrorCode, InvalidInput, NotFound
+from models.catalog.reads import catalog_changed
 from models.db.field_limits import MAX_DESCRIPTION, check_columns, check_text
 from models.db.transactions import atomic
 from models.members.tables import Member, Tier
@@ -127,6 +128,7 @@ async def delete_tier(tenant_id: UUID, tier_id: UUID) -> None:
     if not deleted:
         raise NotFound("Tier not found", field="id", code=ErrorCode.NOT_FOUND)
     facts_changed(tenant_id)
+    catalog_changed(tenant_id)  # its rewards' gate is gone (min_tier_id set to null)
 
 
 async def save_point_definition(

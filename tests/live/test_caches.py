@@ -1,6 +1,6 @@
-"""The caches across `gamify serve` processes: a process serves a tenant's facts and the
-API keys it was asked with from memory, and an admin's change on another process (a key
-revoked included) reaches it within moments."""
+"""The caches across `gamify serve` processes: a process serves a tenant's facts, its live
+rewards and the API keys it was asked with from memory, and an admin's change on another
+process (a key revoked included) reaches it within moments."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ import pytest
 from core import clock
 from core.security import api_key_digest
 from core.settings import Settings
+from models.catalog.tables import Reward
 from models.members.tables import Tier
 from models.tenancy.access import create_api_key
 from models.tenancy.tables import ApiKey
@@ -36,6 +37,10 @@ SAVE_TIER = """mutation($id: ID, $name: String!, $rank: Int!) {
   saveTier(input: {id: $id, name: $name, rank: $rank}) { tier { rank } errors { code } }
 }"""
 TIERS = "{ tiers { id } }"
+REWARD_SHOWN = "{ catalog { nodes { reward { name stock } } } }"
+RENAME_REWARD = """mutation($id: ID!, $name: String!) {
+  updateReward(id: $id, input: {name: $name}) { reward { name } errors { code } }
+}"""
 REVOKE_KEY = """
 mutation($id: ID!) { revokeApiKey(id: $id) { apiKey { id revokedAt } errors { code } } }"""
 ON_POSTGRES = pytest.mark.skipif(
@@ -116,6 +121,41 @@ async def test_a_tier_changed_on_one_process_reaches_the_catalog_of_another(
         started = time.monotonic()
         async with asyncio.timeout(WITHIN):
             while await _reason(on_b, token) is not None:  # noqa: ASYNC110
+                await asyncio.sleep(0.01)
+        print(f"the change reached process B in {time.monotonic() - started:.3f} s")
+
+
+async def _shown(http: httpx.AsyncClient, token: str) -> Any:
+    (item,) = (await graphql_value(http, REWARD_SHOWN, token=token))["nodes"]
+    return item["reward"]
+
+
+@ON_POSTGRES
+async def test_a_reward_renamed_on_one_process_reaches_the_catalog_of_another(
+    db: str, settings: Settings, redis_url: str, tmp_path: Path
+) -> None:
+    # given a reward with a stock, in the catalog of a member
+    new = await make_tenant()
+    member = await make_member(new.tenant.id, points=1000)
+    reward = await make_reward(new.tenant.id, name="Coffee", point_cost=10, stock=5)
+    _, key = await create_api_key(new.tenant.id, "backend")
+    async with _two_processes(db, settings, redis_url, tmp_path) as (on_a, on_b):
+        admin = await graphql_value(on_a, LOGIN, {"e": new.admin.email, "p": PASSWORD})
+        token = (await graphql_value(on_a, MEMBER_TOKEN, {"id": str(member.id)}, key))["token"]
+        # when process B has read the catalog once
+        assert await _shown(on_b, token) == {"name": "Coffee", "stock": 5}
+        # then it serves the rewards from memory: a name changed behind the engine's back
+        # is not seen, while the stock is read as it is
+        await Reward.filter(id=reward.id).update(name="Behind its back", stock=4)
+        assert await _shown(on_b, token) == {"name": "Coffee", "stock": 4}
+        # ...and an admin's change made on process A reaches B
+        renamed = await graphql_value(
+            on_a, RENAME_REWARD, {"id": str(reward.id), "name": "Espresso"}, admin["token"]
+        )
+        assert renamed == {"reward": {"name": "Espresso"}, "errors": []}
+        started = time.monotonic()
+        async with asyncio.timeout(WITHIN):
+            while (await _shown(on_b, token))["name"] != "Espresso":  # noqa: ASYNC110
                 await asyncio.sleep(0.01)
         print(f"the change reached process B in {time.monotonic() - started:.3f} s")
 
