@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import secrets
 from dataclasses import dataclass
@@ -62,13 +63,25 @@ def issue_token(secret: str, kind: TokenKind, subject: str, tenant_id: str, ttl:
 
 
 def read_token(secret: str, token: str) -> TokenClaims:
+    claims = _verified(secret, token)
+    if claims.expires_at <= int(clock.now().timestamp()):
+        raise TokenExpired()
+    return claims
+
+
+@functools.lru_cache(maxsize=4096)
+def _verified(secret: str, token: str) -> TokenClaims:
+    """The claims of a token signed with `secret`, checked once per token: a token never
+    changes, so a widget's requests after its first skip the signature check (its expiry
+    is checked on every use, by read_token). A refused token raises and is not kept."""
     try:
         payload = jwt.decode(
             token,
             secret,
             algorithms=["HS256"],
-            # Expiry is checked against our clock below; the issue time is not checked at
-            # all, so a host whose clock runs a little behind the minting one still accepts.
+            # Expiry is checked against our clock by read_token; the issue time is not
+            # checked at all, so a host whose clock runs a little behind the minting one
+            # still accepts.
             options={
                 "require": ["exp", "sub", "tid", "typ"],
                 "verify_exp": False,
@@ -80,8 +93,6 @@ def read_token(secret: str, token: str) -> TokenClaims:
     expires = payload["exp"]
     if not isinstance(expires, int) or isinstance(expires, bool):  # we issue whole seconds
         raise Unauthenticated("Invalid token")
-    if expires <= int(clock.now().timestamp()):
-        raise TokenExpired()
     if payload["typ"] not in ("admin", "member"):
         raise Unauthenticated("Invalid token")
     # Signed by us does not make every claim well-formed (another deployment's key, a

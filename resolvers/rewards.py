@@ -10,7 +10,7 @@ from core import clock
 from core.errors import DomainError, NotFound
 from models.catalog.code_pools import codes_left
 from models.catalog.eligibility import available_at, eligibility
-from models.catalog.reads import live_catalog, rewards_for, with_current_stock
+from models.catalog.reads import live_catalog, rewards_for, with_stock
 from models.catalog.rewards import (
     RewardFields,
     archive_reward,
@@ -133,7 +133,9 @@ async def catalog(
         if viewer and member is None:
             raise NotFound("Member not found", field="memberId")
         page = paginate_rows(await live_catalog(principal.tenant_id), first, after)
-    rewards = await with_current_stock(principal.tenant_id, page.items)
+        rewards = page.items
+        if any(r.stock is not None for r in rewards):  # cached: read the stock as it is
+            rewards = with_stock(rewards, await load.stock.load(principal.tenant_id))
     now = clock.now()
     items = []
     if member is None:

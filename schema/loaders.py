@@ -19,7 +19,7 @@ import strawberry
 from strawberry.dataloader import DataLoader
 
 from core import clock
-from models.catalog.reads import rewards_by_id, usage_by_member
+from models.catalog.reads import live_stock, rewards_by_id, usage_by_member
 from models.catalog.tables import MemberRewardUsage, Reward
 from models.members.own_state import own_state
 from models.members.reads import members_by_id, tiers_by_id
@@ -81,6 +81,7 @@ class Loaders:
         for account, view in zip(state.accounts, state.views, strict=True):
             self.account_view.prime(account, view)
         self.usage.prime(member.id, state.usage)
+        self.stock.prime(reader.tenant_id, state.stock)
         return [member if i == member.id else None for i in ids]
 
     @cached_property
@@ -104,6 +105,15 @@ class Loaders:
     def usage(self) -> DataLoader[UUID, dict[UUID, MemberRewardUsage]]:
         """A member's use of rewards (limit and cooldown), by reward id."""
         return self._loader(usage_by_member)
+
+    @cached_property
+    def stock(self) -> DataLoader[UUID, dict[UUID, int]]:
+        """By tenant id (the reader's): the stock of its live rewards that have one."""
+
+        async def by_tenant(reader: Reader, tenant_ids: Sequence[UUID]) -> list[dict[UUID, int]]:
+            return [await live_stock(reader.tenant_id) for _ in tenant_ids]
+
+        return self._loader(by_tenant)
 
     @cached_property
     def account_view(self) -> DataLoader[PointAccount, AccountView]:

@@ -7,12 +7,12 @@ readable after it is archived: `rewards_by_id` answers those.
 The live catalog is what every widget load reads, and admins rarely change it: it is
 cached per tenant on each API process (core.cache), dropped everywhere when a reward is
 created, changed, archived or deleted (`catalog_changed`). Only the stock moves with
-every redemption: it is read as it is now (`with_current_stock`)."""
+every redemption: it is read as it is now (`live_stock`)."""
 
 from __future__ import annotations
 
 import copy
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from uuid import UUID
 
 from tortoise.queryset import QuerySet
@@ -58,7 +58,7 @@ LIVE: TenantCache[tuple[Reward, ...]] = TenantCache("live-catalog")
 
 async def live_catalog(tenant_id: UUID) -> tuple[Reward, ...]:
     """The tenant's live rewards in the catalog's order (newest first, as `paginate`).
-    Shared rows, read only; their stock is as it was when read (`with_current_stock`)."""
+    Shared rows, read only; their stock is as it was when read (`live_stock`)."""
     return await LIVE.get(tenant_id, lambda: _load_live(tenant_id))
 
 
@@ -67,18 +67,21 @@ async def _load_live(tenant_id: UUID) -> tuple[Reward, ...]:
     return tuple(rows)
 
 
-async def with_current_stock(tenant_id: UUID, rewards: Sequence[Reward]) -> list[Reward]:
-    """`rewards` (cached rows) with the stock they have now: a reward with a stock is
-    copied with it, one statement for them all; the others are the same rows."""
-    stocked = [r.id for r in rewards if r.stock is not None]
-    if not stocked:
-        return list(rewards)
+LIVE_STOCKED = "archived_at IS NULL AND enabled AND stock IS NOT NULL"
+"""Which rows of `reward` are live rewards with a stock (for a statement's WHERE)."""
+
+
+async def live_stock(tenant_id: UUID) -> dict[UUID, int]:
+    """The stock of each live reward that has one, as it is now."""
     rows = await query(
-        "SELECT id, stock FROM reward WHERE tenant_id = {} AND archived_at IS NULL"
-        " AND enabled AND stock IS NOT NULL",
-        tenant_id,
+        f"SELECT id, stock FROM reward WHERE tenant_id = {{}} AND {LIVE_STOCKED}", tenant_id
     )
-    stock = {UUID(str(row["id"])): row["stock"] for row in rows}
+    return {UUID(str(row["id"])): row["stock"] for row in rows}
+
+
+def with_stock(rewards: Sequence[Reward], stock: Mapping[UUID, int]) -> list[Reward]:
+    """`rewards` (cached rows) with the stock they have now (`live_stock`): a reward with
+    a stock is copied with it; the others are the same rows."""
     current = []
     for reward in rewards:
         if reward.stock is not None and reward.id in stock:

@@ -3,8 +3,9 @@
 A member token reads only its own rows (models.tenancy.readers), and a widget load asks
 for most of them at once: the member (`me`, the catalog's tier gate), its accounts and
 their balances (`me.accounts`, the catalog's "enough points?"), the open grants of an
-account with points due soon (pending and expiring points), and its use of rewards (the
-catalog's limit and cooldown). On PostgreSQL they come in one statement, each table's rows
+account with points due soon (pending and expiring points), its use of rewards (the
+catalog's limit and cooldown), and the stock of the catalog's rewards as it is now (the
+rest of the catalog is cached, models.catalog.reads). On PostgreSQL they come in one statement, each table's rows
 as an array of that table's row type (asyncpg decodes them, Tortoise builds the models as
 from its own SELECTs); on SQLite, one read each.
 
@@ -23,6 +24,7 @@ from uuid import UUID
 from tortoise import connections
 from tortoise.models import Model
 
+from models.catalog.reads import LIVE_STOCKED, live_stock
 from models.catalog.tables import MemberRewardUsage
 from models.members.reads import members_for
 from models.members.tables import Member
@@ -40,6 +42,7 @@ class OwnState:
     accounts: list[PointAccount]  # oldest first
     views: list[AccountView]  # of each account, as of the read
     usage: dict[UUID, MemberRewardUsage]  # by reward id
+    stock: dict[UUID, int]  # of the tenant's live rewards with a stock (live_stock)
 
 
 _OPEN = ", ".join(f"'{status.value}'" for status in OPEN_GRANTS)
@@ -50,7 +53,9 @@ SELECT m.*,
   ARRAY(SELECT g FROM point_grant g JOIN point_account a ON a.id = g.account_id
         WHERE a.tenant_id = m.tenant_id AND a.member_id = m.id AND a.next_settle_at <= $3
           AND g.status IN ({_OPEN})) AS own_grants,
-  ARRAY(SELECT u FROM member_reward_usage u WHERE u.member_id = m.id) AS own_usage
+  ARRAY(SELECT u FROM member_reward_usage u WHERE u.member_id = m.id) AS own_usage,
+  ARRAY(SELECT (r.id, r.stock) FROM reward r WHERE r.tenant_id = m.tenant_id
+        AND {LIVE_STOCKED}) AS live_stock
 FROM member m WHERE m.tenant_id = $1 AND m.id = $2
 """
 
@@ -72,7 +77,8 @@ async def own_state(reader: Reader, now: datetime) -> OwnState | None:
     accounts = _models(PointAccount, row.pop("own_accounts"))
     grants = _models(PointGrant, row.pop("own_grants"))
     usage = _models(MemberRewardUsage, row.pop("own_usage"))
-    return _state(Member._init_from_db(**row), accounts, grants, usage, now)
+    stock = dict(row.pop("live_stock"))
+    return _state(Member._init_from_db(**row), accounts, grants, usage, stock, now)
 
 
 def _models(model: type[M], records: Sequence[Mapping[str, Any]]) -> list[M]:
@@ -89,7 +95,7 @@ async def _in_reads(reader: Reader, now: datetime) -> OwnState | None:
         await grants_for(reader).filter(account_id__in=due, status__in=OPEN_GRANTS) if due else []
     )
     usage = await MemberRewardUsage.filter(member_id=member.id)
-    return _state(member, accounts, grants, usage, now)
+    return _state(member, accounts, grants, usage, await live_stock(reader.tenant_id), now)
 
 
 def _state(
@@ -97,6 +103,7 @@ def _state(
     accounts: list[PointAccount],
     grants: list[PointGrant],
     usage: list[MemberRewardUsage],
+    stock: dict[UUID, int],
     now: datetime,
 ) -> OwnState:
     by_account: dict[UUID, list[PointGrant]] = {}
@@ -105,4 +112,4 @@ def _state(
     views = [
         view_of(a, by_account.get(a.id, []) if needs_grants(a, now) else [], now) for a in accounts
     ]
-    return OwnState(member, accounts, views, {u.reward_id: u for u in usage})
+    return OwnState(member, accounts, views, {u.reward_id: u for u in usage}, stock)

@@ -195,6 +195,25 @@ async def test_token_signed_with_another_key_is_refused(
     assert _codes(body) == ["UNAUTHENTICATED"]
 
 
+async def test_a_token_altered_after_the_real_one_was_used_is_refused(
+    gql: GraphQLClient, tenant: TenantSession
+) -> None:
+    # given a member token that was used (its checked claims are kept by the process)
+    member = await make_member(uuid.UUID(tenant.tenant_id))
+    token = await _member_token(gql, tenant, str(member.id))
+    assert (await gql(ME, token=token))["data"]["me"]["id"] == str(member.id)
+    # when its signature is changed, or its claims are swapped for another member's
+    header, claims, signature = token.split(".")
+    other = await make_member(uuid.UUID(tenant.tenant_id))
+    other_claims = (await _member_token(gql, tenant, str(other.id))).split(".")[1]
+    for altered in (
+        f"{header}.{claims}.{signature[::-1]}",
+        f"{header}.{other_claims}.{signature}",
+    ):
+        # then it is refused: what was kept is the exact token's
+        assert _codes(await gql(ME, token=altered)) == ["UNAUTHENTICATED"]
+
+
 # -------------------------------------------------------------------------- API keys
 
 CREATE_KEY = """
