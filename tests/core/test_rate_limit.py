@@ -1,0 +1,106 @@
+"""The Redis counters behind the rate limits: one round trip at a time counts the hits of
+every request that arrived meanwhile, and each request still gets its own exact count."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from uuid import uuid4
+
+import pytest
+import redis.asyncio as redis
+
+from core.rate_limit import Counters, Limit
+
+
+@pytest.fixture
+async def counters(redis_url: str) -> AsyncIterator[Counters]:
+    counting = Counters()
+    counting.connect(redis_url)
+    yield counting
+    await counting.close()
+
+
+async def _script_calls(redis_url: str) -> int:
+    """How many times Redis ran a script so far (its own command statistics)."""
+    client = redis.from_url(redis_url)
+    try:
+        stats = await client.info("commandstats")
+    finally:
+        await client.aclose()
+    return sum(
+        int(stats.get(f"cmdstat_{name}", {}).get("calls", 0)) for name in ("evalsha", "eval")
+    )
+
+
+async def test_requests_arriving_together_share_one_round_trip_and_get_exact_counts(
+    counters: Counters, redis_url: str
+) -> None:
+    # given fifty requests of one client, half of them also carrying one credential
+    address, credential = f"address:{uuid4()}", f"credential:{uuid4()}"
+    await counters.hit([Limit(f"address:{uuid4()}", 1, 60)])  # Redis has the script now
+    calls = await _script_calls(redis_url)
+
+    # when they are counted at once
+    results = await asyncio.gather(
+        *(
+            counters.hit([Limit(address, 100, 60)] + ([Limit(credential, 10, 60)] if n % 2 else []))
+            for n in range(50)
+        )
+    )
+
+    # then each has its own place in each window, as if counted one by one
+    assert all(r is not None for r in results)
+    by_address = sorted(r[0].count for r in results if r)
+    by_credential = sorted(r[1].count for r in results if r and len(r) == 2)
+    assert by_address == list(range(1, 51))
+    assert by_credential == list(range(1, 26))
+    assert sum(1 for r in results if r and r[-1].exceeded) == 15  # credential: 11th..25th
+    assert all(0 < c.reset_ms <= 60_000 for r in results if r for c in r)
+    # ...and Redis was asked once, not fifty times
+    assert await _script_calls(redis_url) - calls == 1
+
+
+async def test_requests_arriving_while_a_count_is_in_flight_go_together_next(
+    counters: Counters, redis_url: str
+) -> None:
+    # given one request's count on its way to Redis
+    key = f"address:{uuid4()}"
+    await counters.hit([Limit(f"address:{uuid4()}", 1, 60)])  # Redis has the script now
+    calls = await _script_calls(redis_url)
+    first = asyncio.ensure_future(counters.hit([Limit(key, 100, 60)]))
+    while counters._sender is None or counters._waiting:  # noqa: ASYNC110
+        await asyncio.sleep(0)
+    await asyncio.sleep(0)  # the first call is sent and waits for its answer
+
+    # when twenty more arrive meanwhile
+    more = await asyncio.gather(*(counters.hit([Limit(key, 100, 60)]) for _ in range(20)))
+
+    # then they were counted together, after the first, each in its own place
+    assert (await first) is not None
+    assert sorted(r[0].count for r in more if r) == list(range(2, 22))
+    assert await _script_calls(redis_url) - calls == 2
+
+
+async def test_requests_apart_are_counted_each_in_its_turn(counters: Counters) -> None:
+    key = f"address:{uuid4()}"
+    first = await counters.hit([Limit(key, 2, 60)])
+    second = await counters.hit([Limit(key, 2, 60)])
+    third = await counters.hit([Limit(key, 2, 60)])
+    assert [c[0].count for c in (first, second, third) if c] == [1, 2, 3]
+    assert third is not None and third[0].exceeded and third[0].remaining == 0
+
+
+async def test_nothing_is_counted_while_redis_is_unreachable() -> None:
+    # given counters on a Redis that is not there
+    counters = Counters()
+    counters.connect("redis://127.0.0.1:1/0")
+    try:
+        # when requests arrive together
+        results = await asyncio.gather(
+            *(counters.hit([Limit(f"address:{n}", 1, 60)]) for n in range(5))
+        )
+    finally:
+        await counters.close()
+    # then each is let through uncounted
+    assert results == [None] * 5
