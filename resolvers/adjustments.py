@@ -77,7 +77,7 @@ async def adjust_points_(info: strawberry.Info, input: AdjustPointsInput) -> Adj
     return AdjustPointsPayload(
         applied=True,
         entry=LedgerEntry.from_model(done.posted.entry) if done.posted.entry else None,
-        account=PointAccount.from_view(await account_view(done.posted.account), definition),
+        account=await PointAccount.from_view(await account_view(done.posted.account), definition),
     )
 
 

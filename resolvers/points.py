@@ -53,7 +53,7 @@ async def award_points_(info: strawberry.Info, input: AwardPointsInput) -> Point
     return PointsPayload(
         entry=LedgerEntry.from_model(posted.entry) if posted.entry else None,
         grant=PointGrant.from_model(posted.grant) if posted.grant else None,
-        account=PointAccount.from_view(await account_view(posted.account), definition),
+        account=await PointAccount.from_view(await account_view(posted.account), definition),
     )
 
 

@@ -36,8 +36,6 @@ from models.points.tables import PointAccount, PointDefinition, PointGrant
 from models.redemptions.reads import timelines
 from models.redemptions.tables import RedemptionEvent
 from models.tenancy.readers import Reader
-from models.tenancy.reads import tenant_point_modes
-from models.tenancy.tables import PointMode
 from models.webhooks.reads import attempts_by_delivery, deliveries_by_id
 from models.webhooks.tables import WebhookAttempt, WebhookDelivery
 
@@ -91,10 +89,6 @@ class Loaders:
     @cached_property
     def definition(self) -> DataLoader[UUID, PointDefinition | None]:
         return self._loader(definitions_by_id)
-
-    @cached_property
-    def tenant_point_mode(self) -> DataLoader[UUID, PointMode | None]:
-        return self._loader(tenant_point_modes)
 
     @cached_property
     def accounts(self) -> DataLoader[UUID, list[PointAccount]]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import datetime
 from typing import cast
 
@@ -10,6 +9,7 @@ import strawberry
 from strawberry.scalars import JSON
 
 from models.members import tables as m
+from models.tenancy.facts import tenant_facts
 from models.tiers.evaluation import current_activity
 from models.tiers.tables import TierChange as TierChangeModel
 from schema.common import MemberError, PageInfo
@@ -61,13 +61,13 @@ class Member:
     async def accounts(self, info: strawberry.Info) -> list[PointAccount]:
         load = loaders(info)
         accounts = await load.accounts.load(self.model.id)
-        views, definitions = await asyncio.gather(
-            load.account_view.load_many(accounts),
-            load.definition.load_many([a.definition_id for a in accounts]),
-        )
+        views = await load.account_view.load_many(accounts)
+        definitions = (await tenant_facts(self.model.tenant_id)).definitions
         return [
-            PointAccount.from_view(view, present(d, "point definition", a.definition_id))
-            for a, view, d in zip(accounts, views, definitions, strict=True)
+            await PointAccount.from_view(
+                view, present(definitions.get(a.definition_id), "point definition", a.definition_id)
+            )
+            for a, view in zip(accounts, views, strict=True)
         ]
 
     @classmethod

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import datetime
 from enum import Enum
 from typing import Annotated
 
 import strawberry
 
-from models.pointmaster.modes import effective_mode
+from models.pointmaster.modes import definition_mode
 from models.points import tables as m
 from models.points.grants import AccountView
 from models.tenancy.tables import PointMode as PointModeModel
@@ -18,16 +17,6 @@ from schema.loaders import loaders
 
 LedgerSource = strawberry.enum(m.LedgerSource, name="LedgerSource")
 GrantStatus = strawberry.enum(m.GrantStatus, name="GrantStatus")
-
-
-async def _mode(info: strawberry.Info, definition: m.PointDefinition) -> PointModeModel:
-    """The mode that governs the currency: its own, else its tenant's (batched)."""
-    if definition.point_mode is not None:
-        return PointModeModel(definition.point_mode)
-    tenant_mode = await loaders(info).tenant_point_mode.load(definition.tenant_id)
-    if tenant_mode is None:
-        raise LookupError(f"tenant {definition.tenant_id} not found")
-    return effective_mode(definition, tenant_mode)
 
 
 ExpiryPolicy = strawberry.enum(
@@ -62,8 +51,8 @@ class PointDefinition:
     model: strawberry.Private[m.PointDefinition]
 
     @strawberry.field(description="The mode that governs this currency")
-    async def effective_point_mode(self, info: strawberry.Info) -> PointMode:
-        return PointMode((await _mode(info, self.model)).value)
+    async def effective_point_mode(self) -> PointMode:
+        return PointMode((await definition_mode(self.model)).value)
 
     @classmethod
     def from_model(cls, d: m.PointDefinition) -> PointDefinition:
@@ -87,29 +76,26 @@ class PointAccount:
     balance: int = strawberry.field(description="Spendable (active) points")
     view: strawberry.Private[AccountView]
     definition: strawberry.Private[m.PointDefinition]
-    # The currency's mode, read once for the fields below (resolved concurrently).
-    mode: strawberry.Private[asyncio.Future[PointModeModel] | None] = None
+    mode: strawberry.Private[PointModeModel]  # the currency's (definition_mode)
 
     @strawberry.field(
         description="In FOLLOWER_BALANCE mode the point master sends totals only: the history "
         "of this account is its points log (`pointsLog`), and what needs it is null here"
     )
-    async def history_at_master(self, info: strawberry.Info) -> bool:
-        if self.mode is None:
-            self.mode = asyncio.ensure_future(_mode(info, self.definition))
-        return await self.mode == PointModeModel.FOLLOWER_BALANCE
+    def history_at_master(self) -> bool:
+        return _at_master(self)
 
     @strawberry.field(description="Points whose validFrom is still ahead (null: history at master)")
-    async def pending(self, info: strawberry.Info) -> int | None:
-        return None if await self.history_at_master(info) else self.view.pending
+    def pending(self) -> int | None:
+        return None if _at_master(self) else self.view.pending
 
     @strawberry.field(description="Active points expiring within 30 days (null: history at master)")
-    async def expiring_soon(self, info: strawberry.Info) -> int | None:
-        return None if await self.history_at_master(info) else self.view.expiring_soon
+    def expiring_soon(self) -> int | None:
+        return None if _at_master(self) else self.view.expiring_soon
 
     @strawberry.field(description="null also when the history is at the master")
-    async def next_expiry_at(self, info: strawberry.Info) -> datetime | None:
-        return None if await self.history_at_master(info) else self.view.next_expiry_at
+    def next_expiry_at(self) -> datetime | None:
+        return None if _at_master(self) else self.view.next_expiry_at
 
     @strawberry.field(
         description="Points with a validity window on this account, oldest first, of the "
@@ -126,14 +112,19 @@ class PointAccount:
         return [PointGrant.from_model(g, with_error=not hide_errors) for g in rows]
 
     @classmethod
-    def from_view(cls, view: AccountView, definition: m.PointDefinition) -> PointAccount:
+    async def from_view(cls, view: AccountView, definition: m.PointDefinition) -> PointAccount:
         return cls(
             id=strawberry.ID(str(view.account.id)),
             point_definition=PointDefinition.from_model(definition),
             balance=view.active,
             view=view,
             definition=definition,
+            mode=await definition_mode(definition),
         )
+
+
+def _at_master(account: PointAccount) -> bool:
+    return account.mode == PointModeModel.FOLLOWER_BALANCE
 
 
 @strawberry.type

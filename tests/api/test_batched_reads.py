@@ -223,10 +223,8 @@ async def test_the_widgets_query_reads_the_member_and_its_balances_once(
             assert f"FROM {table}" in state, state
         assert sorted(own) == sorted([_table(state), *live_catalog])
     else:
-        assert sorted(own) == sorted(
-            ["member", "member_reward_usage", "point_account", "point_grant", "reward"]
-            + live_catalog
-        )
+        read_alone = ["member", "member_reward_usage", "point_account", "point_grant", "reward"]
+        assert sorted(own) == sorted([*read_alone, *live_catalog])
     # no pool is looked up for rewards without one; the facts are read once, if at all
     assert len(tables) - len(own) == (0 if facts_cached else FACTS_READ), tables
 

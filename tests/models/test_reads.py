@@ -17,8 +17,6 @@ from models.points.tables import GrantStatus, LedgerSource, PointAccount
 from models.redemptions.reads import redemptions_for, timelines
 from models.redemptions.redeem import RedeemRequest, redeem
 from models.tenancy.readers import Reader
-from models.tenancy.reads import tenant_point_modes
-from models.tenancy.tables import PointMode
 from tests.factories import make_member, make_reward, make_tenant, make_tier
 
 
@@ -47,13 +45,11 @@ async def test_a_foreign_id_loads_as_none(db: str) -> None:
     rewards = await rewards_by_id(reader, [theirs.id, ours.id, theirs.id])
     members = await members_by_id(reader, [their_member.id, our_member.id])
     tiers = await tiers_by_id(reader, [their_tier.id, our_tier.id])
-    modes = await tenant_point_modes(reader, [b, a])
 
     # then
     assert [r and r.id for r in rewards] == [None, ours.id, None]
     assert [m and m.id for m in members] == [None, our_member.id]
     assert [t and t.id for t in tiers] == [None, our_tier.id]
-    assert modes == [None, PointMode.MASTER]
 
 
 async def test_a_member_reads_only_its_own_rows(db: str) -> None:
