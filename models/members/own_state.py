@@ -5,9 +5,9 @@ for most of them at once: the member (`me`, the catalog's tier gate), its accoun
 their balances (`me.accounts`, the catalog's "enough points?"), the open grants of an
 account with points due soon (pending and expiring points), its use of rewards (the
 catalog's limit and cooldown), and the stock of the catalog's rewards as it is now (the
-rest of the catalog is cached, models.catalog.reads). On PostgreSQL they come in one statement, each table's rows
-as an array of that table's row type (asyncpg decodes them, Tortoise builds the models as
-from its own SELECTs); on SQLite, one read each.
+rest of the catalog is cached, models.catalog.reads). On PostgreSQL they come in one
+statement, each table's rows as an array of that table's row type (asyncpg decodes them,
+Tortoise builds the models as from its own SELECTs); on SQLite, one read each.
 
 The schema's loaders (schema.loaders) read a member token's member through here and keep
 the rest for the fields that ask for it next.
