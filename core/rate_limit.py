@@ -10,7 +10,6 @@ through: rate limiting protects the service, it must not take it down with Redis
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import logging
 import math
@@ -19,6 +18,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import redis.asyncio as redis
+
+from core.batching import Batcher
 
 log = logging.getLogger(__name__)
 PREFIX = "gamify:limit:"
@@ -89,17 +90,16 @@ def key_part(value: str) -> str:
 class Counters:
     """The counters of one process; `connect` before use (unconnected, they count nothing).
 
-    One script call is in flight at a time: the hits of requests that arrive meanwhile
-    wait for it, then go together in the next call, every key incremented once per hit,
-    in order, so each request gets its own exact count. A request alone waits for nothing;
-    under load, one round trip counts many requests (a Redis call per request was the
-    largest cost of a widget's catalog read after its own work)."""
+    The hits of concurrent requests go through one group commit (core.batching): one
+    script call at a time counts every request that arrived meanwhile, each key
+    incremented once per hit, in order, so each request gets its own exact count. Under
+    load a Redis call per request was the largest cost of a widget's catalog read after
+    its own work."""
 
     def __init__(self) -> None:
         self.redis: Any = None
         self._hit: Any = None
-        self._waiting: list[tuple[list[Limit], asyncio.Future[list[Count] | None]]] = []
-        self._sender: asyncio.Task[None] | None = None
+        self._batcher: Batcher[list[Limit], list[Count] | None] = Batcher(self._count)
 
     def connect(self, url: str) -> None:
         # Bounded waits: a request must not hang on a Redis that stopped answering.
@@ -116,28 +116,10 @@ class Counters:
         active = [limit for limit in limits if limit.limit > 0]
         if self.redis is None or not active:
             return None
-        counted: asyncio.Future[list[Count] | None] = asyncio.get_running_loop().create_future()
-        self._waiting.append((active, counted))
-        if self._sender is None:
-            self._sender = asyncio.ensure_future(self._send())
-        return await counted
+        return await self._batcher.submit(active)
 
-    async def _send(self) -> None:
-        try:
-            while self._waiting:
-                batch, self._waiting = self._waiting, []
-                await self._count(batch)
-        except BaseException as exc:  # stopping, or a bug: none of those waiting waits forever
-            _fail(self._waiting, exc)
-            self._waiting = []
-            raise
-        finally:
-            self._sender = None
-
-    async def _count(
-        self, batch: list[tuple[list[Limit], asyncio.Future[list[Count] | None]]]
-    ) -> None:
-        limits = [limit for active, _ in batch for limit in active]
+    async def _count(self, batch: list[list[Limit]]) -> list[list[Count] | None]:
+        limits = [limit for active in batch for limit in active]
         try:
             raw = await self._hit(
                 keys=[PREFIX + limit.key for limit in limits],
@@ -145,21 +127,18 @@ class Counters:
             )
         except (redis.RedisError, OSError) as exc:
             log.warning("rate limits not counted: Redis unavailable (%s)", type(exc).__name__)
-            raw = None
-        except BaseException as exc:
-            _fail(batch, exc)
-            raise
+            return [None] * len(batch)
+        counted: list[list[Count] | None] = []
         at = 0
-        for active, counted in batch:
-            counts = None
-            if raw is not None:
-                counts = [
+        for active in batch:
+            counted.append(
+                [
                     Count(limit.limit, int(raw[2 * (at + i)]), int(raw[2 * (at + i) + 1]))
                     for i, limit in enumerate(active)
                 ]
+            )
             at += len(active)
-            if not counted.done():  # its request may have gone (the client hung up)
-                counted.set_result(counts)
+        return counted
 
     async def undo(self, key: str) -> None:
         """Take back one hit (a login that turned out right)."""
@@ -175,18 +154,6 @@ class Counters:
             await self.redis.execute_command(command, key)
         except (redis.RedisError, OSError) as exc:
             log.warning("rate limit not updated: Redis unavailable (%s)", type(exc).__name__)
-
-
-def _fail(
-    batch: list[tuple[list[Limit], asyncio.Future[list[Count] | None]]], exc: BaseException
-) -> None:
-    for _, counted in batch:
-        if counted.done():
-            continue
-        if isinstance(exc, asyncio.CancelledError):
-            counted.cancel()
-        else:
-            counted.set_exception(exc)
 
 
 def tightest(counts: Sequence[Count]) -> Count:

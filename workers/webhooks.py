@@ -3,7 +3,7 @@
 Jobs are idempotent: a delivery is sent only under a lease, and recorded only while it
 is still PENDING under that lease, so arq running a job twice sends at most one extra
 attempt, which receivers dedupe on `webhook-id`. The leases and records of a worker's
-concurrent jobs are written in batches (workers/batching.py): two statements for a
+concurrent jobs are written in batches (core/batching.py): two statements for a
 batch of deliveries, not five per delivery.
 """
 
@@ -21,6 +21,7 @@ from uuid import UUID
 from arq.worker import func
 
 from core import clock
+from core.batching import Batcher
 from core.errors import DomainError
 from core.jobs import DELIVER_WEBHOOK, delivery_job_id
 from core.metrics import count_delivery
@@ -33,7 +34,6 @@ from models.webhooks.attempts import Plan, give_up, plan, record_many
 from models.webhooks.lease import Leased, lease_many
 from models.webhooks.outbox import AttemptResult, due_deliveries
 from models.webhooks.tables import DeliveryStatus, WebhookEvent
-from workers.batching import Batcher
 from workers.webhook_http import new_client, post
 
 log = logging.getLogger(__name__)

@@ -1,5 +1,5 @@
-"""The Redis counters behind the rate limits: one round trip at a time counts the hits of
-every request that arrived meanwhile, and each request still gets its own exact count."""
+"""The Redis counters behind the rate limits: the hits of requests that arrive together are
+counted in one round trip (core.batching), and each request still gets its own exact count."""
 
 from __future__ import annotations
 
@@ -59,27 +59,6 @@ async def test_requests_arriving_together_share_one_round_trip_and_get_exact_cou
     assert all(0 < c.reset_ms <= 60_000 for r in results if r for c in r)
     # ...and Redis was asked once, not fifty times
     assert await _script_calls(redis_url) - calls == 1
-
-
-async def test_requests_arriving_while_a_count_is_in_flight_go_together_next(
-    counters: Counters, redis_url: str
-) -> None:
-    # given one request's count on its way to Redis
-    key = f"address:{uuid4()}"
-    await counters.hit([Limit(f"address:{uuid4()}", 1, 60)])  # Redis has the script now
-    calls = await _script_calls(redis_url)
-    first = asyncio.ensure_future(counters.hit([Limit(key, 100, 60)]))
-    while counters._sender is None or counters._waiting:  # noqa: ASYNC110
-        await asyncio.sleep(0)
-    await asyncio.sleep(0)  # the first call is sent and waits for its answer
-
-    # when twenty more arrive meanwhile
-    more = await asyncio.gather(*(counters.hit([Limit(key, 100, 60)]) for _ in range(20)))
-
-    # then they were counted together, after the first, each in its own place
-    assert (await first) is not None
-    assert sorted(r[0].count for r in more if r) == list(range(2, 22))
-    assert await _script_calls(redis_url) - calls == 2
 
 
 async def test_requests_apart_are_counted_each_in_its_turn(counters: Counters) -> None:

@@ -1,10 +1,10 @@
-"""The worker's group commit (workers/batching.py) that leases and attempt records go through."""
+"""Group commit (core/batching.py): what webhook workers write and API processes count goes through it."""
 
 from __future__ import annotations
 
 import asyncio
 
-from workers.batching import Batcher
+from core.batching import Batcher
 
 
 class Doubler:

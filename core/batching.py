@@ -1,9 +1,11 @@
-"""Group commit: what concurrent jobs of one worker write, sent to the database together.
+"""Group commit: what concurrent tasks of one process send, sent together.
 
-Each job awaits its own item, so it goes on only once its write is committed: a job is
-no further along than it would be with a statement of its own, and a crash loses what
-it would have lost anyway. One flush runs at a time; items that arrive meanwhile wait
-for the next, so a busy worker sends big batches and a quiet one adds no delay.
+A webhook worker's jobs write their leases and attempt records through it; an API
+process's requests count their rate limits (core.rate_limit). Each task awaits its own
+item, so it goes on only once its write is done: a task is no further along than it
+would be with a round trip of its own, and a crash loses what it would have lost anyway.
+One flush runs at a time; items that arrive meanwhile wait for the next, so a busy
+process sends big batches and a quiet one adds no delay.
 """
 
 from __future__ import annotations
