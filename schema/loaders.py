@@ -10,6 +10,7 @@ payload must show the rows as they are after it, not as an earlier field read th
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Awaitable, Callable, Sequence
 from functools import cached_property, partial
 from typing import Any, TypeVar
@@ -52,8 +53,12 @@ class Loaders:
     def _loader(
         self, batch: Callable[[Reader, Sequence[K]], Awaitable[Sequence[V]]]
     ) -> DataLoader[K, V]:
+        # The loader holds the reader, not these Loaders that hold the loader: no reference
+        # cycle, so a request's reads are freed when it ends, not by the garbage collector.
+        reader = self.reader
+
         async def load(keys: list[K]) -> Sequence[V]:
-            return await batch(self.reader, keys)
+            return await batch(reader, keys)
 
         return DataLoader(load_fn=load, cache=self.cache)
 
@@ -64,23 +69,8 @@ class Loaders:
     @cached_property
     def member(self) -> DataLoader[UUID, Member | None]:
         if self.cache and self.reader.member_id is not None:
-            return self._loader(self._own_member)
+            return self._loader(partial(_own_member, weakref.ref(self)))
         return self._loader(members_by_id)
-
-    async def _own_member(self, reader: Reader, ids: Sequence[UUID]) -> list[Member | None]:
-        """A member token reads only itself, and a widget load most of what it has: its
-        first read brings its accounts, their balances and its use of rewards
-        (models.members.own_state), kept for the fields that ask next."""
-        state = await own_state(reader, clock.now())
-        if state is None:
-            return [None for _ in ids]
-        member = state.member
-        self.accounts.prime(member.id, state.accounts)
-        for account, view in zip(state.accounts, state.views, strict=True):
-            self.account_view.prime(account, view)
-        self.usage.prime(member.id, state.usage)
-        self.stock.prime(reader.tenant_id, state.stock)
-        return [member if i == member.id else None for i in ids]
 
     @cached_property
     def tier(self) -> DataLoader[UUID, Tier | None]:
@@ -131,6 +121,27 @@ class Loaders:
     def attempts(self) -> DataLoader[UUID, list[WebhookAttempt]]:
         """A delivery's attempts, oldest first."""
         return self._loader(attempts_by_delivery)
+
+
+async def _own_member(
+    loaders: weakref.ref[Loaders], reader: Reader, ids: Sequence[UUID]
+) -> list[Member | None]:
+    """A member token reads only itself, and a widget load most of what it has: its first
+    read brings its accounts, their balances and its use of rewards
+    (models.members.own_state), kept in its loaders for the fields that ask next (held
+    weakly: they hold this read's loader)."""
+    state = await own_state(reader, clock.now())
+    if state is None:
+        return [None for _ in ids]
+    member = state.member
+    load = loaders()
+    if load is not None:
+        load.accounts.prime(member.id, state.accounts)
+        for account, view in zip(state.accounts, state.views, strict=True):
+            load.account_view.prime(account, view)
+        load.usage.prime(member.id, state.usage)
+        load.stock.prime(reader.tenant_id, state.stock)
+    return [member if i == member.id else None for i in ids]
 
 
 def present(row: V | None, what: str, key: object) -> V:

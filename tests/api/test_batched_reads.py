@@ -5,7 +5,9 @@ page, not one per object (no N+1). Counted on the database client's own statemen
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
+import weakref
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -15,11 +17,14 @@ import pytest
 
 from core import cache, clock
 from core.settings import Settings
+from models.members.tables import Member
 from models.points.awards import AwardRequest, award_points
 from models.points.tables import LedgerSource
 from models.redemptions.redeem import RedeemRequest, redeem
+from models.tenancy.readers import Reader
 from models.webhooks.endpoints import create_endpoint
 from models.webhooks.tables import PayloadFormat, WebhookEvent
+from schema.loaders import Loaders
 from tests import dbsetup
 from tests.conftest import delete_all_rows
 from tests.factories import make_member, make_reward, make_tier
@@ -227,6 +232,27 @@ async def test_the_widgets_query_reads_the_member_and_its_balances_once(
         assert sorted(own) == sorted([*read_alone, *live_catalog])
     # no pool is looked up for rewards without one; the facts are read once, if at all
     assert len(tables) - len(own) == (0 if facts_cached else FACTS_READ), tables
+
+
+async def test_a_querys_loaders_are_freed_when_dropped_not_by_the_collector(shop: Shop) -> None:
+    """A query's loaders hold what it read: they must be in no reference cycle of their
+    own, or every request's reads would wait for the garbage collector (engine.heap)."""
+    # given a member's own loaders that have read its state (accounts, usage, stock primed)
+    member = await Member.get(external_user_id=next(iter(shop.members)))
+    load = Loaders(Reader(member.tenant_id, member.id), cache=True)
+    assert await load.member.load(member.id) == member
+    assert await load.accounts.load(member.id)
+    gone = weakref.ref(load)
+    gc.collect()
+    gc.disable()
+    try:
+        # when the query is done with them
+        del load
+
+        # then they are freed at once, the collector not running
+        assert gone() is None
+    finally:
+        gc.enable()
 
 
 async def test_a_mutations_payload_reads_rows_as_the_mutation_left_them(shop: Shop) -> None:
