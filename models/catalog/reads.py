@@ -15,13 +15,17 @@ import copy
 from collections.abc import Mapping, Sequence
 from uuid import UUID
 
+from tortoise import connections
 from tortoise.queryset import QuerySet
 
 from core.cache import TenantCache, invalidate
-from models.catalog.tables import MemberRewardUsage, Reward
+from models.catalog.tables import CodePool, MemberRewardUsage, Reward
 from models.db.batches import by_ids
 from models.db.params import query
+from models.db.plain_reads import with_related
+from models.points.tables import PointDefinition
 from models.tenancy.readers import Reader
+from models.tenancy.tables import Tenant
 
 
 def live_rewards_for(reader: Reader) -> QuerySet[Reward]:
@@ -38,6 +42,40 @@ def rewards_for(reader: Reader) -> QuerySet[Reward]:
 async def rewards_by_id(reader: Reader, ids: Sequence[UUID]) -> list[Reward | None]:
     """Rewards as other rows the caller reads name them (archived ones included)."""
     return await by_ids(Reward.filter(tenant_id=reader.tenant_id), ids)
+
+
+_TO_REDEEM = """
+SELECT r.*, d AS "_definition", t AS "_tenant", p AS "_code_pool"
+FROM reward r
+JOIN point_definition d ON d.id = r.definition_id
+JOIN tenant t ON t.id = r.tenant_id
+LEFT JOIN code_pool p ON p.reward_id = r.id
+WHERE r.tenant_id = $1 AND r.id = $2
+"""
+
+
+async def reward_to_redeem(tenant_id: UUID, reward_id: UUID) -> Reward | None:
+    """The reward with its currency, tenant and code pool (None without one): what a
+    redemption needs of it. On PostgreSQL one statement of fixed text (models.db.plain_reads),
+    the related rows as row values; elsewhere Tortoise's `select_related`."""
+    conn = connections.get("default")
+    if conn.capabilities.dialect != "postgres":
+        found: Reward | None = (
+            await Reward.filter(id=reward_id, tenant_id=tenant_id)
+            .select_related("definition", "tenant", "code_pool")
+            .first()
+        )
+        return found
+    rows = await conn.execute_query_dict(_TO_REDEEM, [tenant_id, reward_id])
+    if not rows:
+        return None
+    row = rows[0]
+    related = {
+        "definition": (PointDefinition, row.pop("_definition")),
+        "tenant": (Tenant, row.pop("_tenant")),
+        "code_pool": (CodePool, row.pop("_code_pool")),
+    }
+    return with_related(Reward._init_from_db(**row), **related)
 
 
 async def usage_by_member(

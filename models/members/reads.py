@@ -10,6 +10,7 @@ from tortoise.queryset import QuerySet
 
 from core.errors import InvalidInput
 from models.db.batches import by_ids
+from models.db.plain_reads import tenant_row
 from models.members.tables import MAX_EXTERNAL_ID, Member, Tier
 from models.tenancy.facts import tenant_facts
 from models.tenancy.readers import Reader
@@ -33,15 +34,14 @@ async def member_named(
 ) -> Member | None:
     """The member a request names (by id or by the tenant's id for it), if the reader may
     read it. A member token names itself: by its own id, or by naming no one."""
-    members = members_for(reader)
     if reader.member_id is not None:
-        if external_user_id is not None:
+        if external_user_id is not None or member_id not in (None, reader.member_id):
             return None
-        return await members.get_or_none(id=member_id or reader.member_id)
+        return await tenant_row(Member, reader.tenant_id, reader.member_id)
     if (member_id is None) == (external_user_id is None):
         raise InvalidInput("Give memberId or externalUserId", field="memberId")
     if member_id is not None:
-        return await members.get_or_none(id=member_id)
+        return await tenant_row(Member, reader.tenant_id, member_id)
     return await member_by_external_id(reader, external_user_id or "")
 
 

@@ -25,10 +25,12 @@ from core.errors import InvalidInput, NotFound
 from models.catalog.code_draws import announce_low_stock, draw_codes, fulfilment
 from models.catalog.code_pools import free_at_least
 from models.catalog.eligibility import Ineligibility, catalog_gate, refusal, usage_gate
+from models.catalog.reads import reward_to_redeem
 from models.catalog.tables import CodePool, MemberRewardUsage, Reward
 from models.db.bulk_statements import PendingRows
 from models.db.guarded_updates import GuardedAdd
 from models.db.idempotency import claim_key, replayed_result, request_fingerprint, validate_key
+from models.db.plain_reads import tenant_row
 from models.db.transactions import atomic
 from models.live.effects import redemption_changed
 from models.members.tables import Member, Tier
@@ -91,15 +93,11 @@ async def redeem_with_effects(req: RedeemRequest, member: Member | None = None) 
             return Redeemed(await Redemption.get(id=earlier), replayed=True)
     # Its currency, tenant and code pool come along (one statement): they decide the
     # point mode and how it is fulfilled, and the webhook payloads need them.
-    reward = (
-        await Reward.filter(id=req.reward_id, tenant_id=req.tenant_id)
-        .select_related("definition", "tenant", "code_pool")
-        .first()
-    )
+    reward = await reward_to_redeem(req.tenant_id, req.reward_id)
     if reward is None:
         raise NotFound("Reward not found", field="rewardId")
     if member is None or member.id != req.member_id or member.tenant_id != req.tenant_id:
-        member = await Member.get_or_none(id=req.member_id, tenant_id=req.tenant_id)
+        member = await tenant_row(Member, req.tenant_id, req.member_id)
     if member is None:
         raise NotFound("Member not found", field="memberId")
     now = clock.now()

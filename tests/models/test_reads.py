@@ -7,9 +7,15 @@ from __future__ import annotations
 from datetime import timedelta
 from uuid import UUID
 
+from tortoise.models import Model
+
 from core import clock
-from models.catalog.reads import rewards_by_id, rewards_for
+from models.catalog.code_pools import attach_pool
+from models.catalog.reads import reward_to_redeem, rewards_by_id, rewards_for
+from models.catalog.tables import Reward
+from models.db.plain_reads import tenant_row
 from models.members.reads import member_named, members_by_id, tiers_by_id
+from models.members.tables import Member
 from models.points.awards import AwardRequest, award_points
 from models.points.grants import account_view
 from models.points.reads import account_views, accounts_by_member, grants_by_account, ledger_for
@@ -18,6 +24,10 @@ from models.redemptions.reads import redemptions_for, timelines
 from models.redemptions.redeem import RedeemRequest, redeem
 from models.tenancy.readers import Reader
 from tests.factories import make_member, make_reward, make_tenant, make_tier
+
+
+def _values(row: Model | None) -> dict[str, object] | None:
+    return None if row is None else {f: getattr(row, f) for f in row._meta.fields_db_projection}
 
 
 async def _grant(tenant_id: UUID, member_id: UUID, amount: int, days: int) -> None:
@@ -154,3 +164,31 @@ async def test_account_views_in_one_batch_equal_each_accounts_own_view(db: str) 
     # then
     assert batched == [await account_view(a) for a in accounts]
     assert [v.expiring_soon for v in batched] == [20, 0, 0]
+
+
+async def test_a_redemptions_plain_reads_are_the_rows_the_orm_reads(db: str) -> None:
+    """The fixed-text reads of a redemption (models.db.plain_reads) build the models the
+    query builder builds, related rows included, and read only the tenant's rows."""
+    # given a reward with a code pool and one without, a member, and another tenant
+    tid, other = (await make_tenant()).tenant.id, (await make_tenant()).tenant.id
+    pooled, plain = await make_reward(tid, stock=7), await make_reward(tid)
+    await attach_pool(tid, pooled.id, low_stock_threshold=2)
+    member = await make_member(tid, points=100)
+
+    for reward in (pooled, plain):
+        # when
+        fast = await reward_to_redeem(tid, reward.id)
+        orm = await Reward.get(id=reward.id).select_related("definition", "tenant", "code_pool")
+
+        # then the same reward, currency, tenant and pool (or none)
+        assert fast is not None
+        assert _values(fast) == _values(orm)
+        for related in ("definition", "tenant", "code_pool"):
+            assert _values(getattr(fast, related)) == _values(getattr(orm, related)), related
+    assert (await reward_to_redeem(tid, pooled.id)).code_pool is not None  # type: ignore[union-attr]
+    assert _values(await tenant_row(Member, tid, member.id)) == _values(
+        await Member.get(id=member.id)
+    )
+    # another tenant's ids read as nothing
+    assert await reward_to_redeem(other, plain.id) is None
+    assert await tenant_row(Member, other, member.id) is None
