@@ -17,6 +17,8 @@ from typing import Any
 
 import redis.asyncio as redis
 
+from core.batching import Batcher
+
 log = logging.getLogger(__name__)
 DEFAULT_BUFFER = 1000
 SUBSCRIBE_TIMEOUT = 10.0  # seconds Redis may take to confirm a SUBSCRIBE
@@ -78,6 +80,8 @@ class Broker:
         self._subscribers: dict[str, set[Subscriber]] = {}
         self._confirmations: dict[str, asyncio.Event] = {}  # SUBSCRIBEs Redis has yet to confirm
         self._lock = asyncio.Lock()
+        # Checks of concurrent requests (two per redemption) asked in one round trip.
+        self._numsub: Batcher[str, bool] = Batcher(self._listened)
 
     async def publish(self, channel: str, message: dict[str, Any]) -> None:
         """Best effort: a lost message is recovered by clients resuming with a cursor."""
@@ -92,10 +96,16 @@ class Broker:
         if channel in self._subscribers:
             return True  # this process does (Redis confirmed it): no round trip to ask
         try:
-            counts = await self.redis.pubsub_numsub(channel)
+            return await self._numsub.submit(channel)
         except redis.RedisError:
             return True
-        return bool(counts and int(counts[0][1]) > 0)
+
+    async def _listened(self, channels: list[str]) -> list[bool]:
+        counts = {
+            name.decode() if isinstance(name, bytes) else name: int(count)
+            for name, count in await self.redis.pubsub_numsub(*channels)
+        }
+        return [counts.get(channel, 0) > 0 for channel in channels]
 
     @contextlib.asynccontextmanager
     async def subscribe(

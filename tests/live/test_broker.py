@@ -152,3 +152,38 @@ async def test_the_last_subscriber_leaving_unsubscribes_from_redis(
     # then Redis had one subscription for both, and none once they left
     assert during == 1
     assert after == 0
+
+
+async def test_concurrent_listening_checks_share_a_round_trip_and_answer_each_channel(
+    broker: Broker, redis_url: str
+) -> None:
+    # given another process subscribed to some channels and not to others
+    heard, unheard = [_channel() for _ in range(5)], [_channel() for _ in range(5)]
+    other = aredis.from_url(redis_url)
+    pubsub = other.pubsub()
+    try:
+        await pubsub.subscribe(*heard)
+        asked_before = await _numsub_calls(other)
+
+        # when requests check them all at once (each channel twice)
+        channels = [*heard, *unheard] * 2
+        answers = await asyncio.gather(*(broker.listening(c) for c in channels))
+
+        # then each is answered for its own channel, and Redis was asked once
+        assert answers == [True] * 5 + [False] * 5 + [True] * 5 + [False] * 5
+        assert await _numsub_calls(other) - asked_before == 1
+        # and a check on its own still gets its answer
+        assert await broker.listening(heard[0]) and not await broker.listening(unheard[0])
+    finally:
+        await pubsub.aclose()
+        await other.aclose()
+
+
+async def _numsub_calls(client: aredis.Redis) -> int:
+    """How many PUBSUB NUMSUB commands Redis ran so far (its own command statistics; before
+    Redis 7 they count as PUBSUB, of which the broker sends no other)."""
+    stats = await client.info("commandstats")
+    return sum(
+        int(stats.get(f"cmdstat_{name}", {}).get("calls", 0))
+        for name in ("pubsub|numsub", "pubsub")
+    )
