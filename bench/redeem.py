@@ -527,7 +527,7 @@ ONE_STATEMENT = (
     f"'{POINT_COST} points withdrawn', NULL, NULL, jsonb_build_object('amount', {POINT_COST}, "
     "'ledgerEntryId', \"eid\"::text) || jsonb_build_object('balanceBefore', "
     '"balance" + :cost::bigint, \'balanceAfter\', "balance"), \'pgbench\', now(), "rid", '
-    ':tenant::uuid FROM ok) SELECT o.*, CASE WHEN o."id" IS NULL '
+    ':tenant::uuid FROM ok) SELECT o."id", CASE WHEN o."id" IS NULL '
     'THEN (\'gamify: redeem the general way\' || d."id"::text)::int END AS "fallback" '
     "FROM debit AS d LEFT JOIN ok AS o ON true;"
 )

@@ -170,7 +170,7 @@ async def redeem_in_one_statement(
     # statement fails on purpose. The first step wrote nothing: no row, nothing changed.
     refuse = p(FALLBACK)
     sql = (
-        f'WITH {", ".join(ctes)} SELECT o.*, CASE WHEN o."id" IS NULL '
+        f'WITH {", ".join(ctes)} SELECT o."id", CASE WHEN o."id" IS NULL '
         f'THEN ({refuse} || f."id"::text)::int END AS "fallback" '
         f"FROM {first} AS f LEFT JOIN ok AS o ON true"
     )
