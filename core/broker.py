@@ -101,11 +101,8 @@ class Broker:
             return True
 
     async def _listened(self, channels: list[str]) -> list[bool]:
-        counts = {
-            name.decode() if isinstance(name, bytes) else name: int(count)
-            for name, count in await self.redis.pubsub_numsub(*channels)
-        }
-        return [counts.get(channel, 0) > 0 for channel in channels]
+        counts = dict(await self.redis.pubsub_numsub(*channels))  # names as bytes
+        return [int(counts.get(channel.encode(), 0)) > 0 for channel in channels]
 
     @contextlib.asynccontextmanager
     async def subscribe(

@@ -60,12 +60,11 @@ async def reward_to_redeem(tenant_id: UUID, reward_id: UUID) -> Reward | None:
     the related rows as row values; elsewhere Tortoise's `select_related`."""
     conn = connections.get("default")
     if conn.capabilities.dialect != "postgres":
-        found: Reward | None = (
+        return (
             await Reward.filter(id=reward_id, tenant_id=tenant_id)
             .select_related("definition", "tenant", "code_pool")
             .first()
         )
-        return found
     rows = await conn.execute_query_dict(_TO_REDEEM, [tenant_id, reward_id])
     if not rows:
         return None

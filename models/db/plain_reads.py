@@ -8,6 +8,7 @@ statement."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, TypeVar
 from uuid import UUID
 
@@ -29,10 +30,16 @@ async def tenant_row(model: type[M], tenant_id: UUID, row_id: UUID) -> M | None:
     return model._init_from_db(**rows[0]) if rows else None
 
 
+def model_of(model: type[M], record: Mapping[str, Any]) -> M:
+    """A row read as a row value of its table (asyncpg decodes it to a record)."""
+    return model._init_from_db(**dict(record))
+
+
 def with_related(instance: M, **related: tuple[type[Model], Any]) -> M:
     """`instance` with related rows read in the same statement, each a (model, record)
     pair whose record is None when there is none (as `select_related` attaches them)."""
     for name, (model, record) in related.items():
-        value = None if record is None else model._init_from_db(**dict(record))
-        object.__setattr__(instance, f"_{name}", value)
+        object.__setattr__(
+            instance, f"_{name}", None if record is None else model_of(model, record)
+        )
     return instance

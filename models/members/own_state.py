@@ -15,25 +15,21 @@ the rest for the fields that ask for it next.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar
 from uuid import UUID
 
 from tortoise import connections
-from tortoise.models import Model
 
 from models.catalog.reads import LIVE_STOCKED, live_stock
 from models.catalog.tables import MemberRewardUsage
+from models.db.plain_reads import model_of
 from models.members.reads import members_for
 from models.members.tables import Member
 from models.points.grants import EXPIRING_SOON, OPEN_GRANTS, AccountView, needs_grants, view_of
 from models.points.reads import accounts_for, grants_for
 from models.points.tables import PointAccount, PointGrant
 from models.tenancy.readers import Reader
-
-M = TypeVar("M", bound=Model)
 
 
 @dataclass(frozen=True)
@@ -74,15 +70,11 @@ async def own_state(reader: Reader, now: datetime) -> OwnState | None:
     if not rows:
         return None
     row = rows[0]
-    accounts = _models(PointAccount, row.pop("own_accounts"))
-    grants = _models(PointGrant, row.pop("own_grants"))
-    usage = _models(MemberRewardUsage, row.pop("own_usage"))
+    accounts = [model_of(PointAccount, r) for r in row.pop("own_accounts")]
+    grants = [model_of(PointGrant, r) for r in row.pop("own_grants")]
+    usage = [model_of(MemberRewardUsage, r) for r in row.pop("own_usage")]
     stock = dict(row.pop("live_stock"))
     return _state(Member._init_from_db(**row), accounts, grants, usage, stock, now)
-
-
-def _models(model: type[M], records: Sequence[Mapping[str, Any]]) -> list[M]:
-    return [model._init_from_db(**dict(record)) for record in records]
 
 
 async def _in_reads(reader: Reader, now: datetime) -> OwnState | None:

@@ -11,6 +11,7 @@ import pytest
 import redis.asyncio as redis
 
 from core.rate_limit import Counters, Limit
+from tests.redis_stats import command_calls
 
 
 @pytest.fixture
@@ -25,12 +26,9 @@ async def _script_calls(redis_url: str) -> int:
     """How many times Redis ran a script so far (its own command statistics)."""
     client = redis.from_url(redis_url)
     try:
-        stats = await client.info("commandstats")
+        return await command_calls(client, "evalsha", "eval")
     finally:
         await client.aclose()
-    return sum(
-        int(stats.get(f"cmdstat_{name}", {}).get("calls", 0)) for name in ("evalsha", "eval")
-    )
 
 
 async def test_requests_arriving_together_share_one_round_trip_and_get_exact_counts(

@@ -15,6 +15,7 @@ import redis
 import redis.asyncio as aredis
 
 from core.broker import Broker
+from tests.redis_stats import command_calls
 
 
 def _channel() -> str:
@@ -182,8 +183,4 @@ async def test_concurrent_listening_checks_share_a_round_trip_and_answer_each_ch
 async def _numsub_calls(client: aredis.Redis) -> int:
     """How many PUBSUB NUMSUB commands Redis ran so far (its own command statistics; before
     Redis 7 they count as PUBSUB, of which the broker sends no other)."""
-    stats = await client.info("commandstats")
-    return sum(
-        int(stats.get(f"cmdstat_{name}", {}).get("calls", 0))
-        for name in ("pubsub|numsub", "pubsub")
-    )
+    return await command_calls(client, "pubsub|numsub", "pubsub")
