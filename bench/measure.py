@@ -331,7 +331,8 @@ def signature(statement: str) -> str:
     verb = text.split(None, 1)[0].upper() if text else "?"
     if verb in ("BEGIN;", "COMMIT;", "BEGIN", "COMMIT"):
         return verb.rstrip(";")
-    match = re.search(r'\b(?:FROM|INTO|UPDATE)\s+"?(\w+)"?', text, re.I)
+    # the first table named (past a FROM of a subquery or VALUES, a JOIN's)
+    match = re.search(r'\b(?:FROM|INTO|UPDATE|JOIN)\s+"?(\w+)"?', text, re.I)
     table = match.group(1) if match else "?"
     return f"{verb} {table}" + (" FOR UPDATE" if "FOR UPDATE" in text.upper() else "")
 

@@ -74,6 +74,8 @@ from measure import (  # noqa: E402
     with_database,
 )
 
+from models.catalog.reads import TO_REDEEM  # noqa: E402
+
 POINT_COST = 10
 START_POINTS = 10**12
 HOT_STOCK = 2_000_000_000  # the column is an int4
@@ -557,15 +559,15 @@ def pgbench_script(scenario: str, args: argparse.Namespace) -> str:
             "AND \"key\" = 'pgb-' || :client_id::text || '-' || :k::text LIMIT 2;"
         )
     lines += [
-        # Reward.get_or_none, Member.get_or_none
-        'SELECT "cooldown_seconds","created_at","archived_at","available_until","name",'
-        '"updated_at","min_tier_id","description","type","value","available_from","enabled",'
-        '"stock","point_cost","id","tenant_id","fulfillment_data","per_member_limit",'
-        '"definition_id","image_url" FROM "reward" '
-        'WHERE "id" = bench_uuid(2, :r) AND "tenant_id" = :tenant LIMIT 2;',
-        'SELECT "tier_id","email","id","tenant_id","name","updated_at","created_at",'
-        '"external_user_id","address" FROM "member" '
-        'WHERE "id" = bench_uuid(1, :m) AND "tenant_id" = :tenant LIMIT 2;',
+        # models.catalog.reads.reward_to_redeem: the reward, its currency, tenant and pool,
+        # and the member, in one statement
+        " ".join(
+            TO_REDEEM.replace("$1", ":tenant::uuid")
+            .replace("$2", "bench_uuid(2, :r)")
+            .replace("$3", "bench_uuid(1, :m)")
+            .split()
+        )
+        + ";",
     ]
     if getattr(args, "webhooks_table", False):  # subscribers(): the tenant's endpoints
         lines.append(

@@ -10,6 +10,7 @@ from strawberry.scalars import JSON
 from core.errors import DomainError
 from core.metrics import count_redemption
 from models.db.pagination import paginate
+from models.members.reads import member_id_named
 from models.redemptions.lifecycle import Via, transition
 from models.redemptions.reads import redemptions_for
 from models.redemptions.redeem import RedeemRequest, redeem_with_effects
@@ -37,11 +38,18 @@ async def redeem_reward(
     """Members redeem for themselves; the tenant backend names the member."""
     principal = require(info, ANYONE)
     try:
-        member = await target_member(principal, member_id, external_user_id)
+        # A member named by id is read along with the reward (one statement).
+        member = None
+        named = member_id_named(
+            principal.reader, parse_id(member_id or None, "memberId"), external_user_id
+        )
+        if named is None:
+            member = await target_member(principal, None, external_user_id)
+            named = member.id
         redeemed = await redeem_with_effects(
             RedeemRequest(
                 tenant_id=principal.tenant_id,
-                member_id=member.id,
+                member_id=named,
                 reward_id=parse_id(reward_id, "rewardId"),  # type: ignore[arg-type]
                 quantity=quantity,
                 idempotency_key=idempotency_key,

@@ -22,7 +22,8 @@ from core.cache import TenantCache, invalidate
 from models.catalog.tables import CodePool, MemberRewardUsage, Reward
 from models.db.batches import by_ids
 from models.db.params import query
-from models.db.plain_reads import with_related
+from models.db.plain_reads import model_of, tenant_row, with_related
+from models.members.tables import Member
 from models.points.tables import PointDefinition
 from models.tenancy.readers import Reader
 from models.tenancy.tables import Tenant
@@ -44,37 +45,46 @@ async def rewards_by_id(reader: Reader, ids: Sequence[UUID]) -> list[Reward | No
     return await by_ids(Reward.filter(tenant_id=reader.tenant_id), ids)
 
 
-_TO_REDEEM = """
-SELECT r.*, d AS "_definition", t AS "_tenant", p AS "_code_pool"
-FROM reward r
-JOIN point_definition d ON d.id = r.definition_id
-JOIN tenant t ON t.id = r.tenant_id
+TO_REDEEM = """
+SELECT r AS "_reward", d AS "_definition", t AS "_tenant", p AS "_code_pool", m AS "_member"
+FROM (VALUES (1)) AS one (x)
+LEFT JOIN reward r ON r.tenant_id = $1 AND r.id = $2
+LEFT JOIN point_definition d ON d.id = r.definition_id
+LEFT JOIN tenant t ON t.id = r.tenant_id
 LEFT JOIN code_pool p ON p.reward_id = r.id
-WHERE r.tenant_id = $1 AND r.id = $2
+LEFT JOIN member m ON m.tenant_id = $1 AND m.id = $3
 """
+"""`reward_to_redeem`'s statement on PostgreSQL: $1 the tenant, $2 the reward, $3 the member."""
 
 
-async def reward_to_redeem(tenant_id: UUID, reward_id: UUID) -> Reward | None:
+async def reward_to_redeem(
+    tenant_id: UUID, reward_id: UUID, member_id: UUID | None = None
+) -> tuple[Reward | None, Member | None]:
     """The reward with its currency, tenant and code pool (None without one): what a
-    redemption needs of it. On PostgreSQL one statement of fixed text (models.db.plain_reads),
-    the related rows as row values; elsewhere Tortoise's `select_related`."""
+    redemption needs of it; and the member `member_id` when given, read along (each None
+    when the tenant has no such row). On PostgreSQL one statement of fixed text
+    (models.db.plain_reads), the rows as row values; elsewhere Tortoise's `select_related`
+    and a read of the member."""
     conn = connections.get("default")
     if conn.capabilities.dialect != "postgres":
-        return (
+        reward = (
             await Reward.filter(id=reward_id, tenant_id=tenant_id)
             .select_related("definition", "tenant", "code_pool")
             .first()
         )
-    rows = await conn.execute_query_dict(_TO_REDEEM, [tenant_id, reward_id])
-    if not rows:
-        return None
-    row = rows[0]
-    related = {
-        "definition": (PointDefinition, row.pop("_definition")),
-        "tenant": (Tenant, row.pop("_tenant")),
-        "code_pool": (CodePool, row.pop("_code_pool")),
-    }
-    return with_related(Reward._init_from_db(**row), **related)
+        member = await tenant_row(Member, tenant_id, member_id) if member_id else None
+        return reward, member
+    row = (await conn.execute_query_dict(TO_REDEEM, [tenant_id, reward_id, member_id]))[0]
+    member = None if row["_member"] is None else model_of(Member, row["_member"])
+    if row["_reward"] is None:
+        return None, member
+    reward = with_related(
+        model_of(Reward, row["_reward"]),
+        definition=(PointDefinition, row["_definition"]),
+        tenant=(Tenant, row["_tenant"]),
+        code_pool=(CodePool, row["_code_pool"]),
+    )
+    return reward, member
 
 
 async def usage_by_member(

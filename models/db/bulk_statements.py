@@ -9,6 +9,7 @@ Column types come from the Tortoise model; values are given as the database stor
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 from uuid import UUID
 
@@ -168,7 +169,9 @@ def insert_selecting(
     return f'INSERT INTO "{model._meta.db_table}" ({names}) ' + " UNION ALL ".join(selects)
 
 
+@functools.cache
 def pg_type(model: type[Model], column: str) -> str:
+    """The PostgreSQL type of `model`'s column (fixed once the models are set up)."""
     field = model._meta.fields_map.get(column)
     if field is None or field.source_field not in (None, column):
         # a foreign key's column (`account_id`): the type of the related primary key

@@ -8,7 +8,7 @@ from uuid import UUID
 
 from tortoise.queryset import QuerySet
 
-from core.errors import InvalidInput
+from core.errors import InvalidInput, NotFound
 from models.db.batches import by_ids
 from models.db.plain_reads import tenant_row
 from models.members.tables import MAX_EXTERNAL_ID, Member, Tier
@@ -29,19 +29,28 @@ async def member_by_external_id(reader: Reader, external_user_id: str) -> Member
     return await members_for(reader).get_or_none(external_user_id=external_user_id)
 
 
+def member_id_named(
+    reader: Reader, member_id: UUID | None, external_user_id: str | None
+) -> UUID | None:
+    """The id of the member a request names by id: a member token names itself (by its own
+    id, or by naming no one), a backend gives `memberId`. None: a backend names it by the
+    tenant's id for it. Raises NotFound when a member token names anyone else."""
+    if reader.member_id is not None:
+        if external_user_id is not None or member_id not in (None, reader.member_id):
+            raise NotFound("Member not found", field="memberId")
+        return reader.member_id
+    if (member_id is None) == (external_user_id is None):
+        raise InvalidInput("Give memberId or externalUserId", field="memberId")
+    return member_id
+
+
 async def member_named(
     reader: Reader, member_id: UUID | None, external_user_id: str | None
 ) -> Member | None:
-    """The member a request names (by id or by the tenant's id for it), if the reader may
-    read it. A member token names itself: by its own id, or by naming no one."""
-    if reader.member_id is not None:
-        if external_user_id is not None or member_id not in (None, reader.member_id):
-            return None
-        return await tenant_row(Member, reader.tenant_id, reader.member_id)
-    if (member_id is None) == (external_user_id is None):
-        raise InvalidInput("Give memberId or externalUserId", field="memberId")
-    if member_id is not None:
-        return await tenant_row(Member, reader.tenant_id, member_id)
+    """The member a request names (`member_id_named`); None when the tenant has none."""
+    named = member_id_named(reader, member_id, external_user_id)
+    if named is not None:
+        return await tenant_row(Member, reader.tenant_id, named)
     return await member_by_external_id(reader, external_user_id or "")
 
 

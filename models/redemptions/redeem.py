@@ -30,7 +30,6 @@ from models.catalog.tables import CodePool, MemberRewardUsage, Reward
 from models.db.bulk_statements import PendingRows
 from models.db.guarded_updates import GuardedAdd
 from models.db.idempotency import claim_key, replayed_result, request_fingerprint, validate_key
-from models.db.plain_reads import tenant_row
 from models.db.transactions import atomic
 from models.live.effects import redemption_changed
 from models.members.tables import Member, Tier
@@ -92,14 +91,17 @@ async def redeem_with_effects(req: RedeemRequest, member: Member | None = None) 
         if earlier:
             return Redeemed(await Redemption.get(id=earlier), replayed=True)
     # Its currency, tenant and code pool come along (one statement): they decide the
-    # point mode and how it is fulfilled, and the webhook payloads need them.
-    reward = await reward_to_redeem(req.tenant_id, req.reward_id)
-    if reward is None:
-        raise NotFound("Reward not found", field="rewardId")
-    if member is None or member.id != req.member_id or member.tenant_id != req.tenant_id:
-        member = await tenant_row(Member, req.tenant_id, req.member_id)
+    # point mode and how it is fulfilled, and the webhook payloads need them. So does the
+    # member, unless the caller has read it.
+    known = member is not None and (member.id, member.tenant_id) == (req.member_id, req.tenant_id)
+    reward, read = await reward_to_redeem(
+        req.tenant_id, req.reward_id, None if known else req.member_id
+    )
+    member = member if known else read
     if member is None:
         raise NotFound("Member not found", field="memberId")
+    if reward is None:
+        raise NotFound("Reward not found", field="rewardId")
     now = clock.now()
     # A reward with a code pool is fulfilled by the redemption itself, with drawn codes.
     pool: CodePool | None = reward.code_pool  # None: select_related found no pool

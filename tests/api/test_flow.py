@@ -108,6 +108,28 @@ async def test_member_redeems_and_backend_fulfils(
     assert fulfilled["events"][-1]["actor"].startswith("api_key:gk_")
 
 
+async def test_fulfilment_data_comes_back_as_given_past_64_bit_numbers_too(
+    gql: GraphQLClient, tenant: TenantSession
+) -> None:
+    # given a redemption
+    body = await gql(
+        CREATE_REWARD,
+        {"input": {"name": "Café", "type": "GIFT", "pointCost": 0}},
+        tenant.admin_token,
+    )
+    reward_id = body["data"]["createReward"]["reward"]["id"]
+    _, member_token = await _member_with_token(gql, tenant, 0)
+    redeemed = await gql(REDEEM, {"rewardId": reward_id, "q": 1}, member_token)
+    redemption_id = redeemed["data"]["redeemReward"]["redemption"]["id"]
+    # when the backend reports data with text beyond ASCII and a number past 64 bits
+    data = {"note": "Zustellung an Café Müller ✓", "serial": 2**70, "ok": True}
+    done = await gql(
+        COMPLETE, {"id": redemption_id, "status": "FULFILLED", "data": data}, tenant.api_key
+    )
+    # then the answer carries them as they were given
+    assert done["data"]["completeRedemption"]["redemption"]["fulfillmentData"] == data
+
+
 async def test_catalog_says_why_a_member_cannot_redeem(
     gql: GraphQLClient, tenant: TenantSession
 ) -> None:

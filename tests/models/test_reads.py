@@ -5,11 +5,13 @@ rows, and each key its own rows."""
 from __future__ import annotations
 
 from datetime import timedelta
-from uuid import UUID
+from uuid import UUID, uuid4
 
+import pytest
 from tortoise.models import Model
 
 from core import clock
+from core.errors import NotFound
 from models.catalog.code_pools import attach_pool
 from models.catalog.reads import reward_to_redeem, rewards_by_id, rewards_for
 from models.catalog.tables import Reward
@@ -75,8 +77,10 @@ async def test_a_member_reads_only_its_own_rows(db: str) -> None:
     redemptions = await redemptions_for(reader)
     events = await timelines(reader, [theirs.id, mine.id])
     members = await members_by_id(reader, [other.id, me.id])
-    named_other = await member_named(reader, other.id, None)
-    named_by_external = await member_named(reader, None, other.external_user_id)
+    with pytest.raises(NotFound):
+        await member_named(reader, other.id, None)
+    with pytest.raises(NotFound):
+        await member_named(reader, None, other.external_user_id)
     named_nobody = await member_named(reader, None, None)
     ledger_members = {
         a.member_id
@@ -89,7 +93,6 @@ async def test_a_member_reads_only_its_own_rows(db: str) -> None:
     assert [r.id for r in redemptions] == [mine.id]
     assert events[0] == [] and events[1] and {e.redemption_id for e in events[1]} == {mine.id}
     assert [m and m.id for m in members] == [None, me.id]
-    assert (named_other, named_by_external) == (None, None)
     assert named_nobody is not None and named_nobody.id == me.id
     assert ledger_members == {me.id}
 
@@ -177,18 +180,24 @@ async def test_a_redemptions_plain_reads_are_the_rows_the_orm_reads(db: str) -> 
 
     for reward in (pooled, plain):
         # when
-        fast = await reward_to_redeem(tid, reward.id)
+        fast, along = await reward_to_redeem(tid, reward.id, member.id)
         orm = await Reward.get(id=reward.id).select_related("definition", "tenant", "code_pool")
 
-        # then the same reward, currency, tenant and pool (or none)
-        assert fast is not None
+        # then the same reward, currency, tenant and pool (or none), and the same member
+        assert fast is not None and along is not None
         assert _values(fast) == _values(orm)
         for related in ("definition", "tenant", "code_pool"):
             assert _values(getattr(fast, related)) == _values(getattr(orm, related)), related
-    assert (await reward_to_redeem(tid, pooled.id)).code_pool is not None  # type: ignore[union-attr]
+        assert _values(along) == _values(await Member.get(id=member.id))
+    assert (await reward_to_redeem(tid, pooled.id))[0].code_pool is not None  # type: ignore[union-attr]
     assert _values(await tenant_row(Member, tid, member.id)) == _values(
         await Member.get(id=member.id)
     )
+    # each is read without the other: a member not asked for, an unknown reward or member
+    assert (await reward_to_redeem(tid, plain.id))[1] is None
+    assert (await reward_to_redeem(tid, uuid4(), member.id))[0] is None
+    assert _values((await reward_to_redeem(tid, uuid4(), member.id))[1]) == _values(along)
+    assert (await reward_to_redeem(tid, plain.id, uuid4()))[1] is None
     # another tenant's ids read as nothing
-    assert await reward_to_redeem(other, plain.id) is None
+    assert await reward_to_redeem(other, plain.id, member.id) == (None, None)
     assert await tenant_row(Member, other, member.id) is None
