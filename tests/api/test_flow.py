@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import re
+from uuid import uuid4
+
+from tests import dbsetup
+from tests.api.test_batched_reads import statements
 from tests.graphql_client import GraphQLClient, TenantSession
 
 CREATE_REWARD = """
@@ -128,6 +133,34 @@ async def test_fulfilment_data_comes_back_as_given_past_64_bit_numbers_too(
     )
     # then the answer carries them as they were given
     assert done["data"]["completeRedemption"]["redemption"]["fulfillmentData"] == data
+
+
+async def test_a_redemption_reads_its_member_with_its_reward(
+    gql: GraphQLClient, tenant: TenantSession
+) -> None:
+    # given a reward and a member with points, named by the backend by id
+    body = await gql(
+        CREATE_REWARD,
+        {"input": {"name": "Mug", "type": "GIFT", "pointCost": 100}},
+        tenant.admin_token,
+    )
+    reward_id = body["data"]["createReward"]["reward"]["id"]
+    member_id, _ = await _member_with_token(gql, tenant, 300)
+    redeem = """mutation($r: ID!, $m: ID) {
+      redeemReward(rewardId: $r, memberId: $m) { redemption { status } errors { code } } }"""
+    # when the backend redeems for it, with the statements counted
+    with statements() as seen:
+        done = await gql(redeem, {"r": reward_id, "m": member_id}, tenant.api_key)
+    # then it is redeemed, and the member was read once: on PostgreSQL in the reward's
+    # statement
+    assert done["data"]["redeemReward"]["redemption"] == {"status": "REDEEMED"}, done
+    reads = [s for s in seen if re.search(r'(FROM|JOIN) "?member"?\b', s)]
+    assert len(reads) == 1, seen
+    if dbsetup.is_postgres():
+        assert "JOIN reward" in reads[0], reads
+    # and a member the tenant does not have is refused by name
+    missing = await gql(redeem, {"r": reward_id, "m": str(uuid4())}, tenant.api_key)
+    assert missing["data"]["redeemReward"]["errors"] == [{"code": "NOT_FOUND"}], missing
 
 
 async def test_catalog_says_why_a_member_cannot_redeem(
