@@ -54,6 +54,11 @@ async def _member_with_token(gql: GraphQLClient, t: TenantSession, points: int) 
     return member_id, body["data"]["createMemberToken"]["token"]
 
 
+async def _reward_id(gql: GraphQLClient, t: TenantSession, **reward: object) -> str:
+    body = await gql(CREATE_REWARD, {"input": reward}, t.admin_token)
+    return str(body["data"]["createReward"]["reward"]["id"])
+
+
 async def test_member_redeems_and_backend_fulfils(
     gql: GraphQLClient, tenant: TenantSession
 ) -> None:
@@ -117,12 +122,7 @@ async def test_fulfilment_data_comes_back_as_given_past_64_bit_numbers_too(
     gql: GraphQLClient, tenant: TenantSession
 ) -> None:
     # given a redemption
-    body = await gql(
-        CREATE_REWARD,
-        {"input": {"name": "Café", "type": "GIFT", "pointCost": 0}},
-        tenant.admin_token,
-    )
-    reward_id = body["data"]["createReward"]["reward"]["id"]
+    reward_id = await _reward_id(gql, tenant, name="Café", type="GIFT", pointCost=0)
     _, member_token = await _member_with_token(gql, tenant, 0)
     redeemed = await gql(REDEEM, {"rewardId": reward_id, "q": 1}, member_token)
     redemption_id = redeemed["data"]["redeemReward"]["redemption"]["id"]
@@ -139,12 +139,7 @@ async def test_a_redemption_reads_its_member_with_its_reward(
     gql: GraphQLClient, tenant: TenantSession
 ) -> None:
     # given a reward and a member with points, named by the backend by id
-    body = await gql(
-        CREATE_REWARD,
-        {"input": {"name": "Mug", "type": "GIFT", "pointCost": 100}},
-        tenant.admin_token,
-    )
-    reward_id = body["data"]["createReward"]["reward"]["id"]
+    reward_id = await _reward_id(gql, tenant, name="Mug", type="GIFT", pointCost=100)
     member_id, _ = await _member_with_token(gql, tenant, 300)
     redeem = """mutation($r: ID!, $m: ID) {
       redeemReward(rewardId: $r, memberId: $m) { redemption { status } errors { code } } }"""
@@ -182,12 +177,9 @@ async def test_catalog_says_why_a_member_cannot_redeem(
 
 async def test_failed_callback_refunds(gql: GraphQLClient, tenant: TenantSession) -> None:
     # given a redemption
-    body = await gql(
-        CREATE_REWARD,
-        {"input": {"name": "Code", "type": "DISCOUNT_CODE", "pointCost": 50, "stock": 1}},
-        tenant.admin_token,
+    reward_id = await _reward_id(
+        gql, tenant, name="Code", type="DISCOUNT_CODE", pointCost=50, stock=1
     )
-    reward_id = body["data"]["createReward"]["reward"]["id"]
     _, member_token = await _member_with_token(gql, tenant, 50)
     red = await gql(REDEEM, {"rewardId": reward_id, "q": 1}, member_token)
     redemption_id = red["data"]["redeemReward"]["redemption"]["id"]
