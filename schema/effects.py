@@ -16,10 +16,10 @@ from core.after_commit import unit_of_work
 
 class AfterCommitEffects(SchemaExtension):
     async def on_execute(self) -> AsyncIterator[None]:
-        if self.execution_context.operation_type == OperationType.SUBSCRIPTION:
+        kind = self.execution_context.operation_type  # worked out anew on every read
+        if kind == OperationType.SUBSCRIPTION:
             yield
             return
         context = self.execution_context.context
-        query = self.execution_context.operation_type == OperationType.QUERY
-        async with unit_of_work(context.queue, context.broker, query=query):
+        async with unit_of_work(context.queue, context.broker, query=kind == OperationType.QUERY):
             yield

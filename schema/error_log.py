@@ -10,9 +10,12 @@ import traceback
 
 import strawberry
 from graphql import GraphQLError
+from strawberry.extensions import SchemaExtension
+from strawberry.extensions.runner import SchemaExtensionsRunner
 from strawberry.types import ExecutionContext
 
 from core.errors import AuthError, DomainError
+from schema.extension_hooks import PlannedExtensionsRunner
 from schema.operation_label import root_field
 
 log = logging.getLogger("gamify.graphql")
@@ -64,7 +67,13 @@ def log_errors(errors: list[GraphQLError], context: ExecutionContext | None) -> 
 
 class LoggedSchema(strawberry.Schema):
     """Strawberry's Schema, with `log_errors` instead of its logger (which logs every error
-    at ERROR with a traceback and the document)."""
+    at ERROR with a traceback and the document), and its extensions' hooks planned once per
+    class (schema.extension_hooks)."""
+
+    def create_extensions_runner(
+        self, execution_context: ExecutionContext, extensions: list[SchemaExtension]
+    ) -> SchemaExtensionsRunner:
+        return PlannedExtensionsRunner(execution_context, extensions)
 
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
