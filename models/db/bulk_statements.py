@@ -10,10 +10,12 @@ Column types come from the Tortoise model; values are given as the database stor
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping
 from typing import Any
 from uuid import UUID
 
 from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.fields import Field
 from tortoise.models import Model
 
 from models.db.guarded_updates import GuardedAdd
@@ -128,12 +130,44 @@ class PendingRows:
 def row_of(obj: Model) -> dict[str, Any]:
     """The column values Tortoise's own INSERT writes for `obj` (a generated primary key
     is left to the database)."""
-    meta = obj._meta
     return {
-        column: meta.fields_map[name].to_db_value(getattr(obj, name), obj)
+        column: field.to_db_value(getattr(obj, name), obj)
+        for name, column, field in _inserted(type(obj))
+    }
+
+
+def db_row(model: type[Model], values: Mapping[str, Any]) -> dict[str, Any]:
+    """`row_of(model(**values))` without making the model (half the CPU of a hot INSERT's
+    rows): each field not in `values` at its default. Not for a model with
+    `auto_now`/`auto_now_add` fields, whose values the model itself makes (TypeError)."""
+    row = {}
+    for name, column, field in _without_own_times(model):
+        if name in values:
+            value = values[name]
+        else:
+            value = field.default() if callable(field.default) else field.default
+        row[column] = field.to_db_value(value, model)
+    return row
+
+
+@functools.cache
+def _inserted(model: type[Model]) -> list[tuple[str, str, Field[Any]]]:
+    """(field name, column, field) of what an INSERT of `model` writes, in Tortoise's order."""
+    meta = model._meta
+    return [
+        (name, column, meta.fields_map[name])
         for name, column in meta.fields_db_projection.items()
         if column not in meta.generated_db_fields
-    }
+    ]
+
+
+@functools.cache
+def _without_own_times(model: type[Model]) -> list[tuple[str, str, Field[Any]]]:
+    fields = _inserted(model)
+    for name, _, field in fields:
+        if getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):
+            raise TypeError(f"{model.__name__}.{name} is set by the model itself: use row_of")
+    return fields
 
 
 def _pg_insert(model: type[Model], rows: list[dict[str, Any]], p: Params) -> str:

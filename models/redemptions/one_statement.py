@@ -33,14 +33,14 @@ from tortoise import connections
 from tortoise.exceptions import OperationalError
 
 from models.catalog.tables import Reward
-from models.db.bulk_statements import insert_selecting, row_of
+from models.db.bulk_statements import db_row, insert_selecting, row_of
 from models.db.guarded_updates import GuardedAdd
 from models.db.idempotency import IdempotencyKey
 from models.db.params import Params, Sql
 from models.live.effects import balances_changed, redemption_changed
 from models.points.ledger import entry_row, settled_debit
 from models.points.tables import LedgerEntry, LedgerSource
-from models.redemptions.records import first_events, new_redemption
+from models.redemptions.records import first_event_fields, new_redemption
 from models.redemptions.tables import Redemption, RedemptionEvent
 from models.webhooks.catalogue import points_event
 from models.webhooks.outbox import subscribers
@@ -145,8 +145,8 @@ async def redeem_in_one_statement(
         "created_at": Sql(f'GREATEST({p(now, "timestamptz")}, "previous_at")'),
     }
     requested, withdrawn = (
-        row_of(e)
-        for e in first_events(
+        db_row(RedemptionEvent, fields)
+        for fields in first_event_fields(
             redemption,
             member,
             reward,

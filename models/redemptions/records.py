@@ -7,13 +7,13 @@ Written by the general way (models.redemptions.redeem) and by the one-statement 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 from models.catalog.tables import Reward
 from models.members.tables import Member
 from models.redemptions.tables import (
     Redemption,
-    RedemptionEvent,
     RedemptionEventKind,
     RedemptionStatus,
 )
@@ -36,7 +36,7 @@ def new_redemption(
     )
 
 
-def first_events(
+def first_event_fields(
     redemption: Redemption,
     member: Member,
     reward: Reward,
@@ -46,34 +46,36 @@ def first_events(
     balance_after: int,
     entry_id: UUID | None,
     forwarded_id: UUID | None,
-) -> list[RedemptionEvent]:
-    """REDEEM_REQUESTED and POINTS_WITHDRAWN, in the shapes Xtremepush's timeline uses."""
+) -> list[dict[str, Any]]:
+    """The fields of REDEEM_REQUESTED and POINTS_WITHDRAWN, in the shapes Xtremepush's
+    timeline uses: the general way makes RedemptionEvent models of them, the one-statement
+    way rows (models.db.bulk_statements.db_row)."""
     at, quantity, cost = redemption.created_at, redemption.quantity, redemption.points_spent
     return [
-        RedemptionEvent(
-            tenant_id=redemption.tenant_id,
-            redemption_id=redemption.id,
-            kind=RedemptionEventKind.REDEEM_REQUESTED,
-            message=f"Redeem requested: {quantity} x {reward.name}",
-            to_status=RedemptionStatus.REDEEMED,
+        {
+            "tenant_id": redemption.tenant_id,
+            "redemption_id": redemption.id,
+            "kind": RedemptionEventKind.REDEEM_REQUESTED,
+            "message": f"Redeem requested: {quantity} x {reward.name}",
+            "to_status": RedemptionStatus.REDEEMED,
             # Xtremepush's "User initially triggered redeem option" names the user.
-            data={
+            "data": {
                 "quantity": quantity,
                 "pointCost": reward.point_cost,
                 "userId": str(member.id),
                 "externalUserId": member.external_user_id,
                 "email": member.email,
             },
-            actor=actor,
-            created_at=at,
-        ),
-        RedemptionEvent(
-            tenant_id=redemption.tenant_id,
-            redemption_id=redemption.id,
-            kind=RedemptionEventKind.POINTS_WITHDRAWN,
-            message=f"{cost} points withdrawn",
+            "actor": actor,
+            "created_at": at,
+        },
+        {
+            "tenant_id": redemption.tenant_id,
+            "redemption_id": redemption.id,
+            "kind": RedemptionEventKind.POINTS_WITHDRAWN,
+            "message": f"{cost} points withdrawn",
             # Xtremepush's "Token withdrawal": the user, the transaction, the balances.
-            data={
+            "data": {
                 "amount": cost,
                 "userId": str(member.id),
                 "transactionId": str(redemption.id),
@@ -82,7 +84,7 @@ def first_events(
                 "ledgerEntryId": str(entry_id) if entry_id else None,
                 "forwardedAdjustmentId": str(forwarded_id) if forwarded_id else None,
             },
-            actor=actor,
-            created_at=at,
-        ),
+            "actor": actor,
+            "created_at": at,
+        },
     ]

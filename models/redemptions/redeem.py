@@ -44,7 +44,7 @@ from models.redemptions.one_statement import (
     fits_one_statement,
     redeem_in_one_statement,
 )
-from models.redemptions.records import first_events, new_redemption
+from models.redemptions.records import first_event_fields, new_redemption
 from models.redemptions.tables import (
     Redemption,
     RedemptionEvent,
@@ -195,16 +195,19 @@ async def _redeem_in(
     if link is not None and entry is not None:
         await pending.write(conn)  # the forward refers to the redemption
         forwarded = await forward_spending(conn, link, redemption, member, reward, description, now)
-    events = first_events(
-        redemption,
-        member,
-        reward,
-        req.actor,
-        balance_before=balance_before,
-        balance_after=account.balance if account else 0,
-        entry_id=entry.id if entry else None,
-        forwarded_id=forwarded.id if forwarded else None,
-    )
+    events = [
+        RedemptionEvent(**fields)
+        for fields in first_event_fields(
+            redemption,
+            member,
+            reward,
+            req.actor,
+            balance_before=balance_before,
+            balance_after=account.balance if account else 0,
+            entry_id=entry.id if entry else None,
+            forwarded_id=forwarded.id if forwarded else None,
+        )
+    ]
     if pool is not None:
         await pending.write(conn)  # the drawn codes refer to the redemption
         events.append(await _fulfil_from_pool(conn, pool, redemption, req.actor, now))

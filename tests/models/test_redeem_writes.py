@@ -72,6 +72,19 @@ async def test_a_plain_redemption_is_one_statement_and_leaves_a_whole_record(db:
     assert (stored.points_spent, stored.quantity, stored.status) == (400, 2, "REDEEMED")
     events = await RedemptionEvent.filter(redemption_id=redemption.id).order_by("id")
     assert [e.kind for e in events] == ["REDEEM_REQUESTED", "POINTS_WITHDRAWN"]
+    assert [(e.message, e.from_status, e.to_status, e.actor) for e in events] == [
+        (f"Redeem requested: 2 x {reward.name}", None, "REDEEMED", "tester"),
+        ("400 points withdrawn", None, None, "tester"),
+    ]
+    assert {e.created_at for e in events} == {stored.created_at}
+    assert {e.tenant_id for e in events} == {shop.tenant.id}
+    assert events[0].data == {
+        "quantity": 2,
+        "pointCost": 200,
+        "userId": str(member.id),
+        "externalUserId": member.external_user_id,
+        "email": member.email,
+    }
     assert events[1].data == {
         "amount": 400,
         "userId": str(member.id),
