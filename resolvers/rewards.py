@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from typing import Any
+from uuid import UUID
 
 import strawberry
 
 from core import clock
 from core.errors import DomainError, NotFound
+from models.catalog import tables as m
 from models.catalog.code_pools import codes_left
 from models.catalog.eligibility import available_at, eligibility
 from models.catalog.reads import live_catalog, rewards_for, with_stock
@@ -116,6 +118,25 @@ async def reward(info: strawberry.Info, id: strawberry.ID) -> Reward | None:
     return Reward.from_model(found) if found else None
 
 
+# Per tenant, the live catalog's shared rows (models.catalog.reads.live_catalog, read only)
+# and the schema object of each, by the row's identity: made once per read of the catalog
+# from the database, not per request. A new read is a new tuple, which replaces the entry.
+_made: dict[UUID, tuple[tuple[m.Reward, ...], dict[int, Reward]]] = {}
+
+
+def _shown(
+    tenant_id: UUID, catalog: tuple[m.Reward, ...], rewards: list[m.Reward]
+) -> list[Reward]:
+    """The schema objects of `rewards`: those of the shared rows of `catalog` made once, any
+    other row (a copy with the stock as it is now, `with_stock`) made anew."""
+    entry = _made.get(tenant_id)
+    if entry is None or entry[0] is not catalog:
+        # Ids are safe keys: the entry keeps the rows alive, so no other object has their ids.
+        entry = _made[tenant_id] = (catalog, {id(r): Reward.from_model(r) for r in catalog})
+    made = entry[1]
+    return [made.get(id(r)) or Reward.from_model(r) for r in rewards]
+
+
 async def catalog(
     info: strawberry.Info,
     first: int | None = None,
@@ -132,16 +153,16 @@ async def catalog(
         member = await load.member.load(viewer) if viewer else None
         if viewer and member is None:
             raise NotFound("Member not found", field="memberId")
-        page = paginate_rows(await live_catalog(principal.tenant_id), first, after)
+        catalog = await live_catalog(principal.tenant_id)
+        page = paginate_rows(catalog, first, after)
         rewards = page.items
         if any(r.stock is not None for r in rewards):  # cached: read the stock as it is
             rewards = with_stock(rewards, await load.stock.load(principal.tenant_id))
+    shown = _shown(principal.tenant_id, catalog, rewards)
     now = clock.now()
     items = []
     if member is None:
-        items = [
-            CatalogItem(reward=Reward.from_model(r), can_redeem=False, reason=None) for r in rewards
-        ]
+        items = [CatalogItem(reward=reward, can_redeem=False, reason=None) for reward in shown]
     else:
         tiers = (await tenant_facts(principal.tenant_id)).tiers
         usage = await load.usage.load(member.id)
@@ -151,7 +172,7 @@ async def catalog(
             view.account.definition_id: view.active
             for view in await load.account_view.load_many(accounts)
         }
-        for r in rewards:
+        for r, reward in zip(rewards, shown, strict=True):
             reason = eligibility(
                 r,
                 tiers.get(member.tier_id) if member.tier_id else None,
@@ -163,7 +184,7 @@ async def catalog(
             )
             items.append(
                 CatalogItem(
-                    reward=Reward.from_model(r),
+                    reward=reward,
                     can_redeem=reason is None,
                     reason=reason,
                     available_at=available_at(r, usage.get(r.id), reason, now),

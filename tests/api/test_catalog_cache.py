@@ -16,6 +16,7 @@ from models.catalog.tables import Reward
 from models.points.awards import AwardRequest, award_points
 from models.points.tables import LedgerSource
 from models.redemptions.redeem import RedeemRequest, redeem
+from schema import rewards as schema_rewards
 from tests.factories import make_member, make_reward
 from tests.graphql_client import GraphQLClient, TenantSession
 
@@ -123,6 +124,39 @@ async def test_the_cached_catalog_shows_the_stock_as_it_is_now(
     }
     assert after[str(plenty.id)]["reward"]["stock"] is None
     assert after[str(plenty.id)]["canRedeem"] is True
+
+
+async def test_the_cached_catalogs_rewards_are_made_for_the_api_once_per_change(
+    gql: GraphQLClient, tenant: TenantSession, following: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given a catalog the process keeps: two rewards, one of them with a stock
+    tenant_id = UUID(tenant.tenant_id)
+    await make_reward(tenant_id, name="Coffee")
+    stocked = await make_reward(tenant_id, name="Mug", stock=5)
+    member = await make_member(tenant_id, points=100)
+    token = await _token(gql, tenant, member.id)
+    made: list[str] = []
+    original = schema_rewards.Reward.from_model
+
+    def counted(row: Reward) -> schema_rewards.Reward:
+        made.append(row.name)
+        return original(row)
+
+    monkeypatch.setattr(schema_rewards.Reward, "from_model", counted)
+    await _catalog(gql, token)  # the first read of it makes each reward's answer
+
+    # when it is read again, then only the stocked reward is made anew (its stock is read
+    # as it is now); the other's answer is the one made before
+    made.clear()
+    assert len((await _catalog(gql, token))["nodes"]) == 2
+    assert made == ["Mug"]
+
+    # and after a change every reward is made anew, with the change in it
+    renamed = await gql(UPDATE_NAME, {"id": str(stocked.id), "name": "Cup"}, tenant.admin_token)
+    assert renamed["data"]["updateReward"]["errors"] == [], renamed
+    made.clear()
+    assert sorted((await _names(gql, token)).values()) == ["Coffee", "Cup"]
+    assert sorted(made) == ["Coffee", "Cup", "Cup"]  # the shared rows, then the stock's copy
 
 
 @pytest.mark.parametrize("cached", [False, True], ids=["read", "cached"])
