@@ -137,8 +137,8 @@ def row_of(obj: Model) -> dict[str, Any]:
 
 
 def db_row(model: type[Model], values: Mapping[str, Any]) -> dict[str, Any]:
-    """`row_of(model(**values))` without making the model (half the CPU of a hot INSERT's
-    rows): each field not in `values` at its default. Not for a model with
+    """`row_of(model(**values))` without making the model, which costs as much again as
+    the row: each field not in `values` at its default. Not for a model with
     `auto_now`/`auto_now_add` fields, whose values the model itself makes (TypeError)."""
     row = {}
     for name, column, field in _without_own_times(model):
