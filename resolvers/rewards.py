@@ -124,9 +124,7 @@ async def reward(info: strawberry.Info, id: strawberry.ID) -> Reward | None:
 _made: dict[UUID, tuple[tuple[m.Reward, ...], dict[int, Reward]]] = {}
 
 
-def _shown(
-    tenant_id: UUID, catalog: tuple[m.Reward, ...], rewards: list[m.Reward]
-) -> list[Reward]:
+def _shown(tenant_id: UUID, catalog: tuple[m.Reward, ...], rewards: list[m.Reward]) -> list[Reward]:
     """The schema objects of `rewards`: those of the shared rows of `catalog` made once, any
     other row (a copy with the stock as it is now, `with_stock`) made anew."""
     entry = _made.get(tenant_id)
