@@ -74,8 +74,6 @@ from measure import (  # noqa: E402
     with_database,
 )
 
-from models.catalog.reads import TO_REDEEM  # noqa: E402
-
 POINT_COST = 10
 START_POINTS = 10**12
 HOT_STOCK = 2_000_000_000  # the column is an int4
@@ -511,16 +509,19 @@ def claimed(statement: str) -> str:
 # models.redemptions.one_statement: the debit, the stock, the entry, the redemption and its
 # events in one statement (pgbench's untyped parameters are cast where the engine's are).
 ONE_STATEMENT = (
-    'WITH debit AS (UPDATE "point_account" SET "balance" = "balance" - :cost::bigint, '
+    'WITH redeemer AS (SELECT "external_user_id", "email" FROM "member" '
+    'WHERE "tenant_id" = :tenant::uuid AND "id" = bench_uuid(1, :m)), '
+    'debit AS (UPDATE "point_account" SET "balance" = "balance" - :cost::bigint, '
     '"ledger_seq" = "ledger_seq" + 1 WHERE "member_id" = bench_uuid(1, :m) '
     'AND "definition_id" = :definition::uuid AND "next_settle_at" IS NULL '
-    'AND "balance" - :cost::bigint >= 0 RETURNING *, (SELECT e."created_at" '
+    'AND "balance" - :cost::bigint >= 0 AND EXISTS (SELECT 1 FROM redeemer) '
+    'RETURNING *, (SELECT e."created_at" '
     'FROM "ledger_entry" AS e WHERE e."account_id" = "point_account"."id" '
     'AND e."seq" = "point_account"."ledger_seq" - 1) AS "previous_at"), '
     'stock AS (UPDATE "reward" SET "stock" = "stock" + -1 WHERE "id" = bench_uuid(2, :r) '
     'AND "stock" + -1 >= 0 AND EXISTS (SELECT 1 FROM debit) RETURNING "stock"), '
-    'ok AS (SELECT d.*, s."stock" AS "stock_left", gen_random_uuid() AS "rid", '
-    'gen_random_uuid() AS "eid" FROM debit AS d, stock AS s '
+    'ok AS (SELECT d.*, s."stock" AS "stock_left", r.*, gen_random_uuid() AS "rid", '
+    'gen_random_uuid() AS "eid" FROM debit AS d, stock AS s, redeemer AS r '
     'WHERE d."previous_at" IS NOT NULL OR d."ledger_seq" = 1), '
     'w0 AS (INSERT INTO "ledger_entry" ("id","tenant_id","account_id","amount",'
     '"balance_before","balance_after","source","source_name","description","valid_from",'
@@ -536,7 +537,9 @@ ONE_STATEMENT = (
     'w2 AS (INSERT INTO "redemption_event" ("kind","message","from_status","to_status",'
     '"data","actor","created_at","redemption_id","tenant_id") '
     "SELECT 'REDEEM_REQUESTED', 'Redeem requested: 1 x Bench reward', NULL, 'REDEEMED', "
-    f"'{{\"quantity\": 1, \"pointCost\": {POINT_COST}}}'::jsonb, 'pgbench', now(), "
+    f'\'{{"quantity": 1, "pointCost": {POINT_COST}}}\'::jsonb || jsonb_build_object('
+    "'userId', bench_uuid(1, :m)::text, 'externalUserId', \"external_user_id\", "
+    "'email', \"email\"), 'pgbench', now(), "
     "\"rid\", :tenant::uuid FROM ok UNION ALL SELECT 'POINTS_WITHDRAWN', "
     f"'{POINT_COST} points withdrawn', NULL, NULL, jsonb_build_object('amount', {POINT_COST}, "
     "'ledgerEntryId', \"eid\"::text) || jsonb_build_object('balanceBefore', "
@@ -570,17 +573,6 @@ def pgbench_script(scenario: str, args: argparse.Namespace) -> str:
             "AND \"scope\" = 'redeem:' || bench_uuid(1, :m)::text "
             "AND \"key\" = 'pgb-' || :client_id::text || '-' || :k::text LIMIT 2;"
         )
-    lines += [
-        # models.catalog.reads.reward_to_redeem: the reward, its currency, tenant and pool,
-        # and the member, in one statement
-        " ".join(
-            TO_REDEEM.replace("$1", ":tenant::uuid")
-            .replace("$2", "bench_uuid(2, :r)")
-            .replace("$3", "bench_uuid(1, :m)")
-            .split()
-        )
-        + ";",
-    ]
     if getattr(args, "webhooks_table", False):  # subscribers(): the tenant's endpoints
         lines.append(
             'SELECT 1 FROM "webhook_endpoint" WHERE "tenant_id" = :tenant AND "enabled" = true '

@@ -11,7 +11,7 @@ import pytest
 from tortoise import Tortoise, connections
 from tortoise.migrations.api import migrate
 
-from core import clock
+from core import cache, clock
 from core.settings import Settings, load_settings, tortoise_config
 from engine.embedded import EmbeddedRedis
 from tests import dbsetup
@@ -130,3 +130,12 @@ async def other_tenant(gql: GraphQLClient) -> TenantSession:
 @pytest.fixture
 def data_dir(settings: Settings) -> Path:
     return settings.data_dir
+
+
+@pytest.fixture
+def following() -> Iterator[None]:
+    """This process follows the invalidations, as an API process with Redis does
+    (engine.credential_watch): its caches serve."""
+    cache.follow(True)
+    yield
+    cache.follow(False)

@@ -18,7 +18,7 @@ from uuid import UUID
 from tortoise import connections
 from tortoise.queryset import QuerySet
 
-from core.cache import TenantCache, invalidate
+from core.cache import TenantCache, following, invalidate
 from models.catalog.tables import CodePool, MemberRewardUsage, Reward
 from models.db.batches import by_ids
 from models.db.params import query
@@ -107,6 +107,25 @@ async def live_catalog(tenant_id: UUID) -> tuple[Reward, ...]:
     """The tenant's live rewards in the catalog's order (newest first, as `paginate`).
     Shared rows, read only; their stock is as it was when read (`live_stock`)."""
     return await LIVE.get(tenant_id, lambda: _load_live(tenant_id))
+
+
+# Per tenant, the cached catalog's rows by id, made once per read of the catalog (a new
+# read is a new tuple, which replaces the entry).
+_by_id: dict[UUID, tuple[tuple[Reward, ...], dict[UUID, Reward]]] = {}
+
+
+async def cached_live_reward(tenant_id: UUID, reward_id: UUID) -> Reward | None:
+    """The live reward `reward_id` as the cached catalog holds it (a shared row, read only;
+    its stock as it was when read). None when it is not live, and without a read of the
+    database when this process's caches do not serve (core.cache.following): the caller
+    then reads the reward itself."""
+    if not following():
+        return None
+    catalog = await live_catalog(tenant_id)
+    entry = _by_id.get(tenant_id)
+    if entry is None or entry[0] is not catalog:
+        entry = _by_id[tenant_id] = (catalog, {reward.id: reward for reward in catalog})
+    return entry[1].get(reward_id)
 
 
 async def _load_live(tenant_id: UUID) -> tuple[Reward, ...]:

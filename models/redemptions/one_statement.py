@@ -10,6 +10,8 @@ the engine's COMMIT had come back round the event loop).
 
 The statement does the whole redemption or changes nothing:
 - a key's claim comes first, as the general way claims it before it locks the account;
+- unless the caller has read the member, the statement reads it (its events show its
+  external id and email) and debits nothing when the tenant has no such member;
 - the debit is the ledger's own UPDATE (models.points.ledger.settled_debit): no row when
   the account holds too little or has points to settle first;
 - the stock's guarded UPDATE runs only after a debit;
@@ -57,6 +59,15 @@ class _Account:
     tenant_id: UUID
 
 
+@dataclass(frozen=True)
+class _Member:
+    """The member as the rows take it: its other fields come from the statement's read."""
+
+    id: UUID
+    external_user_id: str | None = None
+    email: str | None = None
+
+
 # Raised by the statement itself (an integer cast of this text) to undo its debit.
 FALLBACK = "gamify: redeem the general way"
 
@@ -89,20 +100,23 @@ class Claim:
 async def redeem_in_one_statement(
     req: RedeemRequest,
     reward: Reward,
-    member: Member,
     redemption_id: UUID,
     now: datetime,
     claim: Claim | None = None,
+    member: Member | None = None,
 ) -> Redemption | None:
     """The redemption, done and committed; None when it was not (nothing changed).
-    Only for a redemption that `fits_one_statement`. A `claim` is inserted first, as the
-    general way claims a key before it locks the account; a claim of the same key by
-    another request raises IntegrityError (after that request ends), and nothing changed."""
+    Only for a redemption that `fits_one_statement`. Without the `member` (read by the
+    caller) the statement reads it, and writes nothing when the tenant has no such member.
+    A `claim` is inserted first, as the general way claims a key before it locks the
+    account; a claim of the same key by another request raises IntegrityError (after that
+    request ends), and nothing changed."""
     conn = connections.get("default")
     cost = reward.point_cost * req.quantity
-    redemption = new_redemption(redemption_id, member, reward, req.quantity, now)
+    redeemer = member or _Member(req.member_id)
+    redemption = new_redemption(redemption_id, redeemer, reward, req.quantity, now)
     p = Params()
-    ctes, only_if, first = [], "", "debit"
+    ctes, guards, first, sources = [], [], "debit", ["debit AS d"]
     if claim is not None:
         held = IdempotencyKey(
             tenant_id=req.tenant_id,
@@ -113,16 +127,28 @@ async def redeem_in_one_statement(
         )
         inserted = insert_selecting(IdempotencyKey, [row_of(held)], None, p)
         ctes.append(f'claim AS ({inserted} RETURNING "id")')
-        only_if, first = "EXISTS (SELECT 1 FROM claim)", "claim"
-    debited = settled_debit(p(cost), p(req.member_id), p(reward.definition_id), only_if=only_if)
+        guards.append("EXISTS (SELECT 1 FROM claim)")
+        first = "claim"
+    member_ = p(req.member_id)
+    if member is None:  # the fields its events show; no debit unless it is the tenant's
+        ctes.append(
+            f'redeemer AS (SELECT "external_user_id", "email" FROM "member" '
+            f'WHERE "tenant_id" = {p(req.tenant_id)} AND "id" = {member_})'
+        )
+        guards.append("EXISTS (SELECT 1 FROM redeemer)")
+        sources.append("redeemer AS r")
+    debited = settled_debit(p(cost), member_, p(reward.definition_id), only_if=" AND ".join(guards))
     ctes.append(f"debit AS ({debited})")
     if reward.stock is not None:
         taken = GuardedAdd(Reward, "stock", reward.id, -req.quantity)
         ctes.append(f"stock AS ({taken.postgres(p, only_if='EXISTS (SELECT 1 FROM debit)')})")
-        joined = 'SELECT d.*, s."stock" AS "stock_left" FROM debit AS d, stock AS s'
-    else:
-        joined = 'SELECT d.*, NULL::int AS "stock_left" FROM debit AS d'
-    ctes.append(f'ok AS ({joined} WHERE d."previous_at" IS NOT NULL OR d."ledger_seq" = 1)')
+        sources.append("stock AS s")
+    stock_left = 's."stock"' if reward.stock is not None else "NULL::int"
+    read = ", r.*" if member is None else ""
+    ctes.append(
+        f'ok AS (SELECT d.*, {stock_left} AS "stock_left"{read} FROM {", ".join(sources)} '
+        'WHERE d."previous_at" IS NOT NULL OR d."ledger_seq" = 1)'
+    )
     cost_ = p(cost, "bigint")
     description = f"Redeemed {req.quantity} x {reward.name}"
     entry_id = uuid4()
@@ -148,7 +174,7 @@ async def redeem_in_one_statement(
         db_row(RedemptionEvent, fields)
         for fields in first_event_fields(
             redemption,
-            member,
+            redeemer,
             reward,
             req.actor,
             balance_before=0,  # the balances of the debit, as the statement makes them
@@ -157,6 +183,11 @@ async def redeem_in_one_statement(
             forwarded_id=None,
         )
     )
+    if member is None:
+        requested["data"] = Sql(
+            f"{p(requested['data'], 'jsonb')} || jsonb_build_object("
+            "'externalUserId', \"external_user_id\", 'email', \"email\")"
+        )
     withdrawn["data"] = Sql(
         f"{p(withdrawn['data'], 'jsonb')} || jsonb_build_object("
         f"'balanceBefore', \"balance\" + {cost_}, 'balanceAfter', \"balance\")"

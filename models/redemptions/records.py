@@ -7,11 +7,10 @@ Written by the general way (models.redemptions.redeem) and by the one-statement 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 from uuid import UUID
 
 from models.catalog.tables import Reward
-from models.members.tables import Member
 from models.redemptions.tables import (
     Redemption,
     RedemptionEventKind,
@@ -19,8 +18,22 @@ from models.redemptions.tables import (
 )
 
 
+class Redeemer(Protocol):
+    """What the rows take of the member: a Member, or its id alone with the rest read by
+    the one statement (models.redemptions.one_statement)."""
+
+    @property
+    def id(self) -> Any: ...
+
+    @property
+    def external_user_id(self) -> Any: ...
+
+    @property
+    def email(self) -> Any: ...
+
+
 def new_redemption(
-    redemption_id: UUID, member: Member, reward: Reward, quantity: int, now: datetime
+    redemption_id: UUID, member: Redeemer, reward: Reward, quantity: int, now: datetime
 ) -> Redemption:
     return Redemption(
         id=redemption_id,
@@ -38,7 +51,7 @@ def new_redemption(
 
 def first_event_fields(
     redemption: Redemption,
-    member: Member,
+    member: Redeemer,
     reward: Reward,
     actor: str,
     *,

@@ -1,7 +1,11 @@
 """Redeeming a reward: every check and every effect in one transaction.
 
 A plain redemption on PostgreSQL is one statement committed on its own
-(models.redemptions.one_statement); everything else, and whatever that way cannot do, goes
+(models.redemptions.one_statement). When the process has the reward cached (the live
+catalog and the tenant's facts, core.cache) that statement is all of it: nothing is read
+first, and the statement checks what a cache cannot know as it is now (the member, the
+points, the stock); if it changes nothing, the reward and the member are read and the
+general way says why. Everything else, and whatever that way cannot do, goes
 the general way below, in a transaction. Its order: idempotency key, account (locked),
 member usage, the redemption's rows, and the reward's stock last, so the hot row of a
 popular reward is held for the shortest time; the rows ride on the stock's UPDATE
@@ -25,7 +29,7 @@ from core.errors import InvalidInput, NotFound
 from models.catalog.code_draws import announce_low_stock, draw_codes, fulfilment
 from models.catalog.code_pools import free_at_least
 from models.catalog.eligibility import Ineligibility, catalog_gate, refusal, usage_gate
-from models.catalog.reads import reward_to_redeem
+from models.catalog.reads import cached_live_reward, reward_to_redeem
 from models.catalog.tables import CodePool, MemberRewardUsage, Reward
 from models.db.bulk_statements import PendingRows
 from models.db.guarded_updates import GuardedAdd
@@ -34,6 +38,7 @@ from models.db.transactions import atomic
 from models.live.effects import redemption_changed
 from models.members.tables import Member, Tier
 from models.pointmaster.forwards import MasterLink, master_link
+from models.pointmaster.modes import FOLLOWER_MODES
 from models.pointmaster.redemption_forwards import forward_spending, master_owns
 from models.points.grants import settle_account
 from models.points.ledger import debit_settled, lock_account, post_entry
@@ -51,6 +56,7 @@ from models.redemptions.tables import (
     RedemptionEventKind,
     RedemptionStatus,
 )
+from models.tenancy.facts import tenant_facts
 from models.webhooks.catalogue import low_stock
 from models.webhooks.outbox import Announcement, announce
 from models.webhooks.payloads import reward_redeemed
@@ -90,6 +96,27 @@ async def redeem_with_effects(req: RedeemRequest, member: Member | None = None) 
         earlier = await replayed_result(req.tenant_id, scope, key, fingerprint)
         if earlier:
             return Redeemed(await Redemption.get(id=earlier), replayed=True)
+    claim = Claim(scope, key, fingerprint) if key else None
+    try:
+        return await _redeem(req, member, claim)
+    except IntegrityError:
+        if key:
+            earlier = await replayed_result(req.tenant_id, scope, key, fingerprint)
+            if earlier:
+                return Redeemed(await Redemption.get(id=earlier), replayed=True)
+        raise
+
+
+async def _redeem(req: RedeemRequest, member: Member | None, claim: Claim | None) -> Redeemed:
+    redemption_id = uuid4()
+    now = clock.now()
+    # A plain redemption of a reward in the cached catalog: one statement, which reads the
+    # member itself, and nothing read before it.
+    cached = await _plain_in_cache(req, now)
+    if cached is not None:
+        done = await redeem_in_one_statement(req, cached, redemption_id, now, claim)
+        if done is not None:
+            return Redeemed(done)
     # Its currency, tenant and code pool come along (one statement): they decide the
     # point mode and how it is fulfilled, and the webhook payloads need them. So does the
     # member, unless the caller has read it.
@@ -110,28 +137,44 @@ async def redeem_with_effects(req: RedeemRequest, member: Member | None = None) 
     link = None
     if reward.point_cost > 0 and master_owns(reward.definition, reward.tenant):
         link = await master_link(req.tenant_id, reward.tenant.slug)  # refused if unsendable
-    redemption_id = uuid4()
-    tried = False  # the one-statement way, which found the account unfit or undid itself
+    # The one-statement way, unless it was tried (it found the account unfit or undid
+    # itself, or the member missing: the general way says why).
+    tried = cached is not None
     plain = not (link or pool or reward.per_member_limit is not None or reward.cooldown_seconds)
-    try:
-        if plain and await fits_one_statement(req, reward):
-            claim = Claim(scope, key, fingerprint) if key else None
-            done = await redeem_in_one_statement(req, reward, member, redemption_id, now, claim)
-            if done is not None:
-                return Redeemed(done)
-            tried = True
-        async with atomic() as conn:
-            if key:
-                await claim_key(conn, req.tenant_id, scope, key, fingerprint, redemption_id)
-            return await _redeem_in(
-                conn, req, reward, member, redemption_id, link, pool, settled_first=not tried
+    if not tried and plain and await fits_one_statement(req, reward):
+        done = await redeem_in_one_statement(req, reward, redemption_id, now, claim, member)
+        if done is not None:
+            return Redeemed(done)
+        tried = True
+    async with atomic() as conn:
+        if claim is not None:
+            await claim_key(
+                conn, req.tenant_id, claim.scope, claim.key, claim.fingerprint, redemption_id
             )
-    except IntegrityError:
-        if key:
-            earlier = await replayed_result(req.tenant_id, scope, key, fingerprint)
-            if earlier:
-                return Redeemed(await Redemption.get(id=earlier), replayed=True)
-        raise
+        return await _redeem_in(
+            conn, req, reward, member, redemption_id, link, pool, settled_first=not tried
+        )
+
+
+async def _plain_in_cache(req: RedeemRequest, now: datetime) -> Reward | None:
+    """The reward as the cached catalog holds it, when it is plainly redeemable as far as
+    the cache tells (live and available, no tier, usage limit, cooldown, code pool or point
+    master, and `fits_one_statement`); None otherwise, and when nothing is cached. The
+    statement checks the rest as things are now: the member, the points and the stock."""
+    reward = await cached_live_reward(req.tenant_id, req.reward_id)
+    if reward is None or reward.min_tier_id is not None:
+        return None
+    if reward.per_member_limit is not None or reward.cooldown_seconds:
+        return None
+    if catalog_gate(reward, None, None, now) is not None:  # its stock as it was: read it anew
+        return None
+    facts = await tenant_facts(req.tenant_id)
+    definition = facts.definitions.get(reward.definition_id)
+    if definition is None or reward.id in facts.code_pools:
+        return None
+    if facts.definition_mode(definition) in FOLLOWER_MODES:
+        return None
+    return reward if await fits_one_statement(req, reward) else None
 
 
 async def _check_catalog_gate(

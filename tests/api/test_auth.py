@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -256,15 +256,6 @@ async def test_a_process_without_the_invalidations_refuses_a_revoked_key_at_once
     await ApiKeyModel.filter(id=key_id).update(revoked_at=clock.now())
     # then its next request is refused: the process reads the key every time
     assert _codes(await gql(TIERS, token=key)) == ["UNAUTHENTICATED"]
-
-
-@pytest.fixture
-def following() -> Iterator[None]:
-    """This process follows the invalidations, as an API process with Redis does
-    (engine.credential_watch): its caches serve."""
-    cache.follow(True)
-    yield
-    cache.follow(False)
 
 
 async def test_a_following_process_serves_a_key_from_memory_until_it_is_revoked(

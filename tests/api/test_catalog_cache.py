@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 from uuid import UUID
@@ -39,14 +38,6 @@ CATALOG_FIELDS = "nodes { reward { id stock } canRedeem reason availableAt }"
 OWN_VIEW = f"{{ me {{ {VIEW_FIELDS} }} catalog {{ {CATALOG_FIELDS} }} }}"
 BACKEND_VIEW = f"""query($m: ID!) {{
   member(id: $m) {{ {VIEW_FIELDS} }} catalog(memberId: $m) {{ {CATALOG_FIELDS} }} }}"""
-
-
-@pytest.fixture
-def following() -> Iterator[None]:
-    """This process serves its caches, as an API process with Redis does."""
-    cache.follow(True)
-    yield
-    cache.follow(False)
 
 
 async def _token(gql: GraphQLClient, tenant: TenantSession, member_id: UUID) -> str:

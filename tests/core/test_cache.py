@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Iterator
 from uuid import uuid4
 
 import pytest
@@ -20,13 +19,6 @@ from core.queue import NoQueue
 
 T1, T2 = uuid4(), uuid4()
 K1, K2 = "digest-of-key-1", "digest-of-key-2"
-
-
-@pytest.fixture
-def following() -> Iterator[None]:
-    cache.follow(True)
-    yield
-    cache.follow(False)
 
 
 class Source:

@@ -174,7 +174,7 @@ async def _expiring(tenant_id: UUID, member_id: UUID, amount: int) -> None:
 async def _attempt(shop_id: UUID, member: Member, reward: Reward) -> Redemption | None:
     """The one-statement way alone, as redeem() would try it."""
     request = RedeemRequest(shop_id, member.id, reward.id)
-    return await redeem_in_one_statement(request, reward, member, uuid4(), clock.now())
+    return await redeem_in_one_statement(request, reward, uuid4(), clock.now())
 
 
 async def _written(member: Member) -> tuple[int, int, int]:
