@@ -188,3 +188,43 @@ async def test_an_api_key_revoked_on_one_process_is_refused_by_another_that_cach
         print(f"the revocation reached process A in {time.monotonic() - started:.3f} s")
         assert await _codes(on_a, key) == ["UNAUTHENTICATED"]
         assert await _codes(on_b, key) == ["UNAUTHENTICATED"]
+
+
+REDEEM = """mutation($r: ID!, $m: ID) {
+  redeemReward(rewardId: $r, memberId: $m) { redemption { status } errors { code } } }"""
+ARCHIVE_REWARD = "mutation($id: ID!) { archiveReward(id: $id) { errors { code } } }"
+
+
+async def _redeemed(http: httpx.AsyncClient, key: str, reward: Reward, member_id: Any) -> Any:
+    body = await post_graphql(http, REDEEM, {"r": str(reward.id), "m": str(member_id)}, key)
+    done = body["data"]["redeemReward"]
+    return done["redemption"]["status"] if done["redemption"] else done["errors"][0]["code"]
+
+
+@ON_POSTGRES
+async def test_a_reward_archived_on_one_process_is_refused_by_another_that_redeems_it_from_memory(
+    db: str, settings: Settings, redis_url: str, tmp_path: Path
+) -> None:
+    # given a reward a member has points for
+    new = await make_tenant()
+    member = await make_member(new.tenant.id, points=1000)
+    reward = await make_reward(new.tenant.id, point_cost=10, stock=50)
+    _, key = await create_api_key(new.tenant.id, "backend")
+    async with _two_processes(db, settings, redis_url, tmp_path) as (on_a, on_b):
+        admin = await graphql_value(on_a, LOGIN, {"e": new.admin.email, "p": PASSWORD})
+        # when process B has redeemed it once
+        assert await _redeemed(on_b, key, reward, member.id) == "REDEEMED"
+        # then B redeems it from memory: a reward disabled behind the engine's back (no
+        # broadcast) is still redeemed
+        await Reward.filter(id=reward.id).update(enabled=False)
+        assert await _redeemed(on_b, key, reward, member.id) == "REDEEMED"
+        await Reward.filter(id=reward.id).update(enabled=True)
+        # ...while an admin archiving it on process A stops B's redemptions within moments
+        archived = await graphql_value(on_a, ARCHIVE_REWARD, {"id": str(reward.id)}, admin["token"])
+        assert archived == {"errors": []}
+        started = time.monotonic()
+        async with asyncio.timeout(WITHIN):
+            while await _redeemed(on_b, key, reward, member.id) == "REDEEMED":  # noqa: ASYNC110
+                await asyncio.sleep(0.01)
+        print(f"the change reached process B in {time.monotonic() - started:.3f} s")
+        assert await _redeemed(on_b, key, reward, member.id) == "NOT_AVAILABLE"

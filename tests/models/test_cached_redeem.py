@@ -7,6 +7,7 @@ goes the general way, and must answer alike."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from uuid import UUID, uuid4
 
 import pytest
@@ -22,6 +23,7 @@ from models.redemptions.tables import Redemption, RedemptionEvent
 from tests import dbsetup
 from tests.api.test_batched_reads import statements
 from tests.factories import make_member, make_reward, make_tenant, make_tier
+from tests.models import test_races as races
 
 
 async def _warm(tenant_id: UUID, reward: Reward) -> None:
@@ -125,3 +127,21 @@ async def test_an_admins_change_reaches_the_next_redemption(db: str, following: 
     assert await _code(tenant_id, member.id, gated.id) == "TIER_REQUIRED"
     assert await _code(tenant_id, member.id, retired.id) == "NOT_AVAILABLE"
     assert await _written(member) == (990, 1)
+
+
+@pytest.mark.parametrize(
+    "scenario",
+    [
+        races.test_500_members_race_for_100_in_stock,
+        races.test_balance_for_three_redemptions_allows_exactly_three,
+        races.test_same_idempotency_key_redeems_once,
+        races.test_same_key_racing_with_two_different_requests_has_one_effect,
+    ],
+    ids=lambda scenario: scenario.__name__.removeprefix("test_"),
+)
+async def test_the_redeem_races_hold_with_the_catalog_cached(
+    db: str, following: None, scenario: Callable[[str], Awaitable[None]]
+) -> None:
+    # The races of tests/models/test_races.py, with the process serving its caches: on
+    # PostgreSQL the redemptions go the one-statement way with nothing read first.
+    await scenario(db)
