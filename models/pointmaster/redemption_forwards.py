@@ -35,16 +35,16 @@ from models.pointmaster.tables import ForwardedAdjustment
 from models.points.adjustments import Adjustment, payload_fields
 from models.points.tables import PointDefinition
 from models.redemptions.tables import Redemption
-from models.tenancy.tables import Tenant
+from models.tenancy.tables import PointMode
 
 REASON = "GamifyEngine"
 REDEEM_WORKFLOW = "Reward redemption"
 REFUND_WORKFLOW = "Redemption refund"
 
 
-def master_owns(definition: PointDefinition, tenant: Tenant) -> bool:
-    """Whether the reward's currency follows a master (from rows already loaded)."""
-    return effective_mode(definition, tenant.point_mode) in FOLLOWER_MODES
+def master_owns(definition: PointDefinition, tenant_mode: PointMode | str) -> bool:
+    """Whether the reward's currency follows a master (its own mode, else the tenant's)."""
+    return effective_mode(definition, tenant_mode) in FOLLOWER_MODES
 
 
 async def forward_spending(

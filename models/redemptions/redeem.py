@@ -38,7 +38,6 @@ from models.db.transactions import atomic
 from models.live.effects import redemption_changed
 from models.members.tables import Member, Tier
 from models.pointmaster.forwards import MasterLink, master_link
-from models.pointmaster.modes import FOLLOWER_MODES
 from models.pointmaster.redemption_forwards import forward_spending, master_owns
 from models.points.grants import settle_account
 from models.points.ledger import debit_settled, lock_account, post_entry
@@ -108,6 +107,7 @@ async def redeem_with_effects(req: RedeemRequest, member: Member | None = None) 
 
 
 async def _redeem(req: RedeemRequest, member: Member | None, claim: Claim | None) -> Redeemed:
+    """The redemption, the quickest way that can do it."""
     redemption_id = uuid4()
     now = clock.now()
     # A plain redemption of a reward in the cached catalog: one statement, which reads the
@@ -135,7 +135,7 @@ async def _redeem(req: RedeemRequest, member: Member | None, claim: Claim | None
     left = int(await free_at_least(pool.id, 1, now)) if pool else None
     await _check_catalog_gate(reward, member, now, left)
     link = None
-    if reward.point_cost > 0 and master_owns(reward.definition, reward.tenant):
+    if reward.point_cost > 0 and master_owns(reward.definition, reward.tenant.point_mode):
         link = await master_link(req.tenant_id, reward.tenant.slug)  # refused if unsendable
     # The one-statement way, unless it was tried (it found the account unfit or undid
     # itself, or the member missing: the general way says why).
@@ -172,7 +172,7 @@ async def _plain_in_cache(req: RedeemRequest, now: datetime) -> Reward | None:
     definition = facts.definitions.get(reward.definition_id)
     if definition is None or reward.id in facts.code_pools:
         return None
-    if facts.definition_mode(definition) in FOLLOWER_MODES:
+    if master_owns(definition, facts.point_mode):
         return None
     return reward if await fits_one_statement(req, reward) else None
 

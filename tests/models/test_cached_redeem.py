@@ -17,9 +17,11 @@ from models.catalog.code_pools import CodeEntry, add_codes
 from models.catalog.rewards import RewardFields, archive_reward, update_reward
 from models.catalog.tables import Reward
 from models.members.tables import Member
+from models.pointmaster.modes import set_point_mode
 from models.points.tables import PointAccount
 from models.redemptions.redeem import RedeemRequest, redeem
 from models.redemptions.tables import Redemption, RedemptionEvent
+from models.tenancy.tables import PointMode
 from tests import dbsetup
 from tests.api.test_batched_reads import statements
 from tests.factories import make_member, make_reward, make_tenant, make_tier
@@ -112,7 +114,8 @@ async def test_an_admins_change_reaches_the_next_redemption(db: str, following: 
     pooled = await make_reward(tenant_id, point_cost=10)
     gated = await make_reward(tenant_id, point_cost=10)
     retired = await make_reward(tenant_id, point_cost=10)
-    for reward in (pooled, gated, retired):
+    plain = await make_reward(tenant_id, point_cost=10)
+    for reward in (pooled, gated, retired, plain):
         await _warm(tenant_id, reward)
     member = await make_member(tenant_id, points=1000)
     # when an admin gives one codes, gates one behind a tier and archives one
@@ -126,6 +129,10 @@ async def test_an_admins_change_reaches_the_next_redemption(db: str, following: 
     assert drawn.fulfillment_data is not None and "CODE-1" in str(drawn.fulfillment_data)
     assert await _code(tenant_id, member.id, gated.id) == "TIER_REQUIRED"
     assert await _code(tenant_id, member.id, retired.id) == "NOT_AVAILABLE"
+    # and when the tenant's points follow a point master, a redemption goes to the master
+    # (this tenant has none set up: refused, nothing debited)
+    await set_point_mode(tenant_id, PointMode.FOLLOWER_TRANSACTIONS, actor="test")
+    assert await _code(tenant_id, member.id, plain.id) == "NO_ADJUSTMENT_URL"
     assert await _written(member) == (990, 1)
 
 
