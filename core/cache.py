@@ -48,25 +48,54 @@ class Cache(Generic[K, T]):
         self._entries: dict[K, tuple[float, T]] = {}
         self._generations: dict[K, int] = {}
         self._epoch = 0
+        # The load in flight of each key, and the (epoch, generation) it started under.
+        self._flights: dict[K, tuple[tuple[int, int], asyncio.Future[T]]] = {}
         _CACHES[name] = self
 
     async def get(self, key: K, load: Callable[[], Awaitable[T]]) -> T:
-        """The value of `key`, loaded if need be. A load that raises stores nothing."""
+        """The value of `key`, loaded if need be. A load that raises stores nothing.
+
+        Concurrent misses of a key share one load (after a drop, every request of a busy
+        tenant would otherwise read the same rows at once): the first loads, the others
+        wait for its value or its error, and load themselves if it was cancelled. A load
+        started before a drop is not joined."""
         if not _state.following:
             return await self._once_per_operation(key, load)
-        hit = self._entries.get(key)
-        now = time.monotonic()
-        if hit is not None and hit[0] > now:
-            return hit[1]
-        epoch, generation = self._epoch, self._generations.get(key, 0)
-        value = await load()
-        if (
-            _state.following
-            and self._epoch == epoch
-            and self._generations.get(key, 0) == generation
-        ):
-            self._entries[key] = (now + self.ttl, value)
-        return value
+        while True:
+            hit = self._entries.get(key)
+            now = time.monotonic()
+            if hit is not None and hit[0] > now:
+                return hit[1]
+            started = (self._epoch, self._generations.get(key, 0))
+            flight = self._flights.get(key)
+            if flight is None or flight[0] != started:
+                return await self._load(key, load, started, now)
+            try:
+                # shielded: a waiter that goes away must not cancel the others' load
+                return await asyncio.shield(flight[1])
+            except _Abandoned:
+                continue  # its loader was cancelled
+
+    async def _load(
+        self, key: K, load: Callable[[], Awaitable[T]], started: tuple[int, int], now: float
+    ) -> T:
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self._flights[key] = (started, future)
+        try:
+            value = await load()
+        except BaseException as exc:
+            abandoned = isinstance(exc, asyncio.CancelledError)
+            future.set_exception(_Abandoned() if abandoned else exc)
+            future.exception()  # retrieved: no "never retrieved" log when nobody waited
+            raise
+        else:
+            if _state.following and (self._epoch, self._generations.get(key, 0)) == started:
+                self._entries[key] = (now + self.ttl, value)
+            future.set_result(value)
+            return value
+        finally:
+            if self._flights.get(key, (None, None))[1] is future:
+                del self._flights[key]
 
     async def _once_per_operation(self, key: K, load: Callable[[], Awaitable[T]]) -> T:
         """Without the broadcast nothing outlives the operation: read once per operation
@@ -101,6 +130,10 @@ class TenantCache(Cache[UUID, T]):
 
     def __init__(self, name: str, ttl: float = TTL_SECONDS) -> None:
         super().__init__(name, UUID, ttl)
+
+
+class _Abandoned(Exception):
+    """A shared load's loader was cancelled: whoever waited for it loads anew."""
 
 
 _CACHES: dict[str, Cache[Any, Any]] = {}

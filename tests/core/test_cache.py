@@ -244,3 +244,90 @@ async def test_a_message_for_a_cache_this_process_does_not_have_is_ignored_quiet
     with caplog.at_level(logging.WARNING, logger="core.cache"):
         cache.dropped(json.dumps({"cache": "no-such-cache", "key": "x"}))
     assert caplog.text == ""
+
+
+async def test_concurrent_misses_share_one_load(following: None) -> None:
+    facts, source = cache.TenantCache[str]("test-shared-load"), Source()
+    release = asyncio.Event()
+
+    async def slow_load() -> str:
+        source.reads += 1
+        await release.wait()
+        return source.values[T1]
+
+    # given many requests asking for a tenant nobody has read yet, at once
+    readers = [asyncio.create_task(facts.get(T1, slow_load)) for _ in range(50)]
+    await asyncio.sleep(0.01)
+    release.set()
+    # then one of them read it, and all have its value
+    assert await asyncio.gather(*readers) == ["gold"] * 50
+    assert source.reads == 1
+    # and it is kept for the next
+    assert await facts.get(T1, source.loader(T1)) == "gold"
+    assert source.reads == 1
+
+
+async def test_a_shared_load_is_not_joined_after_a_drop(following: None) -> None:
+    facts, source = cache.TenantCache[str]("test-shared-drop"), Source()
+    started, release = asyncio.Event(), asyncio.Event()
+
+    async def slow_load() -> str:
+        value = source.values[T1]
+        started.set()
+        await release.wait()
+        return value
+
+    # given a load in flight when the tenant's fact changes and is dropped
+    first = asyncio.create_task(facts.get(T1, slow_load))
+    await started.wait()
+    source.values[T1] = "platinum"
+    facts.drop(T1)
+    # then a request after the drop reads anew instead of waiting for the old load
+    assert await facts.get(T1, source.loader(T1)) == "platinum"
+    release.set()
+    assert await first == "gold"
+    assert await facts.get(T1, source.loader(T1)) == "platinum"
+
+
+async def test_a_shared_load_that_fails_fails_its_waiters_and_keeps_nothing(
+    following: None,
+) -> None:
+    facts, source = cache.TenantCache[str]("test-shared-failure"), Source()
+    release = asyncio.Event()
+
+    async def failing() -> str:
+        source.reads += 1
+        await release.wait()
+        raise LookupError("the database went away")
+
+    readers = [asyncio.create_task(facts.get(T1, failing)) for _ in range(3)]
+    await asyncio.sleep(0.01)
+    release.set()
+    results = await asyncio.gather(*readers, return_exceptions=True)
+    assert [type(r) for r in results] == [LookupError] * 3
+    assert source.reads == 1
+    assert await facts.get(T1, source.loader(T1)) == "gold"  # nothing was kept
+
+
+async def test_waiters_load_themselves_when_the_shared_load_is_cancelled(
+    following: None,
+) -> None:
+    facts, source = cache.TenantCache[str]("test-shared-cancel"), Source()
+    started, never = asyncio.Event(), asyncio.Event()
+
+    async def hanging() -> str:
+        started.set()
+        await never.wait()
+        raise AssertionError("never finishes")
+
+    # given a request loading (its client goes away) and another waiting for its load
+    loader = asyncio.create_task(facts.get(T1, hanging))
+    await started.wait()
+    waiter = asyncio.create_task(facts.get(T1, source.loader(T1)))
+    await asyncio.sleep(0.01)
+    loader.cancel()
+    # then the waiter loads itself, and a waiter's going away cancels nobody else's load
+    assert await waiter == "gold"
+    with pytest.raises(asyncio.CancelledError):
+        await loader
+    assert source.reads == 1
