@@ -140,7 +140,7 @@ async def _redeem(req: RedeemRequest, member: Member | None, claim: Claim | None
     # The one-statement way, unless it was tried (it found the account unfit or undid
     # itself, or the member missing: the general way says why).
     tried = cached is not None
-    plain = not (link or pool or reward.per_member_limit is not None or reward.cooldown_seconds)
+    plain = not (link or pool or _counts_usage(reward))
     if not tried and plain and await fits_one_statement(req, reward):
         done = await redeem_in_one_statement(req, reward, redemption_id, now, claim, member)
         if done is not None:
@@ -164,7 +164,7 @@ async def _plain_in_cache(req: RedeemRequest, now: datetime) -> Reward | None:
     reward = await cached_live_reward(req.tenant_id, req.reward_id)
     if reward is None or reward.min_tier_id is not None:
         return None
-    if reward.per_member_limit is not None or reward.cooldown_seconds:
+    if _counts_usage(reward):
         return None
     if catalog_gate(reward, None, None, now) is not None:  # its stock as it was: read it anew
         return None
@@ -175,6 +175,11 @@ async def _plain_in_cache(req: RedeemRequest, now: datetime) -> Reward | None:
     if master_owns(definition, facts.point_mode):
         return None
     return reward if await fits_one_statement(req, reward) else None
+
+
+def _counts_usage(reward: Reward) -> bool:
+    """Whether redeeming it counts the member's use (a usage limit or a cooldown)."""
+    return reward.per_member_limit is not None or bool(reward.cooldown_seconds)
 
 
 async def _check_catalog_gate(
@@ -230,7 +235,7 @@ async def _redeem_in(
         account, entry, balance_before = await _debit(
             conn, req, reward, redemption_id, cost, description, now
         )
-    if reward.per_member_limit is not None or reward.cooldown_seconds:
+    if _counts_usage(reward):
         await _count_usage(conn, reward, req, now)
     redemption = new_redemption(redemption_id, member, reward, req.quantity, now)
     pending.add(redemption)
