@@ -34,6 +34,7 @@ from uuid import UUID, uuid4
 from tortoise import connections
 from tortoise.exceptions import OperationalError
 
+from core.turns import Turns
 from models.catalog.tables import Reward
 from models.db.bulk_statements import db_row, insert_selecting, row_of
 from models.db.guarded_updates import GuardedAdd
@@ -70,6 +71,11 @@ class _Member:
 
 # Raised by the statement itself (an integer cast of this text) to undo its debit.
 FALLBACK = "gamify: redeem the general way"
+
+# A reward's stock row takes one statement at a time: the redemptions of a popular reward
+# queue in this process (core.turns), each with no pooled connection held, not in
+# PostgreSQL on its row lock.
+_STOCK_TURNS = Turns()
 
 
 async def fits_one_statement(req: RedeemRequest, reward: Reward) -> bool:
@@ -206,7 +212,11 @@ async def redeem_in_one_statement(
         f"FROM {first} AS f LEFT JOIN ok AS o ON true"
     )
     try:
-        rows = await conn.execute_query_dict(sql, p.values)
+        if reward.stock is None:
+            rows = await conn.execute_query_dict(sql, p.values)
+        else:
+            async with _STOCK_TURNS.of(reward.id):  # its row would queue them otherwise
+                rows = await conn.execute_query_dict(sql, p.values)
     except OperationalError as exc:
         if FALLBACK in str(exc):
             return None  # undone: the debit or the stock refused after a claim, or the

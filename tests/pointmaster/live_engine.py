@@ -6,9 +6,8 @@ The queue has a name of its own per test, so no other test's jobs reach this wor
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 from typing import Any
 from uuid import UUID, uuid4
@@ -90,10 +89,3 @@ async def running_engine(settings: Settings, redis_url: str) -> AsyncIterator[En
             await pool.delete(*(f"arq:job:{job}" for job in left))
         await pool.delete(queue_name)
         await pool.aclose()
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], within: float = 10.0) -> None:
-    """Poll until `check` holds (the worker runs beside the test); TimeoutError otherwise."""
-    async with asyncio.timeout(within):
-        while not await check():  # noqa: ASYNC110 - the worker has no event to wait on
-            await asyncio.sleep(0.05)

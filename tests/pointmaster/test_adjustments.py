@@ -20,7 +20,8 @@ from models.points.tables import LedgerEntry, PointAccount
 from models.tenancy.tables import PointMode, TenantAdmin
 from tests.factories import PASSWORD
 from tests.pointmaster.conftest import fixture
-from tests.pointmaster.live_engine import Engine, Tenant, eventually, open_tenant
+from tests.pointmaster.live_engine import Engine, Tenant, open_tenant
+from tests.polling import eventually
 from tests.webhooks.receiver import Receiver
 
 # arq 0.28's Worker.close() calls redis-py's close(), deprecated since redis 5.0.1 for aclose().

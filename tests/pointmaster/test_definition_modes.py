@@ -13,7 +13,8 @@ from models.pointmaster.tables import PointModeChange
 from models.points.tables import PointAccount
 from models.tenancy.tables import PointMode
 from tests.factories import default_definition
-from tests.pointmaster.live_engine import Engine, Tenant, eventually, open_tenant
+from tests.pointmaster.live_engine import Engine, Tenant, open_tenant
+from tests.polling import eventually
 
 # arq 0.28's Worker.close() calls redis-py's close(), deprecated since redis 5.0.1 for aclose().
 pytestmark = pytest.mark.filterwarnings("ignore:Call to deprecated close:DeprecationWarning")

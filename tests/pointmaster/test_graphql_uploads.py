@@ -12,7 +12,8 @@ from models.pointmaster.modes import set_point_mode
 from models.points.tables import PointAccount
 from models.tenancy.tables import PointMode
 from tests.pointmaster.conftest import fixture
-from tests.pointmaster.live_engine import Engine, Tenant, eventually, open_tenant
+from tests.pointmaster.live_engine import Engine, Tenant, open_tenant
+from tests.polling import eventually
 from tests.webhooks.receiver import Receiver
 
 # arq 0.28's Worker.close() calls redis-py's close(), deprecated since redis 5.0.1 for aclose().

@@ -23,8 +23,9 @@ from models.tenancy.tables import PointMode
 from models.webhooks.tables import WebhookDelivery
 from tests.factories import make_reward
 from tests.pointmaster.conftest import fixture
-from tests.pointmaster.live_engine import Engine, Tenant, eventually
+from tests.pointmaster.live_engine import Engine, Tenant
 from tests.pointmaster.test_adjustments import CONTACT, SETTINGS, follower, received, rotate
+from tests.polling import eventually
 from tests.webhooks.receiver import Answer, Receiver
 
 # arq 0.28's Worker.close() calls redis-py's close(), deprecated since redis 5.0.1 for aclose().

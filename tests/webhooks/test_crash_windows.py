@@ -32,13 +32,13 @@ from models.webhooks.endpoints import create_endpoint
 from models.webhooks.lease import Leased
 from models.webhooks.tables import DeliveryStatus, PayloadFormat, WebhookAttempt, WebhookDelivery
 from tests.factories import make_member, make_reward, make_tenant
+from tests.polling import eventually
 from tests.serving import uvicorn_serving
 from tests.webhooks.receiver import Received, Receiver
 from tests.webhooks.worker_process import (
     Queue,
     WorkerProcess,
     enqueue_deliveries,
-    wait_until,
     worker_environment,
 )
 from workers import webhooks
@@ -323,7 +323,7 @@ async def test_worker_killed_mid_delivery_is_replaced_after_its_lease(
                 return row.status == DeliveryStatus.DELIVERED
 
             try:
-                await wait_until(delivered, within=LEASE_SECONDS + 10 + 8, interval=0.2)
+                await eventually(delivered, within=LEASE_SECONDS + 10 + 8, interval=0.2)
             except TimeoutError:
                 pytest.fail(f"not delivered after the lease ran out:\n{second.log()}")
             assert second.running, second.log()

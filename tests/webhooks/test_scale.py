@@ -24,11 +24,11 @@ from models.webhooks.tables import DeliveryStatus, PayloadFormat, WebhookAttempt
 from tests.dbsetup import is_postgres
 from tests.factories import make_reward, make_tenant
 from tests.models.test_races import seed_members
+from tests.polling import eventually
 from tests.webhooks.receiver import Receiver
 from tests.webhooks.worker_process import (
     Queue,
     WorkerProcess,
-    wait_until,
     worker_environment,
 )
 
@@ -91,7 +91,7 @@ async def test_thousand_redemptions_give_thousand_deliveries_on_two_workers(
             return done >= REDEMPTIONS
 
         try:
-            await wait_until(all_delivered, within=DELIVERY_TIMEOUT, interval=0.1)
+            await eventually(all_delivered, within=DELIVERY_TIMEOUT, interval=0.1)
         except TimeoutError:
             pending = await WebhookDelivery.exclude(status=DeliveryStatus.DELIVERED).values_list(
                 "status", "attempt_count", "last_status_code", "last_error"

@@ -19,7 +19,7 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -197,15 +197,6 @@ class WorkerProcess:
         code = await self.process.wait()
         self.log_file.close()
         return code
-
-
-async def wait_until(
-    condition: Callable[[], Awaitable[bool]], within: float, interval: float = 0.05
-) -> None:
-    """Poll `condition` until it holds; TimeoutError after `within` seconds."""
-    async with asyncio.timeout(within):
-        while not await condition():  # noqa: ASYNC110 - the database has no event to wait on
-            await asyncio.sleep(interval)
 
 
 if __name__ == "__main__":

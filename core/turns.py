@@ -1,0 +1,68 @@
+"""One at a time per key, within this process.
+
+Tasks that would each wait in the database for the same row lock take turns here instead:
+one of them holds a pooled connection and waits on the row, the others wait in the event
+loop, where waiting costs nothing. A database backend waiting on a row lock holds its
+connection, sleeps and wakes for every holder before it and re-checks the row each time;
+thirty requests for one popular reward tied up a whole connection pool that way, and doubled
+PostgreSQL's CPU a redemption.
+
+Only an optimisation, never a guard: other processes do not take turns with this one, so
+the database's own locks and guarded writes still decide every outcome.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Hashable
+from types import TracebackType
+
+
+class Turns:
+    """`async with turns.of(key):` runs one task at a time per key, first come first
+    served. A key is forgotten once nobody holds or waits for it."""
+
+    def __init__(self) -> None:
+        self._held: dict[Hashable, _Turn] = {}
+
+    def of(self, key: Hashable) -> _Turn:
+        turn = self._held.get(key)
+        if turn is None:
+            turn = self._held[key] = _Turn(self, key)
+        return turn
+
+    def __len__(self) -> int:
+        """How many keys are held or waited for."""
+        return len(self._held)
+
+
+class _Turn:
+    __slots__ = ("_key", "_lock", "_turns", "_users")
+
+    def __init__(self, turns: Turns, key: Hashable) -> None:
+        self._turns = turns
+        self._key = key
+        self._lock = asyncio.Lock()
+        self._users = 0  # holding or waiting
+
+    async def __aenter__(self) -> None:
+        self._users += 1
+        try:
+            await self._lock.acquire()
+        except BaseException:  # cancelled while waiting
+            self._leave()
+            raise
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._lock.release()
+        self._leave()
+
+    def _leave(self) -> None:
+        self._users -= 1
+        if not self._users and self._turns._held.get(self._key) is self:
+            del self._turns._held[self._key]

@@ -1,0 +1,91 @@
+"""One at a time per key (core/turns.py): the redemptions of a stocked reward take turns."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from core.turns import Turns
+
+
+class Row:
+    """A row that counts how many tasks work on it at once."""
+
+    def __init__(self) -> None:
+        self.inside = 0
+        self.most = 0
+        self.order: list[int] = []
+
+    async def work(self, turns: Turns, key: str, n: int) -> None:
+        async with turns.of(key):
+            self.inside += 1
+            self.most = max(self.most, self.inside)
+            self.order.append(n)
+            await asyncio.sleep(0.005)  # a statement's round trip
+            self.inside -= 1
+
+
+async def test_tasks_of_one_key_take_turns_in_arrival_order() -> None:
+    # given
+    turns, row = Turns(), Row()
+    # when ten tasks want the same key at once
+    await asyncio.gather(*(row.work(turns, "reward-1", n) for n in range(10)))
+    # then one at a time, first come first served, and the key is forgotten afterwards
+    assert row.most == 1
+    assert row.order == list(range(10))
+    assert len(turns) == 0
+
+
+async def test_tasks_of_other_keys_do_not_wait() -> None:
+    # given a key held by a task that does not let go
+    turns = Turns()
+    held = asyncio.Event()
+    release = asyncio.Event()
+
+    async def hold() -> None:
+        async with turns.of("reward-1"):
+            held.set()
+            await release.wait()
+
+    holder = asyncio.create_task(hold())
+    await held.wait()
+    # when another task wants another key, then it gets it at once
+    row = Row()
+    async with asyncio.timeout(1):
+        await row.work(turns, "reward-2", 1)
+    assert len(turns) == 1  # only the held key is remembered
+    release.set()
+    await holder
+    assert len(turns) == 0
+
+
+async def test_a_waiter_cancelled_or_failing_does_not_stall_the_others() -> None:
+    # given a held key and three waiters, the second of which is cancelled, while the
+    # holder fails
+    turns, row = Turns(), Row()
+    held = asyncio.Event()
+    release = asyncio.Event()
+
+    async def hold_then_fail() -> None:
+        async with turns.of("reward-1"):
+            held.set()
+            await release.wait()
+            raise ValueError("the statement failed")
+
+    holder = asyncio.create_task(hold_then_fail())
+    await held.wait()
+    waiters = [asyncio.create_task(row.work(turns, "reward-1", n)) for n in range(3)]
+    await asyncio.sleep(0.01)
+    waiters[1].cancel()
+    release.set()
+    # when all have ended
+    with pytest.raises(ValueError):
+        await holder
+    async with asyncio.timeout(1):
+        results = await asyncio.gather(*waiters, return_exceptions=True)
+    # then the others had their turn, one at a time, and nothing is left behind
+    assert isinstance(results[1], asyncio.CancelledError)
+    assert row.order == [0, 2]
+    assert row.most == 1
+    assert len(turns) == 0
