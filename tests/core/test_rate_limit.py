@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from pathlib import Path
 from uuid import uuid4
 
 import pytest
 import redis.asyncio as redis
 
 from core.rate_limit import Counters, Limit
+from engine.embedded import EmbeddedRedis
 from tests.redis_stats import command_calls
 
 
@@ -81,3 +83,23 @@ async def test_nothing_is_counted_while_redis_is_unreachable() -> None:
         await counters.close()
     # then each is let through uncounted
     assert results == [None] * 5
+
+
+async def test_counting_resumes_once_redis_is_back(tmp_path: Path) -> None:
+    # given counters on a Redis of their own, counting
+    server = EmbeddedRedis(tmp_path)
+    counters = Counters()
+    counters.connect(await asyncio.to_thread(server.start))
+    key = f"address:{uuid4()}"
+    try:
+        assert await counters.hit([Limit(key, 5, 60)]) is not None
+        # when Redis stops, then a request is let through uncounted
+        await asyncio.to_thread(server.stop)
+        assert await counters.hit([Limit(key, 5, 60)]) is None
+        # and once it is back, the next request is counted again (the connection is remade)
+        await asyncio.to_thread(server.start)
+        counted = await counters.hit([Limit(key, 5, 60)])
+        assert counted is not None and counted[0].count >= 1
+    finally:
+        await counters.close()
+        await asyncio.to_thread(server.stop)

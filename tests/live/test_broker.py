@@ -7,6 +7,7 @@ import contextlib
 import json
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -15,6 +16,7 @@ import redis
 import redis.asyncio as aredis
 
 from core.broker import Broker
+from engine.embedded import EmbeddedRedis
 from tests.redis_stats import command_calls
 
 
@@ -184,3 +186,21 @@ async def _numsub_calls(client: aredis.Redis) -> int:
     """How many PUBSUB NUMSUB commands Redis ran so far (its own command statistics; before
     Redis 7 they count as PUBSUB, of which the broker sends no other)."""
     return await command_calls(client, "pubsub|numsub", "pubsub")
+
+
+async def test_listening_checks_ask_redis_again_once_it_is_back(tmp_path: Path) -> None:
+    # given a broker on a Redis of its own, and a channel nobody listens to
+    server = EmbeddedRedis(tmp_path)
+    broker = Broker(await asyncio.to_thread(server.start))
+    channel = _channel()
+    try:
+        assert not await broker.listening(channel)
+        # when Redis stops, then the check says "publish" (a message may be heard)
+        await asyncio.to_thread(server.stop)
+        assert await broker.listening(channel)
+        # and once it is back, Redis answers again (the connection is remade)
+        await asyncio.to_thread(server.start)
+        assert not await broker.listening(channel)
+    finally:
+        await broker.close()
+        await asyncio.to_thread(server.stop)
