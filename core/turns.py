@@ -1,7 +1,7 @@
-"""One at a time per key, within this process.
+"""A few at a time per key, within this process.
 
 Tasks that would each wait in the database for the same row lock take turns here instead:
-one of them holds a pooled connection and waits on the row, the others wait in the event
+a few of them hold a pooled connection and queue on the row, the others wait in the event
 loop, where waiting costs nothing. A database backend waiting on a row lock holds its
 connection, sleeps and wakes for every holder before it and re-checks the row each time;
 thirty requests for one popular reward tied up a whole connection pool that way, and doubled
@@ -19,10 +19,11 @@ from types import TracebackType
 
 
 class Turns:
-    """`async with turns.of(key):` runs one task at a time per key, first come first
-    served. A key is forgotten once nobody holds or waits for it."""
+    """`async with turns.of(key):` runs at most `at_once` tasks at a time per key, first
+    come first served. A key is forgotten once nobody holds or waits for it."""
 
-    def __init__(self) -> None:
+    def __init__(self, at_once: int = 1) -> None:
+        self.at_once = at_once
         self._held: dict[Hashable, _Turn] = {}
 
     def of(self, key: Hashable) -> _Turn:
@@ -37,18 +38,18 @@ class Turns:
 
 
 class _Turn:
-    __slots__ = ("_key", "_lock", "_turns", "_users")
+    __slots__ = ("_key", "_slots", "_turns", "_users")
 
     def __init__(self, turns: Turns, key: Hashable) -> None:
         self._turns = turns
         self._key = key
-        self._lock = asyncio.Lock()
+        self._slots = asyncio.Semaphore(turns.at_once)
         self._users = 0  # holding or waiting
 
     async def __aenter__(self) -> None:
         self._users += 1
         try:
-            await self._lock.acquire()
+            await self._slots.acquire()
         except BaseException:  # cancelled while waiting
             self._leave()
             raise
@@ -59,7 +60,7 @@ class _Turn:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self._lock.release()
+        self._slots.release()
         self._leave()
 
     def _leave(self) -> None:

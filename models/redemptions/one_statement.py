@@ -72,10 +72,12 @@ class _Member:
 # Raised by the statement itself (an integer cast of this text) to undo its debit.
 FALLBACK = "gamify: redeem the general way"
 
-# A reward's stock row takes one statement at a time: the redemptions of a popular reward
-# queue in this process (core.turns), each with no pooled connection held, not in
-# PostgreSQL on its row lock.
-_STOCK_TURNS = Turns()
+# A reward's stock row takes two statements of this process at a time: one runs while the
+# other waits on the row, so the row is never left idle while an answer travels back; the
+# redemptions of a popular reward beyond those queue in the process (core.turns), with no
+# pooled connection held, not in PostgreSQL on its row lock.
+STOCK_AT_ONCE = 2
+_STOCK_TURNS = Turns(STOCK_AT_ONCE)
 
 
 async def fits_one_statement(req: RedeemRequest, reward: Reward) -> bool:

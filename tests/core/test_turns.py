@@ -1,4 +1,4 @@
-"""One at a time per key (core/turns.py): the redemptions of a stocked reward take turns."""
+"""A few at a time per key (core/turns.py): the redemptions of a stocked reward take turns."""
 
 from __future__ import annotations
 
@@ -33,6 +33,17 @@ async def test_tasks_of_one_key_take_turns_in_arrival_order() -> None:
     await asyncio.gather(*(row.work(turns, "reward-1", n) for n in range(10)))
     # then one at a time, first come first served, and the key is forgotten afterwards
     assert row.most == 1
+    assert row.order == list(range(10))
+    assert len(turns) == 0
+
+
+async def test_as_many_as_allowed_at_once_and_no_more() -> None:
+    # given turns of two at a time
+    turns, row = Turns(at_once=2), Row()
+    # when ten tasks want the same key at once
+    await asyncio.gather(*(row.work(turns, "reward-1", n) for n in range(10)))
+    # then two at a time, in arrival order
+    assert row.most == 2
     assert row.order == list(range(10))
     assert len(turns) == 0
 

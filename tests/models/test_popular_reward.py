@@ -1,5 +1,5 @@
 """A popular reward's redemptions take turns in the process (core.turns), not in
-PostgreSQL on the reward's row lock: while that row is locked, one of them holds a pooled
+PostgreSQL on the reward's row lock: while that row is locked, two of them hold a pooled
 connection and the others wait without one, so the rest of the process goes on."""
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import pytest
 
 from models.catalog.tables import Reward
 from models.points.tables import PointAccount
+from models.redemptions.one_statement import STOCK_AT_ONCE
 from models.redemptions.redeem import RedeemRequest, redeem
 from models.redemptions.tables import Redemption, RedemptionStatus
 from tests import dbsetup
@@ -25,7 +26,7 @@ CROWD = 30  # more than the test pool's 20 connections
 
 @pytest.mark.skipif(not dbsetup.is_postgres(), reason="the one-statement way is PostgreSQL's")
 @pytest.mark.parametrize("cached", [True, False], ids=["cached-catalog", "catalog-read"])
-async def test_a_popular_reward_waits_on_its_locked_row_with_one_connection(
+async def test_a_popular_reward_waits_on_its_locked_row_with_two_connections(
     db: str, request: pytest.FixtureRequest, cached: bool
 ) -> None:
     # given a stocked reward, another reward, 30 members and one more, 100 points each
@@ -67,8 +68,8 @@ async def test_a_popular_reward_waits_on_its_locked_row_with_one_connection(
         ]
         await eventually(waiting_on_locks)
         await asyncio.sleep(0.3)  # time for the others to reach the row, were they to
-        # then one of them waits on the row in PostgreSQL
-        assert await waiting_on_locks() == 1
+        # then two of them wait on the row in PostgreSQL
+        assert await waiting_on_locks() == STOCK_AT_ONCE == 2
         # and a member redeeming another reward meanwhile is served (the pool has room)
         async with asyncio.timeout(5):
             served = await redeem(RedeemRequest(tenant_id, late.id, other.id))
