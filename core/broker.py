@@ -80,10 +80,8 @@ class Broker:
         self._subscribers: dict[str, set[Subscriber]] = {}
         self._confirmations: dict[str, asyncio.Event] = {}  # SUBSCRIBEs Redis has yet to confirm
         self._lock = asyncio.Lock()
-        # Checks of concurrent requests (two per redemption) asked in one round trip, one
-        # batch at a time, on a connection of their own (no pool checkout for each).
+        # Checks of concurrent requests (two per redemption) asked in one round trip.
         self._numsub: Batcher[str, bool] = Batcher(self._listened)
-        self._asking = self.redis.client()
 
     async def publish(self, channel: str, message: dict[str, Any]) -> None:
         """Best effort: a lost message is recovered by clients resuming with a cursor."""
@@ -103,7 +101,7 @@ class Broker:
             return True
 
     async def _listened(self, channels: list[str]) -> list[bool]:
-        counts = dict(await self._asking.pubsub_numsub(*channels))  # names as bytes
+        counts = dict(await self.redis.pubsub_numsub(*channels))  # names as bytes
         return [int(counts.get(channel.encode(), 0)) > 0 for channel in channels]
 
     @contextlib.asynccontextmanager
@@ -194,7 +192,6 @@ class Broker:
                 await self._reader
         if self._pubsub is not None:
             await self._pubsub.aclose()
-        await self._asking.aclose()
         await self.redis.aclose()
 
 

@@ -102,12 +102,8 @@ class Counters:
         self._batcher: Batcher[list[Limit], list[Count] | None] = Batcher(self._count)
 
     def connect(self, url: str) -> None:
-        # Bounded waits: a request must not hang on a Redis that stopped answering. One
-        # connection: the counts go one batch at a time, and a pool's checkout (a lock and
-        # a poll of the socket, one more loop iteration) cost each call a third more CPU.
-        self.redis = redis.from_url(
-            url, socket_connect_timeout=1.0, socket_timeout=1.0, single_connection_client=True
-        )
+        # Bounded waits: a request must not hang on a Redis that stopped answering.
+        self.redis = redis.from_url(url, socket_connect_timeout=1.0, socket_timeout=1.0)
         self._hit = self.redis.register_script(_HIT)
 
     async def close(self) -> None:
