@@ -26,6 +26,7 @@ which also says why a redemption is refused. The rows are those the general way 
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -214,11 +215,10 @@ async def redeem_in_one_statement(
         f"FROM {first} AS f LEFT JOIN ok AS o ON true"
     )
     try:
-        if reward.stock is None:
+        # A stock's row would queue them otherwise.
+        turn = nullcontext() if reward.stock is None else _STOCK_TURNS.of(reward.id)
+        async with turn:
             rows = await conn.execute_query_dict(sql, p.values)
-        else:
-            async with _STOCK_TURNS.of(reward.id):  # its row would queue them otherwise
-                rows = await conn.execute_query_dict(sql, p.values)
     except OperationalError as exc:
         if FALLBACK in str(exc):
             return None  # undone: the debit or the stock refused after a claim, or the
