@@ -48,26 +48,34 @@ async def test_as_many_as_allowed_at_once_and_no_more() -> None:
     assert len(turns) == 0
 
 
+class Holder:
+    """A task that holds a key until released, then ends with `failure` if there is one."""
+
+    def __init__(self, turns: Turns, key: str, failure: Exception | None = None) -> None:
+        self.held = asyncio.Event()
+        self.release = asyncio.Event()
+        self.task = asyncio.create_task(self._hold(turns, key, failure))
+
+    async def _hold(self, turns: Turns, key: str, failure: Exception | None) -> None:
+        async with turns.of(key):
+            self.held.set()
+            await self.release.wait()
+            if failure is not None:
+                raise failure
+
+
 async def test_tasks_of_other_keys_do_not_wait() -> None:
     # given a key held by a task that does not let go
     turns = Turns()
-    held = asyncio.Event()
-    release = asyncio.Event()
-
-    async def hold() -> None:
-        async with turns.of("reward-1"):
-            held.set()
-            await release.wait()
-
-    holder = asyncio.create_task(hold())
-    await held.wait()
+    holder = Holder(turns, "reward-1")
+    await holder.held.wait()
     # when another task wants another key, then it gets it at once
     row = Row()
     async with asyncio.timeout(1):
         await row.work(turns, "reward-2", 1)
     assert len(turns) == 1  # only the held key is remembered
-    release.set()
-    await holder
+    holder.release.set()
+    await holder.task
     assert len(turns) == 0
 
 
@@ -75,24 +83,15 @@ async def test_a_waiter_cancelled_or_failing_does_not_stall_the_others() -> None
     # given a held key and three waiters, the second of which is cancelled, while the
     # holder fails
     turns, row = Turns(), Row()
-    held = asyncio.Event()
-    release = asyncio.Event()
-
-    async def hold_then_fail() -> None:
-        async with turns.of("reward-1"):
-            held.set()
-            await release.wait()
-            raise ValueError("the statement failed")
-
-    holder = asyncio.create_task(hold_then_fail())
-    await held.wait()
+    holder = Holder(turns, "reward-1", ValueError("the statement failed"))
+    await holder.held.wait()
     waiters = [asyncio.create_task(row.work(turns, "reward-1", n)) for n in range(3)]
     await asyncio.sleep(0.01)
     waiters[1].cancel()
-    release.set()
+    holder.release.set()
     # when all have ended
     with pytest.raises(ValueError):
-        await holder
+        await holder.task
     async with asyncio.timeout(1):
         results = await asyncio.gather(*waiters, return_exceptions=True)
     # then the others had their turn, one at a time, and nothing is left behind
