@@ -36,6 +36,10 @@ class Turns:
         """How many keys are held or waited for."""
         return len(self._held)
 
+    def _forget(self, key: Hashable, turn: _Turn) -> None:
+        if self._held.get(key) is turn:
+            del self._held[key]
+
 
 class _Turn:
     __slots__ = ("_key", "_slots", "_turns", "_users")
@@ -65,5 +69,5 @@ class _Turn:
 
     def _leave(self) -> None:
         self._users -= 1
-        if not self._users and self._turns._held.get(self._key) is self:
-            del self._turns._held[self._key]
+        if not self._users:
+            self._turns._forget(self._key, self)

@@ -44,8 +44,7 @@ async def test_a_popular_reward_waits_on_its_locked_row_with_two_connections(
             await redeem(RedeemRequest(tenant_id, warm.id, reward.id))
     stock = {r.id: r.stock for r in await Reward.filter(id__in=[popular.id, other.id])}
     # and another transaction holding the popular reward's row
-    url = db.replace("postgres://", "postgresql://", 1)
-    holder, watcher = await asyncpg.connect(url), await asyncpg.connect(url)
+    holder, watcher = await asyncpg.connect(db), await asyncpg.connect(db)
     locked = holder.transaction()
     await locked.start()
 
